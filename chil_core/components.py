@@ -1,0 +1,129 @@
+"""Base classes that plugin authors subclass: :class:`Framework` and :class:`Tool`.
+
+A *framework* judges records (``empirical``, ``consistency``...).  It never talks to a backend
+directly: it asks for a *capability* (``smt``, ``fact_store``, ``logic_program``...) through the
+:class:`Context` it is given, and the scheduler routes the call to whichever backend the config picked
+for that capability, batching, deduplicating and caching calls across every record in flight.
+
+A *tool* (or mini-LLM *model*) backend serves one capability.  Its ``run_batch`` receives a list of
+calls and returns one result per call, in order.  It runs in the isolation the config chooses:
+``inline`` (on the event loop: only for microsecond work), ``thread`` (a thread pool), or
+``process`` (a worker process that is killed and replaced on timeout or crash).
+
+Heavy libraries (z3, duckdb, torch...) are imported in ``Tool.start`` or lazily inside methods,
+never at module top level, so that discovering plugins stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from chil_core.contracts import FrameworkResult, Record, ToolCall, ToolResult
+
+Isolation = Literal["inline", "thread", "process"]
+
+
+class NoOptions(BaseModel):
+    """Options model for components that take none (unknown keys are rejected)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Context(Protocol):
+    """What a framework sees of the scheduler while scoring one record."""
+
+    async def call(self, capability: str, op: str, payload: dict[str, Any]) -> ToolResult: ...
+
+    async def call_many(self, calls: Sequence[ToolCall]) -> list[ToolResult]: ...
+
+    def has(self, capability: str) -> bool:
+        """True when a backend for ``capability`` is configured and available."""
+        ...
+
+    def backend(self, capability: str) -> str | None:
+        """Name of the backend serving ``capability`` (for evidence), or None."""
+        ...
+
+
+class Framework:
+    """A reward framework.  Subclass, set the class attributes, implement ``score``
+    (or ``extract`` + ``judge`` for the common one-round case)."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "0.0.0"
+    description: ClassVar[str] = ""
+    #: capabilities this framework may call; ``True`` = required (the framework cannot run without it).
+    capabilities: ClassVar[dict[str, bool]] = {}
+    default_weight: ClassVar[float] = 1.0
+    #: default backend per capability this framework prefers, when config says nothing.
+    default_tools: ClassVar[dict[str, str]] = {}
+    Options: ClassVar[type[BaseModel]] = NoOptions
+
+    def __init__(self, options: BaseModel | None = None) -> None:
+        self.options = options if options is not None else self.Options()
+
+    async def score(self, record: Record, ctx: Context) -> FrameworkResult:
+        """Judge one record.  The default runs ``extract`` → tools (batched) → ``judge``."""
+        calls = self.extract(record)
+        results = await ctx.call_many(calls) if calls else []
+        return self.judge(record, calls, results)
+
+    def extract(self, record: Record) -> list[ToolCall]:
+        """Typed tool calls this record needs (one round).  Override with ``judge``."""
+        return []
+
+    def judge(self, record: Record, calls: list[ToolCall], results: list[ToolResult]) -> FrameworkResult:
+        raise NotImplementedError(f"{type(self).__name__} must implement score() or extract()+judge()")
+
+    def close(self) -> None:
+        """Release resources at shutdown."""
+
+
+class Tool:
+    """A backend for one capability (tools and mini-LLM models alike)."""
+
+    name: ClassVar[str]
+    capability: ClassVar[str]
+    version: ClassVar[str] = "0.0.0"
+    description: ClassVar[str] = ""
+    #: operations this backend answers; a call with another op gets an error result.
+    ops: ClassVar[frozenset[str]] = frozenset()
+    Options: ClassVar[type[BaseModel]] = NoOptions
+    isolation: ClassVar[Isolation] = "thread"
+    max_batch: ClassVar[int] = 256
+    #: among installed backends of one capability, the highest priority available one is the default.
+    priority: ClassVar[int] = 0
+    #: whether results may be cached (False for backends whose answers depend on mutable state).
+    cacheable: ClassVar[bool] = True
+    #: ``"tool"`` or ``"model"`` (mini-LLM backends), for listings only.
+    kind: ClassVar[str] = "tool"
+
+    def __init__(self, options: BaseModel | None = None) -> None:
+        self.options = options if options is not None else self.Options()
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this backend cannot run here (missing binary or library), or None when it can.
+
+        Must be cheap and must not import heavy libraries when avoidable (use importlib.util.find_spec
+        or shutil.which)."""
+        return None
+
+    def start(self) -> None:
+        """Open resources (connections, solvers, models).  Called once, in the process that runs it."""
+
+    def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
+        """Answer ``calls`` in order.  Return a ToolResult per call, or a plain JSON-able value
+        (taken as ``ok``).  Raising fails the whole batch (the scheduler then retries smaller
+        batches to isolate the offending call)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release resources."""
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    ComponentClass = type[Framework] | type[Tool]

@@ -1,0 +1,361 @@
+"""TOML config → validated, resolved settings.
+
+```toml
+[frameworks.empirical]
+weight = 1.0
+tools = { fact_store = "duckdb", smt = "z3" }
+[frameworks.empirical.options]   # validated by the framework's Options model
+...
+[tools.duckdb]                   # validated by the backend's Options model
+database = "facts.duckdb"
+[scheduler]                      # defaults for every backend
+max_batch = 256
+max_wait_ms = 2
+timeout_s = 10
+[scheduler.backends.prolog]      # per-backend overrides (isolation, workers, timeout_s...)
+isolation = "process"
+[cache]
+path = ".chil/cache.lmdb"
+[rewards]
+on_missing = "mask"
+```
+
+No ``[frameworks.*]`` table means every installed framework on its defaults.  Environment variables
+``CHIL__SECTION__KEY=value`` override any key (the value is read as a TOML value, else as a string),
+e.g. ``CHIL__SCHEDULER__MAX_BATCH=64`` or ``CHIL__FRAMEWORKS__EMPIRICAL__WEIGHT=2``.
+
+A wrong name or option fails here, at load, with the field path and the installed choices.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from chil_core.components import Isolation
+from chil_core.plugins import Registry, get_registry
+
+ENV_PREFIX = "CHIL__"
+DEFAULT_CONFIG_NAMES = ("chil.toml",)
+MissingPolicy = Literal["mask", "neutral", "penalty"]
+
+
+class ConfigError(ValueError):
+    """Invalid config: ``errors`` is a list of (field path, message)."""
+
+    def __init__(self, errors: list[tuple[str, str]], source: str | None = None) -> None:
+        self.errors = errors
+        self.source = source
+        where = f" in {source}" if source else ""
+        lines = "\n".join(f"  {path or '<root>'}: {msg}" for path, msg in errors)
+        super().__init__(f"invalid config{where}:\n{lines}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BackendRunSettings(_Strict):
+    """How the scheduler runs one backend.  Unset fields fall back to ``[scheduler]``."""
+
+    isolation: Isolation | None = None
+    max_batch: int | None = Field(default=None, ge=1)
+    max_wait_ms: float | None = Field(default=None, ge=0)
+    timeout_s: float | None = Field(default=None, gt=0)
+    concurrency: int | None = Field(default=None, ge=1)
+    workers: int | None = Field(default=None, ge=1)
+    cache: bool | None = None
+
+
+class SchedulerSettings(_Strict):
+    max_batch: int = Field(default=256, ge=1, description="Largest batch handed to a backend.")
+    max_wait_ms: float = Field(default=2.0, ge=0, description="How long a partial batch waits for more calls.")
+    timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one backend call (one batch).")
+    record_timeout_s: float = Field(default=60.0, gt=0, description="Timeout of one framework on one record.")
+    concurrency: int = Field(default=2, ge=1, description="Batches in flight per backend.")
+    workers: int = Field(default=1, ge=1, description="Worker processes per process-isolated backend.")
+    max_records_in_flight: int = Field(default=4096, ge=1, description="Records scored concurrently.")
+    backends: dict[str, BackendRunSettings] = Field(default_factory=dict)
+
+    def for_backend(self, name: str, default_isolation: Isolation, default_max_batch: int) -> BackendRunSettings:
+        """Effective settings of backend ``name`` (its own section over these defaults)."""
+        own = self.backends.get(name, BackendRunSettings())
+        return BackendRunSettings(
+            isolation=own.isolation or default_isolation,
+            max_batch=own.max_batch or min(self.max_batch, default_max_batch),
+            max_wait_ms=self.max_wait_ms if own.max_wait_ms is None else own.max_wait_ms,
+            timeout_s=own.timeout_s or self.timeout_s,
+            concurrency=own.concurrency or self.concurrency,
+            workers=own.workers or self.workers,
+            cache=True if own.cache is None else own.cache,
+        )
+
+
+class CacheSettings(_Strict):
+    enabled: bool = True
+    path: str | None = Field(default=".chil/cache.lmdb", description="LMDB directory; empty = memory only.")
+    max_size_mb: int = Field(default=1024, ge=1, description="Bound on the LMDB store.")
+    memory_items: int = Field(default=100_000, ge=0, description="Entries in the in-memory LRU.")
+
+    @field_validator("path")
+    @classmethod
+    def _empty_is_none(cls, v: str | None) -> str | None:
+        return v or None
+
+
+class RewardSettings(_Strict):
+    on_missing: MissingPolicy = Field(default="mask", description="Policy for non-scored framework results.")
+    on_status: dict[Literal["abstained", "timeout", "error"], MissingPolicy] = Field(
+        default_factory=dict, description="Per-status override of on_missing."
+    )
+    neutral_value: float = 0.5
+    penalty_value: float = 0.0
+    aggregate: Literal["mean", "sum"] = Field(default="mean", description="Weighted mean or weighted sum.")
+
+
+class FrameworkSettings(_Strict):
+    enabled: bool = True
+    weight: float | None = Field(default=None, description="Defaults to the framework's default_weight.")
+    tools: dict[str, str] = Field(default_factory=dict, description="capability -> backend name.")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Settings(_Strict):
+    """The whole config, validated and (after :func:`resolve`) with every default filled in."""
+
+    frameworks: dict[str, FrameworkSettings] = Field(default_factory=dict)
+    tools: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Backend options by backend name.")
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    rewards: RewardSettings = Field(default_factory=RewardSettings)
+    source: str | None = Field(default=None, exclude=True)
+
+    def enabled_frameworks(self) -> dict[str, FrameworkSettings]:
+        return {name: fs for name, fs in self.frameworks.items() if fs.enabled}
+
+
+# -- reading -------------------------------------------------------------------------------------
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _env_overrides(env: Mapping[str, str]) -> list[tuple[list[str], Any]]:
+    out = []
+    for key, raw in env.items():
+        if key.startswith(ENV_PREFIX) and len(key) > len(ENV_PREFIX):
+            path = [p.lower() for p in key[len(ENV_PREFIX):].split("__") if p]
+            out.append((path, _parse_env_value(raw)))
+    return sorted(out)
+
+
+def _set_path(data: dict[str, Any], path: list[str], value: Any) -> None:
+    node = data
+    for part in path[:-1]:
+        nxt = node.get(part)
+        if not isinstance(nxt, dict):
+            nxt = node[part] = {}
+        node = nxt
+    node[path[-1]] = value
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([("", f"cannot read config file: {exc.strerror or exc}")], str(p)) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:  # message carries "(at line N, column M)"
+        raise ConfigError([("", f"TOML syntax error: {exc}")], str(p)) from None
+
+
+def find_config(explicit: str | Path | None = None) -> Path | None:
+    """``explicit``, else ``$CHIL_CONFIG``, else ``./chil.toml`` if it exists."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("CHIL_CONFIG")
+    if env:
+        return Path(env)
+    for name in DEFAULT_CONFIG_NAMES:
+        if Path(name).is_file():
+            return Path(name)
+    return None
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def load_settings(
+    config: str | Path | Mapping[str, Any] | Settings | None = None,
+    *,
+    frameworks: list[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    registry: Registry | None = None,
+    resolve_components: bool = True,
+) -> Settings:
+    """Read, override, validate and resolve a config.
+
+    ``config`` is a path, a dict (as parsed TOML), a Settings, or None (find ``chil.toml`` / defaults).
+    ``frameworks`` restricts the enabled frameworks to these names (CLI ``--frameworks``).
+    """
+    if isinstance(config, Settings):
+        settings, source = config, config.source
+    else:
+        source = None
+        if isinstance(config, Mapping):
+            data = dict(config)
+        else:
+            path = find_config(config)
+            data = read_toml(path) if path else {}
+            source = str(path) if path else None
+        for path_parts, value in _env_overrides(os.environ if env is None else env):
+            _set_path(data, path_parts, value)
+        try:
+            settings = Settings.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError([(_loc(e["loc"]), e["msg"]) for e in exc.errors()], source) from None
+        settings.source = source
+    if resolve_components:
+        settings = resolve(settings, registry or get_registry(), only=frameworks)
+    return settings
+
+
+# -- resolving against installed plugins -----------------------------------------------------
+def _choices(names: list[str]) -> str:
+    return ", ".join(names) if names else "(none installed)"
+
+
+def resolve(settings: Settings, registry: Registry, only: list[str] | None = None) -> Settings:
+    """Fill defaults from the installed components and validate names and options against them."""
+    errors: list[tuple[str, str]] = []
+    installed = sorted(registry.frameworks)
+    frameworks = {k: v.model_copy(deep=True) for k, v in settings.frameworks.items()}
+    if not frameworks:
+        frameworks = {name: FrameworkSettings() for name in installed}
+    if only is not None:
+        for name in only:
+            if name not in frameworks:
+                frameworks[name] = FrameworkSettings()
+        for name, fs in frameworks.items():
+            fs.enabled = name in only
+
+    used_backends: set[str] = set()
+    for name, fs in frameworks.items():
+        path = f"frameworks.{name}"
+        cls = registry.frameworks.get(name)
+        if cls is None:
+            errors.append((path, f"unknown framework {name!r}; installed frameworks: {_choices(installed)}"))
+            continue
+        if fs.weight is None:
+            fs.weight = cls.default_weight
+        try:
+            fs.options = cls.Options.model_validate(fs.options).model_dump(mode="json")
+        except ValidationError as exc:
+            errors.extend((f"{path}.options.{_loc(e['loc'])}".rstrip("."), e["msg"]) for e in exc.errors())
+        for capability in fs.tools:
+            if capability not in cls.capabilities:
+                errors.append(
+                    (f"{path}.tools.{capability}",
+                     f"framework {name!r} uses no capability {capability!r}; it uses: {_choices(sorted(cls.capabilities))}")
+                )
+        if not fs.enabled:
+            continue
+        for capability, required in cls.capabilities.items():
+            backend = fs.tools.get(capability)
+            cpath = f"{path}.tools.{capability}"
+            choices = registry.backends(capability)
+            if backend is None:
+                preferred = cls.default_tools.get(capability)
+                if preferred in registry.tools.get(capability, {}) and registry.unavailable_reason(
+                    registry.tool(capability, preferred)) is None:
+                    backend = preferred
+                else:
+                    backend = registry.default_backend(capability)
+                if backend is None:
+                    if required:
+                        errors.append((cpath, f"framework {name!r} needs a {capability!r} backend; installed: {_choices(choices)}"))
+                    continue
+                fs.tools[capability] = backend
+            elif backend not in registry.tools.get(capability, {}):
+                errors.append((cpath, f"unknown {capability} backend {backend!r}; installed {capability} backends: {_choices(choices)}"))
+                continue
+            else:
+                reason = registry.unavailable_reason(registry.tool(capability, backend))
+                if reason:
+                    errors.append((cpath, f"{capability} backend {backend!r} is installed but unavailable: {reason}"))
+                    continue
+            used_backends.add(backend)
+
+    all_backends = {name for caps in registry.tools.values() for name in caps}
+    tools = {k: dict(v) for k, v in settings.tools.items()}
+    for backend, options in tools.items():
+        if backend not in all_backends:
+            errors.append((f"tools.{backend}", f"unknown backend {backend!r}; installed backends: {_choices(sorted(all_backends))}"))
+            continue
+        for caps in registry.tools.values():
+            cls = caps.get(backend)
+            if cls is None:
+                continue
+            try:
+                options = cls.Options.model_validate(options).model_dump(mode="json")
+            except ValidationError as exc:
+                errors.extend((f"tools.{backend}.{_loc(e['loc'])}", e["msg"]) for e in exc.errors())
+        tools[backend] = options
+    for backend in settings.scheduler.backends:
+        if backend not in all_backends:
+            errors.append((f"scheduler.backends.{backend}", f"unknown backend {backend!r}; installed backends: {_choices(sorted(all_backends))}"))
+    if errors:
+        raise ConfigError(errors, settings.source)
+    resolved = settings.model_copy(update={"frameworks": frameworks, "tools": tools})
+    resolved.source = settings.source
+    return resolved
+
+
+def dump_toml(settings: Settings) -> str:
+    """Render settings as TOML (for ``chil config show``)."""
+    data = settings.model_dump(mode="json", exclude_none=True)
+    lines: list[str] = []
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return repr(v)
+        if isinstance(v, str):
+            import json
+
+            return json.dumps(v, ensure_ascii=False)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{_key(k)} = {value(x)}" for k, x in v.items()) + " }"
+        raise TypeError(type(v))
+
+    def table(prefix: str, d: dict[str, Any]) -> None:
+        scalars = {k: v for k, v in d.items() if not isinstance(v, dict) or not v or k in ("tools",)}
+        subtables = {k: v for k, v in d.items() if k not in scalars}
+        if prefix and (scalars or not subtables):
+            lines.append(f"\n[{prefix}]")
+        for k, v in scalars.items():
+            lines.append(f"{_key(k)} = {value(v)}")
+        for k, v in subtables.items():
+            table(f"{prefix}.{_key(k)}" if prefix else _key(k), v)
+
+    table("", data)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _key(k: str) -> str:
+    import re
+
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else f'"{k}"'

@@ -1,0 +1,47 @@
+"""pluggy hook specifications.  A plugin module implements any of these with ``@chil_core.hookimpl``.
+
+Every ``register`` hook receives a callback; call it once per component class.  Implementations may
+take fewer arguments than the spec (pluggy), so hooks can grow without breaking old plugins.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("chil")
+hookimpl = pluggy.HookimplMarker("chil")
+
+
+@hookspec
+def chil_register_frameworks(register):  # type: ignore[no-untyped-def]
+    """Register framework classes: ``register(MyFramework)``."""
+
+
+@hookspec
+def chil_register_tools(register):  # type: ignore[no-untyped-def]
+    """Register tool backend classes: ``register(MyTool)``."""
+
+
+@hookspec
+def chil_register_models(register):  # type: ignore[no-untyped-def]
+    """Register mini-LLM backend classes (subclasses of Tool with kind = 'model')."""
+
+
+@hookspec
+def chil_register_commands(cli):  # type: ignore[no-untyped-def]
+    """Add click commands to the ``chil`` CLI group: ``@cli.command()``."""
+
+
+@hookspec
+def chil_startup(settings):  # type: ignore[no-untyped-def]
+    """Called once when a Scorer starts, with the validated settings."""
+
+
+@hookspec
+def chil_shutdown():  # type: ignore[no-untyped-def]
+    """Called once when a Scorer closes."""
+
+
+@hookspec
+def chil_after_batch(records, rewards):  # type: ignore[no-untyped-def]
+    """Called after a batch of records is scored (metrics, logging, episode memory)."""

@@ -1,0 +1,56 @@
+"""Framework results → one reward per record.
+
+``reward = Σ wᵢ·sᵢ / Σ wᵢ`` (``aggregate = "mean"``) or ``Σ wᵢ·sᵢ`` (``"sum"``) over the frameworks
+that count.  A non-scored result (abstained / timeout / error) follows its policy:
+
+- ``mask``: the framework is left out (and its weight with it); a record with no scored framework gets
+  ``reward = None`` and ``masked = True`` so a trainer can drop it from the loss;
+- ``neutral``: it counts as ``neutral_value``;
+- ``penalty``: it counts as ``penalty_value``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from chil_core.config import RewardSettings
+from chil_core.contracts import FrameworkResult, RecordReward
+
+
+def value_for(result: FrameworkResult, policy: RewardSettings) -> float | None:
+    """The number a framework result contributes, or None when it is masked."""
+    if result.status == "scored":
+        return result.score
+    rule = policy.on_status.get(result.status, policy.on_missing)  # type: ignore[call-overload]
+    if rule == "neutral":
+        return policy.neutral_value
+    if rule == "penalty":
+        return policy.penalty_value
+    return None
+
+
+def aggregate(
+    record_id: str,
+    results: Mapping[str, FrameworkResult],
+    weights: Mapping[str, float],
+    policy: RewardSettings | None = None,
+) -> RecordReward:
+    policy = policy or RewardSettings()
+    total = 0.0
+    weight_sum = 0.0
+    counted = 0
+    for name, result in results.items():
+        v = value_for(result, policy)
+        if v is None:
+            continue
+        w = float(weights.get(name, 1.0))
+        total += w * v
+        weight_sum += w
+        counted += 1
+    if counted == 0:
+        reward = None
+    elif policy.aggregate == "sum":
+        reward = total
+    else:
+        reward = total / weight_sum if weight_sum else 0.0
+    return RecordReward(id=record_id, reward=reward, masked=reward is None, frameworks=dict(results), weights=dict(weights))

@@ -1,0 +1,208 @@
+"""The :class:`Scorer`: records in, rewards out, through every enabled framework and the scheduler.
+
+```python
+from chil_core import Scorer
+with Scorer.from_config("chil.toml") as scorer:        # or None: installed defaults
+    rewards = scorer.score([{"id": "1", "prompt": "...", "completion": "48/2 = 24"}])
+    future = scorer.submit(next_batch)                   # concurrent.futures.Future, runs in background
+```
+
+The scorer owns an asyncio event loop on a background thread, so a trainer can ``submit`` the rewards of
+batch n and go on generating batch n+1; ``score`` is ``submit(...).result()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from chil_core.cache import Cache
+from chil_core.components import Framework
+from chil_core.config import Settings, load_settings
+from chil_core.contracts import FrameworkResult, Record, RecordReward, ToolCall, ToolResult
+from chil_core.plugins import PluginManager, Registry, get_plugin_manager
+from chil_core.rewards import aggregate
+from chil_core.scheduler import Backend, Scheduler
+
+
+class RecordError(ValueError):
+    """A record failed validation; ``field`` names the offending field."""
+
+    def __init__(self, index: int, field: str, message: str) -> None:
+        self.index, self.field = index, field
+        super().__init__(f"record {index}: {field}: {message}")
+
+
+def to_record(data: Record | Mapping[str, Any], index: int = 0) -> Record:
+    if isinstance(data, Record):
+        return data
+    try:
+        return Record.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "<record>"
+        raise RecordError(index, field, err["msg"]) from None
+
+
+class FrameworkContext:
+    """The :class:`~chil_core.components.Context` a framework sees: capability → configured backend."""
+
+    __slots__ = ("routes", "scheduler")
+
+    def __init__(self, scheduler: Scheduler, routes: dict[str, Backend]) -> None:
+        self.scheduler = scheduler
+        self.routes = routes
+
+    def has(self, capability: str) -> bool:
+        return capability in self.routes
+
+    def backend(self, capability: str) -> str | None:
+        b = self.routes.get(capability)
+        return b.name if b else None
+
+    async def call(self, capability: str, op: str, payload: dict[str, Any]) -> ToolResult:
+        call = ToolCall(capability=capability, op=op, payload=payload)
+        backend = self.routes.get(capability)
+        if backend is None:
+            return ToolResult(status="unavailable", error=f"no backend configured for capability {capability!r}")
+        return await backend.call(call)
+
+    async def call_many(self, calls: Sequence[ToolCall]) -> list[ToolResult]:
+        return await self.scheduler.call_many([(self.routes.get(c.capability), c) for c in calls])
+
+
+class Scorer:
+    """Scores records with every enabled framework; see the module docstring."""
+
+    def __init__(self, settings: Settings, registry: Registry, plugin_manager: PluginManager | None = None) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.pm = plugin_manager
+        c = settings.cache
+        self.cache = Cache(c.path, max_size_mb=c.max_size_mb, memory_items=c.memory_items) if c.enabled else None
+        self.scheduler = Scheduler(self.cache)
+        self.frameworks: dict[str, Framework] = {}
+        self.contexts: dict[str, FrameworkContext] = {}
+        self.weights: dict[str, float] = {}
+        for name, fs in settings.enabled_frameworks().items():
+            cls = registry.frameworks[name]
+            self.frameworks[name] = cls(cls.Options.model_validate(fs.options))
+            self.weights[name] = float(fs.weight if fs.weight is not None else cls.default_weight)
+            routes: dict[str, Backend] = {}
+            for capability, backend_name in fs.tools.items():
+                tool_cls = registry.tool(capability, backend_name)
+                run = settings.scheduler.for_backend(backend_name, tool_cls.isolation, tool_cls.max_batch)
+                routes[capability] = self.scheduler.add_backend(tool_cls, settings.tools.get(backend_name, {}), run)
+            self.contexts[name] = FrameworkContext(self.scheduler, routes)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="chil-scorer", daemon=True)
+        self._thread.start()
+        self._closed = False
+        self._record_sem: asyncio.Semaphore | None = None
+        if self.pm is not None:
+            self.pm.pm.hook.chil_startup(settings=settings)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: str | Path | Mapping[str, Any] | Settings | None = None,
+        *,
+        frameworks: list[str] | None = None,
+        plugin_manager: PluginManager | None = None,
+    ) -> Scorer:
+        pm = plugin_manager or get_plugin_manager()
+        settings = load_settings(config, frameworks=frameworks, registry=pm.registry)
+        return cls(settings, pm.registry, pm)
+
+    # -- scoring ----------------------------------------------------------------------------
+    async def _score_framework(self, name: str, record: Record) -> FrameworkResult:
+        fw = self.frameworks[name]
+        try:
+            async with asyncio.timeout(self.settings.scheduler.record_timeout_s):
+                result = await fw.score(record, self.contexts[name])
+        except TimeoutError:
+            return FrameworkResult(status="timeout", explanation=f"{name} exceeded {self.settings.scheduler.record_timeout_s:g}s on this record")
+        except Exception as exc:  # noqa: BLE001 - a framework bug is a status, never the caller's exception
+            return FrameworkResult(status="error", explanation=f"{name} raised {type(exc).__name__}: {exc}")
+        if not isinstance(result, FrameworkResult):
+            return FrameworkResult(status="error", explanation=f"{name} returned {type(result).__name__}, not FrameworkResult")
+        return result
+
+    async def _score_record(self, record: Record) -> RecordReward:
+        assert self._record_sem is not None
+        async with self._record_sem:
+            names = list(self.frameworks)
+            if len(names) == 1:
+                outs = [await self._score_framework(names[0], record)]
+            else:
+                outs = await asyncio.gather(*(self._score_framework(n, record) for n in names))
+        return aggregate(record.id, dict(zip(names, outs, strict=True)), self.weights, self.settings.rewards)
+
+    async def ascore_records(self, records: Sequence[Record]) -> list[RecordReward]:
+        """Score on the current loop (must be the scorer's loop; use :meth:`submit` elsewhere)."""
+        if self._record_sem is None:
+            self._record_sem = asyncio.Semaphore(self.settings.scheduler.max_records_in_flight)
+        rewards = list(await asyncio.gather(*(self._score_record(r) for r in records)))
+        if self.pm is not None:
+            self.pm.pm.hook.chil_after_batch(records=records, rewards=rewards)
+        return rewards
+
+    def submit(self, records: Iterable[Record | Mapping[str, Any]]) -> concurrent.futures.Future[list[RecordReward]]:
+        """Start scoring in the background; a malformed record raises :class:`RecordError` here."""
+        if self._closed:
+            raise RuntimeError("Scorer is closed")
+        recs = [to_record(r, i) for i, r in enumerate(records)]
+        return asyncio.run_coroutine_threadsafe(self.ascore_records(recs), self._loop)
+
+    def score(self, records: Iterable[Record | Mapping[str, Any]]) -> list[RecordReward]:
+        return self.submit(records).result()
+
+    async def ascore(self, records: Iterable[Record | Mapping[str, Any]]) -> list[RecordReward]:
+        """Awaitable form for callers that run their own event loop."""
+        return await asyncio.wrap_future(self.submit(records))
+
+    def stats(self) -> dict[str, Any]:
+        return self.scheduler.stats()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            asyncio.run_coroutine_threadsafe(self.scheduler.drain(), self._loop).result(timeout=30)
+        except Exception:  # noqa: BLE001
+            pass
+        for fw in self.frameworks.values():
+            try:
+                fw.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self.scheduler.close()
+        if self.cache is not None:
+            self.cache.close()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        if not self._loop.is_running():
+            self._loop.close()
+        if self.pm is not None:
+            self.pm.pm.hook.chil_shutdown()
+
+    def __enter__(self) -> Scorer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # best effort; close() explicitly
+        if not getattr(self, "_closed", True):
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001
+                pass

@@ -249,8 +249,13 @@ def _attach_plugin_commands() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from chil_core.plugins import PluginError
+
     _attach_training()
-    _attach_plugin_commands()
+    try:
+        _attach_plugin_commands()
+    except PluginError as exc:  # strict mode
+        _fail(str(exc))
     cli.main(args=sys.argv[1:] if argv is None else argv, prog_name="chil")
 
 

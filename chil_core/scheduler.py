@@ -81,12 +81,16 @@ class InlineRunner:
 class ThreadRunner:
     """A thread pool; each thread owns its own tool instance (no shared non-thread-safe handles).
 
-    A batch that overruns its timeout is reported as a timeout; the thread itself cannot be killed,
-    so backends that can hang should use ``process`` isolation.
+    A batch that overruns its timeout is reported as a timeout and the pool is replaced, so later
+    batches never queue behind the stuck thread; that thread cannot be killed and is abandoned, so
+    backends that can hang for good should use ``process`` isolation.
     """
 
     def __init__(self, factory: Any, threads: int, name: str) -> None:
         self.factory = factory
+        self.threads = threads
+        self.name = name
+        self.abandoned = 0
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"chil-{name}")
         self.local = threading.local()
         self.tools: list[Tool] = []
@@ -105,6 +109,9 @@ class ThreadRunner:
         try:
             return await asyncio.wait_for(fut, timeout)
         except TimeoutError:
+            self.abandoned += 1
+            self.pool.shutdown(wait=False, cancel_futures=False)
+            self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=f"chil-{self.name}")
             raise BatchFailure("timeout", f"backend call exceeded {timeout:g}s") from None
         except Exception as exc:  # noqa: BLE001
             raise BatchFailure("error", f"{type(exc).__name__}: {exc}") from None

@@ -1,0 +1,261 @@
+"""Conformance suites a plugin's tests subclass to prove it honours the contracts.
+
+```python
+from chil_core.testing.conformance import FrameworkConformance, ToolConformance
+
+class TestMyTool(ToolConformance):
+    tool_class = MyTool
+    options = {"path": "..."}
+    def sample_calls(self):            # valid calls, at least two distinct ones
+        return [ToolCall(capability="fact_store", op="lookup", payload={...}), ...]
+    def hostile_calls(self):           # calls built from hostile completions
+        return [...]
+
+class TestMyFramework(FrameworkConformance):
+    framework_name = "myfw"
+    config = {"frameworks": {"myfw": {"tools": {"smt": "z3"}}}}
+    def sample_records(self):          # at least one record the framework scores
+        return [{"id": "1", "prompt": "...", "completion": "..."}]
+```
+
+Each ``test_*`` method is a pytest test; a suite fails loudly when a plugin breaks a contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from chil_core.components import Framework, Tool
+from chil_core.contracts import FrameworkResult, Record, ToolCall, ToolResult, canonical_json
+
+
+def _norm(item: Any) -> ToolResult:
+    return item if isinstance(item, ToolResult) else ToolResult(status="ok", value=item)
+
+
+class ToolConformance:
+    """Contract tests for a Tool backend."""
+
+    tool_class: ClassVar[type[Tool]]
+    options: ClassVar[dict[str, Any]] = {}
+
+    def sample_calls(self) -> list[ToolCall]:
+        raise NotImplementedError
+
+    def hostile_calls(self) -> list[ToolCall]:
+        return []
+
+    # helpers ---------------------------------------------------------------------------
+    def make_tool(self) -> Tool:
+        tool = self.tool_class(self.tool_class.Options.model_validate(self.options))
+        tool.start()
+        return tool
+
+    def _skip_if_unavailable(self) -> None:
+        reason = self.tool_class.unavailable_reason()
+        if reason:
+            import pytest
+
+            pytest.skip(f"{self.tool_class.name} unavailable here: {reason}")
+
+    # tests -----------------------------------------------------------------------------
+    def test_declares_identity(self) -> None:
+        cls = self.tool_class
+        assert cls.name and cls.capability and cls.version, "name, capability and version are required"
+        assert cls.isolation in ("inline", "thread", "process")
+        assert cls.max_batch >= 1
+        assert cls.ops, "declare the ops the backend answers"
+        for call in self.sample_calls():
+            assert call.capability == cls.capability
+            assert call.op in cls.ops, f"sample op {call.op!r} is not declared in ops"
+
+    def test_unavailable_reason_is_cheap(self) -> None:
+        t0 = time.perf_counter()
+        reason = self.tool_class.unavailable_reason()
+        assert reason is None or (isinstance(reason, str) and reason)
+        assert time.perf_counter() - t0 < 2.0, "unavailable_reason must not do heavy work"
+
+    def test_batch_answers_each_call_in_order(self) -> None:
+        self._skip_if_unavailable()
+        calls = self.sample_calls()
+        assert len(calls) >= 2, "give at least two sample calls"
+        tool = self.make_tool()
+        try:
+            batched = [_norm(x) for x in tool.run_batch(calls)]
+            single = [_norm(tool.run_batch([c])[0]) for c in calls]
+            reversed_ = [_norm(x) for x in tool.run_batch(list(reversed(calls)))][::-1]
+        finally:
+            tool.close()
+        assert len(batched) == len(calls)
+        for b, s, r in zip(batched, single, reversed_, strict=True):
+            assert (b.status, b.value) == (s.status, s.value), "a call's answer must not depend on its batch"
+            assert (b.status, b.value) == (r.status, r.value), "a call's answer must not depend on its position"
+
+    def test_results_are_json_and_deterministic(self) -> None:
+        """Cacheable results must round-trip through JSON and be equal for equal calls (cache keys)."""
+        self._skip_if_unavailable()
+        calls = self.sample_calls()
+        tool = self.make_tool()
+        try:
+            first = [_norm(x) for x in tool.run_batch(calls)]
+            second = [_norm(x) for x in tool.run_batch(calls)]
+        finally:
+            tool.close()
+        for a, b in zip(first, second, strict=True):
+            assert a.status in ("ok", "timeout", "error", "unavailable")
+            if self.tool_class.cacheable:
+                assert canonical_json(a.value) == canonical_json(b.value), "equal calls must give equal answers"
+            assert json.loads(ToolResult.model_validate_json(a.model_dump_json()).model_dump_json()) == json.loads(a.model_dump_json())
+
+    def test_hostile_calls_are_answered_not_raised(self) -> None:
+        self._skip_if_unavailable()
+        calls = self.hostile_calls()
+        if not calls:
+            return
+        tool = self.make_tool()
+        try:
+            out = [_norm(x) for x in tool.run_batch(calls)]
+        finally:
+            tool.close()
+        assert len(out) == len(calls)
+
+    def test_through_scheduler_with_cache(self, tmp_path: Path) -> None:
+        """Through the real scheduler: answers equal direct calls; a second pass is served by the cache."""
+        self._skip_if_unavailable()
+        from chil_core.cache import Cache
+        from chil_core.config import SchedulerSettings
+        from chil_core.scheduler import Scheduler
+
+        calls = self.sample_calls()
+        cache = Cache(tmp_path / "cache")
+        sched = Scheduler(cache)
+        run = SchedulerSettings(timeout_s=60).for_backend(self.tool_class.name, self.tool_class.isolation, self.tool_class.max_batch)
+        backend = sched.add_backend(self.tool_class, self.tool_class.Options.model_validate(self.options).model_dump(mode="json"), run)
+
+        async def go() -> tuple[list[ToolResult], list[ToolResult]]:
+            a = list(await asyncio.gather(*(backend.call(c) for c in calls)))
+            b = list(await asyncio.gather(*(backend.call(c) for c in calls)))
+            return a, b
+
+        try:
+            first, second = asyncio.run(go())
+        finally:
+            sched.close()
+            cache.close()
+        tool = self.make_tool()
+        try:
+            direct = [_norm(x) for x in tool.run_batch(calls)]
+        finally:
+            tool.close()
+        assert [(r.status, r.value) for r in first] == [(r.status, r.value) for r in direct]
+        if self.tool_class.cacheable:
+            assert all(r.cached for r, d in zip(second, direct, strict=True) if d.status == "ok")
+
+
+class _FailingContext:
+    """Every tool call times out: proves a framework maps tool failures to typed statuses."""
+
+    def __init__(self, status: str) -> None:
+        self.status = status
+
+    def has(self, capability: str) -> bool:
+        return True
+
+    def backend(self, capability: str) -> str | None:
+        return "failing"
+
+    async def call(self, capability: str, op: str, payload: dict[str, Any]) -> ToolResult:
+        return ToolResult(status=self.status, error=f"forced {self.status}")  # type: ignore[arg-type]
+
+    async def call_many(self, calls: Sequence[ToolCall]) -> list[ToolResult]:
+        return [await self.call(c.capability, c.op, c.payload) for c in calls]
+
+
+class FrameworkConformance:
+    """Contract tests for a Framework, run through the real Scorer and the installed backends."""
+
+    framework_name: ClassVar[str]
+    config: ClassVar[dict[str, Any]] = {}
+
+    def sample_records(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _config(self, tmp_path: Path) -> dict[str, Any]:
+        cfg = json.loads(json.dumps(self.config))
+        cfg.setdefault("cache", {})["path"] = str(tmp_path / "cache")
+        return cfg
+
+    def _framework_class(self) -> type[Framework]:
+        from chil_core.plugins import get_registry
+
+        reg = get_registry()
+        assert self.framework_name in reg.frameworks, f"framework {self.framework_name!r} is not installed (entry point?)"
+        return reg.frameworks[self.framework_name]
+
+    def test_registered_through_entry_point(self) -> None:
+        cls = self._framework_class()
+        assert cls.name == self.framework_name and cls.version
+        cls.Options()  # defaults must validate
+
+    def test_results_honour_the_contract(self, tmp_path: Path) -> None:
+        from chil_core.scoring import Scorer
+
+        records = self.sample_records()
+        with Scorer.from_config(self._config(tmp_path), frameworks=[self.framework_name]) as scorer:
+            rewards = scorer.score(records)
+        assert [r.id for r in rewards] == [r["id"] for r in records], "one reward per record, in order"
+        statuses = []
+        for reward in rewards:
+            result = reward.frameworks[self.framework_name]
+            statuses.append(result.status)
+            again = FrameworkResult.model_validate_json(result.model_dump_json())
+            assert again == result, "results must round-trip through JSON (schema)"
+            assert (result.score is not None) == (result.status == "scored")
+        assert "scored" in statuses, "at least one sample record must be scored"
+
+    def test_batch_equals_single(self, tmp_path: Path) -> None:
+        """Scoring records together gives what scoring each alone gives (batching is invisible)."""
+        from chil_core.scoring import Scorer
+
+        records = self.sample_records()
+        cfg = self._config(tmp_path)
+        cfg["cache"]["enabled"] = False
+        with Scorer.from_config(cfg, frameworks=[self.framework_name]) as scorer:
+            together = scorer.score(records)
+            alone = [scorer.score([r])[0] for r in records]
+        for a, b in zip(together, alone, strict=True):
+            fa, fb = a.frameworks[self.framework_name], b.frameworks[self.framework_name]
+            assert (fa.status, fa.score, fa.verdict, fa.components) == (fb.status, fb.score, fb.verdict, fb.components)
+
+    def test_second_pass_hits_the_cache(self, tmp_path: Path) -> None:
+        from chil_core.scoring import Scorer
+
+        records = self.sample_records()
+        with Scorer.from_config(self._config(tmp_path), frameworks=[self.framework_name]) as scorer:
+            first = scorer.score(records)
+            before = scorer.cache.stats.hits if scorer.cache else 0
+            second = scorer.score(records)
+            used_tools = any(s.get("calls", 0) for k, s in scorer.stats().items() if k != "cache")
+            after = scorer.cache.stats.hits if scorer.cache else 0
+        for a, b in zip(first, second, strict=True):
+            assert a.frameworks[self.framework_name] == b.frameworks[self.framework_name]
+        if used_tools:
+            assert after > before, "a second pass over the same records must be served by the cache"
+
+    def test_tool_failures_become_statuses(self) -> None:
+        cls = self._framework_class()
+        fw = cls(cls.Options())
+        for status in ("timeout", "error"):
+            ctx = _FailingContext(status)
+
+            async def go(ctx: _FailingContext = ctx) -> list[FrameworkResult]:
+                return [await fw.score(Record.model_validate(r), ctx) for r in self.sample_records()]
+
+            for result in asyncio.run(go()):
+                assert isinstance(result, FrameworkResult)
+                assert result.status in ("scored", "abstained", "timeout", "error")

@@ -1,0 +1,146 @@
+"""The scheduler through the real Scorer: batching, dedup, LMDB cache, timeouts, kill/replace, isolation."""
+
+from __future__ import annotations
+
+import types
+from typing import ClassVar
+
+import pytest
+
+from chil_core import Framework, FrameworkResult, hookimpl
+from chil_core.builtins import NoopTool
+from chil_core.config import ConfigError
+from chil_core.plugins import PluginManager
+from chil_core.scoring import RecordError, Scorer
+from chil_core.testing.tools import ChaosThreadTool, ChaosTool
+
+
+class EchoFramework(Framework):
+    """Asks ``metadata.capability`` for ``metadata.op`` with ``metadata.payload``; scored 1 when ok."""
+
+    name: ClassVar[str] = "echo"
+    capabilities: ClassVar[dict[str, bool]] = {"noop": False, "chaos": False}
+
+    async def score(self, record, ctx):
+        md = record.metadata
+        result = await ctx.call(md.get("capability", "noop"), md.get("op", "echo"), md.get("payload", {}))
+        if result.status == "ok":
+            return FrameworkResult.scored(1.0, components={"pid": float(result.value.get("pid", 0)) if isinstance(result.value, dict) and "pid" in result.value else 0.0})
+        status = result.status if result.status in ("timeout", "error") else "error"
+        return FrameworkResult.failed(result.error or "", status=status)
+
+
+class BuggyFramework(Framework):
+    name: ClassVar[str] = "buggy"
+
+    async def score(self, record, ctx):
+        raise ZeroDivisionError("framework bug")
+
+
+@pytest.fixture
+def pm():
+    manager = PluginManager(autoload=False)
+    manager.load_entry_points()  # builtins only
+
+    plugin = types.SimpleNamespace(
+        chil_register_frameworks=hookimpl(lambda register: (register(EchoFramework), register(BuggyFramework))),
+        chil_register_tools=hookimpl(lambda register: (register(ChaosTool), register(ChaosThreadTool))),
+    )
+    manager.add_plugin(plugin, "testplug")
+    return manager
+
+
+def rec(i, **md):
+    return {"id": str(i), "prompt": "p", "completion": "c", "metadata": md}
+
+
+def cfg(tmp_path, chaos="chaos", **sched):
+    return {
+        "frameworks": {"echo": {"tools": {"chaos": chaos}}},
+        "scheduler": {"timeout_s": 2.0, **sched},
+        "cache": {"path": str(tmp_path / "cache")},
+    }
+
+
+def test_batches_dedups_and_caches(pm, tmp_path):
+    records = [rec(i, payload={"k": i % 50}) for i in range(1000)]
+    with Scorer.from_config(cfg(tmp_path, max_batch=64, max_wait_ms=5), plugin_manager=pm) as s:
+        rewards = s.score(records)
+        st = s.stats()["noop:noop"]
+        assert all(r.reward == 1.0 for r in rewards)
+        assert st["calls"] == 1000
+        assert st["dedup_hits"] + st["cache_hits"] == 950  # 50 distinct payloads
+        assert st["batched_calls"] == 50 and st["mean_batch"] > 1
+        s.score(records[:10])
+        assert s.stats()["noop:noop"]["cache_hits"] >= 10
+    # a new scorer (a new run) reads the same LMDB store
+    with Scorer.from_config(cfg(tmp_path), plugin_manager=pm) as s2:
+        s2.score(records[:50])
+        assert s2.stats()["noop:noop"]["cache_hits"] == 50
+        assert s2.cache.stats.disk_hits == 50
+
+
+def test_max_batch_is_respected(pm, tmp_path):
+    records = [rec(i, payload={"k": i}) for i in range(300)]
+    c = cfg(tmp_path, max_batch=32, max_wait_ms=50)
+    c["cache"]["enabled"] = False
+    with Scorer.from_config(c, plugin_manager=pm) as s:
+        s.score(records)
+        st = s.stats()["noop:noop"]
+    assert st["batches"] >= 300 // 32 and st["mean_batch"] <= 32
+
+
+def test_process_timeout_kills_and_replaces_worker_others_complete(pm, tmp_path):
+    records = [rec(i, capability="chaos", op="echo", payload={"i": i}) for i in range(20)]
+    records.append(rec("hang", capability="chaos", op="sleep", payload={"s": 60}))
+    records.append(rec("crash", capability="chaos", op="crash"))
+    with Scorer.from_config(cfg(tmp_path, timeout_s=1.0), plugin_manager=pm) as s:
+        rewards = {r.id: r for r in s.score(records)}
+        assert all(rewards[str(i)].reward == 1.0 for i in range(20)), "good calls must survive a hostile neighbour"
+        assert rewards["hang"].frameworks["echo"].status == "timeout" and rewards["hang"].masked
+        assert rewards["crash"].frameworks["echo"].status == "error"
+        assert "crashed" in rewards["crash"].frameworks["echo"].explanation
+        backend = s.scheduler.backend("chaos", "chaos")
+        assert backend._runner.restarts >= 2
+        # the replaced worker serves new calls (a different pid than before)
+        pids_before = {rewards[str(i)].frameworks["echo"].components["pid"] for i in range(20)}
+        after = s.score([rec("new", capability="chaos", op="echo", payload={"new": 1})])[0]
+        assert after.reward == 1.0 and after.frameworks["echo"].components["pid"] not in pids_before
+
+
+def test_thread_timeout_and_raise_become_statuses(pm, tmp_path):
+    records = [rec("ok", capability="chaos", op="echo"), rec("slow", capability="chaos", op="sleep", payload={"s": 3}),
+               rec("boom", capability="chaos", op="raise"), rec("fail", capability="chaos", op="fail")]
+    with Scorer.from_config(cfg(tmp_path, chaos="chaos-thread", timeout_s=0.5), plugin_manager=pm) as s:
+        r = {x.id: x.frameworks["echo"] for x in s.score(records)}
+    assert r["ok"].status == "scored"
+    assert r["slow"].status == "timeout"
+    assert r["boom"].status == "error" and "chaos: raise requested" in r["boom"].explanation
+    assert r["fail"].status == "error"
+
+
+def test_framework_exception_and_record_timeout_are_statuses(pm, tmp_path):
+    c = cfg(tmp_path, chaos="chaos-thread", record_timeout_s=0.3, timeout_s=5)
+    c["frameworks"]["buggy"] = {}
+    with Scorer.from_config(c, plugin_manager=pm) as s:
+        out = s.score([rec("a", capability="chaos", op="sleep", payload={"s": 1})])[0]
+    assert out.frameworks["buggy"].status == "error" and "ZeroDivisionError" in out.frameworks["buggy"].explanation
+    assert out.frameworks["echo"].status == "timeout"
+    assert out.masked
+
+
+def test_bad_record_names_the_field(pm, tmp_path):
+    with Scorer.from_config(cfg(tmp_path), plugin_manager=pm) as s, pytest.raises(RecordError, match="record 1: completion"):
+        s.submit([rec(0), {"id": "x", "prompt": "p"}])
+
+
+def test_unknown_backend_fails_at_load_with_choices(pm, tmp_path):
+    with pytest.raises(ConfigError) as exc:
+        Scorer.from_config(cfg(tmp_path, chaos="chaoss"), plugin_manager=pm)
+    msg = str(exc.value)
+    assert "frameworks.echo.tools.chaos" in msg and "chaos, chaos-thread" in msg
+
+
+def test_noop_is_inline_and_registered_by_builtins(pm):
+    assert pm.registry.tools["noop"]["noop"] is NoopTool
+    assert pm.registry.plugins["builtins"].status == "ok"

@@ -31,7 +31,7 @@ def serve(conn: Any, tool_path: str, options: dict[str, Any]) -> None:
         if msg is None:
             break
         try:
-            calls = [ToolCall.model_construct(capability=c, op=o, payload=p) for c, o, p in msg]
+            calls = [ToolCall(c, o, p) for c, o, p in msg]
             out = []
             for item in tool.run_batch(calls):
                 if isinstance(item, ToolResult):

@@ -58,7 +58,7 @@ def _as_result(item: Any, backend: str) -> ToolResult:
         if item.backend is None:
             item.backend = backend
         return item
-    return ToolResult.model_construct(status="ok", value=item, error=None, backend=backend, cached=False, elapsed_ms=None)
+    return ToolResult("ok", item, None, backend)
 
 
 # -- runners ------------------------------------------------------------------------------------
@@ -163,8 +163,7 @@ class _Worker:
             raise BatchFailure("error", f"worker crashed (exit code {code}); replaced") from None
         if kind == "raise":
             raise BatchFailure("error", str(payload))
-        return [ToolResult.model_construct(status=s, value=v, error=e, backend=None, cached=False, elapsed_ms=None)
-                for s, v, e in payload]
+        return [ToolResult(s, v, e) for s, v, e in payload]
 
     @property
     def alive(self) -> bool:
@@ -289,7 +288,11 @@ class Backend:
             return ProcessRunner(self.cls, self.options, int(self.run_settings.workers or 1))
         return ThreadRunner(factory, int(self.run_settings.concurrency or 1), self.name)
 
-    async def call(self, call: ToolCall) -> ToolResult:
+    def enqueue(self, call: ToolCall) -> ToolResult | asyncio.Future[ToolResult]:
+        """Answer from the cache, join an equal call in flight, or queue the call for the next batch.
+
+        Returns a ToolResult when the answer is known now, else a future shared by equal calls
+        (await it through :meth:`call`, or ``asyncio.wait`` it: never cancel it)."""
         self.stats.calls += 1
         if self.cls.ops and call.op not in self.cls.ops:
             return ToolResult(status="error", error=f"backend {self.name!r} has no op {call.op!r}; ops: {', '.join(sorted(self.cls.ops))}", backend=self.name)
@@ -297,12 +300,12 @@ class Backend:
         shared = self._inflight.get(key)
         if shared is not None:
             self.stats.dedup_hits += 1
-            return await asyncio.shield(shared)
+            return shared
         if self.cache is not None:
             raw = self.cache.get(key)
             if raw is not None:
                 self.stats.cache_hits += 1
-                return ToolResult.model_construct(status="ok", value=_loads(raw), error=None, backend=self.name, cached=True, elapsed_ms=0.0)
+                return ToolResult("ok", _loads(raw), None, self.name, True)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[ToolResult] = loop.create_future()
         self._inflight[key] = fut
@@ -314,7 +317,17 @@ class Backend:
                 self._timer = loop.call_soon(self._flush)  # type: ignore[assignment]
             else:
                 self._timer = loop.call_later(self.max_wait, self._flush)
-        return await asyncio.shield(fut)
+        return fut
+
+    async def call(self, call: ToolCall) -> ToolResult:
+        answer = self.enqueue(call)
+        if isinstance(answer, ToolResult):
+            return answer
+        return await asyncio.shield(answer)  # a cancelled caller must not cancel a shared call
+
+    def flush(self) -> None:
+        """Send what is queued now (bulk callers that know no more calls are coming)."""
+        self._flush()
 
     def _flush(self) -> None:
         if self._timer is not None:

@@ -23,7 +23,12 @@ def render() -> dict[str, str]:
     """File name → JSON text, deterministic."""
     out = {}
     for name, model in MODELS.items():
-        schema = model.model_json_schema(mode="validation")
+        if hasattr(model, "model_json_schema"):
+            schema = model.model_json_schema(mode="validation")
+        else:  # the hot-path dataclass contracts
+            from pydantic import TypeAdapter
+
+            schema = TypeAdapter(model).json_schema(mode="validation")
         schema = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"https://chil.dev/schemas/{CONTRACTS_VERSION}/{name}.json",

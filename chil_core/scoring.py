@@ -104,7 +104,9 @@ class Scorer:
         self._thread = threading.Thread(target=self._loop.run_forever, name="chil-scorer", daemon=True)
         self._thread.start()
         self._closed = False
-        self._record_sem: asyncio.Semaphore | None = None
+        self._names = list(self.frameworks)
+        #: frameworks that keep the default ``score`` (extract + judge) take the bulk path
+        self._bulk = {n: type(fw).score is Framework.score for n, fw in self.frameworks.items()}
         if self.pm is not None:
             self.pm.pm.hook.chil_startup(settings=settings)
 
@@ -134,21 +136,74 @@ class Scorer:
             return FrameworkResult(status="error", explanation=f"{name} returned {type(result).__name__}, not FrameworkResult")
         return result
 
-    async def _score_record(self, record: Record) -> RecordReward:
-        assert self._record_sem is not None
-        async with self._record_sem:
-            names = list(self.frameworks)
-            if len(names) == 1:
-                outs = [await self._score_framework(names[0], record)]
-            else:
-                outs = await asyncio.gather(*(self._score_framework(n, record) for n in names))
-        return aggregate(record.id, dict(zip(names, outs, strict=True)), self.weights, self.settings.rewards)
+    async def _score_each(self, name: str, records: Sequence[Record]) -> list[FrameworkResult]:
+        """Frameworks with their own ``score``: one coroutine per record, with the record timeout.
+
+        A fixed pool of ``max_records_in_flight`` worker coroutines pulls records by index: O(1) per
+        record (an asyncio.Semaphore over thousands of waiters is quadratic in CPython 3.11)."""
+        out: list[FrameworkResult | None] = [None] * len(records)
+        indices = iter(range(len(records)))
+
+        async def worker() -> None:
+            for i in indices:
+                out[i] = await self._score_framework(name, records[i])
+
+        await asyncio.gather(*(worker() for _ in range(min(len(records), self.settings.scheduler.max_records_in_flight))))
+        return out  # type: ignore[return-value]
+
+    async def _score_bulk(self, name: str, records: Sequence[Record]) -> list[FrameworkResult]:
+        """Frameworks on the default extract → tools → judge path: every record's calls are queued
+        at once, the backends are flushed, and each record is judged when its answers are in.
+        No coroutine per record: this is the fast path."""
+        fw, ctx = self.frameworks[name], self.contexts[name]
+        out: list[FrameworkResult | None] = [None] * len(records)
+        rows: list[tuple[int, Record, list[ToolCall], list[Any]]] = []
+        waiting: list[asyncio.Future[ToolResult]] = []
+        touched: set[Backend] = set()
+        for i, record in enumerate(records):
+            try:
+                calls = fw.extract(record)
+            except Exception as exc:  # noqa: BLE001
+                out[i] = FrameworkResult(status="error", explanation=f"{name}.extract raised {type(exc).__name__}: {exc}")
+                continue
+            answers: list[Any] = []
+            for call in calls:
+                backend = ctx.routes.get(call.capability)
+                if backend is None:
+                    answers.append(ToolResult(status="unavailable", error=f"no backend configured for capability {call.capability!r}"))
+                    continue
+                answer = backend.enqueue(call)
+                if not isinstance(answer, ToolResult):
+                    waiting.append(answer)
+                    touched.add(backend)
+                answers.append(answer)
+            rows.append((i, record, calls, answers))
+        for backend in touched:
+            backend.flush()
+        if waiting:
+            await asyncio.wait(waiting)
+        for i, record, calls, answers in rows:
+            results = [a if isinstance(a, ToolResult) else a.result() for a in answers]
+            try:
+                result = fw.judge(record, calls, results)
+            except Exception as exc:  # noqa: BLE001
+                result = FrameworkResult(status="error", explanation=f"{name}.judge raised {type(exc).__name__}: {exc}")
+            if not isinstance(result, FrameworkResult):
+                result = FrameworkResult(status="error", explanation=f"{name}.judge returned {type(result).__name__}, not FrameworkResult")
+            out[i] = result
+        return out  # type: ignore[return-value]
 
     async def ascore_records(self, records: Sequence[Record]) -> list[RecordReward]:
         """Score on the current loop (must be the scorer's loop; use :meth:`submit` elsewhere)."""
-        if self._record_sem is None:
-            self._record_sem = asyncio.Semaphore(self.settings.scheduler.max_records_in_flight)
-        rewards = list(await asyncio.gather(*(self._score_record(r) for r in records)))
+        names = self._names
+        per_fw = await asyncio.gather(*(
+            (self._score_bulk if self._bulk[n] else self._score_each)(n, records) for n in names
+        ))
+        policy = self.settings.rewards
+        rewards = [
+            aggregate(rec.id, {n: per_fw[j][i] for j, n in enumerate(names)}, self.weights, policy)
+            for i, rec in enumerate(records)
+        ]
         if self.pm is not None:
             self.pm.pm.hook.chil_after_batch(records=records, rewards=rewards)
         return rewards

@@ -13,7 +13,7 @@ from chil_core.contracts.results import (
     FrameworkStatus,
     RecordReward,
 )
-from chil_core.contracts.tools import ToolCall, ToolResult, ToolStatus, canonical_json
+from chil_core.contracts.tools import TOOL_STATUSES, ToolCall, ToolResult, ToolStatus, canonical_json
 
 CONTRACTS_VERSION = "1.0"
 
@@ -25,6 +25,7 @@ __all__ = [
     "FrameworkStatus",
     "Record",
     "RecordReward",
+    "TOOL_STATUSES",
     "ToolCall",
     "ToolResult",
     "ToolStatus",

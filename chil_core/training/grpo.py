@@ -69,7 +69,7 @@ def group_advantages(
     if group_size < 1 or n % group_size:
         raise ValueError(f"group_size: {n} rewards do not split into groups of {group_size}")
     rewards = rewards.float()
-    w = torch.ones(k) if weights is None else weights.float().reshape(k)
+    w = torch.ones(k, device=rewards.device) if weights is None else weights.float().reshape(k)
     unscored = torch.isnan(rewards).all(dim=1)
     if aggregation == "normalize_then_sum":
         grouped = rewards.view(-1, group_size, k)
@@ -92,6 +92,7 @@ def group_advantages(
     elif scale != "none":
         raise ValueError(f"scale: expected group, batch or none, got {scale!r}")
     zero_spread = ~(group_std.squeeze(1) > 1e-6)  # NaN std (fewer than 2 scored) counts as no spread
+    centred[zero_spread] = 0.0  # exactly 0, not rounding noise: such rows carry no gradient and are skipped
     return Advantages(centred.reshape(n).nan_to_num(0.0), combined, zero_spread)
 
 
@@ -102,12 +103,6 @@ def token_logps(logits: Tensor, tokens: Tensor, temperature: float = 1.0) -> Ten
         logits = logits / temperature
     picked = logits.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
     return picked - torch.logsumexp(logits, dim=-1)
-
-
-def entropy(logits: Tensor, temperature: float = 1.0) -> Tensor:
-    """Entropy of softmax(logits / temperature) at each position, ``[n, T]``."""
-    logp = torch.log_softmax(logits.float() / temperature, dim=-1)
-    return -(logp.exp() * logp).sum(-1)
 
 
 def k3_kl(logps: Tensor, ref_logps: Tensor) -> Tensor:

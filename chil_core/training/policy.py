@@ -180,7 +180,7 @@ def completion_logits(model, batch: SequenceBatch, share_prompt: bool = True) ->
         cache = repeat_cache(out.past_key_values, counts)
         full_mask = torch.cat([p_mask[batch.prompt_index], c_mask[:, :-1]], dim=1)
         start = p_mask.sum(1)[batch.prompt_index]
-        pos = start[:, None] + torch.arange(t - 1)[None, :]
+        pos = start[:, None] + torch.arange(t - 1, device=c_ids.device)[None, :]
         rest = model(input_ids=c_ids[:, :-1], attention_mask=full_mask, position_ids=pos,
                      past_key_values=cache, use_cache=True).logits
         return torch.cat([first, rest], dim=1)

@@ -1,0 +1,416 @@
+"""The GRPO training loop, in one reading.
+
+```
+pending = rollout()                      # sample batch 0 and submit its records to the scorer
+for step in range(max_steps):
+    batch, pending = pending, rollout()  # sample batch n+1 while the scorer judges batch n
+    rewards = batch.rewards.result()     # usually ready by now
+    update(batch, rewards)               # advantages, then `iterations` clipped-surrogate passes
+    log(step); checkpoint(step)          # checkpoint in the background, with `pending` in it
+```
+
+With ``overlap_rewards`` the batch trained at step n was sampled by the policy of step n-1 (one update
+behind); the importance ratio divides by the log-probabilities recorded when sampling, so the
+surrogate corrects for it.  Without it each batch is sampled after the previous update (on-policy)
+and the step waits for its rewards.
+
+Completions whose advantage is exactly 0 (their group's rewards have no spread, or nothing scored
+them) contribute exactly nothing to the loss when ``beta == 0``, so they are not run through the
+model at all; the normalisers still count them, so the update is the same as computing them.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import statistics
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+from chil_core.contracts import Record, RecordReward
+from chil_core.training.checkpoint import Checkpointer
+from chil_core.training.config import TrainConfig
+from chil_core.training.data import PromptDataset, PromptOrder, PromptRow, encode_prompts
+from chil_core.training.grpo import group_advantages, policy_loss, token_logps
+from chil_core.training.metrics import MetricsLogger
+from chil_core.training.policy import (
+    SequenceBatch,
+    completion_logits,
+    disable_dropout,
+    eos_token_ids,
+    supports_prompt_sharing,
+)
+from chil_core.training.sampling import sample
+
+
+class RewardSource(Protocol):
+    """What the trainer needs from :class:`chil_core.scoring.Scorer`."""
+
+    def submit(self, records: Sequence[Record]) -> Future[list[RecordReward]]: ...
+
+
+@dataclass
+class Rollout:
+    """One generation batch: B prompts x G completions, and the future of their rewards."""
+
+    tag: str
+    rows: list[PromptRow]
+    seqs: SequenceBatch
+    logps: Tensor  # behaviour-policy log-probabilities [N, T]
+    truncated: Tensor  # [N]
+    entropy: Tensor  # [N]
+    completions: list[str]
+    generate_s: float = 0.0
+    rewards: Future[list[RecordReward]] | None = None
+    submitted_at: float = 0.0
+    scored_at: float = field(default=math.nan)
+
+    def records(self, group_size: int) -> list[Record]:
+        out = []
+        for j, text in enumerate(self.completions):
+            i, k = divmod(j, group_size)
+            row = self.rows[i]
+            out.append(Record(id=f"{self.tag}:{i}:{k}", prompt=row.prompt, completion=text, group=f"{self.tag}:{i}",
+                              reference=row.reference, metadata=row.metadata))
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        s = self.seqs
+        return {"tag": self.tag, "rows": [vars(r) for r in self.rows], "completions": self.completions,
+                "prompt_ids": s.prompt_ids, "prompt_mask": s.prompt_mask, "prompt_index": s.prompt_index,
+                "completion_ids": s.completion_ids, "completion_mask": s.completion_mask, "logps": self.logps,
+                "truncated": self.truncated, "entropy": self.entropy, "generate_s": self.generate_s}
+
+    @classmethod
+    def from_state(cls, st: dict[str, Any]) -> Rollout:
+        seqs = SequenceBatch(st["prompt_ids"], st["prompt_mask"], st["prompt_index"], st["completion_ids"],
+                             st["completion_mask"])
+        return cls(st["tag"], [PromptRow(**r) for r in st["rows"]], seqs, st["logps"], st["truncated"],
+                   st["entropy"], st["completions"], st["generate_s"])
+
+
+def reward_metrics(rewards: Sequence[RecordReward], prefix: str = "reward") -> dict[str, float]:
+    """Mean/std of the reward overall and per framework, and how many verdicts were not scored."""
+    out: dict[str, float] = {}
+    scored = [r.reward for r in rewards if r.reward is not None]
+    out[f"{prefix}/mean"] = statistics.fmean(scored) if scored else math.nan
+    out[f"{prefix}/std"] = statistics.pstdev(scored) if len(scored) > 1 else 0.0
+    out["frac/masked"] = 1 - len(scored) / max(len(rewards), 1)
+    verdicts = not_scored = 0
+    names = sorted({name for r in rewards for name in r.frameworks})
+    for name in names:
+        results = [r.frameworks[name] for r in rewards if name in r.frameworks]
+        scores = [res.score for res in results if res.status == "scored"]
+        out[f"{prefix}/{name}/mean"] = statistics.fmean(scores) if scores else math.nan
+        out[f"{prefix}/{name}/std"] = statistics.pstdev(scores) if len(scores) > 1 else 0.0
+        out[f"frac/not_scored/{name}"] = 1 - len(scores) / max(len(results), 1)
+        verdicts += len(results)
+        not_scored += len(results) - len(scores)
+    out["frac/not_scored"] = not_scored / verdicts if verdicts else 0.0
+    return out
+
+
+def reward_matrix(rewards: Sequence[RecordReward], per_framework: bool) -> tuple[Tensor, Tensor]:
+    """``[N, K]`` rewards (NaN = none) and ``[K]`` weights: the core's aggregate, or one column per framework."""
+    if not per_framework:
+        return torch.tensor([[math.nan if r.reward is None else r.reward] for r in rewards]), torch.ones(1)
+    names = sorted({name for r in rewards for name in r.frameworks})
+    rows = [[r.frameworks[n].score if n in r.frameworks and r.frameworks[n].status == "scored" else math.nan
+             for n in names] for r in rewards]
+    weights = [next((r.weights[n] for r in rewards if n in r.weights), 1.0) for n in names]
+    return torch.tensor(rows, dtype=torch.float32).reshape(len(rewards), len(names)), torch.tensor(weights)
+
+
+def _lr_factor(config: TrainConfig, total: int):
+    def factor(step: int) -> float:
+        if step < config.warmup_steps:
+            return (step + 1) / (config.warmup_steps + 1)
+        if config.lr_schedule == "constant":
+            return 1.0
+        progress = min((step - config.warmup_steps) / max(total - config.warmup_steps, 1), 1.0)
+        return 1 - progress if config.lr_schedule == "linear" else 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW, fused when every parameter is a floating tensor on a device that supports it, else foreach."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    kwargs = {"lr": config.learning_rate, "betas": config.adam_betas, "weight_decay": config.weight_decay}
+    try:
+        return torch.optim.AdamW(params, fused=True, **kwargs)
+    except (RuntimeError, ValueError):
+        return torch.optim.AdamW(params, foreach=True, **kwargs)
+
+
+class Trainer:
+    """GRPO on ``dataset`` prompts with rewards from ``rewards`` (a :class:`~chil_core.scoring.Scorer`)."""
+
+    def __init__(self, config: TrainConfig, model, tokenizer, dataset: PromptDataset, rewards: RewardSource,
+                 *, run_dir: str | Path | None = None, eval_rows: Sequence[PromptRow] | None = None) -> None:
+        self.config = c = config
+        self.run_dir = Path(run_dir or c.output_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if c.threads:
+            torch.set_num_threads(c.threads)
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        bf16 = c.precision == "bf16" or (c.precision == "auto" and self.device.type == "cuda"
+                                         and torch.cuda.is_bf16_supported())
+        self.autocast = (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) if bf16 else nullcontext
+        self.model, self.tokenizer, self.dataset, self.rewards = model.to(self.device), tokenizer, dataset, rewards
+        disable_dropout(model)
+        if c.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.config.use_cache = True
+        self.share_prompt = c.share_prompt and supports_prompt_sharing(model)
+        self.train_model = torch.compile(model, dynamic=True) if c.compile else model
+        self.ref_model = None
+        if c.beta > 0:
+            self.ref_model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.optimizer = build_optimizer(model, c)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_factor(c, c.max_steps * c.iterations))
+        self.order = PromptOrder(len(dataset), seed=c.seed)
+        self.sampler_rng = torch.Generator(self.device).manual_seed(c.seed)
+        self.eos_ids = eos_token_ids(model, tokenizer)
+        self.max_prompt_length = min(c.max_prompt_length,
+                                     getattr(model.config, "max_position_embeddings", 10**9) - c.max_new_tokens)
+        if self.max_prompt_length < 1:
+            raise ValueError(f"max_new_tokens: {c.max_new_tokens} leaves no room for a prompt in this model's context")
+        self.step = 0
+        self.generated = 0
+        self.pending: Rollout | None = None
+        self.checkpointer = Checkpointer(self.run_dir, keep=c.keep_checkpoints)
+        self.metrics: MetricsLogger | None = None
+        self.eval_rows = list(eval_rows or [])
+        self.eval_samples: list[tuple[PromptRow, str, RecordReward]] = []
+
+    # -- sampling ------------------------------------------------------------------------------
+    def generate(self, rows: list[PromptRow], group_size: int, temperature: float, tag: str) -> Rollout:
+        """Sample ``group_size`` completions per row (no scoring)."""
+        c = self.config
+        t0 = time.perf_counter()
+        ids, mask = encode_prompts(self.tokenizer, [r.prompt for r in rows], self.max_prompt_length)
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        was_training = self.model.training
+        self.model.eval()
+        with self.autocast():
+            s = sample(self.model, ids, mask, group_size=group_size, max_new_tokens=c.max_new_tokens,
+                       eos_ids=self.eos_ids, pad_id=self.tokenizer.pad_token_id, temperature=temperature,
+                       top_k=c.top_k, top_p=c.top_p, generator=self.sampler_rng)
+        self.model.train(was_training)
+        texts = self.tokenizer.batch_decode(s.ids, skip_special_tokens=True)
+        index = torch.arange(len(rows), device=self.device).repeat_interleave(group_size)
+        seqs = SequenceBatch(ids, mask, index, s.ids, s.mask)
+        return Rollout(tag, rows, seqs, s.logps, s.truncated, s.entropy, texts,
+                       generate_s=time.perf_counter() - t0)
+
+    def submit(self, rollout: Rollout) -> Rollout:
+        rollout.submitted_at = time.perf_counter()
+        rollout.rewards = self.rewards.submit(rollout.records(self.config.group_size))
+        rollout.rewards.add_done_callback(lambda _f: setattr(rollout, "scored_at", time.perf_counter()))
+        return rollout
+
+    def rollout(self) -> Rollout:
+        """The next B prompts, G completions each, submitted for scoring."""
+        rows = self.dataset.rows(self.order.take(self.config.prompts_per_step))
+        self.generated += 1
+        return self.submit(self.generate(rows, self.config.group_size, self.config.temperature, str(self.generated)))
+
+    # -- the update ----------------------------------------------------------------------------
+    def update(self, batch: Rollout, rewards: list[RecordReward]) -> dict[str, float]:
+        """Advantages from ``rewards``, then ``iterations`` optimizer steps on the clipped surrogate."""
+        c = self.config
+        per_fw = c.reward_aggregation == "normalize_then_sum"
+        values, weights = reward_matrix(rewards, per_framework=per_fw)
+        adv = group_advantages(values.to(self.device), c.group_size, weights.to(self.device),
+                               scale=c.scale_rewards, aggregation=c.reward_aggregation)
+        loss_mask = batch.seqs.completion_mask.clone()
+        if c.mask_truncated:
+            loss_mask[batch.truncated] = 0
+        n = len(rewards)
+        num_tokens = int(loss_mask.sum())
+        active = torch.arange(n, device=self.device)
+        if c.beta == 0:
+            active = active[(adv.advantages != 0) & (loss_mask.sum(1) > 0)]
+        seqs = SequenceBatch(batch.seqs.prompt_ids, batch.seqs.prompt_mask, batch.seqs.prompt_index[active],
+                             batch.seqs.completion_ids[active], loss_mask[active])
+        old_logps, advantages = batch.logps[active], adv.advantages[active]
+        chunks = [(i, min(i + c.micro_batch_size, len(active))) for i in range(0, len(active), c.micro_batch_size)]
+        ref_logps: list[Tensor] = []
+        totals = {"loss": 0.0, "clip_low": 0.0, "clip_high": 0.0, "kl": 0.0, "ratio": 0.0, "tokens": 0.0}
+        grad_norm = 0.0
+        self.model.train()
+        for it in range(c.iterations):
+            self.optimizer.zero_grad(set_to_none=False)
+            for k, (i, j) in enumerate(chunks):
+                sub = seqs.rows(i, j)
+                t = sub.completion_ids.shape[1]
+                with self.autocast():
+                    logits = completion_logits(self.train_model, sub, self.share_prompt)
+                logps = token_logps(logits, sub.completion_ids, c.temperature)
+                if self.ref_model is not None and it == 0:
+                    with torch.no_grad(), self.autocast():
+                        ref_logits = completion_logits(self.ref_model, sub, self.share_prompt)
+                        ref_logps.append(token_logps(ref_logits, sub.completion_ids, c.temperature))
+                loss, st = policy_loss(
+                    logps, old_logps[i:j, :t], advantages[i:j], sub.completion_mask, loss_type=c.loss_type,
+                    eps_low=c.epsilon_low, eps_high=c.epsilon_high, num_sequences=n, num_tokens=num_tokens,
+                    max_completion_length=c.max_new_tokens, ref_logps=ref_logps[k] if ref_logps else None, beta=c.beta,
+                )
+                loss.backward()
+                if it == c.iterations - 1:
+                    totals["loss"] += float(loss)
+                    for key in ("clip_low", "clip_high", "kl", "ratio", "tokens"):
+                        totals[key] += getattr(st, key)
+            if c.max_grad_norm > 0:
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.max_grad_norm))
+            self.optimizer.step()
+            self.scheduler.step()
+        lengths = batch.seqs.completion_mask.sum(1).float()
+        tokens = max(num_tokens, 1)
+        out = {
+            "loss": totals["loss"],
+            "grad_norm": grad_norm,
+            "lr": self.scheduler.get_last_lr()[0],
+            "frac/zero_spread_groups": float(adv.zero_spread.float().mean()),
+            "frac/no_signal_completions": 1 - len(active) / max(n, 1),
+            "clip/low": totals["clip_low"] / tokens,
+            "clip/high": totals["clip_high"] / tokens,
+            "clip/fraction": (totals["clip_low"] + totals["clip_high"]) / tokens,
+            "ratio/mean": totals["ratio"] / totals["tokens"] if totals["tokens"] else 1.0,
+            "entropy": float(batch.entropy.mean()),
+            "completion/length_mean": float(lengths.mean()),
+            "completion/length_max": float(lengths.max()),
+            "completion/truncated": float(batch.truncated.float().mean()),
+        }
+        if c.beta > 0:
+            out["kl"] = totals["kl"] / max(totals["tokens"], 1)
+        return out
+
+    # -- the loop --------------------------------------------------------------------------------
+    def train(self) -> dict[str, float]:
+        """Run to ``max_steps`` from the current step; returns the last step's metrics."""
+        from tqdm.auto import tqdm
+
+        c = self.config
+        self.metrics = MetricsLogger(self.run_dir, tensorboard=c.tensorboard,
+                                     resume_step=self.step if self.step > 0 else None)
+        bar = tqdm(total=c.max_steps, initial=self.step, desc="chil train", disable=not c.progress, unit="step")
+        last: dict[str, float] = {}
+        try:
+            if self.pending is None and self.step < c.max_steps:
+                self.pending = self.rollout()
+            while self.step < c.max_steps:
+                t0 = time.perf_counter()
+                batch, self.pending = self.pending, None
+                more = self.step + 1 < c.max_steps
+                if c.overlap_rewards and more:
+                    self.pending = self.rollout()
+                t_wait = time.perf_counter()
+                assert batch is not None and batch.rewards is not None
+                rewards = batch.rewards.result()
+                wait_s = time.perf_counter() - t_wait
+                t_update = time.perf_counter()
+                last = self.update(batch, rewards)
+                update_s = time.perf_counter() - t_update
+                if not c.overlap_rewards and more:
+                    self.pending = self.rollout()
+                self.step += 1
+                step_s = time.perf_counter() - t0
+                gen_s = self.pending.generate_s if self.pending is not None else 0.0
+                last.update(reward_metrics(rewards))
+                last.update({
+                    "time/step_s": step_s, "time/generate_s": gen_s, "time/update_s": update_s,
+                    "time/reward_wait_s": wait_s, "time/reward_s": batch.scored_at - batch.submitted_at,
+                    "time/reward_share": wait_s / step_s if step_s else 0.0,
+                    "speed/tokens_per_s": float(batch.seqs.completion_mask.sum()) / step_s if step_s else 0.0,
+                })
+                if c.eval_every and self.eval_rows and self.step % c.eval_every == 0:
+                    last.update({f"eval/{k}": v for k, v in self.evaluate(self.eval_rows).items()})
+                self.metrics.log(self.step, last)
+                if (c.save_every and self.step % c.save_every == 0) or self.step == c.max_steps:
+                    self.save_checkpoint()
+                bar.update(1)
+                bar.set_postfix(reward=f"{last['reward/mean']:.3f}", s_step=f"{step_s:.2f}")
+        finally:
+            bar.close()
+            self.metrics.close()
+            self.checkpointer.wait()
+        return last
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def evaluate(self, rows: Sequence[PromptRow], batch_size: int = 64) -> dict[str, float]:
+        """Greedy completions of ``rows`` scored by the reward source.
+
+        ``reward`` counts a completion no framework could score as 0 (an unjudgeable answer earns
+        nothing); ``reward_scored`` is the mean over scored completions only.
+        """
+        rewards: list[RecordReward] = []
+        completions: list[str] = []
+        for i in range(0, len(rows), batch_size):
+            ro = self.generate(list(rows[i:i + batch_size]), 1, temperature=0.0, tag=f"eval{i}")
+            rewards.extend(self.rewards.submit(ro.records(1)).result())
+            completions.extend(ro.completions)
+        out = reward_metrics(rewards)
+        out["reward"] = statistics.fmean(r.reward or 0.0 for r in rewards) if rewards else math.nan
+        out["reward_scored"] = out.pop("reward/mean")
+        self.eval_samples = list(zip(rows, completions, rewards, strict=True))
+        return out
+
+    # -- state -------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step, "generated": self.generated, "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "order": self.order.state_dict(),
+            "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
+                    "sampler": self.sampler_rng.get_state()},
+            "pending": self.pending.state_dict() if self.pending is not None else None,
+            "config": self.config.model_dump_json(),
+        }
+
+    def save_checkpoint(self) -> Future[Path]:
+        return self.checkpointer.save(self.step, self.state_dict())
+
+    def resume(self, path: str | Path | None = None) -> bool:
+        """Load the latest checkpoint of this run (or ``path``); False when there is none."""
+        ckpt = Path(path) if path else self.checkpointer.latest()
+        if ckpt is None:
+            return False
+        st = Checkpointer.load(ckpt)
+        self.model.load_state_dict(st["model"])
+        self.optimizer.load_state_dict(st["optimizer"])
+        self.scheduler.load_state_dict(st["scheduler"])
+        self.order.load_state_dict(st["order"])
+        torch.set_rng_state(st["rng"]["torch"])
+        random.setstate(_as_tuple(st["rng"]["python"]))
+        self.sampler_rng.set_state(st["rng"]["sampler"])
+        self.step, self.generated = st["step"], st["generated"]
+        self.pending = None
+        if st["pending"] is not None:
+            self.pending = self.submit(Rollout.from_state(st["pending"]))
+        return True
+
+    def save_policy(self, path: str | Path) -> Path:
+        """The trained policy and tokenizer, loadable with ``from_pretrained``."""
+        path = Path(path)
+        self.model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+        return path
+
+    def close(self) -> None:
+        self.checkpointer.close()
+
+
+def _as_tuple(value: Any) -> Any:
+    """``random.setstate`` wants tuples back where the checkpoint may hold lists."""
+    return tuple(_as_tuple(v) for v in value) if isinstance(value, list | tuple) else value

@@ -1,0 +1,50 @@
+"""A framework: does the completion mention the reference's keywords?  (score = fraction found)"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from chil_core import Evidence, Framework, FrameworkResult, Record, ToolCall, ToolResult
+
+WORD = re.compile(r"[A-Za-z]+")
+
+
+class KeywordOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_words: int = 2000
+
+
+class KeywordFramework(Framework):
+    name: ClassVar[str] = "keywords"
+    version: ClassVar[str] = "0.1.0"
+    description: ClassVar[str] = "Fraction of reference.keywords the completion mentions (after stemming)."
+    capabilities: ClassVar[dict[str, bool]] = {"stemmer": True}
+    Options = KeywordOptions
+
+    def extract(self, record: Record) -> list[ToolCall]:
+        keywords = (record.reference or {}).get("keywords")
+        if not keywords:
+            return []
+        words = WORD.findall(record.completion)[: self.options.max_words]
+        return [ToolCall(capability="stemmer", op="stem", payload={"words": [str(k) for k in keywords]}),
+                ToolCall(capability="stemmer", op="stem", payload={"words": words})]
+
+    def judge(self, record: Record, calls: list[ToolCall], results: list[ToolResult]) -> FrameworkResult:
+        if not calls:
+            return FrameworkResult.abstained("no reference.keywords to look for")
+        for r in results:
+            if not r.ok:
+                status = "timeout" if r.status == "timeout" else "error"
+                return FrameworkResult.failed(f"stemmer: {r.error}", status=status)
+        wanted, seen = results[0].value, set(results[1].value)
+        missing = [w for w in wanted if w not in seen]
+        found = len(wanted) - len(missing)
+        return FrameworkResult.scored(
+            found / len(wanted),
+            components={"keywords": float(len(wanted)), "found": float(found)},
+            verdict="complete" if not missing else "incomplete",
+            evidence=[Evidence(kind="missing_keyword", text=f"missing {w!r}") for w in missing],
+        )

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install everything chil needs on a fresh Debian-like machine into ./.venv:
+# system packages (SWI-Prolog), PyTorch (CPU build, pinned), the core with its extras, and every plugin.
+# Idempotent: a second run only checks.  Usage: bash scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+VENV=${CHIL_VENV:-.venv}
+
+# 1. System packages: SWI-Prolog for the prolog backend (pyswip loads libswipl).
+if ! command -v swipl >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq swi-prolog-nox >/dev/null
+  else
+    echo "warning: swipl not found and apt-get unavailable; the prolog backend will report itself unavailable" >&2
+  fi
+fi
+
+# 2. The virtual environment.
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+"${PIP[@]}" install -U pip setuptools wheel
+
+# 3. PyTorch, pinned: 2.13.0 is a CPU build (an unpinned torch pulls GBs of CUDA wheels).
+"$VENV/bin/python" -c "import torch" 2>/dev/null || "${PIP[@]}" install "torch==2.13.0"
+
+# 4. The core (editable, with the trainer, TRL adapter and dev extras) and every plugin.
+plugins=()
+for p in plugins/*/*/pyproject.toml; do
+  case "$p" in plugins/_template/*) continue ;; esac
+  plugins+=(-e "$(dirname "$p")")
+done
+"${PIP[@]}" install --no-build-isolation -e ".[train,trl,dev]" "${plugins[@]}"
+
+echo "chil installed in $VENV: $("$VENV/bin/chil" --version)" >&2

@@ -1,10 +1,11 @@
 """The example plugin proves it honours the contracts by subclassing the core's conformance suites."""
 
+from chil_plugin_example.framework import KeywordFramework
+from chil_plugin_example.tool import StemTool
+
 from chil_core import ToolCall
 from chil_core.testing import score_direct
 from chil_core.testing.conformance import FrameworkConformance, ToolConformance
-from chil_plugin_example.framework import KeywordFramework
-from chil_plugin_example.tool import StemTool
 
 RECORDS = [
     {"id": "1", "prompt": "Describe rain.", "completion": "Clouds are raining and winds blowing.",

@@ -298,19 +298,23 @@ def resolve(settings: Settings, registry: Registry, only: list[str] | None = Non
 
     all_backends = {name for caps in registry.tools.values() for name in caps}
     tools = {k: dict(v) for k, v in settings.tools.items()}
-    for backend, options in tools.items():
-        if backend not in all_backends:
+    for backend, table in tools.items():
+        classes = [caps[backend] for caps in registry.tools.values() if backend in caps]
+        if not classes:
             errors.append((f"tools.{backend}", f"unknown backend {backend!r}; installed backends: {_choices(sorted(all_backends))}"))
             continue
-        for caps in registry.tools.values():
-            cls = caps.get(backend)
-            if cls is None:
-                continue
+        known = set().union(*(_option_keys(cls) for cls in classes))
+        for key in table:
+            if key not in known:
+                errors.append((f"tools.{backend}.{key}",
+                               f"not an option of backend {backend!r}; options: {_choices(sorted(known))}"))
+        merged: dict[str, Any] = {}
+        for cls in classes:
             try:
-                options = cls.Options.model_validate(options).model_dump(mode="json")
+                merged.update(backend_options(cls, table))
             except ValidationError as exc:
                 errors.extend((f"tools.{backend}.{_loc(e['loc'])}", e["msg"]) for e in exc.errors())
-        tools[backend] = options
+        tools[backend] = merged
     for backend in settings.scheduler.backends:
         if backend not in all_backends:
             errors.append((f"scheduler.backends.{backend}", f"unknown backend {backend!r}; installed backends: {_choices(sorted(all_backends))}"))
@@ -319,6 +323,21 @@ def resolve(settings: Settings, registry: Registry, only: list[str] | None = Non
     resolved = settings.model_copy(update={"frameworks": frameworks, "tools": tools})
     resolved.source = settings.source
     return resolved
+
+
+def _option_keys(cls: type) -> set[str]:
+    fields = cls.Options.model_fields  # type: ignore[attr-defined]
+    return set(fields) | {f.alias for f in fields.values() if f.alias}
+
+
+def backend_options(cls: type, table: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``[tools.<name>]`` keys that backend class ``cls`` knows, validated and with defaults.
+
+    Backends of several capabilities may share a name (``sqlite`` is a fact store and a text
+    index); each reads its own options from the shared table.  Unknown keys are caught by
+    :func:`resolve`."""
+    own = {k: v for k, v in table.items() if k in _option_keys(cls)}
+    return cls.Options.model_validate(own).model_dump(mode="json")  # type: ignore[attr-defined]
 
 
 def dump_toml(settings: Settings) -> str:

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from chil_core.cache import Cache
 from chil_core.components import Framework
-from chil_core.config import Settings, load_settings
+from chil_core.config import Settings, backend_options, load_settings
 from chil_core.contracts import FrameworkResult, Record, RecordReward, ToolCall, ToolResult
 from chil_core.plugins import PluginManager, Registry, get_plugin_manager
 from chil_core.rewards import aggregate
@@ -98,7 +98,8 @@ class Scorer:
             for capability, backend_name in fs.tools.items():
                 tool_cls = registry.tool(capability, backend_name)
                 run = settings.scheduler.for_backend(backend_name, tool_cls.isolation, tool_cls.max_batch)
-                routes[capability] = self.scheduler.add_backend(tool_cls, settings.tools.get(backend_name, {}), run)
+                options = backend_options(tool_cls, settings.tools.get(backend_name, {}))
+                routes[capability] = self.scheduler.add_backend(tool_cls, options, run)
             self.contexts[name] = FrameworkContext(self.scheduler, routes)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="chil-scorer", daemon=True)

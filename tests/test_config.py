@@ -117,3 +117,34 @@ def test_frameworks_filter_and_round_trip(reg, tmp_path):
     p.write_text(text)
     again = load_settings(p, registry=reg, env={})
     assert again.frameworks == s.frameworks and again.scheduler == s.scheduler and again.rewards == s.rewards
+
+
+class IndexOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    memory_path: str | None = None
+
+
+class SharedName(Tool):
+    """A second capability served by a backend named like an existing one ('alpha')."""
+
+    name: ClassVar[str] = "alpha"
+    capability: ClassVar[str] = "index"
+    Options = IndexOptions
+
+
+def test_backends_sharing_a_name_each_read_their_own_options():
+    from chil_core.config import backend_options
+
+    pm = PluginManager(autoload=False)
+    pm.load_entry_points()
+    pm.add_plugin(types.SimpleNamespace(
+        chil_register_frameworks=hookimpl(lambda register: register(Fw)),
+        chil_register_tools=hookimpl(lambda register: (register(StoreA), register(SharedName))),
+    ), "t")
+    s = load_settings({"tools": {"alpha": {"path": "facts.db", "memory_path": "mem.db"}}}, registry=pm.registry, env={})
+    assert backend_options(StoreA, s.tools["alpha"]) == {"path": "facts.db", "size": 1}
+    assert backend_options(SharedName, s.tools["alpha"]) == {"memory_path": "mem.db"}
+    with pytest.raises(ConfigError) as exc:
+        load_settings({"tools": {"alpha": {"pth": "x"}}}, registry=pm.registry, env={})
+    msg = errors(exc)["tools.alpha.pth"]
+    assert "not an option of backend 'alpha'" in msg and "memory_path, path, size" in msg

@@ -42,6 +42,12 @@ def main() -> None:
     for row in rows:
         cols += [k for k in row if k not in cols and k != "details"]
     print(table(rows, cols))
+    for row in rows:
+        details = row.get("details")
+        if details:
+            print(f"\n{row.get('task', row['suite'])}:")
+            for line in details if isinstance(details, list) else [details]:
+                print(f"  {line}")
     misses = [r for r in rows if r.get("meets_target") is False]
     print(f"\n{len(rows) - len(misses)}/{len(rows)} rows meet their target" + (": " + ", ".join(str(r.get("task")) for r in misses) if misses else ""))
 

@@ -1,0 +1,137 @@
+"""Throughput and latency of the consistency framework, through the Scorer (cold and warm cache) and a
+naive per-record loop, in the same run.
+
+    python benchmarks/bench_consistency.py [--data ../shared/data] [--backends clingo,prolog,z3] [--latency 200]
+
+Workloads (real data, read in place):
+
+- ``prontoqa-cot``: ProntoQA dev-half; the completion is the gold chain of thought (``explanation``,
+  about 6 ground claims per record), judged against the theory: several claims, self-consistency.
+- ``proofwriter``: ProofWriter dev; the completion is the statement asked about (one claim).
+- ``folio``: FOLIO validation-dev with gold FOL (``smt`` backend z3; one claim).
+
+Modes: ``naive loop`` = the framework over each record in turn with the tools called directly, one
+call at a time, no scheduler, no cache; ``cold`` = one Scorer batch over all records with an empty
+cache; ``warm`` = the same batch again (every tool answer cached).  Latency is one record at a time
+(``scorer.score([record])``) on a sample, cold then warm; p50/p99 in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DATA, percentile, table  # noqa: E402
+
+
+def workloads(data: Path) -> dict[str, list[dict[str, Any]]]:
+    pronto = json.loads((data / "prontoqa" / "dev-half.json").read_text(encoding="utf-8"))
+    pw = json.loads((data / "proofwriter" / "dev.json").read_text(encoding="utf-8"))
+    folio = [json.loads(x) for x in (data / "folio" / "folio-validation-dev.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+    return {
+        "prontoqa-cot": [{"id": r["id"], "prompt": r["context"], "completion": " ".join(r["explanation"])} for r in pronto],
+        "proofwriter": [{"id": r["id"], "prompt": r["context"], "completion": r["question"].split("? ")[-1]} for r in pw],
+        "folio": [{"id": f"folio-{i}", "prompt": " ".join(r["premises"]), "completion": "",
+                   "metadata": {"premises_fol": r["premises-FOL"], "conclusion_fol": r["conclusion-FOL"]}}
+                  for i, r in enumerate(folio)],
+    }
+
+
+def direct_tool(capability: str, backend: str) -> Any:
+    from chil_core.plugins import get_registry
+
+    return get_registry().tool(capability, backend)()
+
+
+def naive(records: list[dict[str, Any]], capability: str, backend: str) -> tuple[float, list[float], float]:
+    """The framework over one record at a time, tools called in-process, one call per batch."""
+    from chil_plugin_consistency.framework import ConsistencyFramework
+
+    from chil_core import Record
+    from chil_core.testing import DirectContext
+
+    fw = ConsistencyFramework()
+    ctx = DirectContext({capability: direct_tool(capability, backend)})
+    recs = [Record.model_validate(r) for r in records]
+    lat, claims = [], 0.0
+    t0 = time.perf_counter()
+    try:
+        for r in recs:
+            t1 = time.perf_counter()
+            res = asyncio.run(fw.score(r, ctx))
+            lat.append(time.perf_counter() - t1)
+            claims += res.components.get("claims", 0.0)
+    finally:
+        ctx.close()
+    return time.perf_counter() - t0, lat, claims
+
+
+def scorer_runs(records: list[dict[str, Any]], tools: dict[str, str], latency_n: int) -> list[dict[str, Any]]:
+    from chil_core.scoring import Scorer
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        config = {"frameworks": {"consistency": {"tools": tools}}, "cache": {"path": str(Path(tmp) / "cache")}}
+        with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
+            scorer.score([{"id": "warmup", "prompt": "Bob is big.", "completion": "Bob is big. Bob is red."}])
+            for mode in ("cold", "warm"):
+                t0 = time.perf_counter()
+                rewards = scorer.score(records)
+                dt = time.perf_counter() - t0
+                claims = sum(r.frameworks["consistency"].components.get("claims", 0.0) for r in rewards)
+                rows.append({"mode": f"scheduler, {mode} cache", "seconds": dt, "records/s": len(records) / dt,
+                             "claims/s": claims / dt, "statuses": _statuses(rewards)})
+        # latency: one record at a time, on a fresh cache (cold), then again (warm)
+        config["cache"] = {"path": str(Path(tmp) / "latency")}
+        sample = records[:latency_n]
+        with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
+            scorer.score([{"id": "warmup", "prompt": "Bob is big.", "completion": "Bob is big. Bob is red."}])
+            for row in rows:  # the cold pass fills the cache the warm pass reads
+                lat = []
+                for rec in sample:
+                    t1 = time.perf_counter()
+                    scorer.score([rec])
+                    lat.append(time.perf_counter() - t1)
+                row["p50 ms"] = 1000 * percentile(lat, 50)
+                row["p99 ms"] = 1000 * percentile(lat, 99)
+    return rows
+
+
+def _statuses(rewards: list[Any]) -> str:
+    from collections import Counter
+
+    return ",".join(f"{k}:{v}" for k, v in sorted(Counter(r.frameworks["consistency"].status for r in rewards).items()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--backends", default="clingo,prolog,z3", help="logic_program backends to measure")
+    ap.add_argument("--latency", type=int, default=200, help="records timed one at a time per mode")
+    args = ap.parse_args()
+    if not args.data.is_dir():
+        sys.exit(f"data directory not found: {args.data}")
+    loads = workloads(args.data)
+    plan = [(name, "logic_program", b) for name in ("prontoqa-cot", "proofwriter") for b in args.backends.split(",") if b]
+    plan.append(("folio", "smt", "z3"))
+    rows = []
+    for name, capability, backend in plan:
+        records = loads[name]
+        dt, lat, claims = naive(records, capability, backend)
+        base = {"workload": name, "backend": backend, "records": len(records)}
+        rows.append({**base, "mode": "naive loop", "seconds": dt, "records/s": len(records) / dt, "claims/s": claims / dt,
+                     "p50 ms": 1000 * percentile(lat, 50), "p99 ms": 1000 * percentile(lat, 99), "statuses": ""})
+        rows.extend({**base, **row} for row in scorer_runs(records, {capability: backend}, args.latency))
+        print(f"[{name}/{backend} done]", file=sys.stderr)
+    print(table(rows, ["workload", "backend", "mode", "records", "seconds", "records/s", "claims/s", "p50 ms", "p99 ms", "statuses"]))
+
+
+if __name__ == "__main__":
+    main()

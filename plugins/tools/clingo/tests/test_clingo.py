@@ -1,0 +1,147 @@
+"""The clingo backend (and Soufflé's availability and program text): decisions, escaping, limits."""
+
+from __future__ import annotations
+
+import pytest
+from chil_plugin_clingo.clingo_tool import ClingoLogic
+from chil_plugin_clingo.souffle_tool import SouffleLogic, program
+from chil_core.capabilities.logic_program import load_theory
+
+from chil_core import ToolCall, ToolResult
+from chil_core.testing.conformance import ToolConformance
+
+HOSTILE = ["halt.", "shell('rm -rf /')", ":- initialization(halt).", 'x"). #include "/etc/passwd". h(pos,"x',
+           "it's", 'a"b', "back\\slash", "new\nline", "Świątek", "X", "#show", "%*", "a,b", "})"]
+
+
+def L(pred: str, *args: str, neg: bool = False) -> dict:
+    return {"pred": pred, "args": list(args), "neg": neg}
+
+
+def R(body: list[dict], head: dict) -> dict:
+    return {"if": body, "then": head}
+
+
+@pytest.fixture(scope="module")
+def clingo():
+    tool = ClingoLogic()
+    tool.start()
+    yield tool
+    tool.close()
+
+
+def decide(tool, theory: dict, queries: list):
+    return tool.run_batch([ToolCall(capability="logic_program", op="decide", payload={"theory": theory, "queries": queries})])[0]
+
+
+def test_decides_with_recursion_and_strong_negation(clingo: ClingoLogic) -> None:
+    theory = {"facts": [L("kind", "bob"), L("rough", "bob"), L("a", "dave"), L("chase", "cat", "dog")],
+              "rules": [R([L("kind", "?x"), L("rough", "?x")], L("red", "?x")),
+                        R([L("a", "?x")], L("b", "?x")), R([L("b", "?x")], L("a", "?x")),
+                        R([L("red", "?x")], L("cold", "?x", neg=True)),
+                        R([L("chase", "?x", "dog")], L("chase", "dog", "?x"))]}
+    out = decide(clingo, theory, [L("red", "bob"), L("cold", "bob"), L("b", "dave"), L("cold", "dave"), L("chase", "dog", "cat")])
+    assert out == {"consistent": True, "clashes": [],
+                   "answers": ["entailed", "contradicted", "entailed", "undetermined", "entailed"]}
+
+
+def test_clashes_are_listed(clingo: ClingoLogic) -> None:
+    theory = {"facts": [L("big", "bob"), L("nice", "bob")], "rules": [R([L("big", "?x")], L("nice", "?x", neg=True))]}
+    out = decide(clingo, theory, [L("nice", "bob")])
+    assert out == {"consistent": False, "clashes": [L("nice", "bob")], "answers": ["both"]}
+
+
+def test_hostile_names_stay_inside_string_literals(clingo: ClingoLogic) -> None:
+    theory = {"facts": [L(n, n) for n in HOSTILE], "rules": [R([L(n, "?x")], L("seen", "?x")) for n in HOSTILE]}
+    out = decide(clingo, theory, [L(n, n) for n in HOSTILE] + [L("seen", n) for n in HOSTILE] + [L(HOSTILE[0], HOSTILE[1])])
+    assert out["answers"] == ["entailed"] * (2 * len(HOSTILE)) + ["undetermined"]
+    # one line per statement: no name broke out of its string literal (newlines are escaped too)
+    lines = clingo.program(load_theory(theory)).splitlines()
+    assert len(lines) == 2 * len(HOSTILE) + 1
+    assert all(line.startswith("h(") for line in lines[: 2 * len(HOSTILE)])
+
+
+def test_bad_payload_is_an_error_naming_the_field(clingo: ClingoLogic) -> None:
+    out = decide(clingo, {"rules": [R([L("p", "?x")], L("q", "?y"))]}, [])
+    assert isinstance(out, ToolResult) and out.status == "error" and "payload.theory.rules[0]" in out.error
+
+
+def test_a_grounding_bomb_is_killed_by_the_scheduler() -> None:
+    from chil_core.scoring import Scorer
+
+    theory = {"facts": [L("e", "bob")] + [L("e", f"c{i}") for i in range(400)],
+              "rules": [R([L("e", "?a"), L("e", "?b"), L("e", "?c"), L("e", "?d")], L("q", "?a", "?b", "?c"))]}
+    config = {"frameworks": {"consistency": {"tools": {"logic_program": "clingo"}}},
+              "scheduler": {"backends": {"clingo": {"timeout_s": 1.0}}}, "cache": {"enabled": False}}
+    bomb = {"id": "bomb", "prompt": "", "completion": "Bob is e.", "metadata": {"theory": theory}}
+    fine = {"id": "fine", "prompt": "Bob is big. If something is big then it is red.", "completion": "Bob is red."}
+    with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
+        first = scorer.score([bomb])[0].frameworks["consistency"]
+        second = scorer.score([fine])[0].frameworks["consistency"]
+    assert first.status == "timeout"
+    assert second.status == "scored" and second.verdict == "entailed"
+
+
+def test_souffle_reports_why_it_is_unavailable() -> None:
+    reason = SouffleLogic.unavailable_reason()
+    if reason is None:
+        pytest.skip("souffle is installed here; its unavailability cannot be observed")
+    assert "souffle" in reason and "PATH" in reason
+
+
+def test_souffle_program_never_contains_the_names() -> None:
+    theory = load_theory({"facts": [L(n, n) for n in HOSTILE], "rules": [R([L(HOSTILE[0], "?x")], L("q", "?x", "bob"))]})
+    text, names, arities = program(theory)
+    assert arities == [1, 2]
+    assert set(names) == {*HOSTILE, "q", "bob"}
+    for n in names:
+        if n not in ("q", "bob"):
+            assert n not in text
+    assert '.decl h2(s: symbol, p: symbol, a0: symbol, a1: symbol)' in text
+    assert f'h2("pos", "{names["q"]}", V0, "{names["bob"]}") :- h1("pos", "{names[HOSTILE[0]]}", V0).' in text
+
+
+@pytest.mark.skipif(SouffleLogic.unavailable_reason() is not None, reason="souffle binary not on PATH")
+def test_souffle_agrees_with_clingo(clingo: ClingoLogic) -> None:
+    souffle = SouffleLogic()
+    souffle.start()
+    theory = {"facts": [L("kind", "bob"), L("big", "ann", neg=True)],
+              "rules": [R([L("kind", "?x")], L("red", "?x")), R([L("big", "?x", neg=True)], L("nice", "?x"))]}
+    queries = [L("red", "bob"), L("nice", "ann"), L("red", "ann", neg=True)]
+    assert decide(souffle, theory, queries) == decide(clingo, theory, queries)
+
+
+def _sample_calls() -> list[ToolCall]:
+    theory = {"facts": [L("kind", "bob"), L("big", "ann", neg=True)],
+              "rules": [R([L("kind", "?x")], L("red", "?x")), R([L("big", "?x", neg=True)], L("nice", "?x"))]}
+    return [ToolCall(capability="logic_program", op="decide", payload={"theory": theory, "queries": [L("red", "bob")]}),
+            ToolCall(capability="logic_program", op="decide",
+                     payload={"theory": theory, "queries": [L("nice", "ann"), L("red", "ann", neg=True)]})]
+
+
+def _hostile_calls() -> list[ToolCall]:
+    return [ToolCall(capability="logic_program", op="decide", payload={"theory": {"facts": [L(n, n) for n in HOSTILE]},
+                                                                      "queries": [L(n, n) for n in HOSTILE]}),
+            ToolCall(capability="logic_program", op="decide", payload={"theory": "halt.", "queries": []})]
+
+
+class TestClingoConformance(ToolConformance):
+    tool_class = ClingoLogic
+
+    def sample_calls(self):
+        return _sample_calls()
+
+    def hostile_calls(self):
+        return _hostile_calls()
+
+
+class TestSouffleConformance(ToolConformance):
+    """Skipped where the souffle binary is missing (the identity tests still run)."""
+
+    tool_class = SouffleLogic
+
+    def sample_calls(self):
+        return _sample_calls()
+
+    def hostile_calls(self):
+        return _hostile_calls()

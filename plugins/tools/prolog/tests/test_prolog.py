@@ -1,0 +1,124 @@
+"""The SWI-Prolog backend: decisions, hostile names stay data, time limits, kill-and-replace."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from chil_plugin_prolog.tool import PrologLogic, PrologOptions
+
+from chil_core import ToolCall, ToolResult
+from chil_core.testing.conformance import ToolConformance
+
+pytestmark = pytest.mark.skipif(PrologLogic.unavailable_reason() is not None, reason=str(PrologLogic.unavailable_reason()))
+
+
+def L(pred: str, *args: str, neg: bool = False) -> dict:
+    return {"pred": pred, "args": list(args), "neg": neg}
+
+
+def R(body: list[dict], head: dict) -> dict:
+    return {"if": body, "then": head}
+
+
+def heavy_theory(n: int) -> dict:
+    """A 4-variable join over n constants: n**4 derivations of n answers (CPU-bound, little memory)."""
+    return {"facts": [L("e", "bob")] + [L("e", f"c{i}") for i in range(n)],
+            "rules": [R([L("e", "?a"), L("e", "?b"), L("e", "?c"), L("e", "?d")], L("q", "?a"))]}
+
+
+@pytest.fixture(scope="module")
+def prolog():
+    tool = PrologLogic()
+    tool.start()
+    yield tool
+    tool.close()
+
+
+def decide(tool: PrologLogic, theory: dict, queries: list):
+    return tool.run_batch([ToolCall(capability="logic_program", op="decide", payload={"theory": theory, "queries": queries})])[0]
+
+
+def test_decides_with_recursion_and_strong_negation(prolog: PrologLogic) -> None:
+    theory = {"facts": [L("kind", "bob"), L("rough", "bob"), L("a", "dave")],
+              "rules": [R([L("kind", "?x"), L("rough", "?x")], L("red", "?x")),
+                        R([L("a", "?x")], L("b", "?x")), R([L("b", "?x")], L("a", "?x")),  # a cycle: tabling
+                        R([L("red", "?x")], L("cold", "?x", neg=True))]}
+    out = decide(prolog, theory, [L("red", "bob"), L("cold", "bob"), L("b", "dave"), L("cold", "dave")])
+    assert out == {"consistent": True, "clashes": [], "answers": ["entailed", "contradicted", "entailed", "undetermined"]}
+
+
+def test_clashes_are_listed(prolog: PrologLogic) -> None:
+    theory = {"facts": [L("big", "bob"), L("nice", "bob"), L("big", "ann"), L("nice", "ann")],
+              "rules": [R([L("big", "?x")], L("nice", "?x", neg=True))]}
+    out = decide(prolog, theory, [L("nice", "ann")])
+    assert out["consistent"] is False
+    assert out["clashes"] == [L("nice", "ann"), L("nice", "bob")]
+    assert out["answers"] == ["both"]
+
+
+def test_hostile_names_stay_data(prolog: PrologLogic, tmp_path: Path) -> None:
+    canary = tmp_path / f"pwned-{uuid.uuid4().hex}"
+    names = ["halt", "halt.", f"shell('touch {canary}')", f":- initialization(shell('touch {canary}')).",
+             "it's", "'", 'a"b', "back\\slash", "new\nline", "Świątek", "X", "_", "[]", "a,b", "})", "x. ?- halt."]
+    theory = {"facts": [L(n, n) for n in names],
+              "rules": [R([L(n, "?x")], L("seen", "?x")) for n in names]}
+    out = decide(prolog, theory, [L(n, n) for n in names] + [L("seen", n) for n in names] + [L(names[0], names[1])])
+    assert out["answers"] == ["entailed"] * (2 * len(names)) + ["undetermined"]
+    assert not canary.exists()
+    # the engine is still alive and answers the next call
+    assert decide(prolog, {"facts": [L("p", "a")]}, [L("p", "a")])["answers"] == ["entailed"]
+
+
+def test_time_limit_is_a_timeout_status() -> None:
+    tool = PrologLogic(PrologOptions(time_limit_ms=100))
+    tool.start()
+    out = decide(tool, heavy_theory(150), [L("q", "bob")])
+    assert isinstance(out, ToolResult) and out.status == "timeout"
+    assert decide(tool, {"facts": [L("p", "a")]}, [L("p", "a")])["answers"] == ["entailed"]
+
+
+def test_bad_payload_is_an_error_naming_the_field(prolog: PrologLogic) -> None:
+    out = decide(prolog, {"facts": [L("p", "?x")]}, [])
+    assert isinstance(out, ToolResult) and out.status == "error" and "payload.theory.facts[0]" in out.error
+
+
+def test_a_hanging_worker_is_killed_and_replaced() -> None:
+    from chil_core.scoring import Scorer
+
+    config = {
+        "frameworks": {"consistency": {"tools": {"logic_program": "prolog"}}},
+        "tools": {"prolog": {"time_limit_ms": 120_000}},  # Prolog's own limit is not what stops it here
+        "scheduler": {"backends": {"prolog": {"timeout_s": 1.0}}},
+        "cache": {"enabled": False},
+    }
+    hang = {"id": "hang", "prompt": "", "completion": "Bob is q.", "metadata": {"theory": heavy_theory(150)}}
+    fine = {"id": "fine", "prompt": "Bob is big. If something is big then it is red.", "completion": "Bob is red."}
+    with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
+        first = scorer.score([hang])[0].frameworks["consistency"]
+        second = scorer.score([fine])[0].frameworks["consistency"]
+        stats = scorer.stats()["logic_program:prolog"]
+    assert first.status == "timeout"
+    assert second.status == "scored" and second.verdict == "entailed"
+    assert stats["timeouts"] >= 1
+    assert os.getpid()  # the test process itself was never at risk
+
+
+class TestPrologConformance(ToolConformance):
+    tool_class = PrologLogic
+
+    def sample_calls(self):
+        theory = {"facts": [L("kind", "bob"), L("big", "ann", neg=True)],
+                  "rules": [R([L("kind", "?x")], L("red", "?x")), R([L("big", "?x", neg=True)], L("nice", "?x"))]}
+        return [ToolCall(capability="logic_program", op="decide", payload={"theory": theory, "queries": [L("red", "bob")]}),
+                ToolCall(capability="logic_program", op="decide",
+                         payload={"theory": theory, "queries": [L("nice", "ann"), L("red", "ann", neg=True)]})]
+
+    def hostile_calls(self):
+        names = ["halt.", "shell('rm -rf /')", ":- initialization(halt).", "it's", "'", "\\"]
+        return [ToolCall(capability="logic_program", op="decide", payload={"theory": {"facts": [L(n, n) for n in names]},
+                                                                          "queries": [L(n, n) for n in names]}),
+                ToolCall(capability="logic_program", op="decide", payload={"theory": heavy_theory(60), "queries": [L("q", "bob")]}),
+                ToolCall(capability="logic_program", op="decide", payload={"theory": "halt.", "queries": []})]

@@ -1,0 +1,168 @@
+"""Throughput and latency of the empirical framework, through the Scorer and in a naive loop, same run.
+
+    python benchmarks/bench_empirical.py [--records 4000] [--latency-sample 300]
+
+Workloads (data from ../shared/data; GSM8K: MIT, OpenAI; Countries: ConvE repo, MIT):
+
+* ``gsm8k``: GSM8K train gold solutions as written (calculator annotations + prose), reference answer;
+* ``gsm8k-model``: the same solutions without annotations, ending "The answer is N." (inline parsing);
+* ``facts-<backend>``: three controlled sentences per record ("X is located in Y", "X borders Y"), half
+  of them false, looked up in the countries_kg S1 store by DuckDB, SQLite and Oxigraph.
+
+A *claim* is one checked item: an arithmetic step, a final answer, a fact lookup.  Modes:
+
+* naive per-record loop: ``await framework.score(record)`` one record at a time against tool instances
+  called directly (no scheduler, no batching, no cache);
+* Scorer cold cache: a fresh Scorer (in-memory cache), records submitted in batches of 256;
+* Scorer warm cache: the same records again on the same Scorer.
+
+Latency is per evaluation: one record scored alone through the Scorer (``scorer.score([record])``),
+p50 / p99 over a sample, cold (new records) then warm (the same records again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "validity"))
+from _common import DATA, percentile, table  # noqa: E402
+from chil_plugin_empirical.framework import EmpiricalFramework  # noqa: E402
+
+from chil_core.scoring import Scorer, to_record  # noqa: E402
+from chil_core.testing import DirectContext  # noqa: E402
+
+BATCH = 256
+COUNTRIES = DATA / "countries_kg" / "countries_S1" / "train.txt"
+STORE = {"path": [str(COUNTRIES)], "symmetric": ["neighbor"], "transitive": ["locatedin"], "functional": ["locatedin"]}
+
+
+def gsm8k_records(n: int, model_style: bool) -> list[dict[str, Any]]:
+    from gsm8k import gold_answer
+    from gsm8k import model_style as restyle
+
+    rows = [json.loads(line) for line in open(DATA / "gsm8k" / "train.jsonl", encoding="utf-8")][:n]
+    return [{"id": f"g{i}", "prompt": r["question"], "completion": restyle(r["answer"]) if model_style else r["answer"],
+             "reference": {"answer": gold_answer(r["answer"])}} for i, r in enumerate(rows)]
+
+
+def fact_records(n: int) -> list[dict[str, Any]]:
+    rng = random.Random(7)
+    triples = [line.split("\t") for line in COUNTRIES.read_text().split("\n") if line]
+    entities = sorted({t[0] for t in triples})
+    phrase = {"locatedin": "is located in", "neighbor": "borders"}
+    out = []
+    for i in range(n):
+        sentences = []
+        for _ in range(3):
+            s, r, o = rng.choice(triples)
+            if rng.random() < 0.5:
+                o = rng.choice(entities)
+            sentences.append(f"{s.replace('_', ' ').title()} {phrase[r]} {o.replace('_', ' ').title()}.")
+        out.append({"id": f"f{i}", "prompt": "Tell me about a country.", "completion": " ".join(sentences)})
+    return out
+
+
+def claims(result: Any) -> int:
+    c = result.components
+    return int(c.get("arithmetic_steps", 0) + c.get("answer_found", 0) + c.get("facts_supported", 0)
+               + c.get("facts_refuted", 0) + c.get("facts_unknown", 0) + c.get("proofs_checked", 0))
+
+
+def tools_for(workload: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(direct tool instances, scorer config) for a workload."""
+    from chil_plugin_z3.smt import Z3Smt
+
+    if not workload.startswith("facts-"):
+        return {"smt": Z3Smt()}, {"frameworks": {"empirical": {"tools": {"smt": "z3"}}}}
+    backend = workload.split("-", 1)[1]
+    if backend == "duckdb":
+        from chil_plugin_duckdb.store import DuckDBFactStore as cls
+    elif backend == "sqlite":
+        from chil_plugin_sqlite.facts import SqliteFactStore as cls
+    else:
+        from chil_plugin_oxigraph.store import OxigraphFactStore as cls
+    return {"fact_store": cls(cls.Options(**STORE))}, {
+        "frameworks": {"empirical": {"tools": {"fact_store": backend}}}, "tools": {backend: STORE}}
+
+
+def naive(records: list[dict[str, Any]], tools: dict[str, Any]) -> tuple[float, int]:
+    fw = EmpiricalFramework()
+    ctx = DirectContext(tools)
+    recs = [to_record(r) for r in records]
+    n_claims = 0
+    t0 = time.perf_counter()
+    loop = asyncio.new_event_loop()
+    for rec in recs:
+        n_claims += claims(loop.run_until_complete(fw.score(rec, ctx)))
+    dt = time.perf_counter() - t0
+    loop.close()
+    ctx.close()
+    return dt, n_claims
+
+
+def scorer_run(scorer: Scorer, records: list[dict[str, Any]]) -> tuple[float, int, int]:
+    """(seconds, claims, results that are errors or timeouts)."""
+    n_claims = failed = 0
+    t0 = time.perf_counter()
+    for i in range(0, len(records), BATCH):
+        for reward in scorer.score(records[i : i + BATCH]):
+            result = reward.frameworks["empirical"]
+            n_claims += claims(result)
+            failed += result.status in ("error", "timeout")
+    return time.perf_counter() - t0, n_claims, failed
+
+
+def latencies(scorer: Scorer, records: list[dict[str, Any]]) -> list[float]:
+    out = []
+    for rec in records:
+        t0 = time.perf_counter()
+        scorer.score([rec])
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records", type=int, default=4000)
+    ap.add_argument("--latency-sample", type=int, default=300)
+    ap.add_argument("--workloads", default="gsm8k,gsm8k-model,facts-duckdb,facts-sqlite,facts-oxigraph")
+    ap.add_argument("--smt-process", action="store_true", help="also run with Z3 in a worker process")
+    args = ap.parse_args()
+    rows = []
+    for workload in args.workloads.split(","):
+        if workload.startswith("gsm8k"):
+            records = gsm8k_records(args.records, workload == "gsm8k-model")
+        else:
+            records = fact_records(args.records)
+        tools, cfg = tools_for(workload)
+        dt, n = naive(records, tools)
+        rows.append({"workload": workload, "mode": "naive per-record loop", "records": len(records), "claims": n,
+                     "claims/s": n / dt, "records/s": len(records) / dt})
+        cfg = {**cfg, "cache": {"enabled": True, "path": None}, "scheduler": {"max_batch": 256, "max_wait_ms": 1}}
+        variants = [("", cfg)]
+        if "smt" in tools and args.smt_process:  # Z3 in a worker process: no GIL shared with the parser
+            variants.append((", z3 in a process", {**cfg, "scheduler": {**cfg["scheduler"], "backends": {"z3": {"isolation": "process"}}}}))
+        for suffix, conf in variants:
+            with Scorer.from_config(conf, frameworks=["empirical"]) as scorer:
+                scorer.score(records[:1])  # start the backends outside the timing
+                runs = [scorer_run(scorer, records), scorer_run(scorer, records)]
+            with Scorer.from_config(conf, frameworks=["empirical"]) as scorer:
+                sample = records[: args.latency_sample]
+                lats = [latencies(scorer, sample), latencies(scorer, sample)]
+            for label, (dt, n, failed), lat in zip(("Scorer, cold cache", "Scorer, warm cache"), runs, lats, strict=True):
+                rows.append({"workload": workload, "mode": label + suffix, "records": len(records), "claims": n,
+                             "claims/s": n / dt, "records/s": len(records) / dt, "p50 ms": percentile(lat, 50),
+                             "p99 ms": percentile(lat, 99), "failed": failed})
+    print(table(rows, ["workload", "mode", "records", "claims", "claims/s", "records/s", "p50 ms", "p99 ms", "failed"]))
+
+
+if __name__ == "__main__":
+    main()

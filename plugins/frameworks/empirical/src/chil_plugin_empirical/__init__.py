@@ -1,0 +1,13 @@
+"""chil-plugin-empirical: the ``empirical`` framework (is it true?) and the ``fact_store`` contract.
+
+Light entry point: the framework module is imported inside the hook.
+"""
+
+from chil_core import hookimpl
+
+
+@hookimpl
+def chil_register_frameworks(register):
+    from chil_plugin_empirical.framework import EmpiricalFramework
+
+    register(EmpiricalFramework)

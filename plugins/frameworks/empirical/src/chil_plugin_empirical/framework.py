@@ -1,0 +1,305 @@
+"""``EmpiricalFramework``: is it true?  Arithmetic, final answer, facts, proofs.
+
+* Arithmetic (no tool): every statement of the completion is found and checked exactly
+  (:mod:`chil_plugin_empirical.steps`); statements with variables go to the ``smt`` capability.
+* Final answer (no tool): compared exactly with ``reference.answer`` (:mod:`chil_plugin_empirical.answer`).
+* Facts (``fact_store``): claims from controlled sentences and ``metadata.triples`` are looked up.
+* Proofs (``theorem_prover``): fenced ```` ```lean ```` blocks and ``metadata.lean`` are checked, when a
+  backend is available; otherwise the framework abstains on proofs.
+
+The score formula is in the plugin README (and :meth:`EmpiricalFramework.combine`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chil_core import Context, Evidence, Framework, FrameworkResult, Record, ToolCall, ToolResult
+from chil_plugin_empirical.answer import answers_match, find_answer, reference_answer
+from chil_plugin_empirical.claims import DEFAULT_RELATION_PATTERNS, Claim, metadata_claims, sentence_claims
+from chil_plugin_empirical.expr import Limits, to_json
+from chil_plugin_empirical.steps import ACCEPTED, Step, extract_steps
+
+_LEAN_BLOCK_RE = re.compile(r"```[ \t]*lean4?[ \t]*\n(.*?)```", re.S)
+_MAX_SYMBOLIC_ROUNDS = 4
+_MAX_PREMISES = 64
+
+
+class EmpiricalOptions(BaseModel):
+    """``[frameworks.empirical.options]``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    arithmetic: bool = Field(default=True, description="Check arithmetic statements.")
+    answer: bool = Field(default=True, description="Compare the final answer with reference.answer.")
+    facts: bool = Field(default=True, description="Look claims up in the fact store.")
+    proofs: bool = Field(default=True, description="Check Lean snippets when a theorem_prover is available.")
+    answer_weight: float = Field(default=0.7, ge=0, le=1, description="Share of the score given to the final answer.")
+    answer_fallback_last_number: bool = Field(default=True, description="No explicit answer: use the last number.")
+    rounding: bool = Field(default=True, description="Accept results rounded to their written decimals (README).")
+    max_digits: int = Field(default=60, ge=1, le=10_000, description="Longest number literal checked.")
+    max_bits: int = Field(default=4096, ge=64, le=1_000_000, description="Largest intermediate value, in bits.")
+    max_exponent: int = Field(default=1000, ge=1, le=100_000, description="Largest exponent computed.")
+    smt_timeout_ms: int = Field(default=1000, ge=1, le=10_000, description="Z3 limit per symbolic statement.")
+    max_symbolic: int = Field(default=32, ge=0, le=1000, description="Most statements with variables sent to smt per record.")
+    relation_patterns: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_RELATION_PATTERNS.items()},
+        description="relation -> verb phrases read as claims ('is located in', 'borders').",
+    )
+    max_claims: int = Field(default=64, ge=1, le=4096, description="Most fact claims looked up per record.")
+    max_evidence: int = Field(default=20, ge=0, le=1000, description="Most evidence items per result.")
+
+    def limits(self) -> Limits:
+        return Limits(max_digits=self.max_digits, max_bits=self.max_bits, max_exponent=self.max_exponent)
+
+
+@dataclass
+class _Findings:
+    """What one record produced, before it is combined into a result."""
+
+    steps: list[Step] = field(default_factory=list)
+    symbolic_skipped: int = 0
+    answer: dict[str, Any] | None = None
+    claims: list[tuple[Claim, str, dict[str, Any]]] = field(default_factory=list)
+    proofs: list[tuple[str, bool, str]] = field(default_factory=list)
+    proofs_skipped: int = 0
+    failures: list[ToolResult] = field(default_factory=list)
+
+
+class EmpiricalFramework(Framework):
+    """Is it true?  Exact arithmetic, the final answer, facts in a fact store, Lean proofs."""
+
+    name: ClassVar[str] = "empirical"
+    version: ClassVar[str] = "0.1.0"
+    description: ClassVar[str] = "Is it true? Exact arithmetic (Z3 for symbols), final answer, fact-store claims, Lean proofs."
+    capabilities: ClassVar[dict[str, bool]] = {"smt": False, "fact_store": False, "theorem_prover": False}
+    default_tools: ClassVar[dict[str, str]] = {"smt": "z3", "fact_store": "duckdb", "theorem_prover": "lean"}
+    Options: ClassVar[type[BaseModel]] = EmpiricalOptions
+    options: EmpiricalOptions
+
+    def __init__(self, options: BaseModel | None = None) -> None:
+        super().__init__(options)
+        self._limits = self.options.limits()
+
+    async def score(self, record: Record, ctx: Context) -> FrameworkResult:
+        opts = self.options
+        found = _Findings()
+        text = record.completion
+        if opts.arithmetic:
+            found.steps = extract_steps(text, self._limits, opts.rounding)
+        if opts.answer:
+            found.answer = self._answer(record)
+        claims: list[Claim] = []
+        if opts.facts and ctx.has("fact_store"):
+            try:
+                claims = self._claims(record)
+            except ValueError as exc:
+                return FrameworkResult.failed(str(exc))
+        snippets = self._lean_snippets(record) if opts.proofs else []
+        if snippets and not ctx.has("theorem_prover"):
+            found.proofs_skipped, snippets = len(snippets), []
+        symbolic = [s for s in found.steps if s.symbolic]
+        if not ctx.has("smt"):
+            symbolic = []
+        found.symbolic_skipped = sum(s.symbolic for s in found.steps) - len(symbolic[: opts.max_symbolic])
+        symbolic = symbolic[: opts.max_symbolic]
+        if claims or snippets or symbolic:
+            await asyncio.gather(self._lookup(ctx, claims, snippets, found), self._decide_symbolic(ctx, symbolic, found))
+        if found.failures:
+            status = "timeout" if any(f.status == "timeout" for f in found.failures) else "error"
+            first = found.failures[0]
+            return FrameworkResult.failed(f"{first.backend or 'a backend'} failed: {first.error}", status)
+        return self.combine(found)
+
+    # -- extraction ----------------------------------------------------------------------------
+    def _answer(self, record: Record) -> dict[str, Any] | None:
+        ref = reference_answer(record.reference)
+        if ref is None:
+            return None
+        got = find_answer(record.completion, self.options.answer_fallback_last_number, self._limits)
+        if got is None:
+            return {"correct": False, "found": False, "text": f"no final answer found (reference {ref.text!r})"}
+        ok = answers_match(got, ref)
+        note = f"; {got.problem}" if got.problem else ""
+        verdict = "correct" if ok else "incorrect"
+        return {"correct": ok, "found": True, "text": f"final answer {got.text!r} ({got.source}) vs reference {ref.text!r}: {verdict}{note}"}
+
+    def _claims(self, record: Record) -> list[Claim]:
+        claims: list[Claim] = []
+        if "triples" in record.metadata:
+            claims += metadata_claims(record.metadata["triples"])
+        claims += sentence_claims(record.completion, self.options.relation_patterns)
+        unique = list({(c.subject, c.relation, c.object, c.negated): c for c in claims}.values())
+        return unique[: self.options.max_claims]
+
+    @staticmethod
+    def _lean_snippets(record: Record) -> list[str]:
+        snippets = _LEAN_BLOCK_RE.findall(record.completion)
+        extra = record.metadata.get("lean")
+        if isinstance(extra, str):
+            snippets.append(extra)
+        elif isinstance(extra, list):
+            snippets += [s for s in extra if isinstance(s, str)]
+        return [s for s in snippets if s.strip()]
+
+    # -- tools ---------------------------------------------------------------------------------
+    async def _lookup(self, ctx: Context, claims: list[Claim], snippets: list[str], found: _Findings) -> None:
+        calls = [ToolCall(capability="fact_store", op="lookup", payload={"subject": c.subject, "relation": c.relation, "object": c.object})
+                 for c in claims]
+        calls += [ToolCall(capability="theorem_prover", op="check", payload={"code": s}) for s in snippets]
+        if not calls:
+            return
+        results = await ctx.call_many(calls)
+        for claim, res in zip(claims, results[: len(claims)], strict=True):
+            if not res.ok or not isinstance(res.value, dict):
+                found.failures.append(res)
+                continue
+            verdict = res.value.get("verdict", "unknown")
+            if claim.negated and verdict in ("supported", "refuted"):
+                verdict = "refuted" if verdict == "supported" else "supported"
+            found.claims.append((claim, verdict, res.value))
+        for snippet, res in zip(snippets, results[len(claims) :], strict=True):
+            if res.status == "unavailable":
+                found.proofs_skipped += 1
+            elif not res.ok or not isinstance(res.value, dict):
+                found.failures.append(res)
+            else:
+                found.proofs.append((snippet, bool(res.value.get("valid")), str(res.value.get("messages", ""))[:300]))
+
+    async def _decide_symbolic(self, ctx: Context, steps: list[Step], found: _Findings) -> None:
+        """Decide statements with variables in rounds.  Each is judged against the earlier ones; after a
+        contradicted step the later ones are judged against the derivation from that step on (an error is
+        flagged once and carried forward, not blamed again on every later line)."""
+        if not steps:
+            return
+        rels = [[s.relation, to_json(s.lhs), to_json(s.rhs)] for s in steps]  # type: ignore[arg-type]
+        base, pending = 0, list(range(len(steps)))
+        for _ in range(_MAX_SYMBOLIC_ROUNDS):
+            calls = [
+                ToolCall(capability="smt", op="arith",
+                         payload={"premises": rels[max(base, j - _MAX_PREMISES) : j], "claim": rels[j], "timeout_ms": self.options.smt_timeout_ms})
+                for j in pending
+            ]
+            results = await ctx.call_many(calls)
+            first_wrong = None
+            for j, res in zip(pending, results, strict=True):
+                step = steps[j]
+                if res.status == "unavailable":
+                    step.verdict, step.detail = "skipped", res.error or "no smt backend"
+                elif not res.ok or not isinstance(res.value, dict):
+                    step.verdict, step.detail = "unverifiable", f"smt {res.status}: {res.error}"
+                else:
+                    v = res.value.get("verdict")
+                    step.verdict = {"entailed": "correct", "contradicted": "wrong", "undetermined": "premise"}.get(v, "unverifiable")
+                    step.detail = str(res.value.get("reason", ""))
+                    if step.verdict == "wrong" and first_wrong is None:
+                        first_wrong = j
+            if first_wrong is None:
+                return
+            base = first_wrong
+            pending = [j for j in pending if j > first_wrong]
+            if not pending:
+                return
+
+    # -- combination ---------------------------------------------------------------------------
+    def combine(self, found: _Findings) -> FrameworkResult:
+        """Score: ``w * answer_correct + (1 - w) * mean(parts)`` with a reference answer (``answer_correct``
+        alone when no part applies), else ``mean(parts)``; parts = arithmetic accuracy, fact accuracy,
+        proof accuracy, each present only when it has something decided.  Nothing to judge: abstain."""
+        opts = self.options
+        comp: dict[str, float] = {}
+        evidence: list[Evidence] = []
+        parts: list[float] = []
+        labels: list[str] = []
+
+        checked = [s for s in found.steps if s.verdict in ACCEPTED or s.verdict in ("wrong", "unverifiable")]
+        if checked or found.symbolic_skipped:
+            n_ok = sum(s.verdict in ACCEPTED for s in checked)
+            n_wrong = sum(s.verdict == "wrong" for s in checked)
+            n_unv = len(checked) - n_ok - n_wrong
+            comp.update(arithmetic_steps=len(checked), arithmetic_errors=n_wrong, arithmetic_unverifiable=n_unv,
+                        arithmetic_rounded=sum(s.verdict == "rounded" for s in checked),
+                        arithmetic_symbolic=sum(s.symbolic for s in checked))
+            if found.symbolic_skipped:
+                comp["arithmetic_symbolic_skipped"] = found.symbolic_skipped
+            if checked:
+                comp["arithmetic_accuracy"] = n_ok / len(checked)
+                parts.append(comp["arithmetic_accuracy"])
+            for s in checked:
+                if s.verdict in ("wrong", "unverifiable"):
+                    evidence.append(Evidence(kind="arithmetic_step", text=f"{s.text}: {s.verdict}" + (f" ({s.detail})" if s.detail else ""),
+                                             data={"source": s.kind, "verdict": s.verdict, "relation": s.relation}))
+            if n_wrong:
+                labels.append("arithmetic_error")
+            elif n_unv:
+                labels.append("unverifiable")
+
+        if found.claims:
+            counts = {v: sum(1 for _, verdict, _ in found.claims if verdict == v) for v in ("supported", "refuted", "unknown")}
+            comp.update(facts_supported=counts["supported"], facts_refuted=counts["refuted"], facts_unknown=counts["unknown"])
+            decided = counts["supported"] + counts["refuted"]
+            if decided:
+                comp["fact_accuracy"] = counts["supported"] / decided
+                parts.append(comp["fact_accuracy"])
+            if counts["refuted"]:
+                labels.append("refuted_fact")
+            for claim, verdict, value in sorted(found.claims, key=lambda c: c[1] != "refuted"):
+                neg = "not " if claim.negated else ""
+                evidence.append(Evidence(kind="fact", text=f"{claim.subject} {neg}{claim.relation} {claim.object}: {verdict} ({value.get('reason', '')})",
+                                         data={"subject": claim.subject, "relation": claim.relation, "object": claim.object,
+                                               "negated": claim.negated, "verdict": verdict, "facts": value.get("facts", [])}))
+
+        if found.proofs:
+            valid = sum(ok for _, ok, _ in found.proofs)
+            comp.update(proofs_checked=len(found.proofs), proofs_valid=valid, proof_accuracy=valid / len(found.proofs))
+            parts.append(comp["proof_accuracy"])
+            if valid < len(found.proofs):
+                labels.append("invalid_proof")
+            for snippet, ok, messages in found.proofs:
+                evidence.append(Evidence(kind="proof", text=f"lean: {'valid' if ok else 'invalid'}" + (f" ({messages})" if messages else ""),
+                                         data={"valid": ok, "code": snippet[:500]}))
+        if found.proofs_skipped:
+            comp["proofs_skipped"] = found.proofs_skipped
+
+        answer_score = None
+        if found.answer is not None:
+            answer_score = 1.0 if found.answer["correct"] else 0.0
+            comp.update(answer_correct=answer_score, answer_found=float(found.answer["found"]))
+            evidence.insert(0, Evidence(kind="answer", text=found.answer["text"]))
+            if not found.answer["correct"]:
+                labels.insert(0, "wrong_answer")
+
+        if answer_score is None and not parts:
+            return FrameworkResult.abstained("nothing to check: no arithmetic, no reference answer, no decided claim or proof",
+                                             components=comp, evidence=evidence[: opts.max_evidence])
+        mean = sum(parts) / len(parts) if parts else None
+        if answer_score is None:
+            score = mean
+        elif mean is None:
+            score = answer_score
+        else:
+            score = opts.answer_weight * answer_score + (1 - opts.answer_weight) * mean
+        assert score is not None
+        verdict = labels[0] if labels else "correct"
+        return FrameworkResult.scored(score, components=comp, verdict=verdict, evidence=evidence[: opts.max_evidence],
+                                      explanation=_explain(comp))
+
+
+def _explain(comp: dict[str, float]) -> str:
+    out = []
+    if "arithmetic_steps" in comp:
+        n = int(comp["arithmetic_steps"])
+        out.append(f"{n - int(comp['arithmetic_errors']) - int(comp['arithmetic_unverifiable'])}/{n} arithmetic steps correct")
+    if "answer_correct" in comp:
+        out.append("answer correct" if comp["answer_correct"] else "answer wrong")
+    if "fact_accuracy" in comp or "facts_unknown" in comp:
+        out.append(f"facts: {int(comp.get('facts_supported', 0))} supported, {int(comp.get('facts_refuted', 0))} refuted, "
+                   f"{int(comp.get('facts_unknown', 0))} unknown")
+    if "proofs_checked" in comp:
+        out.append(f"{int(comp['proofs_valid'])}/{int(comp['proofs_checked'])} proofs valid")
+    return "; ".join(out)

@@ -1,0 +1,197 @@
+"""The empirical framework end to end: real Z3, real fact stores, real GSM8K lines, the Scorer."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import stat
+import time
+from pathlib import Path
+
+import pytest
+from chil_plugin_empirical.framework import EmpiricalFramework, EmpiricalOptions
+from chil_plugin_sqlite.facts import SqliteFactStore
+from chil_plugin_z3.smt import Z3Smt
+
+from chil_core import Scorer
+from chil_core.plugins import PluginManager
+from chil_core.testing import score_direct
+from chil_core.testing.conformance import FrameworkConformance
+
+DATA = Path(__file__).resolve().parents[4].parent / "shared" / "data"
+GSM8K = DATA / "gsm8k" / "train.jsonl"
+COUNTRIES = DATA / "countries_kg" / "countries_S1" / "train.txt"
+STORE = {"triples": [["zambia", "locatedin", "eastern_africa"], ["eastern_africa", "locatedin", "africa"],
+                     ["zambia", "neighbor", "angola"], ["palau", "neighbor", "fiji", "false"]],
+         "transitive": ["locatedin"], "functional": ["locatedin"], "symmetric": ["neighbor"]}
+
+
+def rec(completion: str, answer=None, **metadata) -> dict:
+    return {"id": "r", "prompt": "p", "completion": completion, "metadata": metadata,
+            "reference": None if answer is None else {"answer": answer}}
+
+
+def score(records, fw=None, facts=True, **options):
+    tools = {"smt": Z3Smt()}
+    if facts:
+        tools["fact_store"] = SqliteFactStore(SqliteFactStore.Options(**STORE))
+    return score_direct(fw or EmpiricalFramework(EmpiricalOptions(**options)), records, tools=tools)
+
+
+def test_correct_solution_scores_one() -> None:
+    (r,) = score([rec("Natalia sold 48/2 = <<48/2=24>>24 clips.\nIn all 48+24 = <<48+24=72>>72 clips.\n#### 72", "72")])
+    assert r.status == "scored" and r.score == 1.0 and r.verdict == "correct"
+    assert r.components["arithmetic_steps"] == 2 and r.components["arithmetic_errors"] == 0
+    assert r.components["answer_correct"] == 1
+
+
+def test_wrong_step_and_wrong_answer_are_named() -> None:
+    (r,) = score([rec("48/2 = 25, so 25 + 48 = 73. The answer is 73", 72)])
+    assert r.verdict == "wrong_answer" and r.components["answer_correct"] == 0
+    assert r.components["arithmetic_errors"] == 1 and r.components["arithmetic_accuracy"] == 0.5
+    assert r.score == pytest.approx(0.7 * 0 + 0.3 * 0.5)
+    steps = [e for e in r.evidence if e.kind == "arithmetic_step"]
+    assert len(steps) == 1 and steps[0].text.startswith("48/2 = 25") and "24 = 25 is false" in steps[0].text
+
+
+def test_symbolic_steps_use_z3_and_errors_are_carried_forward() -> None:
+    (r,) = score([rec("Let x be the price. 2x + 3 = 13, so 2x = 10 and x = 6. Then 3x = 18.")])
+    assert r.components["arithmetic_symbolic"] == 3  # "2x + 3 = 13" is a premise, not a step
+    assert r.components["arithmetic_errors"] == 1  # x = 6 is wrong; 3x = 18 follows from it
+    assert [e.text.split(":")[0] for e in r.evidence if e.kind == "arithmetic_step"] == ["x = 6"]
+
+
+def test_symbolic_steps_are_skipped_without_smt_or_beyond_the_cap() -> None:
+    (r,) = score_direct(EmpiricalFramework(), [rec("2x + 3 = 13 so 2x = 10 and 4 + 4 = 8")])
+    assert r.components["arithmetic_symbolic_skipped"] == 2 and r.components["arithmetic_steps"] == 1
+    many = " ".join(f"x{i} = {i} + 1." for i in range(40))
+    (capped,) = score([rec(many)], max_symbolic=5)
+    assert capped.components["arithmetic_symbolic_skipped"] == 35
+
+
+def test_facts_are_looked_up() -> None:
+    (r,) = score([rec("Zambia is located in Africa. Zambia borders Angola. Zambia is located in Europe. "
+                      "Palau does not border Fiji. Fiji borders Tonga.")])
+    assert (r.components["facts_supported"], r.components["facts_refuted"], r.components["facts_unknown"]) == (3, 1, 1)
+    assert r.verdict == "refuted_fact" and r.score == pytest.approx(3 / 4)
+    refuted = [e for e in r.evidence if e.kind == "fact" and e.data["verdict"] == "refuted"]
+    assert refuted[0].data["object"] == "europe" and refuted[0].data["facts"] == [["zambia", "locatedin", "eastern_africa", True]]
+
+
+def test_metadata_triples_and_bad_metadata() -> None:
+    ok, bad = score([rec("", palau=1, triples=[["Zambia", "locatedin", "Africa"]]), rec("", triples=[["a", "b"]])])
+    assert ok.status == "scored" and ok.components["facts_supported"] == 1
+    assert bad.status == "error" and "metadata.triples[0]" in bad.explanation
+
+
+def test_nothing_to_check_abstains() -> None:
+    (r,) = score([rec("Hello! I am happy to help.")])
+    assert r.status == "abstained" and r.score is None
+
+
+@pytest.mark.parametrize(
+    "completion",
+    ["9**9**9 = 5", "2^99999 = 7", "1" * 10_000 + " * 3 = 3", "(" * 3000 + "2" + ")" * 3000 + " = 2",
+     "Robert'); DROP TABLE facts;-- borders France. " + "x" * 5000],
+    ids=["tower", "huge-power", "10k-digits", "deep-parens", "injection"],
+)
+def test_hostile_completions_never_hang_and_fail_closed(completion: str) -> None:
+    t0 = time.perf_counter()
+    (r,) = score([rec(completion, "42")])
+    assert time.perf_counter() - t0 < 2.0
+    assert r.status == "scored" and r.components["answer_correct"] == 0
+    if "=" in completion:
+        assert r.verdict == "wrong_answer" and r.components["arithmetic_unverifiable"] == 1
+        assert r.components["arithmetic_accuracy"] == 0  # unverifiable counts against the completion
+
+
+def test_options_switch_parts_off_and_reweight() -> None:
+    text = "48/2 = 25. #### 72"
+    (only_answer,) = score([rec(text, 72)], arithmetic=False)
+    assert only_answer.score == 1.0 and "arithmetic_steps" not in only_answer.components
+    (even,) = score([rec(text, 72)], answer_weight=0.5)
+    assert even.score == pytest.approx(0.5)
+
+
+@pytest.mark.skipif(not GSM8K.is_file(), reason="GSM8K data not found under ../shared/data/gsm8k")
+def test_real_gsm8k_gold_and_changed_numbers() -> None:
+    rows = [json.loads(line) for line in GSM8K.read_text().splitlines()[:300]]
+    gold = [rec(r["answer"], r["answer"].split("####")[-1].strip()) for r in rows]
+    results = score(gold, facts=False)
+    steps = sum(r.components["arithmetic_steps"] for r in results)
+    errors = sum(r.components["arithmetic_errors"] + r.components["arithmetic_unverifiable"] for r in results)
+    assert steps > 900 and errors / steps < 0.005
+    assert all(r.components["answer_correct"] == 1 for r in results)
+
+    rng = random.Random(5)
+    mutated = []
+    for g in gold:
+        anns = list(re.finditer(r"<<[^=<>]*=(\d+)>>", g["completion"]))
+        if not anns:
+            continue
+        m = rng.choice(anns)
+        text = g["completion"][: m.start(1)] + str(int(m.group(1)) + rng.randint(1, 9)) + g["completion"][m.end(1) :]
+        mutated.append(rec(text, g["reference"]["answer"]))
+    caught = sum(r.components["arithmetic_errors"] > 0 for r in score(mutated, facts=False))
+    assert len(mutated) > 250 and caught / len(mutated) > 0.97
+
+
+# -- through the Scorer --------------------------------------------------------------------------
+def scorer_config(**tools) -> dict:
+    return {"frameworks": {"empirical": {"tools": tools}}, "cache": {"enabled": False}}
+
+
+@pytest.mark.skipif(not COUNTRIES.is_file(), reason="countries_kg data not found under ../shared/data")
+@pytest.mark.parametrize("backend", ["duckdb", "oxigraph", "sqlite"])
+def test_scorer_end_to_end_with_fact_store_swap(backend: str) -> None:
+    cfg = scorer_config(fact_store=backend)
+    cfg["tools"] = {backend: {"path": str(COUNTRIES), "symmetric": ["neighbor"], "transitive": ["locatedin"], "functional": ["locatedin"]}}
+    records = [rec("2x + 3 = 13 so x = 5. Zambia is located in Africa. Zambia borders Spain. #### 5", 5),
+               rec("Zambia is located in Europe. 3 * 4 = 13")]
+    with Scorer.from_config(cfg, frameworks=["empirical"]) as scorer:
+        first, second = (r.frameworks["empirical"] for r in scorer.score(records))
+    assert first.status == "scored" and first.components["facts_supported"] == 1 and first.components["facts_unknown"] == 1
+    assert first.components["arithmetic_symbolic"] == 1 and first.components["answer_correct"] == 1
+    assert second.components["facts_refuted"] == 1 and second.components["arithmetic_errors"] == 1
+
+
+def test_scorer_turns_a_broken_backend_into_a_status(tmp_path: Path) -> None:
+    cfg = scorer_config(fact_store="duckdb")
+    cfg["tools"] = {"duckdb": {"database": str(tmp_path / "missing.duckdb")}}
+    with Scorer.from_config(cfg, frameworks=["empirical"]) as scorer:
+        (reward,) = scorer.score([rec("Zambia is located in Africa. 2 + 2 = 4")])
+    result = reward.frameworks["empirical"]
+    assert result.status == "error" and "missing.duckdb" in result.explanation
+
+
+def test_proofs_abstain_without_lean_and_run_with_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "2 + 2 = 4\n```lean\ntheorem t : 2 + 2 = 4 := rfl\n```"
+    with Scorer.from_config(scorer_config(), frameworks=["empirical"]) as scorer:
+        (plain,) = scorer.score([rec(text)])
+        (only_proof,) = scorer.score([rec("```lean\ntheorem t : True := trivial\n```")])
+    assert plain.frameworks["empirical"].status == "scored"
+    assert plain.frameworks["empirical"].components["proofs_skipped"] == 1
+    assert only_proof.frameworks["empirical"].status == "abstained"
+
+    fake = tmp_path / "lean"  # a stand-in binary: exit 0 and no error means "checked"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    pm = PluginManager()  # a fresh registry: availability is cached per registry
+    pm.load_entry_points()
+    with Scorer.from_config(scorer_config(), frameworks=["empirical"], plugin_manager=pm) as scorer:
+        (checked,) = scorer.score([rec(text)])
+    result = checked.frameworks["empirical"]
+    assert result.components["proofs_checked"] == 1 and result.components["proof_accuracy"] == 1
+
+
+class TestEmpiricalConformance(FrameworkConformance):
+    framework_name = "empirical"
+    config = {"frameworks": {"empirical": {"tools": {"smt": "z3", "fact_store": "sqlite"}}}, "tools": {"sqlite": STORE}}
+
+    def sample_records(self) -> list[dict]:
+        return [{"id": "1", "prompt": "p", "completion": "48/2 = <<48/2=24>>24. #### 24", "reference": {"answer": "24"}},
+                {"id": "2", "prompt": "p", "completion": "2x + 3 = 13, so x = 6. Zambia is located in Africa."},
+                {"id": "3", "prompt": "p", "completion": "Nothing to check here."}]

@@ -1,0 +1,10 @@
+"""chil-plugin-duckdb: the DuckDB ``fact_store`` backend.  Light entry point: duckdb loads in ``start``."""
+
+from chil_core import hookimpl
+
+
+@hookimpl
+def chil_register_tools(register):
+    from chil_plugin_duckdb.store import DuckDBFactStore
+
+    register(DuckDBFactStore)

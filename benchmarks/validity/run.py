@@ -36,9 +36,13 @@ def main() -> None:
         suite_rows = importlib.import_module(name).run(args.data)
         for row in suite_rows:
             row.setdefault("suite", name)
+            if "accuracy" in row:  # one convention for the table: percentages
+                row["value_%"] = round(100 * row.pop("accuracy"), 2)
+                row["target_%"] = round(100 * row.pop("target"), 2)
+                row.pop("agree", None)
         rows += suite_rows
         print(f"[{name}: {time.perf_counter() - t0:.1f}s]", file=sys.stderr)
-    cols = []
+    cols = ["suite", "task", "backend", "n", "value_%", "target_%", "meets_target"]
     for row in rows:
         cols += [k for k in row if k not in cols and k != "details"]
     print(table(rows, cols))

@@ -118,8 +118,27 @@ class Tool:
     def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
         """Answer ``calls`` in order.  Return a ToolResult per call, or a plain JSON-able value
         (taken as ``ok``).  Raising fails the whole batch (the scheduler then retries smaller
-        batches to isolate the offending call)."""
-        raise NotImplementedError
+        batches to isolate the offending call).
+
+        The default answers each call with :meth:`run_one`; an exception answers that call alone
+        through :meth:`failure`.  Override ``run_batch`` when the backend can do a batch in one go
+        (one SQL query for many lookups)."""
+        out: list[ToolResult | Any] = []
+        for call in calls:
+            try:
+                out.append(self.run_one(call))
+            except Exception as exc:  # noqa: BLE001 - one bad call is a status, not a failed batch
+                out.append(self.failure(exc))
+        return out
+
+    def run_one(self, call: ToolCall) -> ToolResult | Any:
+        """Answer one call (used by the default :meth:`run_batch`)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement run_batch() or run_one()")
+
+    def failure(self, exc: Exception) -> ToolResult:
+        """The answer to a call whose :meth:`run_one` raised ``exc`` (override to map, e.g., a
+        solver's own time limit to a ``timeout`` status)."""
+        return ToolResult.failure(f"{type(exc).__name__}: {str(exc)[:500]}")
 
     def close(self) -> None:
         """Release resources."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from chil_plugin_clingo.clingo_tool import ClingoLogic
 from chil_plugin_clingo.souffle_tool import SouffleLogic, program
-from chil_core.capabilities.logic_program import load_theory
 
 from chil_core import ToolCall, ToolResult
+from chil_core.capabilities.logic_program import load_theory
 from chil_core.testing.conformance import ToolConformance
 
 HOSTILE = ["halt.", "shell('rm -rf /')", ":- initialization(halt).", 'x"). #include "/etc/passwd". h(pos,"x',

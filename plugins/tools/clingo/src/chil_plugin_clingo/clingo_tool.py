@@ -44,14 +44,8 @@ class ClingoLogic(Tool):
 
         self.clingo = clingo
 
-    def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
-        out: list[ToolResult | Any] = []
-        for call in calls:
-            try:
-                out.append(self.decide(call.payload))
-            except Exception as exc:  # noqa: BLE001 - one bad call is a status, not a failed batch
-                out.append(ToolResult.failure(f"{type(exc).__name__}: {str(exc)[:500]}"))
-        return out
+    def run_one(self, call: ToolCall) -> ToolResult | Any:
+        return self.decide(call.payload)
 
     def program(self, theory: Any) -> str:
         """The clingo program text of a validated theory."""

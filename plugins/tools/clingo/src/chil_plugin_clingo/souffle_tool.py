@@ -57,16 +57,13 @@ class SouffleLogic(Tool):
     def start(self) -> None:
         self.binary = shutil.which(BINARY)
 
-    def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
-        out: list[ToolResult | Any] = []
-        for call in calls:
-            try:
-                out.append(self.decide(call.payload))
-            except subprocess.TimeoutExpired:
-                out.append(ToolResult.failure(f"souffle exceeded its {self.options.time_limit_ms} ms time limit", "timeout"))
-            except Exception as exc:  # noqa: BLE001 - one bad call is a status, not a failed batch
-                out.append(ToolResult.failure(f"{type(exc).__name__}: {str(exc)[:500]}"))
-        return out
+    def run_one(self, call: ToolCall) -> ToolResult | Any:
+        return self.decide(call.payload)
+
+    def failure(self, exc: Exception) -> ToolResult:
+        if isinstance(exc, subprocess.TimeoutExpired):
+            return ToolResult.failure(f"souffle exceeded its {self.options.time_limit_ms} ms time limit", "timeout")
+        return super().failure(exc)
 
     def decide(self, payload: Any) -> dict[str, Any]:
         from chil_core.capabilities.logic_program import Literal, answer, load_decide

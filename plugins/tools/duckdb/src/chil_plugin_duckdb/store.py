@@ -7,8 +7,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from chil_core.capabilities.fact_store import FactStoreOptions, SqlFactStore
 from pydantic import BaseModel, Field
+
+from chil_core.capabilities.fact_store import FactStoreOptions, SqlFactStore
 
 
 class DuckDBOptions(FactStoreOptions):

@@ -14,8 +14,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote
 
-from chil_core.capabilities.fact_store import FactStoreOptions, FactStoreTool, load_triples, transitive_closure
 from pydantic import BaseModel, Field
+
+from chil_core.capabilities.fact_store import (
+    FactStoreOptions,
+    FactStoreTool,
+    load_triples,
+    transitive_closure,
+)
 
 ENTITY, RELATION, NEGATED, PATH = "urn:chil:e:", "urn:chil:r:", "urn:chil:not:", "urn:chil:path:"
 

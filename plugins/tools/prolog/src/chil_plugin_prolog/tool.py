@@ -73,14 +73,8 @@ class PrologLogic(Tool):
         finally:
             q.closeQuery()
 
-    def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
-        out: list[ToolResult | Any] = []
-        for call in calls:
-            try:
-                out.append(self.decide(call.payload))
-            except Exception as exc:  # noqa: BLE001 - one bad call is a status, not a failed batch
-                out.append(ToolResult.failure(f"{type(exc).__name__}: {str(exc)[:500]}"))
-        return out
+    def run_one(self, call: ToolCall) -> ToolResult | Any:
+        return self.decide(call.payload)
 
     def decide(self, payload: Any) -> dict[str, Any] | ToolResult:
         from chil_core.capabilities.logic_program import Literal, answer, load_decide

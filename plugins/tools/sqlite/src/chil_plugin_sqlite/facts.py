@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from chil_core.capabilities.fact_store import FactStoreOptions, SqlFactStore
 from pydantic import BaseModel, Field
+
+from chil_core.capabilities.fact_store import FactStoreOptions, SqlFactStore
 
 
 class SqliteFactOptions(FactStoreOptions):

@@ -97,8 +97,7 @@ class Z3Tool(Tool):
         arr = (z3.Ast * len(args))(*(a.as_ast() for a in args))
         return self._expr(z3.Z3_mk_app(self.ctx.ref(), f.as_ast(), len(args), arr), self.ctx)
 
-    @staticmethod
-    def failure(exc: Exception) -> ToolResult:
+    def failure(self, exc: Exception) -> ToolResult:
         if isinstance(exc, SolverGaveUp):
             return ToolResult.failure(exc.reason, exc.status)  # type: ignore[arg-type]
-        return ToolResult.failure(f"{type(exc).__name__}: {exc}")
+        return super().failure(exc)

@@ -31,14 +31,8 @@ class Z3Logic(Z3Tool):
     max_batch: ClassVar[int] = 64
     priority: ClassVar[int] = 5
 
-    def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
-        out: list[ToolResult | Any] = []
-        for call in calls:
-            try:
-                out.append(self.decide(call.payload))
-            except Exception as exc:  # noqa: BLE001 - one bad call is a status, not a failed batch
-                out.append(self.failure(exc))
-        return out
+    def run_one(self, call: ToolCall) -> ToolResult | Any:
+        return self.decide(call.payload)
 
     def decide(self, payload: Any) -> dict[str, Any]:
         from chil_core.capabilities.logic_program import Literal, answer, is_var, load_decide

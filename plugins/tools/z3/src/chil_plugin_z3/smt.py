@@ -26,20 +26,11 @@ class Z3Smt(Z3Tool):
     max_batch: ClassVar[int] = 64
     priority: ClassVar[int] = 10
 
-    def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
-        from chil_plugin_z3.fol import decide_fol
+    def run_one(self, call: ToolCall) -> ToolResult | Any:
+        if call.op == "fol":
+            from chil_plugin_z3.fol import decide_fol
 
-        out: list[ToolResult | Any] = []
-        for call in calls:
-            try:
-                if call.op == "fol":
-                    out.append(decide_fol(self, call.payload))
-                elif call.op == "arith":
-                    from chil_plugin_z3.arith import check_arith
+            return decide_fol(self, call.payload)
+        from chil_plugin_z3.arith import check_arith  # op "arith" (the scheduler rejects other ops)
 
-                    out.append(check_arith(call.payload))
-                else:
-                    out.append(ToolResult.failure(f"z3 smt has no op {call.op!r}; ops: arith, fol"))
-            except Exception as exc:  # noqa: BLE001 - one bad call is a status, not a failed batch
-                out.append(self.failure(exc))
-        return out
+        return check_arith(call.payload)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import itertools
 
 from chil_plugin_consistency.english import parse_theory
-from chil_core.capabilities.logic_program import Literal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chil_core import ToolCall
+from chil_core.capabilities.logic_program import Literal
 
 CONSTANTS = ["ann", "bob", "cat"]
 UNARY = ["big", "red", "nice"]

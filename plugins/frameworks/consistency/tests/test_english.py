@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from chil_plugin_consistency.english import parse_claims, parse_sentence, parse_theory, singular, verb_base
+
 from chil_core.capabilities.logic_program import Literal, Rule
 
 X = "?x"

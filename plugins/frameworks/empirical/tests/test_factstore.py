@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from chil_plugin_duckdb.store import DuckDBFactStore
-from chil_core.capabilities.fact_store import FactStoreOptions, decide, load_triples, normalize_term
 from chil_plugin_oxigraph.store import OxigraphFactStore
 from chil_plugin_sqlite.facts import SqliteFactStore
 
 from chil_core import ToolCall
+from chil_core.capabilities.fact_store import FactStoreOptions, decide, load_triples, normalize_term
 
 DATA = Path(__file__).resolve().parents[4].parent / "shared" / "data"
 COUNTRIES = DATA / "countries_kg" / "countries_S1"

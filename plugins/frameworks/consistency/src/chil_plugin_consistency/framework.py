@@ -29,9 +29,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from chil_core import Evidence, Framework, FrameworkResult, Record, ToolCall, ToolResult
-from chil_plugin_consistency.claims import Claim, Job, Problem, build_job, render
 from chil_core.capabilities.logic_program import Literal as Lit
 from chil_core.capabilities.logic_program import Theory
+from chil_plugin_consistency.claims import Claim, Job, Problem, build_job, render
 
 
 class ConsistencyOptions(BaseModel):

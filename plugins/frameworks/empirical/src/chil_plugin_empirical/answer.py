@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from chil_core.capabilities.fact_store import normalize_term
 from chil_plugin_empirical.expr import (
     DEFAULT_LIMITS,
     Limits,
@@ -25,7 +26,6 @@ from chil_plugin_empirical.expr import (
     parse_prefix,
     tokenize,
 )
-from chil_core.capabilities.fact_store import normalize_term
 from chil_plugin_empirical.steps import normalize_text
 
 #: (source, pattern): the answer is group 1 when the pattern has one, else the rest of the line.

@@ -133,6 +133,7 @@ class Settings(_Strict):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     rewards: RewardSettings = Field(default_factory=RewardSettings)
+    train: dict[str, Any] = Field(default_factory=dict, description="The trainer's [train] table (see chil train).")
     source: str | None = Field(default=None, exclude=True)
 
     def enabled_frameworks(self) -> dict[str, FrameworkSettings]:
@@ -315,6 +316,13 @@ def resolve(settings: Settings, registry: Registry, only: list[str] | None = Non
             except ValidationError as exc:
                 errors.extend((f"tools.{backend}.{_loc(e['loc'])}", e["msg"]) for e in exc.errors())
         tools[backend] = merged
+    if settings.train:
+        from chil_core.training.config import TrainConfig  # pydantic only: no torch
+
+        try:
+            TrainConfig.model_validate(settings.train)
+        except ValidationError as exc:
+            errors.extend((f"train.{_loc(e['loc'])}".rstrip("."), e["msg"]) for e in exc.errors())
     for backend in settings.scheduler.backends:
         if backend not in all_backends:
             errors.append((f"scheduler.backends.{backend}", f"unknown backend {backend!r}; installed backends: {_choices(sorted(all_backends))}"))

@@ -231,10 +231,11 @@ class Scorer:
         if self._closed:
             return
         self._closed = True
-        try:
-            asyncio.run_coroutine_threadsafe(self.scheduler.drain(), self._loop).result(timeout=30)
-        except Exception:  # noqa: BLE001
-            pass
+        if self._loop.is_running() and self._thread.is_alive():  # not at interpreter shutdown
+            try:
+                asyncio.run_coroutine_threadsafe(self.scheduler.drain(), self._loop).result(timeout=30)
+            except Exception:  # noqa: BLE001
+                pass
         for fw in self.frameworks.values():
             try:
                 fw.close()

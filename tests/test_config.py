@@ -148,3 +148,11 @@ def test_backends_sharing_a_name_each_read_their_own_options():
         load_settings({"tools": {"alpha": {"pth": "x"}}}, registry=pm.registry, env={})
     msg = errors(exc)["tools.alpha.pth"]
     assert "not an option of backend 'alpha'" in msg and "memory_path, path, size" in msg
+
+
+def test_train_table_is_accepted_and_validated(reg):
+    s = load_settings({"train": {"max_steps": 5}}, registry=reg, env={})
+    assert s.train == {"max_steps": 5}
+    with pytest.raises(ConfigError) as exc:
+        load_settings({"train": {"max_stepz": 5}}, registry=reg, env={})
+    assert "train.max_stepz" in errors(exc)

@@ -21,7 +21,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from chil_core.training.grpo import Aggregation, LossType, ScaleRewards
+ScaleRewards = Literal["group", "batch", "none"]
+Aggregation = Literal["sum_then_normalize", "normalize_then_sum"]
+LossType = Literal["grpo", "dapo", "dr_grpo"]
 
 
 class TrainConfig(BaseModel):
@@ -64,6 +66,9 @@ class TrainConfig(BaseModel):
 
     # speed
     overlap_rewards: bool = Field(default=True, description="Generate batch n+1 while batch n is scored.")
+    pipeline_generation: bool | Literal["auto"] = Field(
+        default="auto", description="With overlap_rewards, sample on a worker thread (a weight copy) while "
+        "the main thread updates; each gets half the threads. auto: on a CPU.")
     share_prompt: bool = Field(default=True, description="Run each prompt once per group in the training pass.")
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     gradient_checkpointing: bool = False

@@ -23,14 +23,12 @@ Loss (``policy_loss``)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import Tensor
 
-ScaleRewards = Literal["group", "batch", "none"]
-Aggregation = Literal["sum_then_normalize", "normalize_then_sum"]
-LossType = Literal["grpo", "dapo", "dr_grpo"]
+from chil_core.training.config import Aggregation, LossType, ScaleRewards  # noqa: F401 - re-exported
+
 STD_EPS = 1e-4
 
 

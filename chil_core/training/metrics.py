@@ -58,12 +58,12 @@ class MetricsLogger:
             self._tb = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"), purge_step=resume_step)
 
     def log(self, step: int, values: Mapping[str, Any]) -> None:
-        row = {"step": step, **{k: _clean(v) for k, v in values.items()}}
+        row = jsonable({"step": step, **values})
         self._file.write(json.dumps(row) + "\n")
         self._file.flush()
         if self._tb is not None:
             for key, value in row.items():
-                if key != "step" and isinstance(value, int | float) and not isinstance(value, bool) and value is not None:
+                if key != "step" and isinstance(value, int | float) and not isinstance(value, bool):
                     self._tb.add_scalar(key, value, step)
 
     def close(self) -> None:
@@ -72,8 +72,12 @@ class MetricsLogger:
             self._tb.close()
 
 
-def _clean(value: Any) -> Any:
-    """JSON has no NaN: non-finite floats are written as null."""
+def jsonable(value: Any) -> Any:
+    """JSON has no NaN: non-finite floats (at any depth) become null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
     return value

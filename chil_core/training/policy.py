@@ -119,6 +119,15 @@ def repeat_cache(cache, counts: Tensor):
     )
 
 
+def enable_gradient_checkpointing(model) -> None:
+    """Recompute activations in backward (non-reentrant); the method was renamed in transformers 5."""
+    enable = getattr(model, "activation_checkpointing_enable", None)
+    if enable is not None:
+        enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 def gradient_checkpointing_on(model) -> bool:
     """Whether the model recomputes activations in backward (the property was renamed in transformers 5)."""
     flag = getattr(model, "is_activation_checkpointing", None)

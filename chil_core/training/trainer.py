@@ -1,18 +1,25 @@
 """The GRPO training loop, in one reading.
 
 ```
-pending = rollout()                      # sample batch 0 and submit its records to the scorer
+pending = rollout()                          # sample batch 0, submit its records to the scorer
 for step in range(max_steps):
-    batch, pending = pending, rollout()  # sample batch n+1 while the scorer judges batch n
-    rewards = batch.rewards.result()     # usually ready by now
-    update(batch, rewards)               # advantages, then `iterations` clipped-surrogate passes
-    log(step); checkpoint(step)          # checkpoint in the background, with `pending` in it
+    batch = pending
+    next = start_rollout()                   # sample batch n+1 (on a worker thread when pipelined)
+    rewards = batch.rewards.result()         # scored meanwhile by the scorer's own thread
+    update(batch, rewards)                   # advantages, then `iterations` clipped-surrogate passes
+    pending = next.result(); sync_sampler()  # the sampling copy gets the new weights
+    log(step); checkpoint(step)              # in the background, with `pending` in it
 ```
 
 With ``overlap_rewards`` the batch trained at step n was sampled by the policy of step n-1 (one update
 behind); the importance ratio divides by the log-probabilities recorded when sampling, so the
 surrogate corrects for it.  Without it each batch is sampled after the previous update (on-policy)
 and the step waits for its rewards.
+
+Pipelined generation (``pipeline_generation``, on by default on a CPU) runs that sampling of batch
+n+1 on a worker thread, with a copy of the weights of step n-1, while the main thread updates on
+batch n; each stage gets half the CPU threads.  It changes when things run, not what is computed:
+the run is the same number for number as without it.
 
 Completions whose advantage is exactly 0 (their group's rewards have no spread, or nothing scored
 them) contribute exactly nothing to the loss when ``beta == 0``, so they are not run through the
@@ -27,7 +34,7 @@ import random
 import statistics
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,10 +53,13 @@ from chil_core.training.policy import (
     SequenceBatch,
     completion_logits,
     disable_dropout,
+    enable_gradient_checkpointing,
     eos_token_ids,
     supports_prompt_sharing,
 )
 from chil_core.training.sampling import sample
+
+DEFAULT_THREADS = torch.get_num_threads()  # torch's own default, before any trainer halves it
 
 
 class RewardSource(Protocol):
@@ -98,20 +108,20 @@ class Rollout:
                    st["entropy"], st["completions"], st["generate_s"])
 
 
-def reward_metrics(rewards: Sequence[RecordReward], prefix: str = "reward") -> dict[str, float]:
+def reward_metrics(rewards: Sequence[RecordReward]) -> dict[str, float]:
     """Mean/std of the reward overall and per framework, and how many verdicts were not scored."""
     out: dict[str, float] = {}
     scored = [r.reward for r in rewards if r.reward is not None]
-    out[f"{prefix}/mean"] = statistics.fmean(scored) if scored else math.nan
-    out[f"{prefix}/std"] = statistics.pstdev(scored) if len(scored) > 1 else 0.0
+    out["reward/mean"] = statistics.fmean(scored) if scored else math.nan
+    out["reward/std"] = statistics.pstdev(scored) if len(scored) > 1 else 0.0
     out["frac/masked"] = 1 - len(scored) / max(len(rewards), 1)
     verdicts = not_scored = 0
     names = sorted({name for r in rewards for name in r.frameworks})
     for name in names:
         results = [r.frameworks[name] for r in rewards if name in r.frameworks]
         scores = [res.score for res in results if res.status == "scored"]
-        out[f"{prefix}/{name}/mean"] = statistics.fmean(scores) if scores else math.nan
-        out[f"{prefix}/{name}/std"] = statistics.pstdev(scores) if len(scores) > 1 else 0.0
+        out[f"reward/{name}/mean"] = statistics.fmean(scores) if scores else math.nan
+        out[f"reward/{name}/std"] = statistics.pstdev(scores) if len(scores) > 1 else 0.0
         out[f"frac/not_scored/{name}"] = 1 - len(scores) / max(len(results), 1)
         verdicts += len(results)
         not_scored += len(results) - len(scores)
@@ -160,19 +170,29 @@ class Trainer:
         self.config = c = config
         self.run_dir = Path(run_dir or c.output_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        if c.threads:
-            torch.set_num_threads(c.threads)
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        # Pipelined generation: batch n+1 is sampled on a worker thread, by a copy of the weights of step
+        # n-1, while the main thread updates on batch n; each then gets half the CPU threads.
+        self.pipelined = c.overlap_rewards and (
+            c.pipeline_generation if c.pipeline_generation != "auto" else self.device.type == "cpu")
+        threads = c.threads or DEFAULT_THREADS
+        self.threads_before = torch.get_num_threads()  # restored by close()
+        torch.set_num_threads(max(1, threads // 2) if self.pipelined else threads)
         bf16 = c.precision == "bf16" or (c.precision == "auto" and self.device.type == "cuda"
                                          and torch.cuda.is_bf16_supported())
         self.autocast = (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) if bf16 else nullcontext
         self.model, self.tokenizer, self.dataset, self.rewards = model.to(self.device), tokenizer, dataset, rewards
         disable_dropout(model)
         if c.gradient_checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            enable_gradient_checkpointing(model)
         model.config.use_cache = True
         self.share_prompt = c.share_prompt and supports_prompt_sharing(model)
         self.train_model = torch.compile(model, dynamic=True) if c.compile else model
+        # (requires_grad stays as in the policy: flipping it changes which CPU kernels run, and the numbers)
+        self.sampler_model = copy.deepcopy(model).eval() if self.pipelined else model
+        self.generation_pool = ThreadPoolExecutor(  # the worker's OpenMP team is sized in the worker itself
+            1, thread_name_prefix="chil-generate", initializer=torch.set_num_threads,
+            initargs=(torch.get_num_threads(),)) if self.pipelined else None
         self.ref_model = None
         if c.beta > 0:
             self.ref_model = copy.deepcopy(model).eval().requires_grad_(False)
@@ -194,19 +214,20 @@ class Trainer:
         self.eval_samples: list[tuple[PromptRow, str, RecordReward]] = []
 
     # -- sampling ------------------------------------------------------------------------------
-    def generate(self, rows: list[PromptRow], group_size: int, temperature: float, tag: str) -> Rollout:
-        """Sample ``group_size`` completions per row (no scoring)."""
+    def generate(self, rows: list[PromptRow], group_size: int, temperature: float, tag: str, model=None) -> Rollout:
+        """Sample ``group_size`` completions per row with ``model`` (default: the policy); no scoring."""
         c = self.config
+        model = self.model if model is None else model
         t0 = time.perf_counter()
         ids, mask = encode_prompts(self.tokenizer, [r.prompt for r in rows], self.max_prompt_length)
         ids, mask = ids.to(self.device), mask.to(self.device)
-        was_training = self.model.training
-        self.model.eval()
+        was_training = model.training
+        model.eval()
         with self.autocast():
-            s = sample(self.model, ids, mask, group_size=group_size, max_new_tokens=c.max_new_tokens,
+            s = sample(model, ids, mask, group_size=group_size, max_new_tokens=c.max_new_tokens,
                        eos_ids=self.eos_ids, pad_id=self.tokenizer.pad_token_id, temperature=temperature,
                        top_k=c.top_k, top_p=c.top_p, generator=self.sampler_rng)
-        self.model.train(was_training)
+        model.train(was_training)
         texts = self.tokenizer.batch_decode(s.ids, skip_special_tokens=True)
         index = torch.arange(len(rows), device=self.device).repeat_interleave(group_size)
         seqs = SequenceBatch(ids, mask, index, s.ids, s.mask)
@@ -219,11 +240,27 @@ class Trainer:
         rollout.rewards.add_done_callback(lambda _f: setattr(rollout, "scored_at", time.perf_counter()))
         return rollout
 
-    def rollout(self) -> Rollout:
-        """The next B prompts, G completions each, submitted for scoring."""
+    def start_rollout(self) -> Future[Rollout]:
+        """The next B prompts, G completions each, sampled (on the worker when pipelined) and submitted."""
         rows = self.dataset.rows(self.order.take(self.config.prompts_per_step))
         self.generated += 1
-        return self.submit(self.generate(rows, self.config.group_size, self.config.temperature, str(self.generated)))
+        c, tag = self.config, str(self.generated)
+
+        def run() -> Rollout:
+            return self.submit(self.generate(rows, c.group_size, c.temperature, tag, model=self.sampler_model))
+
+        if self.generation_pool is not None:
+            return self.generation_pool.submit(run)
+        done: Future[Rollout] = Future()
+        done.set_result(run())
+        return done
+
+    def sync_sampler(self) -> None:
+        """Give the sampling copy the policy's current weights (pipelined mode)."""
+        if self.sampler_model is not self.model:
+            with torch.no_grad():
+                for dst, src in zip(self.sampler_model.parameters(), self.model.parameters(), strict=True):
+                    dst.copy_(src)
 
     # -- the update ----------------------------------------------------------------------------
     def update(self, batch: Rollout, rewards: list[RecordReward]) -> dict[str, float]:
@@ -250,7 +287,13 @@ class Trainer:
         grad_norm = 0.0
         self.model.train()
         for it in range(c.iterations):
+            # zero, not None: a batch without signal still takes its (momentum-only) optimizer step, as it
+            # would if every row were computed, and a resumed run matches an uninterrupted one
             self.optimizer.zero_grad(set_to_none=False)
+            for group in self.optimizer.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        p.grad = torch.zeros_like(p)
             for k, (i, j) in enumerate(chunks):
                 sub = seqs.rows(i, j)
                 t = sub.completion_ids.shape[1]
@@ -268,7 +311,7 @@ class Trainer:
                 )
                 loss.backward()
                 if it == c.iterations - 1:
-                    totals["loss"] += float(loss)
+                    totals["loss"] += float(loss.detach())
                     for key in ("clip_low", "clip_high", "kl", "ratio", "tokens"):
                         totals[key] += getattr(st, key)
             if c.max_grad_norm > 0:
@@ -297,8 +340,9 @@ class Trainer:
         return out
 
     # -- the loop --------------------------------------------------------------------------------
-    def train(self) -> dict[str, float]:
-        """Run to ``max_steps`` from the current step; returns the last step's metrics."""
+    def train(self, until: int | None = None) -> dict[str, float]:
+        """Run from the current step to ``max_steps`` (or stop after step ``until``, as an interrupted
+        run would); returns the last step's metrics."""
         from tqdm.auto import tqdm
 
         c = self.config
@@ -308,13 +352,12 @@ class Trainer:
         last: dict[str, float] = {}
         try:
             if self.pending is None and self.step < c.max_steps:
-                self.pending = self.rollout()
-            while self.step < c.max_steps:
+                self.pending = self.start_rollout().result()
+            while self.step < min(until or c.max_steps, c.max_steps):
                 t0 = time.perf_counter()
                 batch, self.pending = self.pending, None
                 more = self.step + 1 < c.max_steps
-                if c.overlap_rewards and more:
-                    self.pending = self.rollout()
+                next_rollout = self.start_rollout() if c.overlap_rewards and more else None
                 t_wait = time.perf_counter()
                 assert batch is not None and batch.rewards is not None
                 rewards = batch.rewards.result()
@@ -322,14 +365,20 @@ class Trainer:
                 t_update = time.perf_counter()
                 last = self.update(batch, rewards)
                 update_s = time.perf_counter() - t_update
+                t_join = time.perf_counter()
+                if next_rollout is not None:
+                    self.pending = next_rollout.result()
+                join_s = time.perf_counter() - t_join
+                self.sync_sampler()
                 if not c.overlap_rewards and more:
-                    self.pending = self.rollout()
+                    self.pending = self.start_rollout().result()
                 self.step += 1
                 step_s = time.perf_counter() - t0
                 gen_s = self.pending.generate_s if self.pending is not None else 0.0
                 last.update(reward_metrics(rewards))
                 last.update({
                     "time/step_s": step_s, "time/generate_s": gen_s, "time/update_s": update_s,
+                    "time/generate_wait_s": join_s,
                     "time/reward_wait_s": wait_s, "time/reward_s": batch.scored_at - batch.submitted_at,
                     "time/reward_share": wait_s / step_s if step_s else 0.0,
                     "speed/tokens_per_s": float(batch.seqs.completion_mask.sum()) / step_s if step_s else 0.0,
@@ -361,6 +410,11 @@ class Trainer:
             rewards.extend(self.rewards.submit(ro.records(1)).result())
             completions.extend(ro.completions)
         out = reward_metrics(rewards)
+        for name in sorted({n for r in rewards for n in r.frameworks}):  # accuracy, where a framework reports it
+            correct = [res.components["answer_correct"] for r in rewards if (res := r.frameworks.get(name)) is not None
+                       and "answer_correct" in res.components]
+            if correct:
+                out[f"{name}/answer_correct"] = statistics.fmean(correct)
         out["reward"] = statistics.fmean(r.reward or 0.0 for r in rewards) if rewards else math.nan
         out["reward_scored"] = out.pop("reward/mean")
         self.eval_samples = list(zip(rows, completions, rewards, strict=True))
@@ -388,6 +442,7 @@ class Trainer:
             return False
         st = Checkpointer.load(ckpt)
         self.model.load_state_dict(st["model"])
+        self.sync_sampler()
         self.optimizer.load_state_dict(st["optimizer"])
         self.scheduler.load_state_dict(st["scheduler"])
         self.order.load_state_dict(st["order"])
@@ -408,7 +463,11 @@ class Trainer:
         return path
 
     def close(self) -> None:
+        """Wait for checkpoint writes, stop the sampling worker, give torch back its thread count."""
+        if self.generation_pool is not None:
+            self.generation_pool.shutdown()
         self.checkpointer.close()
+        torch.set_num_threads(self.threads_before)
 
 
 def _as_tuple(value: Any) -> Any:

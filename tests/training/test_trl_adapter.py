@@ -1,0 +1,79 @@
+"""chil frameworks as TRL reward functions, proven inside a real TRL GRPOTrainer run."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+trl = pytest.importorskip("trl")
+datasets = pytest.importorskip("datasets")
+pytest.importorskip("chil_plugin_empirical")
+pytest.importorskip("chil_plugin_consistency")
+
+from chil_core.integrations.trl import chil_reward_funcs  # noqa: E402
+
+CONFIG = {"cache": {"path": ""}, "frameworks": {"empirical": {"weight": 2.0}, "consistency": {"weight": 0.5}}}
+
+
+@pytest.fixture(scope="module")
+def rewards():
+    r = chil_reward_funcs(CONFIG)
+    yield r
+    r.close()
+
+
+def test_one_function_per_framework_with_weights_and_none_for_unscored(rewards):
+    assert [f.__name__ for f in rewards.funcs] == [f"chil_{n}" for n in rewards.names]
+    assert dict(zip(rewards.names, rewards.weights, strict=True)) == {"empirical": 2.0, "consistency": 0.5}
+    prompts = ["3+4=", "3+4=", "3+4="]
+    completions = ["3+4=7 #### 7", "3+4=8 #### 8", "3+4=7 #### 9"]
+    out = {f.__name__: f(prompts=prompts, completions=completions, answer=["7", "7", "7"]) for f in rewards.funcs}
+    direct = rewards.scorer.score([{"id": str(i), "prompt": p, "completion": c, "reference": {"answer": "7"}}
+                                   for i, (p, c) in enumerate(zip(prompts, completions, strict=True))])
+    assert out["chil_empirical"] == [r.frameworks["empirical"].score for r in direct]
+    assert out["chil_empirical"][0] == 1.0 and out["chil_empirical"][1] < out["chil_empirical"][0]
+    # consistency has no logic to judge in arithmetic: it abstains, which TRL must see as None
+    assert out["chil_consistency"] == [None, None, None]
+
+
+def test_conversational_inputs_and_memoised_batch(rewards):
+    prompts = [[{"role": "user", "content": "2+2="}]] * 2
+    completions = [[{"role": "assistant", "content": "2+2=4 #### 4"}], [{"role": "assistant", "content": "5"}]]
+    calls = []
+    original = rewards.scorer.score
+    rewards.scorer.score = lambda records: calls.append(len(records)) or original(records)  # count scorer calls
+    try:
+        got = [f(prompts=prompts, completions=completions, reference=[{"answer": "4"}] * 2) for f in rewards.funcs]
+    finally:
+        rewards.scorer.score = original
+    assert calls == [2]  # scored once for both functions
+    assert got[rewards.names.index("empirical")][0] == 1.0
+
+
+def test_trl_grpo_trainer_runs_with_chil_rewards(tmp_path, warm_policy_dir, rewards):
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    model = AutoModelForCausalLM.from_pretrained(warm_policy_dir)
+    tok = AutoTokenizer.from_pretrained(warm_policy_dir)
+    data = Dataset.from_list([{"prompt": f"{i}+{i % 7}=", "answer": str(i + i % 7)} for i in range(16)])
+    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=8, num_generations=4,
+                      max_completion_length=16, max_steps=2, learning_rate=1e-3, logging_steps=1,
+                      save_strategy="no", report_to="none", use_cpu=True, bf16=False, gradient_checkpointing=False,
+                      reward_weights=rewards.weights, disable_tqdm=True, seed=0)
+    trainer = GRPOTrainer(model=model, reward_funcs=rewards.funcs, args=args, train_dataset=data, processing_class=tok)
+    trainer.train()
+    logs = [h for h in trainer.state.log_history if "rewards/chil_empirical/mean" in h]
+    assert len(logs) == 2
+    assert all(0.0 <= h["rewards/chil_empirical/mean"] <= 1.0 for h in logs)
+    # every consistency verdict abstained -> None -> TRL's NaN mean (logged as None or NaN)
+    assert all(h["rewards/chil_consistency/mean"] is None or math.isnan(h["rewards/chil_consistency/mean"]) for h in logs)
+
+
+def test_config_file_with_a_train_table(tmp_path):
+    path = tmp_path / "chil.toml"
+    path.write_text('[train]\nmax_steps = 3\n\n[frameworks.empirical]\nweight = 3.0\n\n[cache]\npath = ""\n')
+    with chil_reward_funcs(path) as r:
+        assert r.names == ["empirical"] and r.weights == [3.0]

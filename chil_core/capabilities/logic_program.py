@@ -103,6 +103,17 @@ def is_var(term: str) -> bool:
     return term.startswith("?")
 
 
+def variable_names(rule: Rule, prefix: str = "V") -> dict[str, str]:
+    """Backend names (``V0``, ``V1``...) for a rule's variables, numbered in order of first appearance in
+    its body (a rule's head variables all occur in its body)."""
+    names: dict[str, str] = {}
+    for lit in rule.body:
+        for a in lit.args:
+            if is_var(a) and a not in names:
+                names[a] = f"{prefix}{len(names)}"
+    return names
+
+
 def _name(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value or len(value) > MAX_NAME:
         raise TheoryError(f"{where} must be a non-empty string of at most {MAX_NAME} characters")

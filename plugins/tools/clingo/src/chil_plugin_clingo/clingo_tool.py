@@ -49,7 +49,7 @@ class ClingoLogic(Tool):
 
     def program(self, theory: Any) -> str:
         """The clingo program text of a validated theory."""
-        from chil_core.capabilities.logic_program import is_var
+        from chil_core.capabilities.logic_program import is_var, variable_names
 
         quoted: dict[str, str] = {}
 
@@ -65,11 +65,7 @@ class ClingoLogic(Tool):
 
         lines = [atom(f, {}) + "." for f in theory.facts]
         for rule in theory.rules:
-            names: dict[str, str] = {}
-            for lit in rule.body:
-                for a in lit.args:
-                    if is_var(a) and a not in names:
-                        names[a] = f"V{len(names)}"
+            names = variable_names(rule)
             lines.append(f"{atom(rule.head, names)} :- {', '.join(atom(b, names) for b in rule.body)}.")
         lines.append("clash(P,A) :- h(pos,P,A), h(neg,P,A).")
         return "\n".join(lines)

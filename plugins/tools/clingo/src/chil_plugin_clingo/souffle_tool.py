@@ -93,7 +93,7 @@ class SouffleLogic(Tool):
 
 def program(theory: Any) -> tuple[str, dict[str, str], list[int]]:
     """(Soufflé program, name → generated symbol, arities) for a validated theory."""
-    from chil_core.capabilities.logic_program import is_var
+    from chil_core.capabilities.logic_program import is_var, variable_names
 
     names: dict[str, str] = {}
 
@@ -108,11 +108,7 @@ def program(theory: Any) -> tuple[str, dict[str, str], list[int]]:
 
     body_lines = [atom(f, {}) + "." for f in theory.facts]
     for rule in theory.rules:
-        variables: dict[str, str] = {}
-        for lit in rule.body:
-            for a in lit.args:
-                if is_var(a) and a not in variables:
-                    variables[a] = f"V{len(variables)}"
+        variables = variable_names(rule)
         body_lines.append(f"{atom(rule.head, variables)} :- {', '.join(atom(b, variables) for b in rule.body)}.")
     arities = sorted({n for _, n in theory.predicates()})
     head_lines = []

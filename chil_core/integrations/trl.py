@@ -103,14 +103,10 @@ def chil_reward_funcs(config: str | Path | Mapping[str, Any] | None = None, *,
                       frameworks: list[str] | None = None, scorer=None) -> ChilRewards:
     """Reward functions for the frameworks a chil config enables (or of an existing ``scorer``).
 
-    ``config`` is a dict, a TOML path (its ``[train]`` table, if any, is ignored here) or None
+    ``config`` is a dict, a TOML path (a ``[train]`` table is validated, not used here) or None
     (``./chil.toml`` or the installed defaults)."""
     if scorer is None:
         from chil_core.scoring import Scorer
 
-        if not isinstance(config, Mapping):
-            from chil_core.training.config import split_config
-
-            config = split_config(config)[1]
         scorer = Scorer.from_config(config, frameworks=frameworks)
     return ChilRewards(scorer)

@@ -61,6 +61,10 @@ class Framework:
     #: default backend per capability this framework prefers, when config says nothing.
     default_tools: ClassVar[dict[str, str]] = {}
     Options: ClassVar[type[BaseModel]] = NoOptions
+    #: True when a record's result may depend on records scored before it (episode memory): the
+    #: scorer then scores this framework's batches one after another, in input order, and the
+    #: framework keeps records of one episode in the order its ``score`` is called.
+    sequential: ClassVar[bool] = False
 
     def __init__(self, options: BaseModel | None = None) -> None:
         self.options = options if options is not None else self.Options()

@@ -113,14 +113,16 @@ class RewardSettings(_Strict):
     on_status: dict[Literal["abstained", "timeout", "error"], MissingPolicy] = Field(
         default_factory=dict, description="Per-status override of on_missing."
     )
-    neutral_value: float = 0.5
-    penalty_value: float = 0.0
+    on_completion_failure: MissingPolicy = Field(
+        default="penalty", description="Policy for failures the completion caused (over-size, solver limit on its claims).")
+    neutral_value: float = Field(default=0.5, allow_inf_nan=False)
+    penalty_value: float = Field(default=0.0, allow_inf_nan=False)
     aggregate: Literal["mean", "sum"] = Field(default="mean", description="Weighted mean or weighted sum.")
 
 
 class FrameworkSettings(_Strict):
     enabled: bool = True
-    weight: float | None = Field(default=None, description="Defaults to the framework's default_weight.")
+    weight: float | None = Field(default=None, allow_inf_nan=False, description="Defaults to the framework's default_weight.")
     tools: dict[str, str] = Field(default_factory=dict, description="capability -> backend name.")
     options: dict[str, Any] = Field(default_factory=dict)
 
@@ -228,7 +230,16 @@ def load_settings(
         settings.source = source
     if resolve_components:
         settings = resolve(settings, registry or get_registry(), only=frameworks)
+        check_weights(settings)
     return settings
+
+
+def check_weights(settings: Settings) -> None:
+    """A reward needs some weight: every enabled framework at weight 0 is a config error."""
+    enabled = settings.enabled_frameworks()
+    if enabled and all(fs.weight is not None and fs.weight == 0 for fs in enabled.values()):
+        raise ConfigError([(f"frameworks.{name}.weight", "every enabled framework has weight 0: no reward could be made")
+                           for name in enabled], settings.source)
 
 
 # -- resolving against installed plugins -----------------------------------------------------

@@ -7,6 +7,11 @@ that count.  A non-scored result (abstained / timeout / error) follows its polic
   ``reward = None`` and ``masked = True`` so a trainer can drop it from the loss;
 - ``neutral``: it counts as ``neutral_value``;
 - ``penalty``: it counts as ``penalty_value``.
+
+A failure the completion caused (``result.cause == "completion"``: an over-size claim, a solver limit
+hit on its own content; see :mod:`chil_core.failures`) follows ``on_completion_failure`` instead
+(``penalty`` by default), so that a policy cannot escape a penalty by breaking the verifier.  Rewards
+are rounded to :data:`~chil_core.contracts.results.SCORE_DIGITS` digits.
 """
 
 from __future__ import annotations
@@ -15,13 +20,17 @@ from collections.abc import Mapping
 
 from chil_core.config import RewardSettings
 from chil_core.contracts import FrameworkResult, RecordReward
+from chil_core.contracts.results import SCORE_DIGITS
 
 
 def value_for(result: FrameworkResult, policy: RewardSettings) -> float | None:
     """The number a framework result contributes, or None when it is masked."""
     if result.status == "scored":
         return result.score
-    rule = policy.on_status.get(result.status, policy.on_missing)  # type: ignore[call-overload]
+    if result.cause == "completion" and result.status != "abstained":
+        rule = policy.on_completion_failure
+    else:
+        rule = policy.on_status.get(result.status, policy.on_missing)  # type: ignore[call-overload]
     if rule == "neutral":
         return policy.neutral_value
     if rule == "penalty":
@@ -53,4 +62,6 @@ def aggregate(
         reward = total
     else:
         reward = total / weight_sum if weight_sum else 0.0
+    if reward is not None:
+        reward = round(reward, SCORE_DIGITS) + 0.0
     return RecordReward(id=record_id, reward=reward, masked=reward is None, frameworks=dict(results), weights=dict(weights))

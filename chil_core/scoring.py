@@ -108,6 +108,7 @@ class Scorer:
         self._names = list(self.frameworks)
         #: frameworks that keep the default ``score`` (extract + judge) take the bulk path
         self._bulk = {n: type(fw).score is Framework.score for n, fw in self.frameworks.items()}
+        self._sequential_locks: dict[str, asyncio.Lock] = {}
         if self.pm is not None:
             self.pm.pm.hook.chil_startup(settings=settings)
 
@@ -146,10 +147,17 @@ class Scorer:
         indices = iter(range(len(records)))
 
         async def worker() -> None:
-            for i in indices:
+            for i in indices:  # records start in input order (sequential frameworks rely on it)
                 out[i] = await self._score_framework(name, records[i])
 
-        await asyncio.gather(*(worker() for _ in range(min(len(records), self.settings.scheduler.max_records_in_flight))))
+        workers = min(len(records), self.settings.scheduler.max_records_in_flight)
+        if not type(self.frameworks[name]).sequential:
+            await asyncio.gather(*(worker() for _ in range(workers)))
+            return out  # type: ignore[return-value]
+        # results may depend on earlier records: one batch after another, in submission order
+        lock = self._sequential_locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            await asyncio.gather(*(worker() for _ in range(workers)))
         return out  # type: ignore[return-value]
 
     async def _score_bulk(self, name: str, records: Sequence[Record]) -> list[FrameworkResult]:

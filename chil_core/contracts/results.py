@@ -9,6 +9,10 @@ from pydantic import BaseModel, Field, model_validator
 
 FrameworkStatus = Literal["scored", "abstained", "timeout", "error"]
 FRAMEWORK_STATUSES: tuple[str, ...] = ("scored", "abstained", "timeout", "error")
+#: who caused a non-scored result: the completion's content, or the infrastructure (see chil_core.failures).
+FailureCause = Literal["completion", "infrastructure"]
+#: digits kept in scores and rewards (no 0.15000000000000002 in the JSONL).
+SCORE_DIGITS = 9
 
 
 class Evidence(BaseModel):
@@ -33,6 +37,10 @@ class FrameworkResult(BaseModel):
     verdict: str | None = None
     evidence: list[Evidence] = Field(default_factory=list)
     explanation: str | None = None
+    cause: FailureCause | None = Field(
+        default=None,
+        description="For timeout/error: 'completion' when the completion's own content broke the check "
+        "(penalised by default), 'infrastructure' when the backend did (masked by default).")
 
     @model_validator(mode="after")
     def _score_iff_scored(self) -> FrameworkResult:
@@ -41,6 +49,7 @@ class FrameworkResult(BaseModel):
                 raise ValueError("status 'scored' requires a score")
             if not math.isfinite(self.score):
                 raise ValueError(f"score must be finite, got {self.score!r}")
+            self.score = round(self.score, SCORE_DIGITS) + 0.0  # + 0.0: no -0.0
         elif self.score is not None:
             raise ValueError(f"status {self.status!r} must not carry a score")
         return self

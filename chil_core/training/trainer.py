@@ -44,6 +44,7 @@ import torch
 from torch import Tensor
 
 from chil_core.contracts import Record, RecordReward
+from chil_core.failures import failure_metrics
 from chil_core.training.checkpoint import Checkpointer
 from chil_core.training.config import TrainConfig
 from chil_core.training.data import PromptDataset, PromptOrder, PromptRow, encode_prompts
@@ -126,6 +127,7 @@ def reward_metrics(rewards: Sequence[RecordReward]) -> dict[str, float]:
         verdicts += len(results)
         not_scored += len(results) - len(scores)
     out["frac/not_scored"] = not_scored / verdicts if verdicts else 0.0
+    out.update(failure_metrics(rewards))  # failures/<framework>/<cause>: completion vs infrastructure
     return out
 
 

@@ -1,0 +1,167 @@
+"""The ``embedding`` capability: sentence vectors, and what its backends (WordLlama, Gensim…) share.
+
+Two ops::
+
+    embed       payload = {"texts": ["a sentence", ...]}
+                value   = {"dim": 256, "vectors": [[float, ...], ...],     # unit length (or all zeros)
+                           "empty": [i, ...], "truncated": [i, ...]}
+
+    similarity  payload = {"pairs": [["text a", "text b"], ...]}
+                value   = {"scores": [cosine, ...], "empty": [i, ...], "truncated": [i, ...]}
+
+Vectors are L2-normalised; a text with no known token (``""``, ``"\\x00\\x01"``) gets the zero vector and
+its index in ``empty``, so its cosine with anything is 0.  Each text is cut to ``max_chars`` characters
+before it is encoded (model output is hostile: a 2 MB completion costs what 20 kB cost) and its index
+is listed in ``truncated``.  Vector components are rounded to 6 decimals so that equal calls give
+byte-equal JSON (the cache key of a result).  A malformed payload is an ``error`` result naming the field.
+
+A backend subclasses :class:`EmbeddingTool` and implements :meth:`EmbeddingTool.encode` (texts → a float32
+matrix, one row per text); the base class validates, deduplicates the texts of a whole batch of calls,
+encodes them in ONE ``encode`` call, normalises and answers every call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chil_core import Tool, ToolCall, ToolResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+MAX_TEXTS = 4096
+MAX_PAIRS = 4096
+DEFAULT_MAX_CHARS = 20_000
+ROUND = 6
+
+
+class EmbeddingOptions(BaseModel):
+    """Options every embedding backend accepts (``[tools.<backend>]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_chars: int = Field(default=DEFAULT_MAX_CHARS, ge=16, le=2_000_000,
+                           description="Each text is cut to this many characters before encoding (listed in 'truncated').")
+
+
+def _texts(value: Any, field: str, limit: int) -> list[str]:
+    if not isinstance(value, list):
+        raise ValueError(f"payload.{field}: must be a list of strings")
+    if len(value) > limit:
+        raise ValueError(f"payload.{field}: at most {limit} items, got {len(value)}")
+    for i, t in enumerate(value):
+        if not isinstance(t, str):
+            raise ValueError(f"payload.{field}[{i}]: must be a string, got {type(t).__name__}")
+    return value
+
+
+def parse_call(call: ToolCall) -> list[str]:
+    """The texts one call needs encoded (``embed``: its texts; ``similarity``: a, b of each pair).
+    ``ValueError`` names the bad field."""
+    if call.op == "embed":
+        return _texts(call.payload.get("texts"), "texts", MAX_TEXTS)
+    if call.op == "similarity":
+        pairs = call.payload.get("pairs")
+        if not isinstance(pairs, list):
+            raise ValueError("payload.pairs: must be a list of [text_a, text_b] pairs")
+        if len(pairs) > MAX_PAIRS:
+            raise ValueError(f"payload.pairs: at most {MAX_PAIRS} pairs, got {len(pairs)}")
+        out: list[str] = []
+        for i, p in enumerate(pairs):
+            if not (isinstance(p, list | tuple) and len(p) == 2 and all(isinstance(t, str) for t in p)):
+                raise ValueError(f"payload.pairs[{i}]: must be a pair of strings [text_a, text_b]")
+            out += [p[0], p[1]]
+        return out
+    raise ValueError(f"embedding has no op {call.op!r}; ops: embed, similarity")
+
+
+def normalize_rows(matrix: np.ndarray) -> tuple[np.ndarray, list[bool]]:
+    """Rows scaled to unit length; all-zero (or non-finite) rows stay zero and are reported empty."""
+    import numpy as np
+
+    m = np.asarray(matrix, dtype=np.float32)
+    m = np.where(np.isfinite(m), m, 0.0).astype(np.float32)
+    norms = np.linalg.norm(m, axis=1)
+    empty = norms <= 1e-12
+    m = m / np.where(empty, 1.0, norms)[:, None]
+    m[empty] = 0.0
+    return m, [bool(e) for e in empty]
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine of two vectors as returned by ``embed`` (unit or zero): their dot product, clipped."""
+    s = sum(x * y for x, y in zip(a, b, strict=True))
+    return max(-1.0, min(1.0, s))
+
+
+class EmbeddingTool(Tool):
+    """Base of the embedding backends: validation, one ``encode`` per batch, normalisation, answers."""
+
+    capability: ClassVar[str] = "embedding"
+    ops: ClassVar[frozenset[str]] = frozenset({"embed", "similarity"})
+    Options: ClassVar[type[BaseModel]] = EmbeddingOptions
+    options: EmbeddingOptions
+
+    @property
+    def dim(self) -> int:
+        raise NotImplementedError
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """One row per text (any scale; the base normalises).  Texts arrive already cut to ``max_chars``."""
+        raise NotImplementedError
+
+    def encode_normalized(self, texts: list[str]) -> tuple[np.ndarray, list[bool], list[bool]]:
+        """``(unit rows, empty flags, truncated flags)`` for ``texts``: what every op is built from."""
+        import numpy as np
+
+        limit = self.options.max_chars
+        cut = [t[:limit] for t in texts]
+        truncated = [len(t) > limit for t in texts]
+        if not cut:
+            return np.zeros((0, self.dim), dtype=np.float32), [], []
+        rows, empty = normalize_rows(self.encode(cut))
+        if rows.shape != (len(cut), self.dim):
+            raise RuntimeError(f"{self.name}: encode returned shape {rows.shape}, expected {(len(cut), self.dim)}")
+        return rows, empty, truncated
+
+    def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
+        needed: list[list[str] | None] = []
+        answers: list[ToolResult | None] = []
+        for call in calls:
+            try:
+                needed.append(parse_call(call))
+                answers.append(None)
+            except ValueError as exc:
+                needed.append(None)
+                answers.append(ToolResult.failure(str(exc)))
+        unique: dict[str, int] = {}
+        for texts in needed:
+            for t in texts or ():
+                unique.setdefault(t, len(unique))
+        rows, empty, truncated = self.encode_normalized(list(unique))
+        out: list[ToolResult | Any] = []
+        for call, texts, answer in zip(calls, needed, answers, strict=True):
+            if answer is not None or texts is None:
+                out.append(answer)
+                continue
+            idx = [unique[t] for t in texts]
+            if call.op == "embed":
+                out.append({
+                    "dim": self.dim,
+                    "vectors": [[round(float(x), ROUND) for x in rows[j]] for j in idx],
+                    "empty": [i for i, j in enumerate(idx) if empty[j]],
+                    "truncated": [i for i, j in enumerate(idx) if truncated[j]],
+                })
+            else:
+                a, b = rows[idx[0::2]], rows[idx[1::2]]
+                scores = (a * b).sum(axis=1).clip(-1.0, 1.0) if len(idx) else []
+                pair_idx = list(zip(idx[0::2], idx[1::2], strict=True))
+                out.append({
+                    "scores": [round(float(s), ROUND) for s in scores],
+                    "empty": [i for i, (x, y) in enumerate(pair_idx) if empty[x] or empty[y]],
+                    "truncated": [i for i, (x, y) in enumerate(pair_idx) if truncated[x] or truncated[y]],
+                })
+        return out

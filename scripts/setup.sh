@@ -35,4 +35,15 @@ for p in plugins/*/*/pyproject.toml; do
 done
 "${PIP[@]}" install --no-build-isolation -e ".[train,trl,dev]" "${plugins[@]}"
 
+# 5. chil-native: the C++ kernels (nanobind, scikit-build-core; needs g++ and cmake).  Rebuilt only when
+#    native/ changes; a failed build is a warning: every kernel has a pure-Python reference.
+NATIVE_SUM=$(cat native/pyproject.toml native/CMakeLists.txt native/cpp/* native/src/chil_native/*.py | sha256sum | cut -c1-16)
+if [ "$(cat "$VENV/.chil-native.sum" 2>/dev/null)" != "$NATIVE_SUM" ]; then
+  if "${PIP[@]}" install "scikit-build-core>=0.10" "nanobind>=2.0" && "${PIP[@]}" install --no-build-isolation ./native; then
+    echo "$NATIVE_SUM" > "$VENV/.chil-native.sum"
+  else
+    echo "warning: chil-native did not build; the pure-Python kernels will be used (see native/README.md)" >&2
+  fi
+fi
+
 echo "chil installed in $VENV: $("$VENV/bin/chil" --version)" >&2

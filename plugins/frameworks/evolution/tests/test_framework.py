@@ -251,3 +251,19 @@ def test_temporal_normalisation() -> None:
 def test_out_of_scope_records_abstain() -> None:
     out = score([{"id": "o", "prompt": "hi", "completion": "hello"}])[0]
     assert out.status == "abstained"
+
+
+def test_episode_order_within_one_batch_through_the_scorer(tmp_path: Any) -> None:
+    from chil_core.scoring import Scorer
+
+    cfg = {"cache": {"path": str(tmp_path / "c")},
+           "frameworks": {"evolution": {"tools": {"text_index": "sqlite", "optimizer": "deap"}}}}
+    sols = [[1] * 2 + [0] * 10, [1] * 2 + [0] * 10, [1] * 9 + [0] * 3, [1] * 12]
+    recs = [rec(f"e{i}", block(s), ONEMAX, metadata={"episode": "ep1"}) for i, s in enumerate(sols)]
+    recs.insert(2, rec("other", block([1] * 2 + [0] * 10), ONEMAX, metadata={"episode": "ep2"}))
+    with Scorer.from_config(cfg, frameworks=["evolution"]) as scorer:
+        out = [r.frameworks["evolution"] for r in scorer.score(recs)]
+    assert [o.verdict for o in out] == ["fit", "repeated_failure", "fit", "fit", "fit"]
+    assert out[2].components["earlier_attempts"] == 0.0  # another episode
+    assert out[3].components["improvement"] == 1.0 and out[4].components["improvement"] == 1.0
+    assert out[4].score == 1.0

@@ -25,9 +25,11 @@ time) ``stale_score`` (0 by default), ``wrong`` / ``no_answer`` / ``ambiguous`` 
 the episode is scored 0 (``repeated_failure``), and one that beats the best earlier fitness gets the
 ``improvement`` component (weighted by ``improvement_weight``).
 
-A malformed record (a bad ``metadata.problem``) is an ``error`` naming the field (masked: it is the
-data's fault); a failing reference optimiser is ``timeout`` / ``error`` (infrastructure: masked); a
-failure the completion caused is scored 0, never masked.
+A malformed record (a bad ``metadata.problem``) is an ``error`` naming the field with cause
+``infrastructure`` (masked: it is the data's fault); a failing reference optimiser is ``timeout`` /
+``error`` through :func:`chil_core.failures.tool_failure` (its payload is the record's problem, not the
+completion: infrastructure, masked); what the completion caused (an invalid, oversize, hostile or
+falsely claimed solution) is a verdict scored 0, never masked.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from chil_core.capabilities.optimizer import (
     normalized,
     optimize_payload,
 )
+from chil_core.failures import tool_failure
 from chil_plugin_evolution import kernels as K
 from chil_plugin_evolution import solutions, temporal
 from chil_plugin_evolution.evaluate import Batcher, Evaluation
@@ -94,6 +97,8 @@ class EvolutionFramework(Framework):
     default_tools: ClassVar[dict[str, str]] = {"optimizer": "deap", "text_index": "sqlite"}
     default_weight: ClassVar[float] = 1.0
     Options: ClassVar[type[BaseModel]] = EvolutionOptions
+    #: episode memory: a record's result depends on the attempts scored before it
+    sequential: ClassVar[bool] = True
 
     options: EvolutionOptions
 
@@ -101,6 +106,7 @@ class EvolutionFramework(Framework):
         super().__init__(options)
         self.kernels = K.select(self.options.kernels)
         self._batchers: dict[int, Batcher] = {}
+        self._episode_locks: dict[tuple[int, str], asyncio.Lock] = {}
 
     def _batcher(self) -> Batcher:
         loop = asyncio.get_running_loop()
@@ -111,6 +117,21 @@ class EvolutionFramework(Framework):
 
     async def score(self, record: Record, ctx: Any) -> FrameworkResult:
         md = record.metadata or {}
+        episode = md.get("episode")
+        if episode in (None, "") or not self.options.memory or not ctx.has("text_index"):
+            return await self._score(record, md, ctx)
+        # attempts of one episode are judged one after another, in the order they were submitted
+        # (records start in input order; asyncio.Lock wakes its waiters first come, first served)
+        key = (id(asyncio.get_running_loop()), str(episode))
+        lock = self._episode_locks.get(key)
+        if lock is None:
+            if len(self._episode_locks) > 10_000:
+                self._episode_locks = {k: v for k, v in self._episode_locks.items() if v.locked()}
+            lock = self._episode_locks[key] = asyncio.Lock()
+        async with lock:
+            return await self._score(record, md, ctx)
+
+    async def _score(self, record: Record, md: dict[str, Any], ctx: Any) -> FrameworkResult:
         if "problem" in md:
             return await self._fitness(record, md, ctx)
         if "as_of" in md:
@@ -123,7 +144,7 @@ class EvolutionFramework(Framework):
             problem = Problem.from_json(md["problem"], "metadata.problem")
             problem.instance()
         except ProblemError as exc:
-            return FrameworkResult.failed(f"malformed record: {exc}")
+            return FrameworkResult.failed(f"malformed record: {exc}", cause="infrastructure")
         o = self.options
         prop = solutions.extract(record.completion, o.max_solution_chars)
         if prop.status != "ok":
@@ -197,11 +218,10 @@ class EvolutionFramework(Framework):
             if fallback is not None:
                 log.info("optimizer failed (%s: %s); using the exact optimum", res.status, res.error)
                 return fallback, "exact optimum"
-            if res.status == "timeout":
-                return FrameworkResult.failed(f"reference optimiser timed out: {res.error}", "timeout")
-            if res.status == "unavailable" or (res.error or "").startswith("unsupported kind"):
-                return FrameworkResult.abstained(f"no reference for {problem.kind}: {res.error}")
-            return FrameworkResult.failed(f"reference optimiser failed: {res.error}")
+            if (res.error or "").startswith("unsupported kind"):
+                return FrameworkResult.abstained(f"no reference for {problem.kind}: {res.error}", cause="infrastructure")
+            # the payload is the record's problem, not the completion: a failure is infrastructure (masked)
+            return tool_failure(res, "optimizer", completion_input=False)
         if fallback is not None:
             return fallback, "exact optimum"
         return FrameworkResult.abstained(f"no reference for {problem.kind}: no optimizer backend is configured and no exact optimum is known")
@@ -211,7 +231,7 @@ class EvolutionFramework(Framework):
         try:
             job = temporal.parse_record(md, record.reference)
         except temporal.TemporalRecordError as exc:
-            return FrameworkResult.failed(f"malformed record: {exc}")
+            return FrameworkResult.failed(f"malformed record: {exc}", cause="infrastructure")
         verdict, answer, data = temporal.judge(job, record.completion)
         score = 1.0 if verdict == "correct" else self.options.stale_score if verdict == "stale" else 0.0
         if verdict == "correct":

@@ -19,9 +19,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import DATA  # noqa: E402
+from chil_plugin_evolution.temporal import normalize  # noqa: E402
 
 from chil_core.capabilities.optimizer import Problem, fitness, random_solution  # noqa: E402
-from chil_plugin_evolution.temporal import normalize  # noqa: E402
 
 SITUATEDQA = DATA / "situatedqa" / "qa_data" / "temp.dev.jsonl"
 
@@ -105,6 +105,7 @@ def right_solution(problem: Problem) -> Any:
     if problem.kind == "symbolic_regression":
         return problem.param("target")
     from chil_plugin_deap.tool import DeapOptimizer  # the framework's default reference, same seed and budget
+
     from chil_core.testing.optimizer import call_for
 
     tool = DeapOptimizer()

@@ -267,3 +267,23 @@ def test_episode_order_within_one_batch_through_the_scorer(tmp_path: Any) -> Non
     assert out[2].components["earlier_attempts"] == 0.0  # another episode
     assert out[3].components["improvement"] == 1.0 and out[4].components["improvement"] == 1.0
     assert out[4].score == 1.0
+
+
+def test_population_components_through_the_scorer(tmp_path: Any) -> None:
+    """A GRPO batch: two groups of four completions for two instances, scored in one call."""
+    from chil_core.scoring import Scorer
+
+    cfg = {"cache": {"path": str(tmp_path / "c")},
+           "frameworks": {"evolution": {"options": {"population_weight": 0.3}}}}
+    sols = [[1] * 12, [1] * 9 + [0] * 3, [0] * 3 + [1] * 9, "banana"]
+    recs = []
+    for g, spec in (("A", ONEMAX), ("B", {**ONEMAX, "seed": 4})):
+        recs += [rec(f"{g}{i}", block(s) if s != "banana" else s, spec, group=g) for i, s in enumerate(sols)]
+    with Scorer.from_config(cfg, frameworks=["evolution"]) as scorer:
+        out = [r.frameworks["evolution"] for r in scorer.score(recs)]
+    for g in (0, 4):
+        best, mid1, mid2, bad = out[g : g + 4]
+        assert best.components["group_size"] == 3.0 and bad.verdict == "no_solution" and bad.score == 0.0
+        assert best.components["fitness_rank"] == 1.0 and mid1.components["fitness_rank"] == 0.25
+        assert mid1.components["novelty"] == pytest.approx((0.25 + 0.5) / 2)
+        assert best.score > mid1.score > bad.score

@@ -160,14 +160,14 @@ class EvolutionFramework(Framework):
                              data={"fitness": f, "kernels": self.kernels.name, **({"weight": ev.weight} if ev.weight is not None else {})})]
         if not math.isfinite(f):
             return await self._zero(record, problem, "non_finite", f"the solution's fitness is {f} (e.g. a division by zero on a data point)", ctx, sol_digest)
-        if not ev.feasible:
-            cap = problem.instance().capacity
-            return await self._zero(record, problem, "infeasible", f"weight {ev.weight} exceeds the capacity {cap}", ctx, sol_digest, evidence)
         if prop.claimed is not None and not math.isclose(prop.claimed, f, rel_tol=o.claim_tolerance, abs_tol=o.claim_tolerance):
             evidence.append(Evidence(kind="false_claim", text=f"claimed fitness {prop.claimed:.6g}, recomputed {f:.6g}",
                                      data={"claimed": prop.claimed, "fitness": f}))
             return await self._zero(record, problem, "false_claim", f"claimed fitness {prop.claimed:.6g} is not the recomputed {f:.6g}",
                                     ctx, sol_digest, evidence)
+        if not ev.feasible:
+            cap = problem.instance().capacity
+            return await self._zero(record, problem, "infeasible", f"weight {ev.weight} exceeds the capacity {cap}", ctx, sol_digest, evidence)
         ref = await self._reference(problem, ctx)
         if isinstance(ref, FrameworkResult):
             return ref

@@ -3,8 +3,8 @@
     python benchmarks/bench_evolution.py [--quick]
 
 1. **fitness**: the framework's recomputed fitness vs an independent NumPy computation written here
-   (not the kernels) on generated solutions of every kind; planted wrong claimed fitness (±0.5 % to
-   ±50 %, ±1) all caught and honest claims all accepted.
+   (not the kernels) on generated solutions of every kind; planted wrong claimed fitness (off by
+   0.5 % to 50 % (at least 0.01) or by 1) all caught and honest claims all accepted.
 2. **reference optimisers**: deap, cma, evosax run twice at the same seed and budget: same answer.
 3. **SituatedQA dev** (``../shared/data/situatedqa``): verdict accuracy for completions that give a gold
    answer (in rotating surface forms), an answer right at another time, another question's answer;
@@ -107,7 +107,8 @@ def fitness_section(n_per_kind: int) -> list[dict[str, Any]]:
             problem = Problem.from_json({**spec, "seed": i % 10})
             sol = rng.choice(list(EXPRS)) if spec["kind"] == "symbolic_regression" else random_solution(problem, rng)
             f = fitness(problem, check_solution(problem, sol))
-            wrong = rng.choice([f * (1 + d) for d in (0.005, -0.005, 0.05, -0.05, 0.5, -0.5)] + [f + 1, f - 1])
+            # off by 0.5 % to 50 % of the true value (at least 0.01), or by 1
+            wrong = f + rng.choice([-1, 1]) * rng.choice([max(abs(f) * d, 0.01) for d in (0.005, 0.05, 0.5)] + [1.0])
             honest.append({"id": f"h{i}", "prompt": "p", "completion": fenced(sol, f), "metadata": {"problem": problem.to_json()}})
             planted.append({"id": f"w{i}", "prompt": "p", "completion": fenced(sol, wrong), "metadata": {"problem": problem.to_json()}})
             sols.append(sol)

@@ -117,3 +117,18 @@ def test_select_and_status() -> None:
     assert st["auto"] in ("native", "numpy")
     assert (st["native"] == "ok") == (st["auto"] == "native")
     assert K.select("python") is K.PYTHON and K.select("numpy") is K.NUMPY
+
+
+def test_chil_evolution_says_which_kernels_run() -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from chil_core.cli import _attach_plugin_commands, cli
+
+    _attach_plugin_commands()
+    out = CliRunner().invoke(cli, ["evolution", "--json"])
+    assert out.exit_code == 0, out.output
+    st = json.loads(out.output)["kernels"]
+    assert st == K.status()
+    assert st["auto"] == ("native" if K.native_kernels() is not None else "numpy")

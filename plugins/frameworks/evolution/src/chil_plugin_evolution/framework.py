@@ -155,7 +155,8 @@ class EvolutionFramework(Framework):
             return await self._zero(record, problem, exc.status, str(exc), ctx)
         ev: Evaluation = await self._batcher().submit(problem, checked, record.group)
         f = ev.fitness
-        sol_digest = _digest(problem.key(), repr(checked.to_json() if hasattr(checked, "to_json") else checked))
+        sol_digest = (_digest(problem.key(), repr(checked.to_json() if hasattr(checked, "to_json") else checked))
+                      if self._remembers(record, ctx) else None)
         evidence = [Evidence(kind="fitness", text=f"recomputed {problem.kind} fitness {f:.6g} ({self.kernels.name} kernels)",
                              data={"fitness": f, "kernels": self.kernels.name, **({"weight": ev.weight} if ev.weight is not None else {})})]
         if not math.isfinite(f):
@@ -187,7 +188,7 @@ class EvolutionFramework(Framework):
                 score = (1 - o.population_weight) * score + o.population_weight * pop
         verdict = "fit"
         failed = fit_score < o.failed_below
-        mem = await self._episode(record, problem.key(), sol_digest, f, failed, problem.direction, ctx)
+        mem = await self._episode(record, problem.key(), sol_digest, f, failed, problem.direction, ctx) if sol_digest else None
         if mem is not None:
             verdict, score = self._apply_memory(mem, verdict, score, fit_score, components, evidence)
         return FrameworkResult.scored(score, verdict=verdict, components=components, evidence=evidence,
@@ -253,6 +254,9 @@ class EvolutionFramework(Framework):
         return FrameworkResult.scored(score, verdict=verdict, components=components, evidence=evidence, explanation=text)
 
     # -- episode memory ---------------------------------------------------------------------------
+    def _remembers(self, record: Record, ctx: Any) -> bool:
+        return (record.metadata or {}).get("episode") not in (None, "") and self.options.memory and ctx.has("text_index")
+
     async def _episode(self, record: Record, problem_key: str, sol_digest: str, fitness: float, failed: bool,
                        direction: str, ctx: Any) -> dict[str, Any] | None:
         episode = (record.metadata or {}).get("episode")

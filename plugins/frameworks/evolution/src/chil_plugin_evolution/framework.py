@@ -173,7 +173,7 @@ class EvolutionFramework(Framework):
         if isinstance(ref, FrameworkResult):
             return ref
         ref_value, ref_source = ref
-        base = baseline(problem)
+        base = await asyncio.to_thread(baseline, problem)
         fit_score = normalized(problem, f, ref_value)
         components: dict[str, float] = {"fitness": f, "reference": ref_value, "baseline": base, "fitness_score": fit_score}
         evidence.append(Evidence(kind="reference", text=f"reference {ref_value:.6g} ({ref_source}), random baseline {base:.6g}",
@@ -208,10 +208,11 @@ class EvolutionFramework(Framework):
 
     async def _reference(self, problem: Problem, ctx: Any) -> tuple[float, str] | FrameworkResult:
         o = self.options
-        exact = exact_optimum(problem) if o.reference != "optimizer" else None
+        # a large knapsack's dynamic programme takes a moment the first time: off the event loop
+        fallback = await asyncio.to_thread(exact_optimum, problem)
+        exact = fallback if o.reference != "optimizer" else None
         if exact is not None:
             return exact, "exact optimum"
-        fallback = exact_optimum(problem)
         if o.reference != "exact" and ctx.has("optimizer"):
             res: ToolResult = await ctx.call("optimizer", "optimize", optimize_payload(problem, o.budget, o.optimizer_seed))
             if res.ok:

@@ -1,0 +1,18 @@
+"""chil-plugin-utility: the ``utility`` framework (is the proposed decision good?) and the ``chil tasks``
+command.  Light entry point: the framework and the generators are imported inside the hooks."""
+
+from chil_core import hookimpl
+
+
+@hookimpl
+def chil_register_frameworks(register):  # type: ignore[no-untyped-def]
+    from chil_plugin_utility.framework import UtilityFramework
+
+    register(UtilityFramework)
+
+
+@hookimpl
+def chil_register_commands(cli):  # type: ignore[no-untyped-def]
+    from chil_plugin_utility.tasks import tasks_command
+
+    cli.add_command(tasks_command, "tasks")

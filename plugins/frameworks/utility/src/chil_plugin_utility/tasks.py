@@ -1,0 +1,166 @@
+"""Seeded task generators for the utility framework, and the ``chil tasks`` command.
+
+Each generator returns chil records without a completion (``id``, ``prompt``, ``metadata`` and, where a
+single number answers the task, ``reference.answer``), ready for ``chil train --data`` or for scoring.
+The same seed gives the same records.  Kinds: ``games``, ``knapsack``, ``lp``, ``assignment``,
+``lotteries``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import click
+
+KINDS = ("games", "knapsack", "lp", "assignment", "lotteries")
+
+_GAME_FORMAT = ('Answer with a ```json``` block {"equilibria": [{"row": [probabilities], "col": [probabilities]}], '
+                '"all": true} using exact fractions like "1/3".')
+
+
+def random_game(rng: random.Random, m: int, n: int, degenerate: bool = False) -> dict[str, Any]:
+    """A bimatrix game; ``degenerate`` draws payoffs from {0, 1, 2} so ties (degeneracy) are common."""
+    lo, hi = (0, 2) if degenerate else (-5, 9)
+    return {"row_payoffs": [[rng.randint(lo, hi) for _ in range(n)] for _ in range(m)],
+            "col_payoffs": [[rng.randint(lo, hi) for _ in range(n)] for _ in range(m)]}
+
+
+def _matrix_text(game: dict[str, Any], rows: list[str], cols: list[str]) -> str:
+    lines = ["| | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for i, r in enumerate(rows):
+        cells = [f"({game['row_payoffs'][i][j]}, {game['col_payoffs'][i][j]})" for j in range(len(cols))]
+        lines.append(f"| {r} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def games(rng: random.Random, n: int, max_size: int = 4) -> list[dict[str, Any]]:
+    from chil_core.capabilities.game import default_strategy_names
+
+    out = []
+    for k in range(n):
+        m, c = rng.randint(2, max_size), rng.randint(2, max_size)
+        g = random_game(rng, m, c, degenerate=rng.random() < 0.2)
+        rows, cols = default_strategy_names(0, m), default_strategy_names(1, c)
+        prompt = (f"In this bimatrix game the row player chooses {', '.join(rows)} and the column player chooses "
+                  f"{', '.join(cols)}; each cell gives (row payoff, column payoff).\n\n{_matrix_text(g, rows, cols)}\n\n"
+                  f"Find all Nash equilibria, pure and mixed. {_GAME_FORMAT}")
+        out.append({"id": f"utility-games-{k}", "prompt": prompt,
+                    "metadata": {"task": "games", "game": g, "question": "all_equilibria"}})
+    return out
+
+
+def knapsack_optimum(values: list[int], weights: list[int], capacity: int) -> int:
+    best = [0] * (capacity + 1)
+    for v, w in zip(values, weights, strict=True):
+        for c in range(capacity, w - 1, -1):
+            best[c] = max(best[c], best[c - w] + v)
+    return best[capacity]
+
+
+def knapsack(rng: random.Random, n: int) -> list[dict[str, Any]]:
+    out = []
+    for k in range(n):
+        size = rng.randint(4, 10)
+        items = [f"item{i + 1}" for i in range(size)]
+        values = [rng.randint(1, 30) for _ in range(size)]
+        weights = [rng.randint(1, 20) for _ in range(size)]
+        capacity = max(1, sum(weights) // 2)
+        table = "\n".join(f"- {it}: value {v}, weight {w}" for it, v, w in zip(items, values, weights, strict=True))
+        prompt = (f"Choose items with total weight at most {capacity} to maximise the total value.\n{table}\n\n"
+                  'Answer with a ```json``` block {"selected": [item names], "objective": total value}.')
+        inst = {"values": values, "weights": weights, "capacity": capacity, "items": items}
+        out.append({"id": f"utility-knapsack-{k}", "prompt": prompt, "metadata": {"task": "knapsack", "knapsack": inst},
+                    "reference": {"answer": str(knapsack_optimum(values, weights, capacity))}})
+    return out
+
+
+def lp(rng: random.Random, n: int) -> list[dict[str, Any]]:
+    """Bounded, feasible LPs: maximise a positive objective under <= constraints with positive coefficients."""
+    out = []
+    for k in range(n):
+        nv, nc = rng.randint(2, 4), rng.randint(2, 4)
+        names = [chr(ord("x") + i) if i < 3 else f"w{i}" for i in range(nv)]
+        obj = {v: rng.randint(1, 9) for v in names}
+        cons = [{"name": f"c{j + 1}", "terms": {v: rng.randint(1, 6) for v in names}, "sense": "<=", "rhs": rng.randint(10, 60)}
+                for j in range(nc)]
+        model = {"sense": "max", "variables": [{"name": v} for v in names], "objective": obj, "constraints": cons}
+        text = "maximise " + " + ".join(f"{c} {v}" for v, c in obj.items()) + "\nsubject to\n" + "\n".join(
+            " + ".join(f"{c} {v}" for v, c in con["terms"].items()) + f" <= {con['rhs']}" for con in cons) + \
+            "\n" + ", ".join(names) + " >= 0"
+        prompt = (f"Solve the linear program\n{text}\n\n"
+                  'Answer with a ```json``` block {"solution": {variable: value}, "objective": value} using exact fractions.')
+        out.append({"id": f"utility-lp-{k}", "prompt": prompt, "metadata": {"task": "lp", "model": model}})
+    return out
+
+
+def assignment(rng: random.Random, n: int) -> list[dict[str, Any]]:
+    out = []
+    for k in range(n):
+        size = rng.randint(3, 5)
+        agents = [f"A{i + 1}" for i in range(size)]
+        tasks = [f"T{j + 1}" for j in range(size)]
+        costs = [[rng.randint(1, 20) for _ in range(size)] for _ in range(size)]
+        best = min(sum(costs[i][p[i]] for i in range(size)) for p in itertools.permutations(range(size)))
+        table = "\n".join(f"- {a}: " + ", ".join(f"{t} costs {costs[i][j]}" for j, t in enumerate(tasks)) for i, a in enumerate(agents))
+        prompt = (f"Assign each agent to a different task at minimum total cost.\n{table}\n\n"
+                  'Answer with a ```json``` block {"assignment": {agent: task}, "objective": total cost}.')
+        inst = {"costs": costs, "agents": agents, "tasks": tasks}
+        out.append({"id": f"utility-assignment-{k}", "prompt": prompt, "metadata": {"task": "assignment", "assignment": inst},
+                    "reference": {"answer": str(best)}})
+    return out
+
+
+def lotteries(rng: random.Random, n: int) -> list[dict[str, Any]]:
+    out = []
+    for k in range(n):
+        lots = {}
+        for name in ("A", "B", "C")[: rng.randint(2, 3)]:
+            size = rng.randint(2, 3)
+            cuts = sorted(rng.sample(range(1, 10), size - 1))
+            probs = [Fraction(b - a, 10) for a, b in zip([0, *cuts], [*cuts, 10], strict=True)]
+            lots[name] = [[str(p), rng.randint(-20, 50)] for p in probs]
+        desc = "\n".join(f"- {nm}: " + ", ".join(f"{x} with probability {p}" for p, x in lot) for nm, lot in lots.items())
+        prompt = (f"Lotteries:\n{desc}\n\nGive each lottery's expected value and variance and the lottery a risk-neutral "
+                  'decision maker should choose. Answer with a ```json``` block {"expected_values": {name: value}, '
+                  '"variances": {name: value}, "choice": name} using exact fractions.')
+        out.append({"id": f"utility-lotteries-{k}", "prompt": prompt, "metadata": {"task": "lotteries", "lotteries": lots}})
+    return out
+
+
+GENERATORS = {"games": games, "knapsack": knapsack, "lp": lp, "assignment": assignment, "lotteries": lotteries}
+
+
+def generate(kinds: list[str], n: int, seed: int) -> list[dict[str, Any]]:
+    """``n`` records of each kind, seeded."""
+    out = []
+    for kind in kinds:
+        out += GENERATORS[kind](random.Random(f"{seed}:{kind}"), n)
+    return out
+
+
+@click.command("tasks")
+@click.option("--kind", "kinds", default="all", show_default=True, help=f"Comma-separated: {', '.join(KINDS)} or all.")
+@click.option("-n", "--count", default=100, show_default=True, type=click.IntRange(1, 1_000_000), help="Records per kind.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="JSONL file (default: stdout).")
+def tasks_command(kinds: str, count: int, seed: int, output: str | None) -> None:
+    """Write seeded utility tasks (games, knapsack, LP, assignment, lotteries) as JSONL records."""
+    chosen = list(KINDS) if kinds == "all" else [k.strip() for k in kinds.split(",") if k.strip()]
+    unknown = [k for k in chosen if k not in GENERATORS]
+    if unknown:
+        raise click.BadParameter(f"unknown kind(s) {', '.join(unknown)}; choose from {', '.join(KINDS)}", param_hint="--kind")
+    records = generate(chosen, count, seed)
+    text = "".join(json.dumps(r) + "\n" for r in records)
+    if output:
+        tmp = Path(output).with_suffix(Path(output).suffix + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)
+        click.echo(f"wrote {len(records)} records to {output}", err=True)
+    else:
+        sys.stdout.write(text)

@@ -1,0 +1,11 @@
+"""chil-plugin-gambit: the ``game`` backend ``gambit`` (pygambit's enummixed in rationals).  Light entry
+point: pygambit is imported when the tool starts."""
+
+from chil_core import hookimpl
+
+
+@hookimpl
+def chil_register_tools(register):  # type: ignore[no-untyped-def]
+    from chil_plugin_gambit.tool import GambitGame
+
+    register(GambitGame)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from fractions import Fraction
 from itertools import product
 from typing import Any
@@ -66,17 +67,37 @@ def number(value: Any, where: str) -> Fraction:
     if isinstance(value, str):
         if len(value) > MAX_NUMBER_CHARS:
             raise GameError(f"{where} has more than {MAX_NUMBER_CHARS} characters")
-        m = _NUM_RE.match(value)
-        if not m:
+        out = _parse_text(value)
+        if out is None:
             raise GameError(f"{where} is not a number: {value!r}")
-        sign, mant, exp, den = m.groups()
-        out = Fraction(mant) * (Fraction(10) ** int(exp) if exp else 1)
-        if den is not None:
-            if int(den) == 0:
-                raise GameError(f"{where} divides by zero: {value!r}")
-            out /= int(den)
-        return -out if sign == "-" else out
+        if isinstance(out, str):
+            raise GameError(f"{where} {out}: {value!r}")
+        return out
     raise GameError(f"{where} must be a number or a string like '2/5', got {type(value).__name__}")
+
+
+@lru_cache(maxsize=65_536)
+def _parse_text(value: str) -> Fraction | str | None:
+    """The rational a numeric string denotes, None when it is not one, or a reason (str) when it is
+    malformed in a way worth naming.  Cached: models and games repeat their coefficients."""
+    if value.isdigit():
+        return Fraction(int(value))
+    m = _NUM_RE.match(value)
+    if not m:
+        return None
+    sign, mant, exp, den = m.groups()
+    if "." in mant:
+        whole, _, frac = mant.partition(".")
+        out = Fraction(int(whole or "0") * 10 ** len(frac) + int(frac or "0"), 10 ** len(frac))
+    else:
+        out = Fraction(int(mant))
+    if exp:
+        out *= Fraction(10) ** int(exp)
+    if den is not None:
+        if int(den) == 0:
+            return "divides by zero"
+        out /= int(den)
+    return -out if sign == "-" else out
 
 
 def fmt(x: Fraction) -> str:

@@ -39,6 +39,7 @@ MAX_NAME = 100
 #: largest magnitude of a coefficient, bound or right-hand side: solvers work in doubles and take
 #: 1e20 (HiGHS) or 1e30 as infinite, so larger numbers are refused rather than silently changed.
 MAX_MAGNITUDE = Fraction(10**12)
+_MAX_INT = 10**12
 STATUSES = ("optimal", "infeasible", "unbounded", "infeasible_or_unbounded", "time_limit", "not_solved")
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\[\]]*\Z")
 _SENSES = {"<=": "<=", "=<": "<=", "≤": "<=", ">=": ">=", "=>": ">=", "≥": ">=", "=": "=", "==": "="}
@@ -94,7 +95,7 @@ def _num(value: Any, where: str) -> Fraction:
         out = number(value, where)
     except GameError as exc:
         raise ModelError(str(exc)) from None
-    if abs(out) > MAX_MAGNITUDE:
+    if abs(out.numerator) > _MAX_INT * out.denominator:
         raise ModelError(f"{where}: magnitude {float(out):.3g} exceeds {float(MAX_MAGNITUDE):.0e} (solvers would treat it as infinite)")
     return out
 

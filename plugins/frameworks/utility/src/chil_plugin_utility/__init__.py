@@ -13,6 +13,8 @@ def chil_register_frameworks(register):  # type: ignore[no-untyped-def]
 
 @hookimpl
 def chil_register_commands(cli):  # type: ignore[no-untyped-def]
+    from chil_plugin_utility.predictor import fit_predictor_command
     from chil_plugin_utility.tasks import tasks_command
 
     cli.add_command(tasks_command, "tasks")
+    cli.add_command(fit_predictor_command, "fit-predictor")

@@ -32,9 +32,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chil_core import Context, Evidence, Framework, FrameworkResult, Record
 from chil_core.capabilities import game as G
+from chil_core.capabilities import predictor as P
 from chil_core.capabilities import solver as S
 from chil_core.failures import tool_failure
-from chil_plugin_utility import games, lotteries, optim
+from chil_plugin_utility import games, lotteries, optim, predictor
 from chil_plugin_utility.common import json_objects
 
 log = logging.getLogger(__name__)
@@ -44,9 +45,9 @@ _VERDICTS = {"equilibrium": "not_equilibrium", "payoff": "wrong_payoff", "domina
              "model": "model_invalid", "feasible": "infeasible_solution", "objective": "wrong_objective",
              "optimal": "suboptimal", "status": "wrong_status", "answer": "wrong_answer",
              "expected_value": "wrong_expected_value", "variance": "wrong_variance", "dominance": "wrong_dominance",
-             "choice": "wrong_choice"}
+             "choice": "wrong_choice", "solver_limit": "solver_limit"}
 #: weight of each item kind in the score (unlisted kinds weigh 1).
-_WEIGHTS = {"optimal": 3.0, "answer": 3.0, "complete": 1.0, "equilibrium": 1.0}
+_WEIGHTS = {"optimal": 3.0, "answer": 3.0, "solver_limit": 3.0, "model": 3.0}
 
 
 class UtilityOptions(BaseModel):
@@ -67,6 +68,7 @@ class UtilityOptions(BaseModel):
     max_nonzeros: int = Field(default=100_000, ge=1, le=100_000_000, description="Largest model (nonzero coefficients) solved.")
     time_limit_s: float = Field(default=2.0, gt=0, le=600, description="Solver time limit per model.")
     feasibility_tol: str = Field(default="0", description="Absolute slack allowed in constraints (exact rational, e.g. '1/1000000').")
+    predictor_model: str = Field(default="", description="Directory of a predictor fitted by `chil fit-predictor` (metadata.predictor records).")
     max_outcomes: int = Field(default=1000, ge=1, le=100_000, description="Most outcomes per lottery / nodes per decision tree.")
     max_digits: int = Field(default=60, ge=1, le=10_000, description="Longest number literal read from a completion.")
     max_bits: int = Field(default=4096, ge=64, le=1_000_000, description="Largest value, in bits, computed from a completion's numbers.")
@@ -79,8 +81,8 @@ class UtilityFramework(Framework):
     name: ClassVar[str] = "utility"
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "Is the decision good? Exact Nash checks, LP/MILP optima (OR-Tools, HiGHS), expected value and risk."
-    capabilities: ClassVar[dict[str, bool]] = {"game": False, "solver": False}
-    default_tools: ClassVar[dict[str, str]] = {"game": "exact", "solver": "highs"}
+    capabilities: ClassVar[dict[str, bool]] = {"game": False, "solver": False, "predictor": False}
+    default_tools: ClassVar[dict[str, str]] = {"game": "exact", "solver": "highs", "predictor": "xgboost"}
     Options: ClassVar[type[BaseModel]] = UtilityOptions
     options: UtilityOptions
 
@@ -93,6 +95,12 @@ class UtilityFramework(Framework):
             self._tol = G.number(o.feasibility_tol, "feasibility_tol")
         except G.GameError as exc:
             raise ValueError(f"frameworks.utility.options.feasibility_tol: {exc}") from None
+        self._spec: P.Spec | None = None
+        if o.predictor_model:
+            try:
+                self._spec = P.load_spec(o.predictor_model)
+            except P.PredictorError as exc:
+                raise ValueError(f"frameworks.utility.options.predictor_model: {exc}") from None
 
     async def score(self, record: Record, ctx: Context) -> FrameworkResult:
         md = record.metadata or {}
@@ -103,6 +111,8 @@ class UtilityFramework(Framework):
             src = optim.record_model(md, self._model_limits)
             if src is not None:
                 return await self._optim(record, ctx, src)
+        if "predictor" in md:
+            return await self._predict(record, ctx)
         if opts.lotteries and ("lotteries" in md or "decision_tree" in md):
             return self._finish(*lotteries.judge(md, record.completion, self._limits, opts.max_outcomes))
         if opts.optimisation:
@@ -237,14 +247,50 @@ class UtilityFramework(Framework):
                 ok = claims.status == status or status == "infeasible_or_unbounded"
                 items.append(games.Item("status", ok, f"claimed {claims.status}; {backend}: {status}"))
             elif src.origin == "completion":
-                items.append(games.Item("optimal", False, f"the completion's model is {status.replace('_', ' ')} ({backend}): no optimum to claim"))
+                items.append(games.Item("model", False, f"the completion's model is {status.replace('_', ' ')} ({backend}): no optimum to claim"))
             else:
                 items.append(games.Item("status", False, f"the model is {status.replace('_', ' ')} ({backend}), but the completion claims a solution"))
         else:  # time_limit / not_solved
             if src.origin == "completion":
-                items.append(games.Item("optimal", False, f"{backend} could not solve the completion's model within its limit ({status})"))
+                items.append(games.Item("solver_limit", False, f"{backend} could not solve the completion's model within its limit ({status})"))
             else:
                 notes.append(Evidence(kind="note", text=f"{backend}: {status}; optimality not checked"))
+
+    # -- learned predictor --------------------------------------------------------------------
+    async def _predict(self, record: Record, ctx: Context) -> FrameworkResult:
+        spec = self._spec
+        if spec is None:
+            return FrameworkResult.abstained("metadata.predictor given but no predictor_model configured")
+        if not ctx.has("predictor"):
+            return FrameworkResult.abstained("no predictor backend", cause="infrastructure")
+        blocks, _ = json_objects(record.completion)
+        md = record.metadata["predictor"] if isinstance(record.metadata["predictor"], dict) else {}
+        try:
+            names, rows, chosen, problem = predictor.decision_rows(spec, md, blocks, record.completion)
+        except ValueError as exc:
+            return FrameworkResult.abstained(f"record malformed: {exc}")
+        if chosen is None:
+            verdict = "no_answer" if problem == "no decision chosen" else "rejected_decision"
+            return FrameworkResult.scored(0.0, verdict=verdict, evidence=[Evidence(kind="decision", text=str(problem))],
+                                          explanation=str(problem))
+        own = chosen == len(rows) - 1 and names[chosen].startswith("(")
+        res = await ctx.call("predictor", "predict", {"model": str(spec.path), "sha256": spec.sha256, "rows": rows, "contributions": True})
+        if not res.ok or not isinstance(res.value, dict):
+            return tool_failure(res, "predictor", completion_input=own)
+        preds = res.value["predictions"]
+        cand = preds[: len(preds) - 1] if own else preds
+        u, lo, hi = preds[chosen], min(preds), max(preds)
+        score = 1.0 if hi == lo else (u - lo) / (hi - lo)
+        contribs = (res.value.get("contributions") or [[]])[chosen][: len(spec.features)]
+        top = sorted(zip(spec.features, contribs, strict=False), key=lambda fc: -abs(fc[1]))[:3]
+        evidence = [Evidence(kind="prediction", text=f"{names[chosen]}: predicted {spec.target} {u:.4g}; best candidate "
+                             f"{names[preds.index(max(cand))]} {max(cand):.4g}, worst {min(cand):.4g}",
+                             data={"predicted": u, "best": max(cand), "worst": min(cand)}),
+                    Evidence(kind="contributions", text="top contributions: " + ", ".join(f"{f} {c:+.3g}" for f, c in top),
+                             data={f: c for f, c in top})]
+        return FrameworkResult.scored(score, components={"predicted_utility": u, "best_candidate": max(cand), "relative": score},
+                                      verdict="best" if u >= max(cand) else "not_best", evidence=evidence,
+                                      explanation=f"predicted {spec.target} {u:.4g} vs best {max(cand):.4g}")
 
     # -- result --------------------------------------------------------------------------------
     def _finish(self, items: list[games.Item], notes: list[Evidence], verdict: str | None = None,

@@ -145,6 +145,8 @@ class ExactGame(Tool):
     Options: ClassVar[type[BaseModel]] = ExactGameOptions
     isolation: ClassVar[str] = "thread"  # type: ignore[assignment]
     priority: ClassVar[int] = 10
+    #: small batches: one batch must finish within the scheduler's per-call timeout
+    max_batch: ClassVar[int] = 16
     options: ExactGameOptions
 
     def run_one(self, call: ToolCall) -> Any:

@@ -36,6 +36,8 @@ class GambitGame(Tool):
     Options: ClassVar[type[BaseModel]] = GambitOptions
     isolation: ClassVar[str] = "process"  # type: ignore[assignment]
     priority: ClassVar[int] = 5
+    #: small batches: one batch must finish within the scheduler's per-call timeout
+    max_batch: ClassVar[int] = 16
     options: GambitOptions
 
     @classmethod

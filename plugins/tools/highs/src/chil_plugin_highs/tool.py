@@ -34,6 +34,8 @@ class HighsSolver(Tool):
     Options: ClassVar[type[BaseModel]] = HighsOptions
     isolation: ClassVar[str] = "thread"  # type: ignore[assignment]
     priority: ClassVar[int] = 10
+    #: small batches: one batch must finish within the scheduler's per-call timeout
+    max_batch: ClassVar[int] = 16
     options: HighsOptions
 
     @classmethod

@@ -39,6 +39,8 @@ class OrToolsSolver(Tool):
     Options: ClassVar[type[BaseModel]] = OrToolsOptions
     isolation: ClassVar[str] = "process"  # type: ignore[assignment]
     priority: ClassVar[int] = 5
+    #: small batches: one batch must finish within the scheduler's per-call timeout
+    max_batch: ClassVar[int] = 16
     options: OrToolsOptions
 
     @classmethod

@@ -1,0 +1,10 @@
+"""chil-plugin-afinn: the ``sentiment:afinn`` backend.  Light entry point: the library loads in ``Tool.start``."""
+
+from chil_core import hookimpl
+
+
+@hookimpl
+def chil_register_tools(register):  # type: ignore[no-untyped-def]
+    from chil_plugin_afinn.tool import AfinnSentiment as Tool
+
+    register(Tool)

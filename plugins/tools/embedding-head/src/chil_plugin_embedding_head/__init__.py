@@ -1,0 +1,18 @@
+"""chil-plugin-embedding-head: the ``sentiment:embedding-head`` backend and ``chil fit-sentiment``.
+Light entry point: numpy and the embedding backend load when the tool starts or the command runs."""
+
+from chil_core import hookimpl
+
+
+@hookimpl
+def chil_register_tools(register):  # type: ignore[no-untyped-def]
+    from chil_plugin_embedding_head.tool import EmbeddingHeadSentiment
+
+    register(EmbeddingHeadSentiment)
+
+
+@hookimpl
+def chil_register_commands(cli):  # type: ignore[no-untyped-def]
+    from chil_plugin_embedding_head.command import fit_sentiment
+
+    cli.add_command(fit_sentiment, "fit-sentiment")

@@ -1,0 +1,78 @@
+"""``sentiment:embedding-head``: a logistic head on sentence embeddings (see :mod:`.head`).
+
+Fitted by ``chil fit-sentiment`` on labelled JSONL and stored as a small JSON file that
+``[tools.embedding-head] head = "..."`` points to.  The file names the embedding backend (and its
+options) the head was fitted on; the tool starts that backend in-process and embeds a whole batch at
+once.  No head ships with the package: the only labelled sentiment data here is SST-2 dev, the data the
+benchmark measures on (and on it the head does not beat AFINN, see the README).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from chil_core.capabilities.sentiment import SentimentOptions, SentimentTool
+
+
+class HeadOptions(SentimentOptions):
+    """``[tools.embedding-head]``."""
+
+    head: str | None = Field(default=None, description="Head file written by `chil fit-sentiment` (required to start).")
+
+    @field_validator("head")
+    @classmethod
+    def _exists(cls, v: str | None) -> str | None:
+        if v is not None:
+            from chil_plugin_embedding_head.head import load_head
+
+            load_head(v)
+        return v
+
+
+class EmbeddingHeadSentiment(SentimentTool):
+    name: ClassVar[str] = "embedding-head"
+    version: ClassVar[str] = "0.1.0"
+    description: ClassVar[str] = "logistic head on sentence embeddings (fit with `chil fit-sentiment`)"
+    Options: ClassVar[type[HeadOptions]] = HeadOptions  # type: ignore[assignment]
+    isolation: ClassVar[str] = "thread"  # type: ignore[assignment]
+    max_batch: ClassVar[int] = 512
+    priority: ClassVar[int] = 0
+    options: HeadOptions
+
+    _embedder: Any = None
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        if importlib.util.find_spec("numpy") is None:
+            return "numpy is not installed"
+        return None
+
+    def start(self) -> None:
+        import numpy as np
+
+        from chil_plugin_embedding_head.head import load_head, make_embedder
+
+        if self.options.head is None:
+            raise ValueError("tools.embedding-head.head: no head file configured (fit one with `chil fit-sentiment`)")
+        head = load_head(self.options.head)
+        self._embedder = make_embedder(head["embedding"]["backend"], head["embedding"].get("options", {}))
+        if self._embedder.dim != head["dim"]:
+            raise ValueError(f"tools.embedding-head.head: the head has dim {head['dim']}, "
+                             f"the embedding backend gives {self._embedder.dim}")
+        self._w = np.asarray(head["weights"], dtype=np.float64)
+        self._b = float(head["bias"])
+
+    def polarities(self, texts: list[str]) -> list[float | None]:
+        import numpy as np
+
+        rows, empty, _ = self._embedder.encode_normalized(texts)
+        pol = np.tanh((rows.astype(np.float64) @ self._w + self._b) / 2)
+        return [None if e else float(p) for p, e in zip(pol, empty, strict=True)]
+
+    def close(self) -> None:
+        if self._embedder is not None:
+            self._embedder.close()
+            self._embedder = None

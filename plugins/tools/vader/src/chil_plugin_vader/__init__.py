@@ -1,0 +1,10 @@
+"""chil-plugin-vader: the ``sentiment:vader`` backend.  Light entry point: the library loads in ``Tool.start``."""
+
+from chil_core import hookimpl
+
+
+@hookimpl
+def chil_register_tools(register):  # type: ignore[no-untyped-def]
+    from chil_plugin_vader.tool import VaderSentiment as Tool
+
+    register(Tool)

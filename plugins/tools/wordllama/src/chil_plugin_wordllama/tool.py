@@ -101,7 +101,7 @@ class WordLlamaEmbedding(EmbeddingTool):
         tok.no_padding()
         tok.no_truncation()
         self._tokenizer = tok
-        log.info("wordllama: %s loaded from %s, %d tokens x %d dims", CONFIG, package_dir(), *self._matrix.shape)
+        log.debug("wordllama: %s loaded from %s, %d tokens x %d dims", CONFIG, package_dir(), *self._matrix.shape)
 
     @property
     def dim(self) -> int:

@@ -1,0 +1,256 @@
+"""The ``contextual`` framework: does the completion fit the situation it was written for?
+
+A record asks up to three things; the framework judges those it asks and abstains on a record that asks
+none (it is outside its scope):
+
+* **tone**: ``metadata.tone`` = ``positive`` / ``negative`` / ``neutral`` or a number in [-1, 1].  The
+  ``sentiment`` backend reads the whole answer and each sentence.  A label target is met when the whole
+  answer has that label AND no sentence has the opposite one (so praise appended to a negative answer
+  does not turn it positive); then ``score = 0.5 + 0.5·|polarity|``, else 0.  A number target scores
+  ``1 − |polarity − target|`` (0 when a sentence has the opposite sign).  Components ``tone_match``
+  (0/1) and ``tone_margin`` (the polarity signed toward the target).
+* **relevance**: ``metadata.context`` (dialogue turns as a list, or a string).  Sentence-embedding cosine
+  of each answer sentence with the last turn (0.7) and the whole context (0.3); the score is the
+  *weakest* sentence's, so an off-topic answer cannot be padded into a relevant one.  Components
+  ``relevance`` (that score), ``relevance_embedding`` (whole answer), ``relevance_keywords`` (share of
+  the answer's content words found in the context).
+* **grounding**: ``metadata.passage`` (a string or a list of strings).  Every number and named entity
+  of the answer must be stated by the passage (:func:`~chil_plugin_contextual.text.grounding_items`);
+  unsupported ones are evidence.  ``grounded_fraction`` = supported / checked; the score is the lowest
+  per-sentence fraction (padding with true sentences does not dilute a false one), verdict
+  ``grounded`` / ``partly_grounded`` / ``ungrounded``; an answer with nothing checkable scores half
+  of the share of its content words the passage contains.
+
+Before any of it the answer is *read* (:func:`~chil_plugin_contextual.text.read_completion`): sentences
+copied from the prompt or context, filler without a content word, and repeats are set aside (counted as
+evidence, never credited).  A record that asks something and gets no answer (empty, only filler or
+copies) is scored 0 with verdict ``no_answer``: not masked.  The record's score is the mean of the
+asked parts.  A backend failure on the completion's own text is penalised; an unavailable backend
+abstains (see :mod:`chil_core.failures`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chil_core import Evidence, Framework, FrameworkResult, Record, ToolCall, ToolResult
+from chil_core.failures import tool_failure
+from chil_plugin_contextual.text import Reading, content_words, grounding_items, read_completion
+
+LABELS = ("positive", "negative", "neutral")
+
+
+class ContextualOptions(BaseModel):
+    """Options of the contextual framework (``[frameworks.contextual.options]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_chars: int = Field(default=20_000, ge=100, le=2_000_000, description="The completion is cut to this length first.")
+    max_sentences: int = Field(default=64, ge=1, le=1000, description="Sentences judged per completion; more are dropped.")
+    max_items: int = Field(default=200, ge=1, le=10_000, description="Grounding: numbers and entities checked per completion.")
+    neutral_band: float = Field(default=0.05, ge=0.0, lt=1.0, description="|polarity| below this is neutral.")
+    last_turn_weight: float = Field(default=0.7, ge=0.0, le=1.0, description="Relevance: weight of the last turn vs the whole context.")
+
+
+class _Ask:
+    def __init__(self, record: Record) -> None:
+        md = record.metadata or {}
+        self.tone: str | float | None = None
+        self.problems: list[str] = []
+        tone = md.get("tone")
+        if tone is not None:
+            if isinstance(tone, str) and tone.strip().casefold() in LABELS:
+                self.tone = tone.strip().casefold()
+            elif isinstance(tone, int | float) and not isinstance(tone, bool) and math.isfinite(tone) and -1 <= tone <= 1:
+                self.tone = float(tone)
+            else:
+                self.problems.append(f"metadata.tone: must be positive, negative, neutral or a number in [-1, 1], got {tone!r}")
+        self.context = _texts(md.get("context"), "metadata.context", self.problems)
+        self.passage = _texts(md.get("passage"), "metadata.passage", self.problems)
+
+    @property
+    def anything(self) -> bool:
+        return self.tone is not None or bool(self.context) or bool(self.passage)
+
+
+def _texts(value: Any, field: str, problems: list[str]) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [v for v in value if v.strip()]
+    problems.append(f"{field}: must be a string or a list of strings")
+    return []
+
+
+class ContextualFramework(Framework):
+    """Tone (sentiment), relevance to the dialogue (embeddings), grounding in a passage."""
+
+    name: ClassVar[str] = "contextual"
+    version: ClassVar[str] = "0.1.0"
+    description: ClassVar[str] = "Does it fit its situation? Tone asked for, relevance to the context, grounding in a passage."
+    capabilities: ClassVar[dict[str, bool]] = {"sentiment": False, "embedding": False}
+    default_tools: ClassVar[dict[str, str]] = {"sentiment": "afinn", "embedding": "wordllama"}
+    default_weight: ClassVar[float] = 1.0
+    Options: ClassVar[type[BaseModel]] = ContextualOptions
+
+    options: ContextualOptions
+
+    async def score(self, record: Record, ctx: Any) -> FrameworkResult:
+        ask = _Ask(record)
+        if ask.problems:
+            return FrameworkResult.abstained("; ".join(ask.problems), cause="infrastructure")
+        if not ask.anything:
+            return FrameworkResult.abstained("the record asks no tone, context or passage: outside this framework's scope")
+        for cap, needed in (("sentiment", ask.tone is not None), ("embedding", bool(ask.context))):
+            if needed and not ctx.has(cap):
+                return FrameworkResult.abstained(f"no {cap} backend is configured", cause="infrastructure")
+        o = self.options
+        sources = [record.prompt, *ask.context]
+        reading = read_completion(record.completion, sources, o.max_chars, o.max_sentences)
+        evidence = _reading_evidence(reading)
+        if not reading.kept:
+            comps = {k: 0.0 for k in _asked_components(ask)}
+            return FrameworkResult.scored(0.0, components=comps, verdict="no_answer", evidence=evidence,
+                                          explanation="the record asks for an answer and the completion gives none of its own")
+        calls, plan = self._calls(ask, reading)
+        results = await ctx.call_many(calls) if calls else []
+        for call, res in zip(calls, results, strict=True):
+            if not res.ok:
+                return tool_failure(res, call.capability, completion_input=True, evidence=evidence)
+        parts: dict[str, float] = {}
+        comps: dict[str, float] = {}
+        verdicts: list[str] = []
+        if ask.tone is not None:
+            s, c, v = self._tone(ask.tone, [r.value for r in results[plan["tone"]]])
+            parts["tone"] = s
+            comps |= c
+            verdicts.append(v)
+            evidence.append(Evidence(kind="tone", text=f"asked {ask.tone!r}; read {v} (polarity {c['tone_polarity']:+.3f})",
+                                     data={"backend": ctx.backend("sentiment")}))
+        if ask.context:
+            s, c = self._relevance(ask, reading, results[plan["relevance"]].value)
+            parts["relevance"] = s
+            comps |= c
+        if ask.passage:
+            s, c, v, ev = self._grounding(ask, reading)
+            parts["grounding"] = s
+            comps |= c
+            verdicts.append(v)
+            evidence += ev
+        score = sum(parts.values()) / len(parts)
+        verdict = verdicts[-1] if len(verdicts) == 1 else ("fits" if score >= 0.5 else "does_not_fit")
+        if not verdicts:
+            verdict = "relevant" if score >= 0.5 else "off_topic"
+        return FrameworkResult.scored(score, components=comps, verdict=verdict, evidence=evidence)
+
+    # -- calls -------------------------------------------------------------------------------
+    def _calls(self, ask: _Ask, reading: Reading) -> tuple[list[ToolCall], dict[str, Any]]:
+        calls: list[ToolCall] = []
+        plan: dict[str, Any] = {}
+        if ask.tone is not None:
+            texts = [reading.text, *reading.kept]
+            plan["tone"] = slice(len(calls), len(calls) + len(texts))
+            calls += [ToolCall(capability="sentiment", op="polarity", payload={"text": t}) for t in texts]
+        if ask.context:
+            last, whole = ask.context[-1], " ".join(ask.context)
+            pairs = [[reading.text, last], [reading.text, whole]]
+            for s in reading.kept:
+                pairs += [[s, last], [s, whole]]
+            plan["relevance"] = len(calls)
+            calls.append(ToolCall(capability="embedding", op="similarity", payload={"pairs": pairs}))
+        return calls, plan
+
+    # -- tone --------------------------------------------------------------------------------
+    def _tone(self, target: str | float, values: list[dict[str, Any]]) -> tuple[float, dict[str, float], str]:
+        whole, per = values[0], values[1:]
+        p = float(whole["polarity"])
+        band = self.options.neutral_band
+        labels = [v["label"] for v in per]
+        if isinstance(target, str):
+            sign = {"positive": 1.0, "negative": -1.0, "neutral": 0.0}[target]
+            if target == "neutral":
+                match = whole["label"] == "neutral" and all(lab == "neutral" for lab in labels)
+                margin = 1.0 - abs(p)
+                score = margin if match else 0.0
+            else:
+                opposite = "negative" if target == "positive" else "positive"
+                match = whole["label"] == target and opposite not in labels
+                margin = sign * p
+                score = 0.5 + 0.5 * min(1.0, abs(p)) if match else 0.0
+        else:
+            opposite_sign = any((v["polarity"] > band and target < -band) or (v["polarity"] < -band and target > band) for v in per)
+            score = 0.0 if opposite_sign else max(0.0, 1.0 - abs(p - target))
+            match = score >= 0.5
+            margin = -abs(p - target)
+        read = whole["label"] if not (isinstance(target, str) and whole["label"] == target and not match) else "mixed"
+        return score, {"tone_match": float(match), "tone_margin": round(margin, 6), "tone_polarity": p}, read
+
+    # -- relevance ---------------------------------------------------------------------------
+    def _relevance(self, ask: _Ask, reading: Reading, value: dict[str, Any]) -> tuple[float, dict[str, float]]:
+        w = self.options.last_turn_weight
+        s = value["scores"]
+        whole = w * s[0] + (1 - w) * s[1]
+        per = [w * s[i] + (1 - w) * s[i + 1] for i in range(2, len(s), 2)]
+        weakest = min(per) if per else whole
+        ctx_words = set(content_words(" ".join(ask.context)))
+        mine = content_words(reading.text)
+        keywords = sum(x in ctx_words for x in mine) / len(mine) if mine else 0.0
+        score = max(0.0, min(1.0, weakest))
+        return score, {"relevance": round(score, 6), "relevance_embedding": round(whole, 6), "relevance_keywords": round(keywords, 6)}
+
+    # -- grounding ---------------------------------------------------------------------------
+    def _grounding(self, ask: _Ask, reading: Reading) -> tuple[float, dict[str, float], str, list[Evidence]]:
+        passage = "\n".join(ask.passage)
+        items = grounding_items(reading.kept, passage, self.options.max_items)
+        evidence = [Evidence(kind="unsupported", text=f"{it.kind} {it.text!r} is not in the passage",
+                             data={"kind": it.kind, "text": it.text, "sentence": it.sentence})
+                    for it in items if not it.supported][:20]
+        if not items:
+            pw = set(content_words(passage))
+            mine = content_words(reading.text)
+            coverage = sum(x in pw for x in mine) / len(mine) if mine else 0.0
+            return 0.5 * coverage, {"grounded_fraction": 0.0, "grounding_items": 0.0, "passage_coverage": round(coverage, 6)}, \
+                "nothing_to_ground", evidence
+        supported = sum(it.supported for it in items)
+        fraction = supported / len(items)
+        per_sentence: dict[int, list[bool]] = {}
+        for it in items:
+            per_sentence.setdefault(it.sentence, []).append(it.supported)
+        score = min(sum(v) / len(v) for v in per_sentence.values())
+        verdict = "grounded" if supported == len(items) else ("ungrounded" if supported == 0 else "partly_grounded")
+        return score, {"grounded_fraction": round(fraction, 6), "grounding_items": float(len(items)),
+                       "grounding_unsupported": float(len(items) - supported)}, verdict, evidence
+
+
+def _asked_components(ask: _Ask) -> list[str]:
+    out = []
+    if ask.tone is not None:
+        out += ["tone_match"]
+    if ask.context:
+        out += ["relevance"]
+    if ask.passage:
+        out += ["grounded_fraction"]
+    return out
+
+
+def _reading_evidence(reading: Reading) -> list[Evidence]:
+    ev = []
+    if reading.copied:
+        ev.append(Evidence(kind="copied", text=f"{len(reading.copied)} sentence(s) copied from the prompt or context earn nothing",
+                           data={"sentences": [s[:200] for s in reading.copied[:5]]}))
+    if reading.filler:
+        ev.append(Evidence(kind="filler", text=f"{len(reading.filler)} sentence(s) without a content word set aside",
+                           data={"sentences": [s[:200] for s in reading.filler[:5]]}))
+    if reading.repeated:
+        ev.append(Evidence(kind="repeated", text=f"{reading.repeated} repeated sentence(s) counted once"))
+    if reading.truncated:
+        ev.append(Evidence(kind="truncated", text="the completion was cut to max_chars before reading"))
+    return ev
+
+
+__all__ = ["ContextualFramework", "ContextualOptions", "ToolResult"]

@@ -113,8 +113,12 @@ class EmbeddingTool(Tool):
         """One row per text (any scale; the base normalises).  Texts arrive already cut to ``max_chars``."""
         raise NotImplementedError
 
+    #: rows kept per instance for texts seen recently (a GRPO group shares its prompt and context).
+    memo_size: ClassVar[int] = 4096
+
     def encode_normalized(self, texts: list[str]) -> tuple[np.ndarray, list[bool], list[bool]]:
-        """``(unit rows, empty flags, truncated flags)`` for ``texts``: what every op is built from."""
+        """``(unit rows, empty flags, truncated flags)`` for ``texts``: what every op is built from.
+        Texts of up to 2,000 characters seen in the last :attr:`memo_size` are not encoded again."""
         import numpy as np
 
         limit = self.options.max_chars
@@ -122,10 +126,23 @@ class EmbeddingTool(Tool):
         truncated = [len(t) > limit for t in texts]
         if not cut:
             return np.zeros((0, self.dim), dtype=np.float32), [], []
-        rows, empty = normalize_rows(self.encode(cut))
-        if rows.shape != (len(cut), self.dim):
-            raise RuntimeError(f"{self.name}: encode returned shape {rows.shape}, expected {(len(cut), self.dim)}")
-        return rows, empty, truncated
+        memo: dict[str, tuple[np.ndarray, bool]] = self.__dict__.setdefault("_memo", {})
+        todo = list(dict.fromkeys(t for t in cut if t not in memo))
+        if todo:
+            rows, empty = normalize_rows(self.encode(todo))
+            if rows.shape != (len(todo), self.dim):
+                raise RuntimeError(f"{self.name}: encode returned shape {rows.shape}, expected {(len(todo), self.dim)}")
+            fresh = dict(zip(todo, zip(rows, empty, strict=True), strict=True))
+        else:
+            fresh = {}
+        out = np.stack([fresh[t][0] if t in fresh else memo[t][0] for t in cut])
+        empties = [bool(fresh[t][1] if t in fresh else memo[t][1]) for t in cut]
+        for t, v in fresh.items():
+            if len(t) <= 2000:
+                if len(memo) >= self.memo_size:
+                    memo.pop(next(iter(memo)))
+                memo[t] = v
+        return out, empties, truncated
 
     def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
         needed: list[list[str] | None] = []
@@ -165,3 +182,21 @@ class EmbeddingTool(Tool):
                     "truncated": [i for i, (x, y) in enumerate(pair_idx) if truncated[x] or truncated[y]],
                 })
         return out
+
+
+def start_embedder(backend: str, options: dict[str, Any] | None = None) -> EmbeddingTool:
+    """A started embedding backend found by name among the installed plugins (for tools that embed
+    in-process: the sentiment head, the vector index).  ``ValueError`` names what is missing."""
+    from chil_core.plugins import get_registry
+
+    reg = get_registry()
+    choices = reg.backends("embedding")
+    if backend not in choices:
+        raise ValueError(f"embedding backend {backend!r} is not installed; installed: {choices}")
+    cls = reg.tool("embedding", backend)
+    reason = reg.unavailable_reason(cls)
+    if reason:
+        raise ValueError(f"embedding backend {backend!r} is unavailable: {reason}")
+    tool = cls(cls.Options.model_validate(options or {}))
+    tool.start()
+    return tool  # type: ignore[return-value]

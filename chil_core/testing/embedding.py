@@ -140,5 +140,9 @@ class EmbeddingConformance(ToolConformance):
             return original(texts)
 
         monkeypatch.setattr(tool, "encode", spy)
-        tool.run_batch([embed(SENTENCES), embed(SENTENCES[:2]), similarity([[SENTENCES[0], SENTENCES[1]]])])
-        assert len(seen) == 1 and sorted(seen[0]) == sorted(SENTENCES)
+        fresh = [f"{s} (spy {id(seen)})" for s in SENTENCES]  # texts no earlier test encoded
+        first = tool.run_batch([embed(fresh), embed(fresh[:2]), similarity([[fresh[0], fresh[1]]])])
+        assert len(seen) == 1 and sorted(seen[0]) == sorted(fresh)
+        again = tool.run_batch([embed(fresh)])
+        assert len(seen) == 1, "texts seen recently are not encoded again"
+        assert again[0] == first[0]

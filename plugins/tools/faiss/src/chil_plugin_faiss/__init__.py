@@ -1,0 +1,18 @@
+"""chil-plugin-faiss: the ``vector_index:faiss`` backend and ``chil index``.  Light entry point: faiss
+and numpy load when the tool starts or the command runs."""
+
+from chil_core import hookimpl
+
+
+@hookimpl
+def chil_register_tools(register):  # type: ignore[no-untyped-def]
+    from chil_plugin_faiss.tool import FaissIndex
+
+    register(FaissIndex)
+
+
+@hookimpl
+def chil_register_commands(cli):  # type: ignore[no-untyped-def]
+    from chil_plugin_faiss.command import index_command
+
+    cli.add_command(index_command, "index")

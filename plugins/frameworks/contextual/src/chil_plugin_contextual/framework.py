@@ -14,7 +14,9 @@ none (it is outside its scope):
   *weakest* sentence's, so an off-topic answer cannot be padded into a relevant one.  Components
   ``relevance`` (that score), ``relevance_embedding`` (whole answer), ``relevance_keywords`` (share of
   the answer's content words found in the context).
-* **grounding**: ``metadata.passage`` (a string or a list of strings).  Every number and named entity
+* **grounding**: ``metadata.passage`` (a string or a list of strings), or, with ``metadata.retrieve``
+  (``true``: the prompt is the query; or a query string) and no passage, the ``retrieve_k`` passages the
+  ``vector_index`` backend finds (evidence ``retrieved`` names them).  Every number and named entity
   of the answer must be stated by the passage (:func:`~chil_plugin_contextual.text.grounding_items`);
   unsupported ones are evidence.  ``grounded_fraction`` = supported / checked; the score is the lowest
   per-sentence fraction (padding with true sentences does not dilute a false one), verdict
@@ -53,6 +55,7 @@ class ContextualOptions(BaseModel):
     max_items: int = Field(default=200, ge=1, le=10_000, description="Grounding: numbers and entities checked per completion.")
     neutral_band: float = Field(default=0.05, ge=0.0, lt=1.0, description="|polarity| below this is neutral.")
     last_turn_weight: float = Field(default=0.7, ge=0.0, le=1.0, description="Relevance: weight of the last turn vs the whole context.")
+    retrieve_k: int = Field(default=3, ge=1, le=100, description="Passages retrieved for a record with metadata.retrieve and no passage.")
 
 
 class _Ask:
@@ -70,10 +73,19 @@ class _Ask:
                 self.problems.append(f"metadata.tone: must be positive, negative, neutral or a number in [-1, 1], got {tone!r}")
         self.context = _texts(md.get("context"), "metadata.context", self.problems)
         self.passage = _texts(md.get("passage"), "metadata.passage", self.problems)
+        retrieve = md.get("retrieve")
+        self.retrieve: str | None = None
+        if retrieve is not None and not self.passage:
+            if retrieve is True:
+                self.retrieve = record.prompt
+            elif isinstance(retrieve, str) and retrieve.strip():
+                self.retrieve = retrieve
+            elif retrieve is not False:
+                self.problems.append("metadata.retrieve: must be true (query = the prompt) or a query string")
 
     @property
     def anything(self) -> bool:
-        return self.tone is not None or bool(self.context) or bool(self.passage)
+        return self.tone is not None or bool(self.context) or bool(self.passage) or self.retrieve is not None
 
 
 def _texts(value: Any, field: str, problems: list[str]) -> list[str]:
@@ -93,8 +105,8 @@ class ContextualFramework(Framework):
     name: ClassVar[str] = "contextual"
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "Does it fit its situation? Tone asked for, relevance to the context, grounding in a passage."
-    capabilities: ClassVar[dict[str, bool]] = {"sentiment": False, "embedding": False}
-    default_tools: ClassVar[dict[str, str]] = {"sentiment": "afinn", "embedding": "wordllama"}
+    capabilities: ClassVar[dict[str, bool]] = {"sentiment": False, "embedding": False, "vector_index": False}
+    default_tools: ClassVar[dict[str, str]] = {"sentiment": "afinn", "embedding": "wordllama", "vector_index": "faiss"}
     default_weight: ClassVar[float] = 1.0
     Options: ClassVar[type[BaseModel]] = ContextualOptions
 
@@ -106,13 +118,25 @@ class ContextualFramework(Framework):
             return FrameworkResult.abstained("; ".join(ask.problems), cause="infrastructure")
         if not ask.anything:
             return FrameworkResult.abstained("the record asks no tone, context or passage: outside this framework's scope")
-        for cap, needed in (("sentiment", ask.tone is not None), ("embedding", bool(ask.context))):
+        for cap, needed in (("sentiment", ask.tone is not None), ("embedding", bool(ask.context)),
+                            ("vector_index", ask.retrieve is not None)):
             if needed and not ctx.has(cap):
                 return FrameworkResult.abstained(f"no {cap} backend is configured", cause="infrastructure")
         o = self.options
+        retrieved: list[Evidence] = []
+        if ask.retrieve is not None:
+            res = await ctx.call("vector_index", "search", {"queries": [ask.retrieve[:4000]], "k": o.retrieve_k})
+            if not res.ok:  # the query is the record's, not the completion's: an infrastructure failure
+                return tool_failure(res, "vector_index", completion_input=False)
+            hits = res.value["hits"][0]
+            if not hits:
+                return FrameworkResult.abstained("the index returned no passage for this record", cause="infrastructure")
+            ask.passage = [h["text"] for h in hits]
+            retrieved.append(Evidence(kind="retrieved", text=f"{len(hits)} passage(s) retrieved from {ctx.backend('vector_index')}",
+                                      data={"ids": [h["id"] for h in hits], "scores": [h["score"] for h in hits]}))
         sources = [record.prompt, *ask.context]
         reading = read_completion(record.completion, sources, o.max_chars, o.max_sentences)
-        evidence = _reading_evidence(reading)
+        evidence = retrieved + _reading_evidence(reading)
         if not reading.kept:
             comps = {k: 0.0 for k in _asked_components(ask)}
             return FrameworkResult.scored(0.0, components=comps, verdict="no_answer", evidence=evidence,
@@ -233,7 +257,7 @@ def _asked_components(ask: _Ask) -> list[str]:
         out += ["tone_match"]
     if ask.context:
         out += ["relevance"]
-    if ask.passage:
+    if ask.passage or ask.retrieve is not None:
         out += ["grounded_fraction"]
     return out
 

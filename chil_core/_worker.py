@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import traceback
 from typing import Any
 
 
-def serve(conn: Any, tool_path: str, options: dict[str, Any]) -> None:
+def _limit_memory(memory_mb: int | None) -> None:
+    """Bound this worker's address space: an allocation past it fails (MemoryError, or the backend's
+    own out-of-memory error) or kills the worker, which the scheduler replaces."""
+    if not memory_mb:
+        return
+    import resource
+
+    limit = int(memory_mb) * 1024 * 1024
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def serve(conn: Any, tool_path: str, options: dict[str, Any], limits: dict[str, Any] | None = None) -> None:
     """Build the tool, say ready, then answer batches until the pipe closes.
 
     Messages in: ``[(capability, op, payload), ...]``.  Out: ``("ok", [(status, value, error), ...])``
@@ -16,6 +31,7 @@ def serve(conn: Any, tool_path: str, options: dict[str, Any]) -> None:
     from chil_core.plugins import load_object
 
     try:
+        _limit_memory((limits or {}).get("memory_mb"))
         cls = load_object(tool_path)
         tool = cls(cls.Options.model_validate(options))
         tool.start()
@@ -44,4 +60,4 @@ def serve(conn: Any, tool_path: str, options: dict[str, Any]) -> None:
     try:
         tool.close()
     except Exception:  # noqa: BLE001
-        pass
+        logging.getLogger(__name__).warning("%s: close() raised in its worker", tool_path, exc_info=True)

@@ -69,6 +69,10 @@ class BackendRunSettings(_Strict):
     timeout_s: float | None = Field(default=None, gt=0)
     concurrency: int | None = Field(default=None, ge=1)
     workers: int | None = Field(default=None, ge=1)
+    spare_workers: int | None = Field(default=None, ge=0)
+    stall_s: float | None = Field(default=None, gt=0)
+    worker_max_calls: int | None = Field(default=None, ge=0)
+    memory_mb: int | None = Field(default=None, ge=64)
     cache: bool | None = None
 
 
@@ -79,6 +83,10 @@ class SchedulerSettings(_Strict):
     record_timeout_s: float = Field(default=60.0, gt=0, description="Timeout of one framework on one record.")
     concurrency: int = Field(default=2, ge=1, description="Batches in flight per backend.")
     workers: int = Field(default=1, ge=1, description="Worker processes per process-isolated backend.")
+    spare_workers: int = Field(default=2, ge=0, description="Extra workers started while others are stalled on a slow call.")
+    stall_s: float = Field(default=0.25, gt=0, description="A worker busy this long on one call is stalled: its queued neighbours move on.")
+    worker_max_calls: int = Field(default=0, ge=0, description="Replace a worker after this many calls (0 = never).")
+    memory_mb: int | None = Field(default=None, ge=64, description="Address-space bound of each worker process (None = the backend's own).")
     max_records_in_flight: int = Field(default=4096, ge=1, description="Records scored concurrently.")
     backends: dict[str, BackendRunSettings] = Field(default_factory=dict)
 
@@ -92,6 +100,10 @@ class SchedulerSettings(_Strict):
             timeout_s=own.timeout_s or self.timeout_s,
             concurrency=own.concurrency or self.concurrency,
             workers=own.workers or self.workers,
+            spare_workers=self.spare_workers if own.spare_workers is None else own.spare_workers,
+            stall_s=own.stall_s or self.stall_s,
+            worker_max_calls=self.worker_max_calls if own.worker_max_calls is None else own.worker_max_calls,
+            memory_mb=own.memory_mb or self.memory_mb,
             cache=True if own.cache is None else own.cache,
         )
 
@@ -120,9 +132,15 @@ class RewardSettings(_Strict):
     aggregate: Literal["mean", "sum"] = Field(default="mean", description="Weighted mean or weighted sum.")
 
 
+DEFAULT_MAX_COMPLETION_CHARS = 100_000
+
+
 class FrameworkSettings(_Strict):
     enabled: bool = True
     weight: float | None = Field(default=None, allow_inf_nan=False, description="Defaults to the framework's default_weight.")
+    max_completion_chars: int | None = Field(
+        default=None, ge=1, description="Longer completions get the verdict 'oversize' (score 0) unread; "
+        f"default: the framework's own bound, else {DEFAULT_MAX_COMPLETION_CHARS:,}.")
     tools: dict[str, str] = Field(default_factory=dict, description="capability -> backend name.")
     options: dict[str, Any] = Field(default_factory=dict)
 
@@ -270,6 +288,8 @@ def resolve(settings: Settings, registry: Registry, only: list[str] | None = Non
             continue
         if fs.weight is None:
             fs.weight = cls.default_weight
+        if fs.max_completion_chars is None:
+            fs.max_completion_chars = int(getattr(cls, "max_completion_chars", DEFAULT_MAX_COMPLETION_CHARS))
         try:
             fs.options = cls.Options.model_validate(fs.options).model_dump(mode="json")
         except ValidationError as exc:

@@ -4,17 +4,24 @@ micro-batched per backend and run in the backend's isolation, with per-call time
 ```
 framework ──ctx.call──▶ Backend.call: key → in flight? share it → cached? answer → queue
 queue ──(max_batch reached | max_wait elapsed)──▶ batch ──runner (inline | thread | process)──▶ results
-a failed batch (timeout, crash, raise) is split in halves and retried, so one hostile call
-cannot take 255 good ones down with it; a single failing call becomes a timeout/error status.
 ```
 
-Timeouts never use signals: thread runners wait on a future, process runners wait on a pipe and
-kill/replace the worker when it overruns or dies.
+Process-isolated backends are fed one call at a time by an elastic pool (:class:`ProcessRunner`):
+a call's timeout runs from when a worker starts it, a call that overruns kills only its own worker,
+and while a worker is stalled on a slow call a spare one serves its neighbours, so one hostile call
+costs its own timeout and nobody else's.  Thread and inline batches that raise are split in halves;
+batches that time out are retried call by call (one more timeout in all, not one per halving round).
+A failing call becomes a timeout/error status, never an exception in the caller.
+
+Timeouts never use signals: thread runners wait on a future, process runners wait on the pipe's file
+descriptor from the event loop and kill/replace the worker when it overruns or dies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import logging
 import multiprocessing
 import os
 import threading
@@ -40,6 +47,8 @@ except ImportError:  # pragma: no cover
         return _json.dumps(v).encode()
 
     _loads = _json.loads
+
+log = logging.getLogger(__name__)
 
 
 class BatchFailure(Exception):
@@ -72,6 +81,7 @@ class InlineRunner:
         try:
             return list(self.tool.run_batch(calls))
         except Exception as exc:  # noqa: BLE001
+            log.debug("%s: inline batch of %d call(s) raised", getattr(self.tool, "name", "?"), len(calls), exc_info=True)
             raise BatchFailure("error", f"{type(exc).__name__}: {exc}") from None
 
     def close(self) -> None:
@@ -105,15 +115,34 @@ class ThreadRunner:
         return list(tool.run_batch(calls))
 
     async def run(self, calls: list[ToolCall], timeout: float) -> list[Any]:
-        fut = asyncio.get_running_loop().run_in_executor(self.pool, self._run, calls)
+        loop = asyncio.get_running_loop()
+        started: list[float] = []
+
+        def job() -> list[Any]:
+            started.append(time.monotonic())
+            return self._run(calls)
+
+        fut = _guarded_wrap(loop, self.pool.submit(job))
         try:
-            return await asyncio.wait_for(fut, timeout)
+            # the clock starts when a thread picks the batch up, not when it was queued
+            done, _ = await asyncio.wait({fut}, timeout=timeout)
+            while not done and not started:
+                done, _ = await asyncio.wait({fut}, timeout=timeout)
+            if not done:
+                left = started[0] + timeout - time.monotonic()
+                done, _ = await asyncio.wait({fut}, timeout=max(left, 0.0))
+            if not done:
+                raise TimeoutError
+            return fut.result()
         except TimeoutError:
             self.abandoned += 1
+            log.warning("%s: a batch of %d call(s) overran %gs; its thread is abandoned and the pool replaced",
+                        self.name, len(calls), timeout)
             self.pool.shutdown(wait=False, cancel_futures=False)
             self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=f"chil-{self.name}")
             raise BatchFailure("timeout", f"backend call exceeded {timeout:g}s") from None
         except Exception as exc:  # noqa: BLE001
+            log.debug("%s: batch of %d call(s) raised", self.name, len(calls), exc_info=True)
             raise BatchFailure("error", f"{type(exc).__name__}: {exc}") from None
 
     def close(self) -> None:
@@ -122,114 +151,274 @@ class ThreadRunner:
             try:
                 tool.close()
             except Exception:  # noqa: BLE001
-                pass
+                log.warning("%s: close() raised", self.name, exc_info=True)
 
 
-class _Worker:
-    """One worker process and its pipe."""
+def _guarded_wrap(loop: asyncio.AbstractEventLoop, cf: concurrent.futures.Future[Any]) -> asyncio.Future[Any]:
+    """An asyncio future for a thread-pool future whose completion is harmless after the loop closes.
 
-    def __init__(self, ctx: Any, tool_path: str, options: dict[str, Any], start_timeout: float) -> None:
+    ``run_in_executor`` would call ``loop.call_soon_threadsafe`` from the worker thread when an abandoned
+    call finally returns, which raises "Event loop is closed" at exit; here a closed loop is skipped."""
+    fut: asyncio.Future[Any] = loop.create_future()
+
+    def settle(done: concurrent.futures.Future[Any]) -> None:
+        if fut.done():
+            return
+        if done.cancelled():
+            fut.cancel()
+            return
+        exc = done.exception()
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(done.result())
+
+    def relay(done: concurrent.futures.Future[Any]) -> None:
+        if loop.is_closed():
+            if not done.cancelled() and done.exception() is not None:
+                log.debug("abandoned call finished after shutdown: %r", done.exception())
+            return
+        try:
+            loop.call_soon_threadsafe(settle, done)
+        except RuntimeError:  # closed between the check and the call
+            pass
+
+    cf.add_done_callback(relay)
+    fut.add_done_callback(_retrieve)  # an abandoned call's late exception is logged, not "never retrieved"
+    return fut
+
+
+def _retrieve(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.debug("background call raised: %r", fut.exception())
+
+
+async def _readable(conn: Any, timeout: float | None) -> None:
+    """Wait until ``conn`` has data (or EOF) without a helper thread; raises TimeoutError."""
+    if conn.poll(0):
+        return
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[None] = loop.create_future()
+    fd = conn.fileno()
+    loop.add_reader(fd, lambda: fut.done() or fut.set_result(None))
+    try:
+        async with asyncio.timeout(timeout):
+            await fut
+    finally:
+        loop.remove_reader(fd)
+
+
+class _Proc:
+    """One worker process and its pipe.  Started in a helper thread (a forkserver round trip blocks);
+    everything after that is awaited on the event loop through the pipe's file descriptor."""
+
+    def __init__(self, ctx: Any, tool_path: str, options: dict[str, Any], limits: dict[str, Any]) -> None:
         from chil_core import _worker
 
         parent, child = ctx.Pipe()
         self.conn = parent
-        self.proc = ctx.Process(target=_worker.serve, args=(child, tool_path, options), daemon=True)
+        self.proc = ctx.Process(target=_worker.serve, args=(child, tool_path, options, limits), daemon=True)
         self.proc.start()
         child.close()
-        if not parent.poll(start_timeout):
-            self.kill()
-            raise BatchFailure("error", f"worker did not start within {start_timeout:g}s", splittable=False)
+        self.busy_since: float | None = None
+        self.calls = 0
+        self.niced = False
+
+    def deprioritize(self) -> None:
+        """Lower a stalled worker's CPU priority so that the workers serving its neighbours come first."""
+        self.niced = True
         try:
-            kind, msg = parent.recv()
-        except EOFError:
+            os.setpriority(os.PRIO_PROCESS, self.proc.pid, 19)
+        except (OSError, AttributeError, TypeError):
+            log.debug("could not renice worker %s", self.proc.pid, exc_info=True)
+
+    async def ready(self, timeout: float) -> None:
+        try:
+            await _readable(self.conn, timeout)
+        except TimeoutError:
+            self.kill()
+            raise BatchFailure("error", f"worker did not start within {timeout:g}s", splittable=False) from None
+        try:
+            kind, msg = self.conn.recv()
+        except (EOFError, OSError):
             self.kill()
             raise BatchFailure("error", f"worker died while starting (exit code {self.proc.exitcode})", splittable=False) from None
         if kind != "ready":
             self.kill()
             raise BatchFailure("error", f"backend failed to start in its worker: {msg}", splittable=False)
 
-    def request(self, calls: list[tuple[str, str, dict[str, Any]]], timeout: float) -> list[Any]:
-        """Blocking: send a batch and wait for its answer (run in a helper thread)."""
-        try:
-            self.conn.send(calls)
-            if not self.conn.poll(timeout):
-                self.kill()
-                raise BatchFailure("timeout", f"backend call exceeded {timeout:g}s; worker killed and replaced")
-            kind, payload = self.conn.recv()
-        except (EOFError, OSError, BrokenPipeError):
-            self.proc.join(1)
-            code = self.proc.exitcode
-            self.kill()
-            raise BatchFailure("error", f"worker crashed (exit code {code}); replaced") from None
-        if kind == "raise":
-            raise BatchFailure("error", str(payload))
-        return [ToolResult(s, v, e) for s, v, e in payload]
-
     @property
     def alive(self) -> bool:
-        return self.proc.is_alive()
+        return self.proc.is_alive() and not self.conn.closed
 
     def kill(self) -> None:
         if self.proc.is_alive():
             self.proc.kill()
         self.proc.join(5)
-        self.conn.close()
+        if not self.conn.closed:
+            self.conn.close()
 
     def stop(self) -> None:
         try:
-            self.conn.send(None)
+            if not self.conn.closed:
+                self.conn.send(None)
             self.proc.join(2)
-        except (OSError, BrokenPipeError):
+        except (OSError, BrokenPipeError, ValueError):
             pass
         self.kill()
 
 
-class ProcessRunner:
-    """A pool of worker processes; a worker that overruns or crashes is killed and replaced."""
+_PRELOAD: set[str] = set()
 
-    def __init__(self, tool_cls: type[Tool], options: dict[str, Any], workers: int, start_timeout: float = 120.0) -> None:
+
+class ProcessRunner:
+    """An elastic pool of worker processes, fed one call at a time.
+
+    * A call's timeout counts from when a worker starts it, not from when it was queued.
+    * A call that overruns kills only its own worker: it alone becomes a ``timeout``; nothing else was
+      queued in that worker, so its neighbours never pay for it and nothing is retried.
+    * A worker busy for longer than ``stall_s`` no longer counts against ``workers``: a fresh worker
+      (up to ``workers + spare_workers``) takes the queued calls, so one hostile call cannot stall the
+      pool's other calls while it runs out its timeout; the stalled worker's CPU priority is lowered
+      (``nice 19``) so that it does not slow them down either, and it is retired after that call.
+    * A worker is replaced after ``max_calls`` calls (0 = never), which bounds what a leaking backend
+      can accumulate over a long run.
+    """
+
+    per_call = True
+
+    def __init__(self, tool_cls: type[Tool], options: dict[str, Any], workers: int, *, spare_workers: int = 2,
+                 stall_s: float = 0.25, max_calls: int = 0, memory_mb: int | None = None,
+                 start_timeout: float = 120.0) -> None:
         self.tool_path = f"{tool_cls.__module__}:{tool_cls.__qualname__}"
+        self.name = tool_cls.name
         self.options = options
+        self.limits = {"memory_mb": memory_mb}
         self.start_timeout = start_timeout
         method = os.environ.get("CHIL_MP_START", "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
         self.ctx = multiprocessing.get_context(method)
+        if method == "forkserver":
+            # imported once in the fork server, so that a worker starts in a fork (~0.1 s) instead of
+            # re-importing the core (~1 s): what makes replacing a stalled worker cheap
+            _PRELOAD.update(("chil_core._worker", "chil_core.plugins", "chil_core.contracts", tool_cls.__module__,
+                             *getattr(tool_cls, "preload_modules", ())))
+            self.ctx.set_forkserver_preload(sorted(_PRELOAD))  # takes effect if the server is not running yet
         self.size = workers
-        self.idle: asyncio.Queue[_Worker | None] | None = None
-        self.threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chil-proc")
-        self.all: list[_Worker] = []
-        self.restarts = 0
+        self.cap = workers + spare_workers
+        self.stall_s = stall_s
+        self.max_calls = max_calls
+        self.idle: list[_Proc] = []
+        self.live: set[_Proc] = set()
+        self.starting = 0
+        self.restarts = 0  # workers killed (timeout, crash) and replaced
+        self.recycled = 0  # workers retired after max_calls
+        self.surges = 0  # workers started because others were stalled
+        self._waiters: list[asyncio.Future[None]] = []
+        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"chil-{self.name}-start")
+        self._closed = False
 
-    async def _acquire(self) -> _Worker:
+    # -- the pool ---------------------------------------------------------------------------
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
+
+    async def _start(self) -> _Proc:
         loop = asyncio.get_running_loop()
-        if self.idle is None:
-            self.idle = asyncio.Queue()
-            for _ in range(self.size):
-                self.idle.put_nowait(None)  # a slot with no worker yet
-        worker = await self.idle.get()
-        if worker is None or not worker.alive:
-            try:
-                worker = await loop.run_in_executor(self.threads, _Worker, self.ctx, self.tool_path, self.options, self.start_timeout)
-            except BaseException:
-                self.idle.put_nowait(None)
-                raise
-            self.all.append(worker)
-        return worker
+        proc = await _guarded_wrap(loop, self._threads.submit(_Proc, self.ctx, self.tool_path, self.options, self.limits))
+        await proc.ready(self.start_timeout)
+        return proc
 
-    async def run(self, calls: list[ToolCall], timeout: float) -> list[Any]:
-        worker = await self._acquire()
-        assert self.idle is not None
-        msg = [(c.capability, c.op, c.payload) for c in calls]
+    async def _acquire(self) -> _Proc:
+        loop = asyncio.get_running_loop()
+        while True:
+            while self.idle:
+                proc = self.idle.pop()
+                if proc.alive:
+                    return proc
+                self._discard(proc)
+            now = time.monotonic()
+            stalled = [p.busy_since + self.stall_s for p in self.live if p.busy_since is not None]
+            for p in self.live:
+                if p.busy_since is not None and not p.niced and p.busy_since + self.stall_s <= now:
+                    p.deprioritize()
+            active = len(self.live) + self.starting - sum(1 for t in stalled if t <= now)
+            if active < self.size and len(self.live) + self.starting < self.cap:
+                if active + sum(1 for t in stalled if t <= now) >= self.size:
+                    self.surges += 1
+                self.starting += 1
+                try:
+                    proc = await self._start()
+                finally:
+                    self.starting -= 1
+                    self._wake()
+                self.live.add(proc)
+                return proc
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            upcoming = [t - now for t in stalled if t > now]
+            try:
+                async with asyncio.timeout(min(upcoming) if upcoming else None):
+                    await waiter
+            except TimeoutError:
+                pass  # a worker just became stalled: look again
+
+    def _discard(self, proc: _Proc) -> None:
+        self.live.discard(proc)
+        proc.kill()
+
+    def _release(self, proc: _Proc) -> None:
+        proc.busy_since = None
+        if not proc.alive:
+            self.restarts += 1
+            self._discard(proc)
+        elif self._closed:
+            self.live.discard(proc)
+            proc.stop()
+        elif proc.niced or (self.max_calls and proc.calls >= self.max_calls):
+            self.recycled += 1
+            self.live.discard(proc)
+            proc.stop()
+        elif len(self.live) > self.cap:
+            self.live.discard(proc)
+            proc.stop()
+        else:
+            self.idle.append(proc)
+        self._wake()
+
+    # -- calls ----------------------------------------------------------------------------------
+    async def call(self, call: ToolCall, timeout: float) -> ToolResult:
+        """Run one call in a worker; every failure is a status."""
+        proc = await self._acquire()
+        proc.busy_since = time.monotonic()
+        proc.calls += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.threads, worker.request, msg, timeout)
+            proc.conn.send([(call.capability, call.op, call.payload)])
+            await _readable(proc.conn, timeout)
+            kind, payload = proc.conn.recv()
+        except TimeoutError:
+            proc.kill()
+            return ToolResult(status="timeout", error=f"backend call exceeded {timeout:g}s; worker killed and replaced")
+        except (EOFError, OSError, BrokenPipeError):
+            proc.proc.join(1)
+            code = proc.proc.exitcode
+            proc.kill()
+            return ToolResult(status="error", error=f"worker crashed (exit code {code}); replaced")
         finally:
-            if not worker.alive:
-                self.restarts += 1
-            self.idle.put_nowait(worker if worker.alive else None)
+            self._release(proc)
+        if kind == "raise":
+            return ToolResult(status="error", error=str(payload))
+        status, value, error = payload[0]
+        return ToolResult(status, value, error)
 
     def close(self) -> None:
-        for worker in self.all:
-            worker.stop()
-        self.threads.shutdown(wait=False, cancel_futures=True)
+        self._closed = True
+        for proc in list(self.live):
+            proc.stop()
+        self.live.clear()
+        self.idle.clear()
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
 
 # -- backends -----------------------------------------------------------------------------------
@@ -285,7 +474,10 @@ class Backend:
         if isolation == "inline":
             return InlineRunner(factory)
         if isolation == "process":
-            return ProcessRunner(self.cls, self.options, int(self.run_settings.workers or 1))
+            r = self.run_settings
+            return ProcessRunner(self.cls, self.options, int(r.workers or 1), spare_workers=int(r.spare_workers or 0),
+                                 stall_s=float(r.stall_s or 0.25), max_calls=int(r.worker_max_calls or 0),
+                                 memory_mb=r.memory_mb or getattr(self.cls, "memory_mb", None))
         return ThreadRunner(factory, int(self.run_settings.concurrency or 1), self.name)
 
     def enqueue(self, call: ToolCall) -> ToolResult | asyncio.Future[ToolResult]:
@@ -340,9 +532,12 @@ class Backend:
             task.add_done_callback(self._tasks.discard)
 
     async def _execute(self, batch: list[tuple[ToolCall, bytes, asyncio.Future[ToolResult]]]) -> list[ToolResult]:
-        """Run one batch, splitting it on failure; always returns one result per call."""
-        if self._runner is None:
-            self._runner = self._make_runner()
+        """Run one batch (thread/inline runners), isolating failures; always one result per call.
+
+        A batch that raises is split in halves (raising is fast, so halving finds the culprit in a few
+        rounds).  A batch that times out is retried call by call, all at once: each call gets one
+        timeout of its own, so the retry costs one more timeout in all, however large the batch and
+        however many hostile calls it holds, instead of one timeout per halving round."""
         if self._sem is None:
             self._sem = asyncio.Semaphore(int(self.run_settings.concurrency or 1))
         calls = [c for c, _, _ in batch]
@@ -360,42 +555,104 @@ class Backend:
                     else:
                         self.stats.errors += len(batch)
                     status = "timeout" if failure.status == "timeout" else "error"
+                    log.info("%s: %d call(s) failed: %s: %s", self.name, len(batch), status, failure.message)
                     return [ToolResult(status=status, error=failure.message, backend=self.name) for _ in batch]
                 self.stats.retried_batches += 1
+                log.info("%s: a batch of %d call(s) failed (%s); retrying %s", self.name, len(batch), failure.status,
+                         "each call alone" if failure.status == "timeout" else "in halves")
+                by_call = failure.status == "timeout"
             finally:
                 self.stats.busy_s += time.perf_counter() - t0
                 self.stats.batches += 1
                 self.stats.batched_calls += len(batch)
+        if by_call:
+            parts = await asyncio.gather(*(self._execute([item]) for item in batch))
+            return [r for part in parts for r in part]
         mid = len(batch) // 2
         left, right = await asyncio.gather(self._execute(batch[:mid]), self._execute(batch[mid:]))
         return left + right
 
-    async def _run_batch(self, batch: list[tuple[ToolCall, bytes, asyncio.Future[ToolResult]]]) -> None:
-        try:
-            results = await self._execute(batch)
-        except BaseException as exc:  # noqa: BLE001 - never leave a caller waiting
-            results = [ToolResult(status="error", error=f"scheduler: {type(exc).__name__}: {exc}", backend=self.name)] * len(batch)
-        to_cache: list[tuple[bytes, bytes]] = []
-        for (_, key, fut), result in zip(batch, results, strict=True):
-            self._inflight.pop(key, None)
-            if result.status == "ok" and self.cache is not None:
+    def _settle(self, key: bytes, fut: asyncio.Future[ToolResult], result: ToolResult,
+                to_cache: list[tuple[bytes, bytes]]) -> None:
+        if result.backend is None:
+            result.backend = self.name
+        self._inflight.pop(key, None)
+        if result.status == "ok":
+            if self.cache is not None:
                 try:
                     to_cache.append((key, _dumps(result.value)))
                 except TypeError:
-                    pass  # not JSON-able: served, not cached
-            if not fut.done():
-                fut.set_result(result)
-        if to_cache and self.cache is not None:
-            self.cache.put_many(to_cache)
+                    log.debug("%s: result is not JSON-able: served, not cached", self.name)
+        elif result.status == "timeout":
+            self.stats.timeouts += 1  # the backend's own time limits count too (a solver giving up)
+        if not fut.done():
+            fut.set_result(result)
+
+    async def _run_one(self, call: ToolCall, key: bytes, fut: asyncio.Future[ToolResult],
+                       to_cache: list[tuple[bytes, bytes]]) -> None:
+        t0 = time.perf_counter()
+        try:
+            result = await self._runner.call(call, self.timeout)
+        except BaseException as exc:  # noqa: BLE001 - never leave a caller waiting
+            if not isinstance(exc, BatchFailure):
+                log.error("%s: scheduler error on one call", self.name, exc_info=True)
+            result = ToolResult(status="error", error=getattr(exc, "message", None) or f"scheduler: {type(exc).__name__}: {exc}")
+            if isinstance(exc, asyncio.CancelledError):
+                self._settle(key, fut, result, to_cache)
+                raise
+        finally:
+            self.stats.busy_s += time.perf_counter() - t0
+        if result.status == "error":
+            self.stats.errors += 1
+        self._settle(key, fut, result, to_cache)
+
+    async def _run_batch(self, batch: list[tuple[ToolCall, bytes, asyncio.Future[ToolResult]]]) -> None:
+        if self._runner is None:
+            self._runner = self._make_runner()
+        to_cache: list[tuple[bytes, bytes]] = []
+        try:
+            if getattr(self._runner, "per_call", False):
+                # each call is answered as soon as it is done, never held back by a slow neighbour
+                self.stats.batches += 1
+                self.stats.batched_calls += len(batch)
+                await asyncio.gather(*(self._run_one(call, key, fut, to_cache) for call, key, fut in batch))
+            else:
+                try:
+                    results = await self._execute(batch)
+                except Exception as exc:  # noqa: BLE001 - never leave a caller waiting
+                    log.error("%s: scheduler error on a batch of %d call(s)", self.name, len(batch), exc_info=True)
+                    results = [ToolResult(status="error", error=f"scheduler: {type(exc).__name__}: {exc}", backend=self.name)] * len(batch)
+                for (_, key, fut), result in zip(batch, results, strict=True):
+                    self._settle(key, fut, result, to_cache)
+        finally:
+            for _, key, fut in batch:  # cancelled at shutdown: answer whoever still waits
+                if not fut.done():
+                    self._settle(key, fut, ToolResult(status="error", error="scheduler shut down", backend=self.name), to_cache)
+            if to_cache and self.cache is not None:
+                try:
+                    self.cache.put_many(to_cache)
+                except Exception:  # noqa: BLE001 - a cache that cannot write must not fail the calls
+                    log.warning("%s: cache write failed", self.name, exc_info=True)
 
     async def drain(self) -> None:
         self._flush()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    def stats_dict(self) -> dict[str, Any]:
+        d = self.stats.as_dict()
+        r = self._runner
+        for attr in ("restarts", "surges", "recycled", "abandoned"):
+            if r is not None and hasattr(r, attr):
+                d[f"worker_{attr}" if attr != "abandoned" else "abandoned_threads"] = getattr(r, attr)
+        return d
+
     def close(self) -> None:
         if self._runner is not None:
-            self._runner.close()
+            try:
+                self._runner.close()
+            except Exception:  # noqa: BLE001
+                log.warning("%s: closing the runner raised", self.name, exc_info=True)
             self._runner = None
 
 
@@ -429,7 +686,7 @@ class Scheduler:
         await asyncio.gather(*(b.drain() for b in self.backends.values()))
 
     def stats(self) -> dict[str, Any]:
-        out: dict[str, Any] = {f"{cap}:{name}": b.stats.as_dict() for (cap, name), b in self.backends.items()}
+        out: dict[str, Any] = {f"{cap}:{name}": b.stats_dict() for (cap, name), b in self.backends.items()}
         if self.cache is not None:
             out["cache"] = self.cache.stats.as_dict()
         return out

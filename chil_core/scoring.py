@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,12 @@ from chil_core.config import Settings, backend_options, load_settings
 from chil_core.contracts import FrameworkResult, Record, RecordReward, ToolCall, ToolResult
 from chil_core.plugins import PluginManager, Registry, get_plugin_manager
 from chil_core.rewards import aggregate
-from chil_core.scheduler import Backend, Scheduler
+from chil_core.scheduler import Backend, Scheduler, _guarded_wrap
+
+log = logging.getLogger(__name__)
+
+#: completions (plus prompts) longer than this are extracted on a helper thread, off the event loop
+OFFLOAD_CHARS = 16_384
 
 
 class RecordError(ValueError):
@@ -45,9 +52,10 @@ def to_record(data: Record | Mapping[str, Any], index: int = 0) -> Record:
     try:
         return Record.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "<record>"
-        raise RecordError(index, field, err["msg"]) from None
+        errs = exc.errors()
+        fields = [".".join(str(p) for p in e["loc"]) or "<record>" for e in errs]
+        message = "; ".join(f"{f}: {e['msg']}" for f, e in zip(fields[1:], errs[1:], strict=True))
+        raise RecordError(index, fields[0], errs[0]["msg"] + (f"; {message}" if message else "")) from None
 
 
 class FrameworkContext:
@@ -90,10 +98,12 @@ class Scorer:
         self.frameworks: dict[str, Framework] = {}
         self.contexts: dict[str, FrameworkContext] = {}
         self.weights: dict[str, float] = {}
+        self.max_chars: dict[str, int] = {}
         for name, fs in settings.enabled_frameworks().items():
             cls = registry.frameworks[name]
             self.frameworks[name] = cls(cls.Options.model_validate(fs.options))
             self.weights[name] = float(fs.weight if fs.weight is not None else cls.default_weight)
+            self.max_chars[name] = int(fs.max_completion_chars or getattr(cls, "max_completion_chars", 100_000))
             routes: dict[str, Backend] = {}
             for capability, backend_name in fs.tools.items():
                 tool_cls = registry.tool(capability, backend_name)
@@ -101,6 +111,7 @@ class Scorer:
                 options = backend_options(tool_cls, settings.tools.get(backend_name, {}))
                 routes[capability] = self.scheduler.add_backend(tool_cls, options, run)
             self.contexts[name] = FrameworkContext(self.scheduler, routes)
+        self._extract_pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="chil-extract")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="chil-scorer", daemon=True)
         self._thread.start()
@@ -111,6 +122,16 @@ class Scorer:
         self._sequential_locks: dict[str, asyncio.Lock] = {}
         if self.pm is not None:
             self.pm.pm.hook.chil_startup(settings=settings)
+
+    def _record_timeout(self, name: str) -> FrameworkResult:
+        return FrameworkResult(status="timeout", explanation=f"{name} exceeded {self.settings.scheduler.record_timeout_s:g}s on this record")
+
+    @staticmethod
+    def _oversize(name: str, size: int, bound: int) -> FrameworkResult:
+        """A completion past the framework's size bound: not read, paid nothing (the completion's fault)."""
+        return FrameworkResult(status="scored", score=0.0, verdict="oversize",
+                               explanation=f"completion of {size:,} characters exceeds {name}'s bound of {bound:,} "
+                                           f"(frameworks.{name}.max_completion_chars); not read")
 
     @classmethod
     def from_config(
@@ -131,8 +152,9 @@ class Scorer:
             async with asyncio.timeout(self.settings.scheduler.record_timeout_s):
                 result = await fw.score(record, self.contexts[name])
         except TimeoutError:
-            return FrameworkResult(status="timeout", explanation=f"{name} exceeded {self.settings.scheduler.record_timeout_s:g}s on this record")
+            return self._record_timeout(name)
         except Exception as exc:  # noqa: BLE001 - a framework bug is a status, never the caller's exception
+            log.warning("framework %s raised on record %r", name, record.id, exc_info=True)
             return FrameworkResult(status="error", explanation=f"{name} raised {type(exc).__name__}: {exc}")
         if not isinstance(result, FrameworkResult):
             return FrameworkResult(status="error", explanation=f"{name} returned {type(result).__name__}, not FrameworkResult")
@@ -169,11 +191,11 @@ class Scorer:
         rows: list[tuple[int, Record, list[ToolCall], list[Any]]] = []
         waiting: list[asyncio.Future[ToolResult]] = []
         touched: set[Backend] = set()
+        deadline = time.monotonic() + self.settings.scheduler.record_timeout_s
+        extracted = await self._extract_all(name, records, out, deadline)
         for i, record in enumerate(records):
-            try:
-                calls = fw.extract(record)
-            except Exception as exc:  # noqa: BLE001
-                out[i] = FrameworkResult(status="error", explanation=f"{name}.extract raised {type(exc).__name__}: {exc}")
+            calls = extracted[i]
+            if calls is None:
                 continue
             answers: list[Any] = []
             for call in calls:
@@ -190,24 +212,77 @@ class Scorer:
         for backend in touched:
             backend.flush()
         if waiting:
-            await asyncio.wait(waiting)
+            await asyncio.wait(waiting, timeout=max(deadline - time.monotonic(), 0.0))
         for i, record, calls, answers in rows:
+            if any(not isinstance(a, ToolResult) and not a.done() for a in answers):
+                out[i] = self._record_timeout(name)  # the calls go on (shared, cached), the record does not wait
+                continue
             results = [a if isinstance(a, ToolResult) else a.result() for a in answers]
             try:
                 result = fw.judge(record, calls, results)
             except Exception as exc:  # noqa: BLE001
+                log.warning("%s.judge raised on record %r", name, record.id, exc_info=True)
                 result = FrameworkResult(status="error", explanation=f"{name}.judge raised {type(exc).__name__}: {exc}")
             if not isinstance(result, FrameworkResult):
                 result = FrameworkResult(status="error", explanation=f"{name}.judge returned {type(result).__name__}, not FrameworkResult")
             out[i] = result
         return out  # type: ignore[return-value]
 
+    def _extract_one(self, name: str, record: Record) -> list[ToolCall] | FrameworkResult:
+        try:
+            return list(self.frameworks[name].extract(record))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("%s.extract raised on record %r", name, record.id, exc_info=True)
+            return FrameworkResult(status="error", explanation=f"{name}.extract raised {type(exc).__name__}: {exc}")
+
+    async def _extract_all(self, name: str, records: Sequence[Record], out: list[FrameworkResult | None],
+                           deadline: float) -> list[list[ToolCall] | None]:
+        """Each record's calls (None where ``out`` got a status instead).  Small records are extracted
+        here; large ones on a helper thread, so that parsing them never holds up the event loop (other
+        submissions keep flowing) and the record timeout holds."""
+        calls: list[list[ToolCall] | None] = [None] * len(records)
+        big: dict[int, asyncio.Future[Any]] = {}
+        loop = asyncio.get_running_loop()
+        for i, record in enumerate(records):
+            if len(record.completion) + len(record.prompt) > OFFLOAD_CHARS:
+                big[i] = _guarded_wrap(loop, self._extract_pool.submit(self._extract_one, name, record))
+                continue
+            got = self._extract_one(name, record)
+            if isinstance(got, FrameworkResult):
+                out[i] = got
+            else:
+                calls[i] = got
+        if big:
+            await asyncio.wait(big.values(), timeout=max(deadline - time.monotonic(), 0.0))
+            for i, fut in big.items():
+                if not fut.done():
+                    out[i] = self._record_timeout(name)
+                    continue
+                got = fut.result()
+                if isinstance(got, FrameworkResult):
+                    out[i] = got
+                else:
+                    calls[i] = got
+        return calls
+
+    async def _score_framework_all(self, name: str, records: Sequence[Record]) -> list[FrameworkResult]:
+        """One framework over ``records``: over-size completions get their verdict unread, the rest go
+        through the bulk path or the framework's own ``score``."""
+        bound = self.max_chars.get(name)
+        keep = [i for i, r in enumerate(records) if bound is None or len(r.completion) <= bound]
+        score = self._score_bulk if self._bulk[name] else self._score_each
+        if len(keep) == len(records):
+            return await score(name, records)
+        out: list[FrameworkResult] = [self._oversize(name, len(r.completion), bound or 0) for r in records]
+        if keep:
+            for i, result in zip(keep, await score(name, [records[i] for i in keep]), strict=True):
+                out[i] = result
+        return out
+
     async def ascore_records(self, records: Sequence[Record]) -> list[RecordReward]:
         """Score on the current loop (must be the scorer's loop; use :meth:`submit` elsewhere)."""
         names = self._names
-        per_fw = await asyncio.gather(*(
-            (self._score_bulk if self._bulk[n] else self._score_each)(n, records) for n in names
-        ))
+        per_fw = await asyncio.gather(*(self._score_framework_all(n, records) for n in names))
         policy = self.settings.rewards
         rewards = [
             aggregate(rec.id, {n: per_fw[j][i] for j, n in enumerate(names)}, self.weights, policy)
@@ -235,29 +310,54 @@ class Scorer:
         return self.scheduler.stats()
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def close(self) -> None:
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish the calls in flight (up to ``timeout`` s), stop the workers, close the loop.
+
+        Nothing is left pending on the loop when it closes, so the interpreter prints no "Task was
+        destroyed but it is pending" / "Event loop is closed" / "Future exception was never retrieved"."""
         if self._closed:
             return
         self._closed = True
         if self._loop.is_running() and self._thread.is_alive():  # not at interpreter shutdown
             try:
-                asyncio.run_coroutine_threadsafe(self.scheduler.drain(), self._loop).result(timeout=30)
+                asyncio.run_coroutine_threadsafe(self._shutdown(timeout), self._loop).result(timeout=timeout + 10)
             except Exception:  # noqa: BLE001
-                pass
-        for fw in self.frameworks.values():
+                log.warning("scorer shutdown did not finish cleanly", exc_info=True)
+        for name, fw in self.frameworks.items():
             try:
                 fw.close()
             except Exception:  # noqa: BLE001
-                pass
+                log.warning("framework %s: close() raised", name, exc_info=True)
         self.scheduler.close()
+        self._extract_pool.shutdown(wait=False, cancel_futures=True)
         if self.cache is not None:
-            self.cache.close()
+            try:
+                self.cache.close()
+            except Exception:  # noqa: BLE001
+                log.warning("closing the cache raised", exc_info=True)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         if not self._loop.is_running():
             self._loop.close()
         if self.pm is not None:
-            self.pm.pm.hook.chil_shutdown()
+            try:
+                self.pm.pm.hook.chil_shutdown()
+            except Exception:  # noqa: BLE001
+                log.warning("a chil_shutdown hook raised", exc_info=True)
+
+    async def _shutdown(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self.scheduler.drain(), timeout)
+        except TimeoutError:
+            log.warning("calls still running after %gs at shutdown; they are cancelled", timeout)
+        except Exception:  # noqa: BLE001
+            log.warning("draining the scheduler raised", exc_info=True)
+        me = asyncio.current_task()
+        rest = [t for t in asyncio.all_tasks() if t is not me]
+        for task in rest:
+            task.cancel()
+        if rest:
+            await asyncio.gather(*rest, return_exceptions=True)
 
     def __enter__(self) -> Scorer:
         return self
@@ -270,4 +370,4 @@ class Scorer:
             try:
                 self.close()
             except Exception:  # noqa: BLE001
-                pass
+                log.debug("Scorer.__del__: close() raised", exc_info=True)

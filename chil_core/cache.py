@@ -23,6 +23,10 @@ from pathlib import Path
 KEY_BYTES = 16
 
 
+class CacheError(OSError):
+    """The cache cannot be opened where and how the config says (path, permissions, size)."""
+
+
 def make_salt(backend: str, version: str, options_json: bytes) -> bytes:
     """The per-backend prefix hashed into every key of that backend."""
     return hashlib.blake2b(b"\x00".join([backend.encode(), version.encode(), options_json]), digest_size=16).digest()
@@ -56,17 +60,34 @@ class Cache:
         self.path = Path(path) if path else None
         self._env = None
         if self.path is not None:
-            import lmdb
+            self._env = self._open(self.path, max_size_mb)
 
-            self.path.mkdir(parents=True, exist_ok=True)
-            self._env = lmdb.open(
-                str(self.path),
+    @staticmethod
+    def _open(path: Path, max_size_mb: int):  # noqa: ANN205 - lmdb.Environment
+        import lmdb
+
+        where = f"cache.path {str(path)!r}"
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(f"{where}: cannot create the cache directory: {exc.strerror or exc} "
+                             "(set cache.path elsewhere, or cache.path = \"\" for memory only)") from None
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise CacheError(f"{where}: the directory is not writable "
+                             "(set cache.path elsewhere, or cache.path = \"\" for memory only)")
+        try:
+            return lmdb.open(
+                str(path),
                 map_size=max_size_mb * 1024 * 1024,
                 subdir=True,
                 metasync=False,  # a system crash may undo the last commit; the store stays consistent
                 readahead=False,
                 max_readers=256,
             )
+        except (lmdb.Error, OverflowError, OSError) as exc:
+            if isinstance(exc, lmdb.MemoryError | OverflowError) or "Cannot allocate" in str(exc) or "too large" in str(exc):
+                raise CacheError(f"cache.max_size_mb = {max_size_mb}: cannot map a store that large here ({exc})") from None
+            raise CacheError(f"{where}: cannot open the LMDB store: {exc}") from None
 
     # -- reads ----------------------------------------------------------------------------
     def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:

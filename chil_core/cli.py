@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import sys
 import tempfile
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 import click
+import orjson
 
 from chil_core import __version__
 
@@ -94,19 +99,42 @@ def config_show(config_path: str | None, as_json: bool) -> None:
 
 
 # -- score -----------------------------------------------------------------------------------
-def _read_jsonl(stream: TextIO) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+#: a temporary output of ``chil score`` is ``.chil-score-<pid>-<random>.tmp`` beside the output
+_TMP_PREFIX = ".chil-score-"
+_TMP_RE = re.compile(r"\.chil-score-(?:(\d+)-)?[^/]*\.tmp\Z")
+_STALE_UNKNOWN_S = 3600.0  # a temporary file without a pid (older versions) is stale after an hour
+
+
+def _read_jsonl(stream: BinaryIO) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """(line number, object or None, why it is skipped or None) per non-blank line.
+
+    Lines are read as bytes and parsed by orjson, which rejects invalid UTF-8, lone surrogates
+    (``\\ud800``) and nesting deeper than 1,024 levels: each such line is a reason, never an exception."""
     for lineno, line in enumerate(stream, 1):
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield lineno, None, f"invalid JSON: {exc.msg} (column {exc.colno})"
+            data = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield lineno, None, _json_problem(line, exc)
             continue
         if not isinstance(data, dict):
             yield lineno, None, f"expected a JSON object, got {type(data).__name__}"
             continue
         yield lineno, data, None
+
+
+def _json_problem(line: bytes, exc: orjson.JSONDecodeError) -> str:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"invalid UTF-8: byte 0x{line[bad.start]:02x} at byte {bad.start + 1}"
+    msg = str(exc.msg if hasattr(exc, "msg") else exc)
+    if "surrogate" in msg:
+        return f"invalid JSON: a lone UTF-16 surrogate escape (such as \\ud800) at column {exc.colno}"
+    if "depth" in msg or "recursion" in msg:
+        return "invalid JSON: nested deeper than 1,024 levels"
+    return f"invalid JSON: {msg} (column {exc.colno})"
 
 
 def output_row(data: dict[str, Any], reward: Any) -> dict[str, Any]:
@@ -120,89 +148,236 @@ def output_row(data: dict[str, Any], reward: Any) -> dict[str, Any]:
     return row
 
 
+def _clean_stale_tmp(directory: Path) -> None:
+    """Remove ``.chil-score-*.tmp`` files left by ``chil score`` runs that were killed: those whose
+    process is gone (older unnamed ones once they are an hour old)."""
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return
+    now = time.time()
+    for path in entries:
+        m = _TMP_RE.match(path.name)
+        if not m or not path.is_file():
+            continue
+        pid = int(m.group(1)) if m.group(1) else None
+        try:
+            if pid is not None:
+                if pid == os.getpid() or _alive(pid):
+                    continue
+            elif now - path.stat().st_mtime < _STALE_UNKNOWN_S:
+                continue
+            path.unlink()
+            logging.getLogger(__name__).info("removed %s, left by a chil score that did not finish", path)
+        except OSError:
+            logging.getLogger(__name__).debug("could not remove %s", path, exc_info=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class _Output:
+    """Where scored rows go: stdout, or a temporary file beside ``path`` renamed over it at the end
+    (created with the permissions the umask gives, like any other file)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.tmp: Any = None
+        if path is None:
+            self.sink: BinaryIO = sys.stdout.buffer
+            return
+        out_dir = Path(path).resolve().parent
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            _clean_stale_tmp(out_dir)
+            self.tmp = tempfile.NamedTemporaryFile("wb", dir=out_dir, prefix=f"{_TMP_PREFIX}{os.getpid()}-", suffix=".tmp", delete=False)  # noqa: SIM115
+        except OSError as exc:
+            _fail(f"cannot write the output {path}: {exc.strerror or exc}")
+        self.sink = self.tmp
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.sink.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY))
+
+    def commit(self) -> None:
+        self.sink.flush()
+        if self.tmp is None:
+            return
+        os.fchmod(self.tmp.fileno(), 0o666 & ~_umask())
+        os.fsync(self.tmp.fileno())
+        self.tmp.close()
+        os.replace(self.tmp.name, self.path)  # type: ignore[arg-type]
+        self.tmp = None
+
+    def discard(self) -> None:
+        if self.tmp is not None:  # interrupted: leave no half-written output behind
+            self.tmp.close()
+            Path(self.tmp.name).unlink(missing_ok=True)
+            self.tmp = None
+
+
+class _Summary:
+    """Counts for the closing summary of ``chil score``."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.done = self.bad = 0
+        self.statuses: dict[str, Counter[str]] = {}
+        self.rewards: list[float] = []
+        self.masked = 0
+
+    def add(self, reward: Any) -> None:
+        self.done += 1
+        for name, r in reward.frameworks.items():
+            self.statuses.setdefault(name, Counter())[r.status] += 1
+        if reward.reward is None:
+            self.masked += 1
+        else:
+            self.rewards.append(float(reward.reward))
+
+    def lines(self, output: str | None) -> list[str]:
+        dt = time.perf_counter() - self.t0
+        head = f"scored {self.done} records{f', skipped {self.bad} malformed lines' if self.bad else ''}"
+        head += f" in {dt:.1f}s ({self.done / dt:,.0f} records/s)" if dt > 0 and self.done else ""
+        out = [head + (f" -> {output}" if output else "")]
+        for name, counts in sorted(self.statuses.items()):
+            out.append(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
+        if self.rewards:
+            mean = sum(self.rewards) / len(self.rewards)
+            out.append(f"  reward: mean {mean:.3f} over {len(self.rewards)} records"
+                       + (f"; {self.masked} masked (no reward)" if self.masked else ""))
+        elif self.done:
+            out.append(f"  reward: none ({self.masked} records masked)")
+        return out
+
+
+def _open_input(input_path: str) -> tuple[BinaryIO, int | None]:
+    if input_path == "-":
+        return sys.stdin.buffer, None
+    try:
+        with open(input_path, "rb") as fh:
+            total = sum(1 for line in fh if line.strip())
+        return open(input_path, "rb"), total  # noqa: SIM115
+    except OSError as exc:
+        _fail(f"cannot read {input_path}: {exc.strerror or exc}")
+        raise
+
+
+def _parse_lines(input_path: str, stream: BinaryIO, summary: _Summary, warn: Any) -> Iterator[tuple[dict[str, Any], Any]]:
+    """(row, Record) per valid line; a bad line is reported as ``file:line: skipped: why``, a repeated
+    id as a warning naming both lines."""
+    from chil_core.scoring import RecordError, to_record
+
+    first_seen: dict[str, int] = {}
+    for lineno, data, error in _read_jsonl(stream):
+        if data is not None:
+            try:
+                record = to_record(data, lineno)
+            except RecordError as exc:
+                error = f"{exc.field}: {str(exc).split(': ', 2)[-1]}"
+            else:
+                earlier = first_seen.setdefault(record.id, lineno)
+                if earlier != lineno:
+                    warn(f"{input_path}:{lineno}: warning: duplicate id {record.id!r} (first on line {earlier})", False)
+                yield data, record
+                continue
+        summary.bad += 1
+        warn(f"{input_path}:{lineno}: skipped: {error}", True)
+
+
+def _score_stream(scorer: Any, rows: Iterator[tuple[dict[str, Any], Any]], batch_size: int, out: _Output,
+                  summary: _Summary, progress: Any) -> None:
+    """Score in chunks of ``batch_size``; chunk n is written while chunk n+1 is being scored."""
+    pending = None
+
+    def flush(p: Any) -> None:
+        chunk_rows, fut = p
+        for data, reward in zip(chunk_rows, fut.result(), strict=True):
+            out.write(output_row(data, reward))
+            summary.add(reward)
+        progress(len(chunk_rows))
+
+    chunk_rows: list[dict[str, Any]] = []
+    chunk_recs: list[Any] = []
+    for data, record in rows:
+        chunk_rows.append(data)
+        chunk_recs.append(record)
+        if len(chunk_rows) >= batch_size:
+            fut = scorer.submit(chunk_recs)
+            if pending is not None:
+                flush(pending)
+            pending, chunk_rows, chunk_recs = (chunk_rows, fut), [], []
+    if chunk_rows:
+        fut = scorer.submit(chunk_recs)
+        if pending is not None:
+            flush(pending)
+        pending = (chunk_rows, fut)
+    if pending is not None:
+        flush(pending)
+
+
+def _make_scorer(settings: Any) -> Any:
+    """The Scorer, or one ``error:`` line for what the user can fix (a cache path, a size)."""
+    from chil_core.cache import CacheError
+    from chil_core.scoring import Scorer
+
+    try:
+        return Scorer.from_config(settings)
+    except CacheError as exc:
+        _fail(str(exc))
+
+
 @cli.command()
 @click.argument("input_path", metavar="INPUT.jsonl", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output JSONL (written atomically); default stdout.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
 @click.option("--frameworks", help="Comma-separated frameworks to enable (default: the config's, else all installed).")
-@click.option("--batch-size", default=512, show_default=True, help="Records handed to the scorer at a time.")
+@click.option("--batch-size", default=512, show_default=True, type=click.IntRange(min=1), help="Records handed to the scorer at a time.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a TTY).")
 def score(input_path: str, output: str | None, config_path: str | None, frameworks: str | None, batch_size: int, progress: bool | None) -> None:
-    """Score every record of INPUT.jsonl; malformed lines are reported and skipped."""
+    """Score every record of INPUT.jsonl; malformed lines are reported and skipped.
+
+    Ends with a summary on stderr: records, statuses per framework, mean reward, time."""
     from tqdm import tqdm
 
-    from chil_core.scoring import RecordError, Scorer, to_record
-
     settings = _settings(config_path, frameworks)
-    stream = sys.stdin if input_path == "-" else open(input_path, encoding="utf-8")  # noqa: SIM115
-    total = None
-    if input_path != "-":
-        with open(input_path, "rb") as fh:
-            total = sum(1 for line in fh if line.strip())
-    out_dir = Path(output).resolve().parent if output else None
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=out_dir, prefix=".chil-score-", suffix=".tmp", delete=False) if output else None
-    sink: TextIO = tmp if tmp is not None else sys.stdout  # type: ignore[assignment]
-    bad = done = 0
+    stream, total = _open_input(input_path)
+    summary = _Summary()
+    out = _Output(output)
     bar = tqdm(total=total, unit="rec", file=sys.stderr, disable=(not sys.stderr.isatty()) if progress is None else not progress)
-    scorer = Scorer.from_config(settings)
+
+    def warn(line: str, skipped: bool) -> None:
+        if skipped:
+            bar.update(1)
+        tqdm.write(line, file=sys.stderr)
+
+    scorer = None
     try:
-        pending = None  # (rows, future) of the previous chunk, written while the next is scored
-
-        def flush(p: Any) -> None:
-            nonlocal done
-            rows, fut = p
-            for data, reward in zip(rows, fut.result(), strict=True):
-                sink.write(json.dumps(output_row(data, reward), ensure_ascii=False) + "\n")
-            done += len(rows)
-            bar.update(len(rows))
-
-        chunk_rows: list[dict[str, Any]] = []
-        chunk_recs: list[Any] = []
-
-        def submit() -> None:
-            nonlocal pending, chunk_rows, chunk_recs
-            if not chunk_rows:
-                return
-            fut = scorer.submit(chunk_recs)
-            if pending is not None:
-                flush(pending)
-            pending = (chunk_rows, fut)
-            chunk_rows, chunk_recs = [], []
-
-        for lineno, data, error in _read_jsonl(stream):
-            if data is not None:
-                try:
-                    chunk_recs.append(to_record(data, lineno))
-                    chunk_rows.append(data)
-                except RecordError as exc:
-                    error = f"{exc.field}: {str(exc).split(': ', 2)[-1]}"
-            if error:
-                bad += 1
-                bar.update(1)
-                tqdm.write(f"{input_path}:{lineno}: skipped: {error}", file=sys.stderr)
-            if len(chunk_rows) >= batch_size:
-                submit()
-        submit()
-        if pending is not None:
-            flush(pending)
-        sink.flush()
-        if tmp is not None:
-            os.fsync(tmp.fileno())
-            tmp.close()
-            os.replace(tmp.name, output)  # type: ignore[arg-type]
-            tmp = None
+        scorer = _make_scorer(settings)
+        _score_stream(scorer, _parse_lines(input_path, stream, summary, warn), batch_size, out, summary, bar.update)
+        out.commit()
     finally:
         bar.close()
-        scorer.close()
-        if stream is not sys.stdin:
+        if scorer is not None:
+            scorer.close()
+        if stream is not sys.stdin.buffer:
             stream.close()
-        if tmp is not None:  # interrupted: leave no half-written output behind
-            tmp.close()
-            Path(tmp.name).unlink(missing_ok=True)
-    click.echo(f"scored {done} records{f', skipped {bad} malformed lines' if bad else ''}" + (f" -> {output}" if output else ""), err=True)
-    if bad:
+        out.discard()
+    for line in summary.lines(output):
+        click.echo(line, err=True)
+    if summary.bad:
         sys.exit(1)
 
 

@@ -29,6 +29,7 @@ A wrong name or option fails here, at load, with the field path and the installe
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -168,13 +169,14 @@ def _parse_env_value(raw: str) -> Any:
         return raw
 
 
-def _env_overrides(env: Mapping[str, str]) -> list[tuple[list[str], Any]]:
+def _env_overrides(env: Mapping[str, str]) -> list[tuple[list[str], Any, str]]:
+    """(key path, value, variable name) of every ``CHIL__...`` variable."""
     out = []
     for key, raw in env.items():
         if key.startswith(ENV_PREFIX) and len(key) > len(ENV_PREFIX):
             path = [p.lower() for p in key[len(ENV_PREFIX):].split("__") if p]
-            out.append((path, _parse_env_value(raw)))
-    return sorted(out)
+            out.append((path, _parse_env_value(raw), key))
+    return sorted(out, key=lambda item: (item[0], item[2]))
 
 
 def _set_path(data: dict[str, Any], path: list[str], value: Any) -> None:
@@ -229,8 +231,10 @@ def load_settings(
     ``config`` is a path, a dict (as parsed TOML), a Settings, or None (find ``chil.toml`` / defaults).
     ``frameworks`` restricts the enabled frameworks to these names (CLI ``--frameworks``).
     """
+    overridden: dict[str, str] = {}
     if isinstance(config, Settings):
         settings, source = config, config.source
+        errors: list[tuple[str, str]] = []
     else:
         source = None
         if isinstance(config, Mapping):
@@ -239,17 +243,91 @@ def load_settings(
             path = find_config(config)
             data = read_toml(path) if path else {}
             source = str(path) if path else None
-        for path_parts, value in _env_overrides(os.environ if env is None else env):
+        for path_parts, value, var in _env_overrides(os.environ if env is None else env):
             _set_path(data, path_parts, value)
-        try:
-            settings = Settings.model_validate(data)
-        except ValidationError as exc:
-            raise ConfigError([(_loc(e["loc"]), e["msg"]) for e in exc.errors()], source) from None
+            overridden[".".join(path_parts)] = var
+        settings, errors = _validate(data)
         settings.source = source
     if resolve_components:
-        settings = resolve(settings, registry or get_registry(), only=frameworks)
-        check_weights(settings)
+        try:
+            settings = resolve(settings, registry or get_registry(), only=frameworks)
+            check_weights(settings)
+        except ConfigError as exc:  # reported together with the validation errors above
+            errors.extend(exc.errors)
+    if errors:
+        raise ConfigError(_name_overrides(errors, overridden), source)
     return settings
+
+
+def _validate(data: dict[str, Any]) -> tuple[Settings, list[tuple[str, str]]]:
+    """Validate ``data``; on errors, the sections at fault fall back to their defaults so that the
+    rest is still checked (every problem is reported at once)."""
+    try:
+        return Settings.model_validate(data), []
+    except ValidationError as exc:
+        errors = [(_loc(e["loc"]), _with_suggestion(e, Settings)) for e in exc.errors()]
+        bad = {e["loc"][0] for e in exc.errors() if e["loc"]}
+    rest = {k: v for k, v in data.items() if k not in bad}
+    try:
+        return Settings.model_validate(rest), errors
+    except ValidationError:  # pragma: no cover - cannot happen: every failing section was dropped
+        return Settings(), errors
+
+
+def _name_overrides(errors: list[tuple[str, str]], overridden: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Append ``(set by CHIL__X__Y)`` to an error at or under a key an environment variable set."""
+    out = []
+    for path, msg in errors:
+        var = next((v for key, v in overridden.items() if path == key or path.startswith(key + ".")
+                    or key.startswith(path + ".")), None)
+        out.append((path, f"{msg} (set by the environment variable {var})" if var else msg))
+    return out
+
+
+def _did_you_mean(name: str, choices: Any) -> str:
+    close = difflib.get_close_matches(str(name), sorted(str(c) for c in choices), n=1, cutoff=0.6)
+    return f"; did you mean `{close[0]}`?" if close else ""
+
+
+def _fields_at(model: Any, loc: tuple[Any, ...]) -> set[str] | None:
+    """The field names of the pydantic model found by walking ``loc`` from ``model`` (None if unknown)."""
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        model = _model_of(field.annotation)
+        if model is None:
+            return None
+    return set(getattr(model, "model_fields", {}))
+
+
+def _model_of(annotation: Any) -> Any:
+    """The BaseModel inside an annotation (``X``, ``X | None``, ``dict[str, X]``), if any."""
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _with_suggestion(err: Any, model: Any) -> str:
+    """Pydantic's message, plus the nearest valid name for an unknown key."""
+    msg = err["msg"]
+    if err.get("type") != "extra_forbidden" or not err["loc"]:
+        return msg
+    loc = tuple(err["loc"])
+    parent = loc[:-1]
+    # dict[str, Model] sections (frameworks.<name>, scheduler.backends.<name>): skip the key
+    fields = _fields_at(model, parent) if parent else set(getattr(model, "model_fields", {}))
+    if fields is None and len(parent) >= 1:
+        fields = _fields_at(model, parent[:-1])
+    return msg + (_did_you_mean(loc[-1], fields) if fields else "")
 
 
 def check_weights(settings: Settings) -> None:
@@ -266,102 +344,122 @@ def _choices(names: list[str]) -> str:
 
 
 def resolve(settings: Settings, registry: Registry, only: list[str] | None = None) -> Settings:
-    """Fill defaults from the installed components and validate names and options against them."""
+    """Fill defaults from the installed components and validate names and options against them.
+
+    Every problem is collected and raised at once, each with its field path, the installed choices
+    and the nearest valid name."""
     errors: list[tuple[str, str]] = []
-    installed = sorted(registry.frameworks)
-    frameworks = {k: v.model_copy(deep=True) for k, v in settings.frameworks.items()}
-    if not frameworks:
-        frameworks = {name: FrameworkSettings() for name in installed}
-    if only is not None:
-        for name in only:
-            if name not in frameworks:
-                frameworks[name] = FrameworkSettings()
-        for name, fs in frameworks.items():
-            fs.enabled = name in only
-
-    used_backends: set[str] = set()
+    frameworks = _selected_frameworks(settings, registry, only)
     for name, fs in frameworks.items():
-        path = f"frameworks.{name}"
-        cls = registry.frameworks.get(name)
-        if cls is None:
-            errors.append((path, f"unknown framework {name!r}; installed frameworks: {_choices(installed)}"))
-            continue
-        if fs.weight is None:
-            fs.weight = cls.default_weight
-        if fs.max_completion_chars is None:
-            fs.max_completion_chars = int(getattr(cls, "max_completion_chars", DEFAULT_MAX_COMPLETION_CHARS))
-        try:
-            fs.options = cls.Options.model_validate(fs.options).model_dump(mode="json")
-        except ValidationError as exc:
-            errors.extend((f"{path}.options.{_loc(e['loc'])}".rstrip("."), e["msg"]) for e in exc.errors())
-        for capability in fs.tools:
-            if capability not in cls.capabilities:
-                errors.append(
-                    (f"{path}.tools.{capability}",
-                     f"framework {name!r} uses no capability {capability!r}; it uses: {_choices(sorted(cls.capabilities))}")
-                )
-        if not fs.enabled:
-            continue
-        for capability, required in cls.capabilities.items():
-            backend = fs.tools.get(capability)
-            cpath = f"{path}.tools.{capability}"
-            choices = registry.backends(capability)
-            if backend is None:
-                preferred = cls.default_tools.get(capability)
-                if preferred in registry.tools.get(capability, {}) and registry.unavailable_reason(
-                    registry.tool(capability, preferred)) is None:
-                    backend = preferred
-                else:
-                    backend = registry.default_backend(capability)
-                if backend is None:
-                    if required:
-                        errors.append((cpath, f"framework {name!r} needs a {capability!r} backend; installed: {_choices(choices)}"))
-                    continue
-                fs.tools[capability] = backend
-            elif backend not in registry.tools.get(capability, {}):
-                errors.append((cpath, f"unknown {capability} backend {backend!r}; installed {capability} backends: {_choices(choices)}"))
-                continue
-            else:
-                reason = registry.unavailable_reason(registry.tool(capability, backend))
-                if reason:
-                    errors.append((cpath, f"{capability} backend {backend!r} is installed but unavailable: {reason}"))
-                    continue
-            used_backends.add(backend)
-
+        _resolve_framework(name, fs, registry, errors)
     all_backends = {name for caps in registry.tools.values() for name in caps}
-    tools = {k: dict(v) for k, v in settings.tools.items()}
-    for backend, table in tools.items():
-        classes = [caps[backend] for caps in registry.tools.values() if backend in caps]
-        if not classes:
-            errors.append((f"tools.{backend}", f"unknown backend {backend!r}; installed backends: {_choices(sorted(all_backends))}"))
-            continue
-        known = set().union(*(_option_keys(cls) for cls in classes))
-        for key in table:
-            if key not in known:
-                errors.append((f"tools.{backend}.{key}",
-                               f"not an option of backend {backend!r}; options: {_choices(sorted(known))}"))
-        merged: dict[str, Any] = {}
-        for cls in classes:
-            try:
-                merged.update(backend_options(cls, table))
-            except ValidationError as exc:
-                errors.extend((f"tools.{backend}.{_loc(e['loc'])}", e["msg"]) for e in exc.errors())
-        tools[backend] = merged
+    tools = {backend: _resolve_tool_options(backend, dict(table), registry, all_backends, errors)
+             for backend, table in settings.tools.items()}
     if settings.train:
         from chil_core.training.config import TrainConfig  # pydantic only: no torch
 
         try:
             TrainConfig.model_validate(settings.train)
         except ValidationError as exc:
-            errors.extend((f"train.{_loc(e['loc'])}".rstrip("."), e["msg"]) for e in exc.errors())
+            errors.extend((f"train.{_loc(e['loc'])}".rstrip("."), _with_suggestion(e, TrainConfig)) for e in exc.errors())
     for backend in settings.scheduler.backends:
         if backend not in all_backends:
-            errors.append((f"scheduler.backends.{backend}", f"unknown backend {backend!r}; installed backends: {_choices(sorted(all_backends))}"))
+            errors.append((f"scheduler.backends.{backend}", f"unknown backend {backend!r}; installed backends: "
+                           f"{_choices(sorted(all_backends))}{_did_you_mean(backend, all_backends)}"))
     if errors:
         raise ConfigError(errors, settings.source)
-    resolved = settings.model_copy(update={"frameworks": frameworks, "tools": tools})
+    resolved = settings.model_copy(update={"frameworks": frameworks, "tools": {k: v for k, v in tools.items() if v is not None}})
     resolved.source = settings.source
     return resolved
+
+
+def _selected_frameworks(settings: Settings, registry: Registry, only: list[str] | None) -> dict[str, FrameworkSettings]:
+    """The framework tables (every installed framework when there is none), restricted to ``only``."""
+    frameworks = {k: v.model_copy(deep=True) for k, v in settings.frameworks.items()}
+    if not frameworks:
+        frameworks = {name: FrameworkSettings() for name in sorted(registry.frameworks)}
+    if only is not None:
+        for name in only:
+            if name not in frameworks:
+                frameworks[name] = FrameworkSettings()
+        for name, fs in frameworks.items():
+            fs.enabled = name in only
+    return frameworks
+
+
+def _resolve_framework(name: str, fs: FrameworkSettings, registry: Registry, errors: list[tuple[str, str]]) -> None:
+    """Defaults, options and backends of one framework (in place); problems go to ``errors``."""
+    path = f"frameworks.{name}"
+    cls = registry.frameworks.get(name)
+    if cls is None:
+        installed = sorted(registry.frameworks)
+        errors.append((path, f"unknown framework {name!r}; installed frameworks: {_choices(installed)}{_did_you_mean(name, installed)}"))
+        return
+    if fs.weight is None:
+        fs.weight = cls.default_weight
+    if fs.max_completion_chars is None:
+        fs.max_completion_chars = int(getattr(cls, "max_completion_chars", DEFAULT_MAX_COMPLETION_CHARS))
+    try:
+        fs.options = cls.Options.model_validate(fs.options).model_dump(mode="json")
+    except ValidationError as exc:
+        errors.extend((f"{path}.options.{_loc(e['loc'])}".rstrip("."), _with_suggestion(e, cls.Options)) for e in exc.errors())
+    for capability in fs.tools:
+        if capability not in cls.capabilities:
+            errors.append((f"{path}.tools.{capability}",
+                           f"framework {name!r} uses no capability {capability!r}; it uses: "
+                           f"{_choices(sorted(cls.capabilities))}{_did_you_mean(capability, cls.capabilities)}"))
+    if fs.enabled:
+        for capability, required in cls.capabilities.items():
+            backend = _pick_backend(name, cls, capability, required, fs.tools.get(capability), registry, errors)
+            if backend is not None:
+                fs.tools[capability] = backend
+
+
+def _pick_backend(name: str, cls: Any, capability: str, required: bool, backend: str | None, registry: Registry,
+                  errors: list[tuple[str, str]]) -> str | None:
+    """The configured backend for ``capability`` checked, or the default one; None when there is none."""
+    cpath = f"frameworks.{name}.tools.{capability}"
+    choices = registry.backends(capability)
+    if backend is None:
+        preferred = cls.default_tools.get(capability)
+        if preferred in registry.tools.get(capability, {}) and registry.unavailable_reason(
+                registry.tool(capability, preferred)) is None:
+            return preferred
+        backend = registry.default_backend(capability)
+        if backend is None and required:
+            errors.append((cpath, f"framework {name!r} needs a {capability!r} backend; installed: {_choices(choices)}"))
+        return backend
+    if backend not in registry.tools.get(capability, {}):
+        errors.append((cpath, f"unknown {capability} backend {backend!r}; installed {capability} backends: "
+                       f"{_choices(choices)}{_did_you_mean(backend, choices)}"))
+        return None
+    reason = registry.unavailable_reason(registry.tool(capability, backend))
+    if reason:
+        errors.append((cpath, f"{capability} backend {backend!r} is installed but unavailable: {reason}"))
+        return None
+    return backend
+
+
+def _resolve_tool_options(backend: str, table: dict[str, Any], registry: Registry, all_backends: set[str],
+                          errors: list[tuple[str, str]]) -> dict[str, Any] | None:
+    """``[tools.<backend>]`` validated against every backend class of that name, defaults filled in."""
+    classes = [caps[backend] for caps in registry.tools.values() if backend in caps]
+    if not classes:
+        errors.append((f"tools.{backend}", f"unknown backend {backend!r}; installed backends: "
+                       f"{_choices(sorted(all_backends))}{_did_you_mean(backend, all_backends)}"))
+        return None
+    known = set().union(*(_option_keys(cls) for cls in classes))
+    for key in table:
+        if key not in known:
+            errors.append((f"tools.{backend}.{key}",
+                           f"not an option of backend {backend!r}; options: {_choices(sorted(known))}{_did_you_mean(key, known)}"))
+    merged: dict[str, Any] = {}
+    for cls in classes:
+        try:
+            merged.update(backend_options(cls, table))
+        except ValidationError as exc:
+            errors.extend((f"tools.{backend}.{_loc(e['loc'])}", e["msg"]) for e in exc.errors())
+    return merged
 
 
 def _option_keys(cls: type) -> set[str]:

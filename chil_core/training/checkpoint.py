@@ -9,8 +9,10 @@ States hold only tensors and plain Python values, so they load with ``torch.load
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 import torch
 
 STATE_FILE = "state.pt"
+log = logging.getLogger(__name__)
 
 
 def snapshot(value: Any) -> Any:
@@ -29,6 +32,14 @@ def snapshot(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(snapshot(v) for v in value)
     return value
+
+
+def _complete(checkpoint: Path) -> bool:
+    state = checkpoint / STATE_FILE
+    try:
+        return state.is_file() and state.stat().st_size > 0 and zipfile.is_zipfile(state)
+    except OSError:
+        return False
 
 
 def _fsync(path: Path) -> None:
@@ -85,13 +96,22 @@ class Checkpointer:
         self._pool.shutdown()
 
     def latest(self) -> Path | None:
-        """The newest complete checkpoint directory, or None."""
+        """The newest complete checkpoint directory, or None.
+
+        The ``latest`` pointer is trusted only when it names a readable checkpoint; otherwise (a
+        pointer or state file left empty or truncated by a kill, a directory half removed) the newest
+        complete one is used.  A state file is complete when it is a whole zip archive (what
+        ``torch.save`` writes): its central directory, written last, is there."""
         pointer = self.dir / "latest"
-        if pointer.is_file():
-            path = self.dir / pointer.read_text(encoding="utf-8").strip()
-            if (path / STATE_FILE).is_file():
-                return path
-        done = sorted(p for p in self.dir.glob("step-*") if (p / STATE_FILE).is_file() and not p.name.endswith(".tmp"))
+        try:
+            name = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else ""
+        except OSError:
+            name = ""
+        if name and not name.endswith(".tmp") and _complete(self.dir / name):
+            return self.dir / name
+        done = sorted(p for p in self.dir.glob("step-*") if not p.name.endswith(".tmp") and _complete(p))
+        if name and done:
+            log.warning("checkpoint pointer %s names %r, which is missing or incomplete; using %s", pointer, name, done[-1])
         return done[-1] if done else None
 
     @staticmethod

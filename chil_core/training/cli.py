@@ -34,11 +34,12 @@ def _parse_set(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--frameworks", help="Comma-separated frameworks that score (default: the config's; embedded task: empirical).")
 @click.option("--seed", type=int)
 @click.option("--resume", is_flag=True, help="Continue from the run directory's latest checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Replace the run in a non-empty output directory (its artefacts are removed).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Any [train] setting, repeatable.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train_command(config_path: str | None, max_steps: int | None, output_dir: str | None, model: str | None,
                   data: str | None, eval_data: str | None, frameworks: str | None, seed: int | None, resume: bool,
-                  overrides: tuple[str, ...], no_progress: bool) -> None:
+                  overwrite: bool, overrides: tuple[str, ...], no_progress: bool) -> None:
     """GRPO on rewards from the enabled chil frameworks.
 
     With no arguments: the embedded task (arithmetic claims checked by the empirical framework) on a
@@ -57,7 +58,7 @@ def train_command(config_path: str | None, max_steps: int | None, output_dir: st
         values.update({k: v for k, v in flags.items() if v is not None})
         if no_progress:
             values["progress"] = False
-        train(values, scorer_config, resume=resume, echo=click.echo)
+        train(values, scorer_config, resume=resume, overwrite=overwrite, echo=click.echo)
     except (ConfigError, TrainConfigError, ValueError, FileNotFoundError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

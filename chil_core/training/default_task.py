@@ -114,23 +114,74 @@ def warm_start(model, tokenizer, examples: list[tuple[str, str]], *, max_steps: 
     return step, rate
 
 
+WARM_START_MANIFEST = "warm_start.json"
+#: bump when the warm-start procedure changes in a way that changes its result
+WARM_START_VERSION = 1
+
+
+def warm_start_key(seed: int) -> str:
+    """A digest of everything that shapes the warm-started policy: seed, procedure and its settings,
+    architecture, tokenizer, training data and library versions."""
+    import hashlib
+
+    import transformers
+
+    facts = {"version": WARM_START_VERSION, "seed": seed, "warm_start": WARM_START, "policy": POLICY,
+             "tokenizer": "byte", "train_data": hashlib.sha256(TRAIN_FILE.read_bytes()).hexdigest(),
+             "torch": torch.__version__, "transformers": transformers.__version__}
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
+
+
 def warm_started_policy(run_dir: Path, seed: int, echo=print):
-    """(model, tokenizer): the tiny policy warm-started once and saved under ``run_dir/warm_start``."""
+    """(model, tokenizer): the tiny policy warm-started once and saved under ``run_dir/warm_start``.
+
+    The directory is built under a temporary name and renamed into place with its manifest
+    (``warm_start.json``: the key of everything that shaped it) written last, so a kill leaves either
+    no warm start or a complete one.  One without a manifest (partial, or from an older version) or
+    with another key (another seed, data, settings) is rebuilt, never reused."""
+    import os
+    import shutil
+
     from chil_core.training.data import PromptDataset
     from chil_core.training.policy import byte_tokenizer, load_policy, tiny_policy
 
     path = run_dir / "warm_start"
-    if (path / "config.json").is_file():
-        return load_policy(path)
+    key = warm_start_key(seed)
+    manifest = _read_manifest(path / WARM_START_MANIFEST)
+    if manifest is not None and manifest.get("key") == key:
+        try:
+            return load_policy(path)
+        except (OSError, ValueError) as exc:
+            echo(f"warm start in {path} cannot be loaded ({exc}); rebuilding it")
+    elif path.exists():
+        why = "is incomplete (interrupted)" if manifest is None else "was made with other settings (seed, data or versions)"
+        echo(f"warm start in {path} {why}; rebuilding it")
     tokenizer = byte_tokenizer()
     model = tiny_policy(tokenizer, seed=seed, **POLICY)
     rows = PromptDataset(TRAIN_FILE).table.select(["prompt", "solution"]).to_pylist()
+    echo(f"warm start: supervised steps on {len(rows)} worked examples (until {WARM_START['target']:.0%} "
+         f"of probed prompts are answered exactly, at most {WARM_START['max_steps']} steps)...")
     steps, rate = warm_start(model, tokenizer, [(r["prompt"], r["solution"]) for r in rows], seed=seed, **WARM_START)
     echo(f"warm start: {steps} supervised steps on {len(rows)} worked examples; "
          f"{rate:.0%} of probed training prompts answered exactly")
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
+    tmp = run_dir / f".warm_start.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    (tmp / WARM_START_MANIFEST).write_text(json.dumps({"key": key, "seed": seed, "steps": steps, "rate": rate}),
+                                           encoding="utf-8")
+    if path.exists():
+        shutil.rmtree(path)
+    os.replace(tmp, path)
     return model, tokenizer
+
+
+def _read_manifest(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ held-out prompts before and after, prints the table and writes ``RUN_DIR/summary
 from __future__ import annotations
 
 import json
+import logging
+import os
+import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +18,52 @@ from typing import Any
 from chil_core.training.config import TrainConfig, build_train_config
 from chil_core.training.data import PromptDataset, PromptRow
 from chil_core.training.metrics import jsonable
+
+log = logging.getLogger(__name__)
+
+#: what a run writes in its directory (``--overwrite`` removes these and nothing else)
+RUN_ARTEFACTS = ("metrics.jsonl", "tensorboard", "checkpoints", "warm_start", "eval_before.json", "summary.json",
+                 "policy", "report")
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    """Write ``value`` as JSON so that a reader (or a kill) sees the old file or the new one, never half."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(jsonable(value), fh, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> Any | None:
+    """The JSON in ``path``, or None when it is missing, empty or truncated (a write that was killed)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse to mix two runs in one directory: a non-empty ``run_dir`` needs ``resume`` (continue it)
+    or ``overwrite`` (its artefacts are removed first; other files are left alone)."""
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite exclude each other")
+    present = sorted(p.name for p in run_dir.iterdir()) if run_dir.is_dir() else []
+    if present and not resume and not overwrite:
+        shown = ", ".join(present[:5]) + (", ..." if len(present) > 5 else "")
+        raise ValueError(f"output_dir {str(run_dir)!r} is not empty ({shown}): pass --resume to continue that run, "
+                         "--overwrite to replace it, or choose another --output-dir")
+    if overwrite:
+        for name in RUN_ARTEFACTS:
+            target = run_dir / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+        for stale in run_dir.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
 
 
 def resolve_config(values: Mapping[str, Any]) -> tuple[TrainConfig, bool]:
@@ -53,15 +102,18 @@ def eval_table(before: Mapping[str, float], after: Mapping[str, float]) -> str:
 
 
 def train(values: Mapping[str, Any], scorer_config: Mapping[str, Any] | None = None, *, resume: bool = False,
-          echo=print) -> dict[str, Any]:
-    """Run a training job; ``values`` are ``[train]`` settings, ``scorer_config`` the rest of the config."""
+          overwrite: bool = False, echo=print) -> dict[str, Any]:
+    """Run a training job; ``values`` are ``[train]`` settings, ``scorer_config`` the rest of the config.
+
+    A non-empty output directory is refused unless ``resume`` (continue it) or ``overwrite``.  Every
+    artefact is written atomically; a partial one left by a kill is rebuilt, not trusted."""
     from chil_core.scoring import Scorer
     from chil_core.training import default_task
     from chil_core.training.trainer import Trainer
 
     config, embedded = resolve_config(values)
     run_dir = Path(config.output_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
     train_path = default_task.TRAIN_FILE if embedded else Path(config.data or "")
     eval_path = default_task.EVAL_FILE if embedded else (Path(config.eval_data) if config.eval_data else None)
     dataset = PromptDataset(train_path, config.prompt_field)
@@ -78,16 +130,19 @@ def train(values: Mapping[str, Any], scorer_config: Mapping[str, Any] | None = N
                 echo(f"no checkpoint in {run_dir}; starting from step 0")
             before: dict[str, float] = {}
             if eval_rows:
-                if resumed and before_path.is_file():
-                    before = json.loads(before_path.read_text(encoding="utf-8"))
+                saved = read_json(before_path) if resumed else None
+                if resumed and not isinstance(saved, dict):
+                    echo(f"{before_path} is missing or unreadable; evaluating the held-out prompts again")
+                if isinstance(saved, dict):
+                    before = saved
                 else:
                     before = trainer.evaluate(eval_rows)
-                    before_path.write_text(json.dumps(jsonable(before), indent=2), encoding="utf-8")
+                    write_json_atomic(before_path, before)
             t0 = time.perf_counter()
             last = trainer.train()
             train_s = time.perf_counter() - t0
             after = trainer.evaluate(eval_rows) if eval_rows else {}
-            trainer.save_policy(run_dir / "policy")
+            save_policy_atomic(trainer, run_dir / "policy")
         finally:
             trainer.close()
     summary: dict[str, Any] = {
@@ -97,9 +152,21 @@ def train(values: Mapping[str, Any], scorer_config: Mapping[str, Any] | None = N
         "eval_reward_before": before.get("reward"), "eval_reward_after": after.get("reward"),
         "eval_before": before, "eval_after": after,
     }
-    (run_dir / "summary.json").write_text(json.dumps(jsonable(summary), indent=2), encoding="utf-8")
+    write_json_atomic(run_dir / "summary.json", summary)
     if before and after:
         echo(eval_table(before, after))
     echo(f"summary: {run_dir / 'summary.json'}; trained policy: {run_dir / 'policy'}")
     return summary
 
+
+
+def save_policy_atomic(trainer: Any, path: Path) -> Path:
+    """Save the policy into a temporary directory, then swap it in: a kill leaves the old policy or
+    the new one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.save_policy(tmp)
+    if path.exists():
+        shutil.rmtree(path)
+    os.replace(tmp, path)
+    return path

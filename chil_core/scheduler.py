@@ -222,15 +222,6 @@ class _Proc:
         child.close()
         self.busy_since: float | None = None
         self.calls = 0
-        self.niced = False
-
-    def deprioritize(self) -> None:
-        """Lower a stalled worker's CPU priority so that the workers serving its neighbours come first."""
-        self.niced = True
-        try:
-            os.setpriority(os.PRIO_PROCESS, self.proc.pid, 19)
-        except (OSError, AttributeError, TypeError):
-            log.debug("could not renice worker %s", self.proc.pid, exc_info=True)
 
     async def ready(self, timeout: float) -> None:
         try:
@@ -279,8 +270,7 @@ class ProcessRunner:
       queued in that worker, so its neighbours never pay for it and nothing is retried.
     * A worker busy for longer than ``stall_s`` no longer counts against ``workers``: a fresh worker
       (up to ``workers + spare_workers``) takes the queued calls, so one hostile call cannot stall the
-      pool's other calls while it runs out its timeout; the stalled worker's CPU priority is lowered
-      (``nice 19``) so that it does not slow them down either, and it is retired after that call.
+      pool's other calls while it runs out its timeout.
     * A worker is replaced after ``max_calls`` calls (0 = never), which bounds what a leaking backend
       can accumulate over a long run.
     """
@@ -340,9 +330,6 @@ class ProcessRunner:
                 self._discard(proc)
             now = time.monotonic()
             stalled = [p.busy_since + self.stall_s for p in self.live if p.busy_since is not None]
-            for p in self.live:
-                if p.busy_since is not None and not p.niced and p.busy_since + self.stall_s <= now:
-                    p.deprioritize()
             active = len(self.live) + self.starting - sum(1 for t in stalled if t <= now)
             if active < self.size and len(self.live) + self.starting < self.cap:
                 if active + sum(1 for t in stalled if t <= now) >= self.size:
@@ -376,7 +363,7 @@ class ProcessRunner:
         elif self._closed:
             self.live.discard(proc)
             proc.stop()
-        elif proc.niced or (self.max_calls and proc.calls >= self.max_calls):
+        elif self.max_calls and proc.calls >= self.max_calls:
             self.recycled += 1
             self.live.discard(proc)
             proc.stop()

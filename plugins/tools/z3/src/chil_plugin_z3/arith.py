@@ -57,6 +57,11 @@ _BINARY = frozenset({"+", "-", "*", "/", "//", "^"})
 _local = threading.local()
 
 
+def reset_context() -> None:
+    """Drop this thread's context (the tool replaces its contexts every ``context_calls`` calls)."""
+    _local.ctx = None
+
+
 def _context() -> Any:
     """One Z3 context per thread (Z3 objects must never cross threads)."""
     ctx = getattr(_local, "ctx", None)

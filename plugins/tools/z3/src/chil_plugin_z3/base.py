@@ -1,9 +1,13 @@
 """What the Z3 tools share: their options and a per-instance Z3 context with bounded solvers.
 
-Each tool instance owns its own ``z3.Context`` (the scheduler gives every worker thread its own
-instance, so no Z3 object is shared between threads).  Every solver gets a deterministic resource
-limit (``rlimit``, so a cached answer does not depend on machine load) and a wall-clock ``timeout``
-as a backstop.
+The Z3 tools run **process-isolated**: a check that runs past the scheduler's timeout is ended by
+killing its worker (a Z3 call on a thread cannot be cancelled: an abandoned thread would keep its core
+busy), and each worker's memory is bounded twice, by Z3's own ``memory_max_size`` (a check that needs
+more gives up with an error status) and by the worker's address-space limit (``memory_mb``).  Every
+solver gets a deterministic resource limit (``rlimit``, so a cached answer does not depend on machine
+load) and a wall-clock ``timeout``; a check that hits the wall clock is a ``timeout`` status, which the
+scheduler counts.  The Z3 context is replaced every ``context_calls`` calls: a context keeps every
+symbol and declaration it ever saw, so a long run would otherwise grow with each new name.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chil_core import Tool, ToolResult
+from chil_core import Tool, ToolCall, ToolResult
 
 
 class Z3Options(BaseModel):
@@ -24,6 +28,8 @@ class Z3Options(BaseModel):
     timeout_ms: int = Field(default=2_000, ge=1, le=600_000, description="Wall-clock limit of one solver check.")
     rlimit: int = Field(default=20_000_000, ge=0, description="Z3 resource limit of one check (0 = none).")
     max_nodes: int = Field(default=50_000, ge=1, description="Largest formula/theory accepted, in AST nodes.")
+    memory_mb: int = Field(default=1024, ge=16, description="Z3's own memory bound per worker (memory_max_size).")
+    context_calls: int = Field(default=2_000, ge=1, description="Calls served by one Z3 context before it is replaced.")
 
 
 class SolverGaveUp(Exception):
@@ -39,7 +45,11 @@ class Z3Tool(Tool):
     """Base of the Z3 backends: imports z3 in :meth:`start`, builds bounded solvers."""
 
     Options: ClassVar[type[BaseModel]] = Z3Options
-    isolation = "thread"
+    isolation = "process"
+    #: the worker's address-space bound (the scheduler's ``memory_mb`` overrides it)
+    memory_mb: ClassVar[int] = 4096
+    #: imported once in the fork server, so a replacement worker starts in a fork
+    preload_modules: ClassVar[tuple[str, ...]] = ("z3",)
     version: ClassVar[str] = "0.1.0"
 
     options: Z3Options
@@ -56,7 +66,19 @@ class Z3Tool(Tool):
 
         self.z3 = z3
         self._expr = _to_expr_ref
+        z3.set_param("memory_max_size", self.options.memory_mb)
         self.ctx = z3.Context()
+        self._calls = 0
+
+    def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
+        self._calls += len(calls)
+        if self._calls > self.options.context_calls:  # a fresh context: what the old one accumulated is freed
+            self._calls = len(calls)
+            self.ctx = self.z3.Context()
+            from chil_plugin_z3 import arith
+
+            arith.reset_context()
+        return super().run_batch(calls)
 
     def solver(self, *, minimal_cores: bool) -> Any:
         """A solver with this tool's limits; ``minimal_cores`` when its unsat cores are shown as
@@ -84,7 +106,9 @@ class Z3Tool(Tool):
         elapsed_ms = (time.perf_counter() - t0) * 1000
         if "timeout" in reason or ("canceled" in reason and elapsed_ms >= 0.9 * self.options.timeout_ms):
             raise SolverGaveUp("timeout", f"z3 gave up after {self.options.timeout_ms} ms ({reason})")
-        if "canceled" in reason or "resource" in reason or "memory" in reason:
+        if "memory" in reason:
+            raise SolverGaveUp("error", f"z3 memory bound reached ({reason}); raise tools.z3.memory_mb")
+        if "canceled" in reason or "resource" in reason:
             raise SolverGaveUp("error", f"z3 resource limit reached ({reason}); raise tools.z3.rlimit")
         return None
 

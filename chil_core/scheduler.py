@@ -25,6 +25,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import weakref
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -103,7 +104,9 @@ class ThreadRunner:
         self.abandoned = 0
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"chil-{name}")
         self.local = threading.local()
-        self.tools: list[Tool] = []
+        #: live tool instances, weakly: a thread's tool is freed with its thread (a pool replaced after a
+        #: timeout used to keep every old thread's tool, e.g. a whole Z3 context, for the rest of the run)
+        self.tools: weakref.WeakSet[Tool] = weakref.WeakSet()
         self._lock = threading.Lock()
 
     def _run(self, calls: list[ToolCall]) -> list[Any]:
@@ -111,7 +114,7 @@ class ThreadRunner:
         if tool is None:
             tool = self.local.tool = self.factory()
             with self._lock:
-                self.tools.append(tool)
+                self.tools.add(tool)
         return list(tool.run_batch(calls))
 
     async def run(self, calls: list[ToolCall], timeout: float) -> list[Any]:
@@ -147,7 +150,7 @@ class ThreadRunner:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
-        for tool in self.tools:
+        for tool in list(self.tools):
             try:
                 tool.close()
             except Exception:  # noqa: BLE001

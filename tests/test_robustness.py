@@ -198,3 +198,23 @@ def test_exit_is_clean_when_a_call_outlasts_the_close(tmp_path):
     """A call still running when close() gives up waiting (30 s): before, the loop was stopped with its
     tasks pending and the interpreter printed "Task was destroyed but it is pending"."""
     check_clean_exit(tmp_path, hang=40, timeout=60, backends="chaos")
+
+
+def test_replaced_thread_pools_do_not_keep_their_tools(pm):
+    """Each timeout replaces the thread pool; before, every old thread's tool instance (for Z3: a whole
+    context with everything it ever declared) stayed referenced for the rest of the run: memory grew
+    with every timeout over a long run."""
+    import gc
+
+    cfg = {"frameworks": {"echo": {"tools": {"chaos": "chaos-thread"}}},
+           "scheduler": {"timeout_s": 0.2, "concurrency": 1}, "cache": {"enabled": False}}
+    with Scorer.from_config(cfg, plugin_manager=pm) as s:
+        for k in range(6):
+            out = s.score([rec(f"slow{k}", op="sleep", payload={"s": 0.4, "k": k})])
+            assert out[0].frameworks["echo"].status == "timeout"
+        time.sleep(0.6)  # the abandoned threads finish and exit
+        assert s.score([rec("ok")])[0].reward == 1.0
+        gc.collect()
+        runner = s.scheduler.backend("chaos", "chaos-thread")._runner
+        assert runner.abandoned == 6
+        assert len(runner.tools) <= 2, len(runner.tools)

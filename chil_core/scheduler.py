@@ -184,7 +184,7 @@ def _guarded_wrap(loop: asyncio.AbstractEventLoop, cf: concurrent.futures.Future
         try:
             loop.call_soon_threadsafe(settle, done)
         except RuntimeError:  # closed between the check and the call
-            pass
+            log.debug("result of an abandoned call dropped: the event loop closed")
 
     cf.add_done_callback(relay)
     fut.add_done_callback(_retrieve)  # an abandoned call's late exception is logged, not "never retrieved"
@@ -258,7 +258,7 @@ class _Proc:
                 self.conn.send(None)
             self.proc.join(2)
         except (OSError, BrokenPipeError, ValueError):
-            pass
+            log.debug("worker %s: pipe already closed at stop; killing it", self.proc.pid)
         self.kill()
 
 

@@ -14,6 +14,8 @@ from chil_core.training.run import prepare_run_dir, read_json, train, write_json
 def quick_warm_start(monkeypatch):
     """The embedded warm start, but a few steps of it (the real model, tokenizer and data)."""
     monkeypatch.setitem(default_task.WARM_START, "max_steps", 3)
+    monkeypatch.setitem(default_task.WARM_START, "batch_size", 8)
+    monkeypatch.setitem(default_task.WARM_START, "probe", 4)
     monkeypatch.setitem(default_task.POLICY, "hidden_size", 32)
     monkeypatch.setitem(default_task.POLICY, "num_heads", 2)
     return default_task

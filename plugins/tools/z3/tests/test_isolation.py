@@ -29,6 +29,14 @@ def hard(k: int, timeout_ms: int) -> ToolCall:
                                      "claim": claim, "timeout_ms": timeout_ms})
 
 
+def huge(timeout_ms: int) -> ToolCall:
+    """((a+b+c+d+e+f)^16)^4 = 7: Z3 works on it for its whole time limit."""
+    total = ["+", ["+", ["+", var("a"), var("b")], ["+", var("c"), var("d")]], ["+", var("e"), var("f")]]
+    return ToolCall("smt", "arith", {"premises": [[">", var("a"), num("0")]],
+                                     "claim": ["=", ["^", ["^", total, num("16")], num("4")], num("7")],
+                                     "timeout_ms": timeout_ms})
+
+
 def easy(k: int) -> ToolCall:
     return ToolCall("smt", "arith", {"premises": [["=", var("x"), num(str(k))]], "claim": ["=", ["+", var("x"), num("1")], num(str(k + 1))]})
 
@@ -66,7 +74,7 @@ def test_an_overrunning_check_is_killed_not_abandoned():
     busy after the caller had its 'timeout'; now its worker process is killed."""
     threads_before = {t.name for t in threading.enumerate()}
     t0 = time.perf_counter()
-    results, stats, _ = run([hard(0, 10_000), easy(1), easy(2)], timeout_s=1.0)
+    results, stats, _ = run([huge(10_000), easy(1), easy(2)], timeout_s=1.0)
     assert results[0].status == "timeout" and "worker killed" in results[0].error
     assert [r.status for r in results[1:]] == ["ok", "ok"]
     assert time.perf_counter() - t0 < 8

@@ -1,0 +1,13 @@
+"""chil-plugin-power: the ``power`` framework (who benefits, who is harmed?).
+
+Light entry point: the framework module is imported inside the hook.
+"""
+
+from chil_core import hookimpl
+
+
+@hookimpl
+def chil_register_frameworks(register):
+    from chil_plugin_power.framework import PowerFramework
+
+    register(PowerFramework)

@@ -1,0 +1,10 @@
+"""chil-plugin-fairlearn: a ``fairness`` backend on fairlearn.  Light entry point: fairlearn loads in ``start``."""
+
+from chil_core import hookimpl
+
+
+@hookimpl
+def chil_register_tools(register):
+    from chil_plugin_fairlearn.tool import FairlearnFairness
+
+    register(FairlearnFairness)

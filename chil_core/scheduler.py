@@ -252,6 +252,16 @@ class _Proc:
         if not self.conn.closed:
             self.conn.close()
 
+    def retire(self) -> None:
+        """Ask an idle worker to exit, without waiting for it (it is the fork server's child)."""
+        try:
+            if not self.conn.closed:
+                self.conn.send(None)
+                self.conn.close()
+        except (OSError, BrokenPipeError, ValueError):
+            log.debug("worker %s: pipe already closed at retire; killing it", self.proc.pid)
+            self.kill()
+
     def stop(self) -> None:
         try:
             if not self.conn.closed:
@@ -354,6 +364,10 @@ class ProcessRunner:
             except TimeoutError:
                 pass  # a worker just became stalled: look again
 
+    def _stalled(self, exclude: _Proc) -> bool:
+        now = time.monotonic()
+        return any(p is not exclude and p.busy_since is not None and now - p.busy_since >= self.stall_s for p in self.live)
+
     def _discard(self, proc: _Proc) -> None:
         self.live.discard(proc)
         proc.kill()
@@ -370,9 +384,9 @@ class ProcessRunner:
             self.recycled += 1
             self.live.discard(proc)
             proc.stop()
-        elif len(self.live) > self.cap:
-            self.live.discard(proc)
-            proc.stop()
+        elif len(self.live) > self.size and not self._stalled(exclude=proc):
+            self.live.discard(proc)  # a spare started for a stall that is over: back to `workers`
+            proc.retire()
         else:
             self.idle.append(proc)
         self._wake()

@@ -225,6 +225,16 @@ class _Proc:
         child.close()
         self.busy_since: float | None = None
         self.calls = 0
+        self.niced = False
+
+    def deprioritize(self) -> None:
+        """Lower the CPU priority of a worker stuck on one call (nice 10): the workers serving its
+        neighbours get most of the CPU while it runs out its timeout.  Retired after that call."""
+        self.niced = True
+        try:
+            os.setpriority(os.PRIO_PROCESS, self.proc.pid, 10)
+        except (OSError, AttributeError):
+            log.debug("could not renice worker %s", self.proc.pid, exc_info=True)
 
     async def ready(self, timeout: float) -> None:
         try:
@@ -283,7 +293,9 @@ class ProcessRunner:
       queued in that worker, so its neighbours never pay for it and nothing is retried.
     * A worker busy for longer than ``stall_s`` no longer counts against ``workers``: a fresh worker
       (up to ``workers + spare_workers``) takes the queued calls, so one hostile call cannot stall the
-      pool's other calls while it runs out its timeout.
+      pool's other calls while it runs out its timeout; once it has been stuck for a second its CPU
+      priority is lowered (nice 10) so that it does not slow them down either, and it is retired after
+      that call.
     * A worker is replaced after ``max_calls`` calls (0 = never), which bounds what a leaking backend
       can accumulate over a long run.
     """
@@ -343,6 +355,9 @@ class ProcessRunner:
                 self._discard(proc)
             now = time.monotonic()
             stalled = [p.busy_since + self.stall_s for p in self.live if p.busy_since is not None]
+            for p in self.live:  # stuck for long (not merely slowed by a busy machine): let the others run
+                if p.busy_since is not None and not p.niced and now - p.busy_since >= max(1.0, 4 * self.stall_s):
+                    p.deprioritize()
             active = len(self.live) + self.starting - sum(1 for t in stalled if t <= now)
             if active < self.size and len(self.live) + self.starting < self.cap:
                 if active + sum(1 for t in stalled if t <= now) >= self.size:
@@ -380,7 +395,7 @@ class ProcessRunner:
         elif self._closed:
             self.live.discard(proc)
             proc.stop()
-        elif self.max_calls and proc.calls >= self.max_calls:
+        elif proc.niced or (self.max_calls and proc.calls >= self.max_calls):
             self.recycled += 1
             self.live.discard(proc)
             proc.stop()

@@ -67,8 +67,9 @@ def folio(data_dir: Path) -> dict[str, Any]:
 def _why(index: int, row: dict[str, Any], result: Any, gold: str) -> str:
     """A readable reason for a disagreement: Z3's countermodel to the label, and the parser's repairs."""
     import z3
-    from chil_plugin_consistency.fol import parse_fol
     from chil_plugin_z3.fol import Translator
+
+    from chil_core.capabilities.smt import parse_fol
 
     premises = [parse_fol(p) for p in row["premises-FOL"]]
     conclusion = parse_fol(row["conclusion-FOL"])

@@ -33,7 +33,8 @@ from typing import Any
 MAX_STATEMENTS = 5_000
 MAX_ARITY = 8
 MAX_BODY = 16
-MAX_RULE_VARIABLES = 4  # bounds the grounding of one rule (constants ** variables)
+MAX_RULE_VARIABLES = 4
+MAX_GROUNDINGS = 1_000_000  # bounds the grounding of one rule: constants ** variables
 MAX_NAME = 200
 MAX_CLASHES = 10
 
@@ -168,7 +169,15 @@ def load_theory(data: Any, where: str = "theory") -> Theory:
         if len(bound) > MAX_RULE_VARIABLES:
             raise TheoryError(f"{w} has {len(bound)} variables; at most {MAX_RULE_VARIABLES} are allowed")
         rules.append(Rule(body, head))
-    return Theory(facts, tuple(rules))
+    theory = Theory(facts, tuple(rules))
+    if rules:
+        n = len(theory.constants())
+        for i, r in enumerate(rules):
+            k = len(set().union(*(b.variables() for b in r.body)))
+            if n**k > MAX_GROUNDINGS:
+                raise TheoryError(f"{where}.rules[{i}]: {k} variables over {n} constants may ground {n}**{k} instances; "
+                                  f"at most {MAX_GROUNDINGS} are allowed")
+    return theory
 
 
 def load_decide(payload: Any) -> tuple[Theory, list[Literal]]:

@@ -157,7 +157,7 @@ def test_backend_timeout_is_a_timeout_status() -> None:
     from chil_plugin_prolog.tool import PrologLogic, PrologOptions
 
     tool = PrologLogic(PrologOptions(time_limit_ms=50))
-    facts = [{"pred": "e", "args": ["bob"]}] + [{"pred": "e", "args": [f"c{i}"]} for i in range(120)]
+    facts = [{"pred": "e", "args": ["bob"]}] + [{"pred": "e", "args": [f"c{i}"]} for i in range(30)]  # 31**4 groundings: within the bound, past 50 ms
     rules = [{"if": [{"pred": "e", "args": [v]} for v in ("?a", "?b", "?c", "?d")], "then": {"pred": "q", "args": ["?a"]}}]
     res = one({"prompt": "", "completion": "Bob is q.", "metadata": {"theory": {"facts": facts, "rules": rules}}},
               {"logic_program": tool})

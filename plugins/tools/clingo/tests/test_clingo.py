@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from chil_plugin_clingo.clingo_tool import ClingoLogic
 from chil_plugin_clingo.souffle_tool import SouffleLogic, program
 
 from chil_core import ToolCall, ToolResult
 from chil_core.capabilities.logic_program import load_theory
-from chil_core.testing.conformance import ToolConformance
+from chil_core.testing.logic_program import LogicProgramConformance
 
 HOSTILE = ["halt.", "shell('rm -rf /')", ":- initialization(halt).", 'x"). #include "/etc/passwd". h(pos,"x',
            "it's", 'a"b', "back\\slash", "new\nline", "Świątek", "X", "#show", "%*", "a,b", "})"]
@@ -66,11 +68,21 @@ def test_bad_payload_is_an_error_naming_the_field(clingo: ClingoLogic) -> None:
     assert isinstance(out, ToolResult) and out.status == "error" and "payload.theory.rules[0]" in out.error
 
 
+def test_a_grounding_bomb_past_the_bound_is_refused_up_front(clingo: ClingoLogic) -> None:
+    theory = {"facts": [L("e", "bob")] + [L("e", f"c{i}") for i in range(400)],
+              "rules": [R([L("e", "?a"), L("e", "?b"), L("e", "?c"), L("e", "?d")], L("q", "?a", "?b", "?c"))]}
+    t0 = time.perf_counter()
+    out = decide(clingo, theory, [L("e", "bob")])
+    assert isinstance(out, ToolResult) and out.status == "error" and "may ground 401**4" in out.error
+    assert time.perf_counter() - t0 < 1.0
+
+
 def test_a_grounding_bomb_is_killed_by_the_scheduler() -> None:
     from chil_core.scoring import Scorer
 
-    theory = {"facts": [L("e", "bob")] + [L("e", f"c{i}") for i in range(400)],
-              "rules": [R([L("e", "?a"), L("e", "?b"), L("e", "?c"), L("e", "?d")], L("q", "?a", "?b", "?c"))]}
+    # within the grounding bound (31**4 instances), but millions of atoms: longer than the 1 s timeout
+    theory = {"facts": [L("e", "bob")] + [L("e", f"c{i}") for i in range(30)],
+              "rules": [R([L("e", "?a"), L("e", "?b"), L("e", "?c"), L("e", "?d")], L("q", "?a", "?b", "?c", "?d"))]}
     config = {"frameworks": {"consistency": {"tools": {"logic_program": "clingo"}}},
               "scheduler": {"backends": {"clingo": {"timeout_s": 1.0}}}, "cache": {"enabled": False}}
     bomb = {"id": "bomb", "prompt": "", "completion": "Bob is e.", "metadata": {"theory": theory}}
@@ -125,7 +137,7 @@ def _hostile_calls() -> list[ToolCall]:
             ToolCall(capability="logic_program", op="decide", payload={"theory": "halt.", "queries": []})]
 
 
-class TestClingoConformance(ToolConformance):
+class TestClingoConformance(LogicProgramConformance):
     tool_class = ClingoLogic
 
     def sample_calls(self):
@@ -135,7 +147,7 @@ class TestClingoConformance(ToolConformance):
         return _hostile_calls()
 
 
-class TestSouffleConformance(ToolConformance):
+class TestSouffleConformance(LogicProgramConformance):
     """Skipped where the souffle binary is missing (the identity tests still run)."""
 
     tool_class = SouffleLogic

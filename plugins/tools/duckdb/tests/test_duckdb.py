@@ -8,7 +8,7 @@ import pytest
 from chil_plugin_duckdb.store import DuckDBFactStore
 
 from chil_core import ToolCall
-from chil_core.testing.conformance import ToolConformance
+from chil_core.testing.fact_store import FactStoreConformance
 
 TRIPLES = [["palau", "locatedin", "micronesia"], ["micronesia", "locatedin", "oceania"], ["fiji", "neighbor", "tonga"],
            ["fiji", "neighbor", "palau", "false"]]
@@ -72,7 +72,7 @@ def test_parquet_input(tmp_path: Path) -> None:
     tool.close()
 
 
-class TestDuckDBConformance(ToolConformance):
+class TestDuckDBConformance(FactStoreConformance):
     tool_class = DuckDBFactStore
     options = {"triples": TRIPLES, **PROPS}
 

@@ -8,7 +8,7 @@ import pytest
 from chil_plugin_oxigraph.store import OxigraphFactStore, iri
 
 from chil_core import ToolCall
-from chil_core.testing.conformance import ToolConformance
+from chil_core.testing.fact_store import FactStoreConformance
 
 TRIPLES = [["palau", "locatedin", "micronesia"], ["micronesia", "locatedin", "oceania"], ["fiji", "neighbor", "tonga"],
            ["fiji", "neighbor", "palau", "false"]]
@@ -71,7 +71,7 @@ def test_persistent_store_reopens_read_only(tmp_path: Path) -> None:
         reader.store.add(pyoxigraph.Quad(pyoxigraph.NamedNode("urn:a"), pyoxigraph.NamedNode("urn:b"), pyoxigraph.NamedNode("urn:c")))
 
 
-class TestOxigraphConformance(ToolConformance):
+class TestOxigraphConformance(FactStoreConformance):
     tool_class = OxigraphFactStore
     options = {"triples": TRIPLES, **PROPS}
 

@@ -10,7 +10,7 @@ import pytest
 from chil_plugin_prolog.tool import PrologLogic, PrologOptions
 
 from chil_core import ToolCall, ToolResult
-from chil_core.testing.conformance import ToolConformance
+from chil_core.testing.logic_program import LogicProgramConformance
 
 pytestmark = pytest.mark.skipif(PrologLogic.unavailable_reason() is not None, reason=str(PrologLogic.unavailable_reason()))
 
@@ -23,10 +23,12 @@ def R(body: list[dict], head: dict) -> dict:
     return {"if": body, "then": head}
 
 
-def heavy_theory(n: int) -> dict:
-    """A 4-variable join over n constants: n**4 derivations of n answers (CPU-bound, little memory)."""
+def heavy_theory(n: int, rules: int = 1) -> dict:
+    """``rules`` 4-variable joins over n constants: rules * n**4 derivations of n answers each (CPU-bound,
+    little memory; n = 30 stays within the contract's bound of 10**6 instances per rule)."""
     return {"facts": [L("e", "bob")] + [L("e", f"c{i}") for i in range(n)],
-            "rules": [R([L("e", "?a"), L("e", "?b"), L("e", "?c"), L("e", "?d")], L("q", "?a"))]}
+            "rules": [R([L("e", "?a"), L("e", "?b"), L("e", "?c"), L("e", "?d")], L(f"q{k}" if k else "q", "?a"))
+                      for k in range(rules)]}
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +77,7 @@ def test_hostile_names_stay_data(prolog: PrologLogic, tmp_path: Path) -> None:
 def test_time_limit_is_a_timeout_status() -> None:
     tool = PrologLogic(PrologOptions(time_limit_ms=100))
     tool.start()
-    out = decide(tool, heavy_theory(150), [L("q", "bob")])
+    out = decide(tool, heavy_theory(30), [L("q", "bob")])
     assert isinstance(out, ToolResult) and out.status == "timeout"
     assert decide(tool, {"facts": [L("p", "a")]}, [L("p", "a")])["answers"] == ["entailed"]
 
@@ -94,7 +96,7 @@ def test_a_hanging_worker_is_killed_and_replaced() -> None:
         "scheduler": {"backends": {"prolog": {"timeout_s": 1.0}}},
         "cache": {"enabled": False},
     }
-    hang = {"id": "hang", "prompt": "", "completion": "Bob is q.", "metadata": {"theory": heavy_theory(150)}}
+    hang = {"id": "hang", "prompt": "", "completion": "Bob is q.", "metadata": {"theory": heavy_theory(30, rules=20)}}
     fine = {"id": "fine", "prompt": "Bob is big. If something is big then it is red.", "completion": "Bob is red."}
     with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
         first = scorer.score([hang])[0].frameworks["consistency"]
@@ -106,7 +108,7 @@ def test_a_hanging_worker_is_killed_and_replaced() -> None:
     assert os.getpid()  # the test process itself was never at risk
 
 
-class TestPrologConformance(ToolConformance):
+class TestPrologConformance(LogicProgramConformance):
     tool_class = PrologLogic
 
     def sample_calls(self):

@@ -9,7 +9,7 @@ import pytest
 from chil_plugin_sqlite.facts import SqliteFactStore
 
 from chil_core import ToolCall
-from chil_core.testing.conformance import ToolConformance
+from chil_core.testing.fact_store import FactStoreConformance
 
 TRIPLES = [["palau", "locatedin", "micronesia"], ["micronesia", "locatedin", "oceania"], ["fiji", "neighbor", "tonga"],
            ["fiji", "neighbor", "palau", "false"]]
@@ -58,7 +58,7 @@ def test_a_batch_is_one_query_and_hostile_terms_are_data() -> None:
     tool.close()
 
 
-class TestSqliteFactStoreConformance(ToolConformance):
+class TestSqliteFactStoreConformance(FactStoreConformance):
     tool_class = SqliteFactStore
     options = {"triples": TRIPLES, **PROPS}
 

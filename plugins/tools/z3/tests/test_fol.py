@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from chil_plugin_consistency.fol import parse_fol
 from chil_plugin_z3.base import Z3Options
 from chil_plugin_z3.smt import Z3Smt
 
 from chil_core import ToolCall, ToolResult
-from chil_core.testing.conformance import ToolConformance
+from chil_core.capabilities.smt import parse_fol
+from chil_core.testing.smt import SmtConformance
 
 PREMISES = ["∀x (Dog(x) → Animal(x))", "∀x (Animal(x) → ¬Plant(x))", "Dog(rex)", "Tree(oak)"]
 
@@ -132,7 +132,7 @@ def test_folio_rows(folio_rows: list[dict], z3smt: Z3Smt) -> None:
         assert out["claims"][0]["verdict"] == expected[row["label"]], row["conclusion-FOL"]
 
 
-class TestZ3SmtConformance(ToolConformance):
+class TestZ3SmtConformance(SmtConformance):
     tool_class = Z3Smt
 
     def sample_calls(self):

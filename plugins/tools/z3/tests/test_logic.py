@@ -6,7 +6,7 @@ import pytest
 from chil_plugin_z3.logic import Z3Logic
 
 from chil_core import ToolCall, ToolResult
-from chil_core.testing.conformance import ToolConformance
+from chil_core.testing.logic_program import LogicProgramConformance
 
 
 def L(pred: str, *args: str, neg: bool = False) -> dict:
@@ -85,7 +85,7 @@ def test_hostile_names(z3logic: Z3Logic) -> None:
     assert out["answers"] == ["entailed"] * len(names) + ["undetermined"]
 
 
-class TestZ3LogicConformance(ToolConformance):
+class TestZ3LogicConformance(LogicProgramConformance):
     tool_class = Z3Logic
 
     def sample_calls(self):

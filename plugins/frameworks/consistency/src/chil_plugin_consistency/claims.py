@@ -21,8 +21,8 @@ from typing import Any, Literal
 from chil_core import Record
 from chil_core.capabilities.logic_program import Literal as Lit
 from chil_core.capabilities.logic_program import Theory, TheoryError, load_theory
+from chil_core.capabilities.smt import FolSyntaxError, parse_fol, split_formulas, symbols
 from chil_plugin_consistency.english import parse_claims, parse_theory
-from chil_plugin_consistency.fol import FolSyntaxError, parse_fol, split_formulas, symbols
 
 _FOL_BLOCK = re.compile(r"```[ \t]*fol[ \t]*\r?\n(.*?)```", re.DOTALL | re.IGNORECASE)
 

@@ -1,6 +1,6 @@
 """``LeanProver``: the ``theorem_prover`` capability, checking Lean 4 snippets with a ``lean`` binary.
 
-Op ``check``::
+Op ``check``, as :mod:`chil_core.capabilities.theorem_prover` defines it::
 
     payload = {"code": "theorem t : 1 + 1 = 2 := by decide"}
     value   = {"valid": bool, "sorry": bool, "exit_code": int, "messages": "..."}
@@ -30,6 +30,14 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from chil_core import Tool, ToolCall, ToolResult
+from chil_core.capabilities.theorem_prover import (
+    OPS,
+    SORRY,
+    ProverPayloadError,
+    parse_check,
+    refused,
+    verdict,
+)
 
 _DENY_RE = re.compile(
     r"#eval|#exit|#reduce|#load|\brun_cmd\b|\brun_elab\b|\brun_meta\b|\belab\b|\belab_rules\b|\bmacro\b|\bmacro_rules\b"
@@ -37,7 +45,6 @@ _DENY_RE = re.compile(
     r"|\bIO\b|\bSystem\b|\bFFI\b|\baxiom\b|\bnative_decide\b|\bLean\.Elab\b|\bLean\.Meta\b"
 )
 _IMPORT_RE = re.compile(r"^\s*import\s+(.+)$", re.M)
-_SORRY_RE = re.compile(r"\bsorry\b|\badmit\b")
 _ERROR_RE = re.compile(r"(?m)^\S*:\d+:\d+: error\b|^error\b")
 
 
@@ -60,7 +67,7 @@ class LeanProver(Tool):
     name: ClassVar[str] = "lean"
     capability: ClassVar[str] = "theorem_prover"
     description: ClassVar[str] = "Lean 4: checks proof snippets with a lean binary (subprocess, timeout, ulimit)."
-    ops: ClassVar[frozenset[str]] = frozenset({"check"})
+    ops: ClassVar[frozenset[str]] = OPS
     version: ClassVar[str] = "0.1.0"
     Options: ClassVar[type[BaseModel]] = LeanOptions
     isolation = "thread"
@@ -88,18 +95,17 @@ class LeanProver(Tool):
             if call.op != "check":
                 out.append(ToolResult.failure(f"theorem_prover has no op {call.op!r}; ops: check"))
                 continue
-            code = call.payload.get("code")
-            problem = self.refuse(code)
-            if problem is not None:
-                out.append(ToolResult.failure(problem) if not isinstance(code, str) else {"valid": False, "sorry": False, "exit_code": -1, "messages": problem})
+            try:
+                code = parse_check(call.payload)
+            except ProverPayloadError as exc:
+                out.append(ToolResult.failure(str(exc)))
                 continue
-            out.append(self.check(code))  # type: ignore[arg-type]
+            problem = self.refuse(code)
+            out.append(refused(problem) if problem is not None else self.check(code))
         return out
 
-    def refuse(self, code: Any) -> str | None:
-        """Why a snippet is not run (bad payload or a denied construct), or None."""
-        if not isinstance(code, str) or not code.strip():
-            return "payload.code: must be a non-empty string"
+    def refuse(self, code: str) -> str | None:
+        """Why a snippet is not run (too long, a denied construct, an import outside the allow-list), or None."""
         if len(code) > self.options.max_code_chars:
             return f"payload.code: longer than {self.options.max_code_chars} characters"
         hit = _DENY_RE.search(code)
@@ -132,6 +138,6 @@ class LeanProver(Tool):
                 proc.communicate()
                 return ToolResult.failure(f"lean did not finish within {opts.timeout_s:g}s", "timeout")
         text = output.decode("utf-8", "replace").replace(tmp, "")
-        sorry = bool(_SORRY_RE.search(code)) or "declaration uses 'sorry'" in text
-        valid = proc.returncode == 0 and not sorry and _ERROR_RE.search(text) is None
-        return {"valid": valid, "sorry": sorry, "exit_code": proc.returncode, "messages": text[-2000:]}
+        sorry = bool(SORRY.search(code)) or "declaration uses 'sorry'" in text
+        valid = proc.returncode == 0 and _ERROR_RE.search(text) is None
+        return verdict(valid=valid, sorry=sorry, exit_code=proc.returncode, messages=text)

@@ -1,25 +1,15 @@
-"""``SqliteMemory``: the ``text_index`` capability, an SQLite FTS5 index of the claims made earlier in
-a run, grouped by episode, so a framework can find the earlier claims a new one may contradict.
+"""``SqliteMemory``: the ``text_index`` capability as an SQLite FTS5 index of the claims made earlier in
+a run, grouped by episode.  The ops, payloads and answers are the contract of
+:mod:`chil_core.capabilities.text_index` (which validates every payload); this module stores and ranks.
 
-Ops (all SQL is parameterised; nothing from a payload is spliced into SQL or into FTS syntax):
-
-- ``add``    ``{"episode": str, "record": str, "claims": [{"kind": str, "text": str, "data": any,
-  "terms": [str]}]}`` → ``{"added": n}`` (a claim already stored for that record is not stored twice)
-- ``search`` ``{"episode": str, "terms": [str], "text": str?, "kind": str?, "exclude_record": str?,
-  "limit": int?}`` → ``{"hits": [{"record", "kind", "text", "data", "terms", "rank"}]}``: claims of the
-  episode sharing a term (exact symbol match) or, with ``text``, a word; best bm25 rank first
-- ``clear``  ``{"episode": str}`` → ``{"removed": n}``
-
-Terms (symbols such as predicate and constant names) and the episode id are indexed as hashed tokens,
-so any string matches exactly and no FTS query syntax can be injected; ``text`` words are quoted.
-Answers depend on what was added before, so the backend is not cacheable.
+All SQL is parameterised; nothing from a payload is spliced into SQL or into FTS syntax.  Terms and the
+episode id are indexed as hashed tokens, so any string matches exactly; ``text`` words are quoted.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 import sqlite3
 import threading
 from typing import Any, ClassVar
@@ -27,11 +17,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from chil_core import Tool, ToolCall, ToolResult
+from chil_core.capabilities.text_index import OPS, TextIndexPayloadError, parse_add, parse_clear, parse_search
 
-MAX_TEXT = 4_000
-MAX_TERMS = 64
-MAX_CLAIMS = 1_000
-_WORDS = re.compile(r"\w+")
+MemoryPayloadError = TextIndexPayloadError  # the name this module used before the contract moved to the core
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS claims (
@@ -54,10 +42,6 @@ CREATE TRIGGER IF NOT EXISTS claims_ad AFTER DELETE ON claims BEGIN
     INSERT INTO claims_fts (claims_fts, rowid, tokens, text) VALUES ('delete', old.id, old.tokens, old.text);
 END;
 """
-
-
-class MemoryPayloadError(ValueError):
-    """A malformed payload; the message names the field."""
 
 
 class SqliteMemoryOptions(BaseModel):
@@ -108,21 +92,6 @@ def _token(prefix: str, value: str) -> str:
     return prefix + hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
-def _string(payload: dict[str, Any], key: str, limit: int = 500, *, required: bool = True) -> str | None:
-    value = payload.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise MemoryPayloadError(f"payload.{key} must be a non-empty string of at most {limit} characters")
-    return value
-
-
-def _terms(value: Any, where: str) -> list[str]:
-    if not isinstance(value, list) or len(value) > MAX_TERMS or not all(isinstance(t, str) and t for t in value):
-        raise MemoryPayloadError(f"{where} must be a list of at most {MAX_TERMS} non-empty strings")
-    return value
-
-
 class SqliteMemory(Tool):
     """SQLite FTS5 episode memory (``text_index``): stores claims, finds earlier ones sharing terms."""
 
@@ -130,7 +99,7 @@ class SqliteMemory(Tool):
     capability: ClassVar[str] = "text_index"
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "SQLite FTS5 index of earlier claims per episode (stdlib sqlite3)."
-    ops: ClassVar[frozenset[str]] = frozenset({"add", "search", "clear"})
+    ops: ClassVar[frozenset[str]] = OPS
     Options: ClassVar[type[BaseModel]] = SqliteMemoryOptions
     isolation = "thread"
     cacheable: ClassVar[bool] = False
@@ -171,27 +140,10 @@ class SqliteMemory(Tool):
         return out
 
     def _add(self, payload: dict[str, Any]) -> dict[str, Any]:
-        episode = _string(payload, "episode")
-        record = _string(payload, "record")
-        claims = payload.get("claims")
-        if not isinstance(claims, list) or len(claims) > MAX_CLAIMS:
-            raise MemoryPayloadError(f"payload.claims must be a list of at most {MAX_CLAIMS} claims")
-        rows = []
-        ep = _token("e", episode)  # type: ignore[arg-type]
-        for i, c in enumerate(claims):
-            where = f"payload.claims[{i}]"
-            if not isinstance(c, dict):
-                raise MemoryPayloadError(f"{where} must be an object {{kind, text, data, terms}}")
-            kind, text = c.get("kind"), c.get("text")
-            if not isinstance(kind, str) or not kind or not isinstance(text, str) or len(text) > MAX_TEXT:
-                raise MemoryPayloadError(f"{where}.kind and .text must be strings (text at most {MAX_TEXT} characters)")
-            terms = _terms(c.get("terms", []), f"{where}.terms")
-            try:
-                data = json.dumps(c.get("data"), sort_keys=True, separators=(",", ":"))
-            except (TypeError, ValueError):
-                raise MemoryPayloadError(f"{where}.data must be JSON-serialisable") from None
-            tokens = " ".join([ep, *(_token("t", t) for t in terms)])
-            rows.append((episode, record, kind, text, data, json.dumps(terms), tokens))
+        req = parse_add(payload)
+        episode, ep = req.episode, _token("e", req.episode)
+        rows = [(episode, req.record, c.kind, c.text, c.data_json, json.dumps(list(c.terms)),
+                 " ".join([ep, *(_token("t", t) for t in c.terms)])) for c in req.claims]
         conn = self.store.conn
         conn.execute("BEGIN")
         try:
@@ -210,22 +162,16 @@ class SqliteMemory(Tool):
         return {"added": added}
 
     def _search(self, payload: dict[str, Any]) -> dict[str, Any]:
-        episode = _string(payload, "episode")
-        terms = _terms(payload.get("terms", []), "payload.terms")
-        text = _string(payload, "text", MAX_TEXT, required=False)
-        kind = _string(payload, "kind", required=False)
-        exclude = _string(payload, "exclude_record", required=False)
-        limit = payload.get("limit", 20)
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 500:
-            raise MemoryPayloadError("payload.limit must be an integer from 1 to 500")
-        anyof = [_token("t", t) for t in terms]
-        words = ['"' + w.replace('"', '""') + '"' for w in dict.fromkeys(_WORDS.findall(text or ""))][:MAX_TERMS]
+        req = parse_search(payload)
+        episode, kind, exclude, limit = req.episode, req.kind, req.exclude_record, req.limit
+        anyof = [_token("t", t) for t in req.terms]
+        words = ['"' + w.replace('"', '""') + '"' for w in req.words]
         alternatives = [f"tokens : ({' OR '.join(anyof)})"] if anyof else []
         if words:
             alternatives.append(f"text : ({' OR '.join(words)})")
         if not alternatives:
             return {"hits": []}
-        query = f"tokens : {_token('e', episode)} AND ({' OR '.join(alternatives)})"  # type: ignore[arg-type]
+        query = f"tokens : {_token('e', episode)} AND ({' OR '.join(alternatives)})"
         sql = ("SELECT c.record, c.kind, c.text, c.data, c.terms, bm25(claims_fts) AS rank "
                "FROM claims_fts JOIN claims c ON c.id = claims_fts.rowid "
                "WHERE claims_fts MATCH ? AND c.episode = ? AND (? IS NULL OR c.kind = ?) AND (? IS NULL OR c.record != ?) "
@@ -235,6 +181,6 @@ class SqliteMemory(Tool):
                          for r, k, t, d, ts, rank in rows]}
 
     def _clear(self, payload: dict[str, Any]) -> dict[str, Any]:
-        episode = _string(payload, "episode")
+        episode = parse_clear(payload)
         cur = self.store.conn.execute("DELETE FROM claims WHERE episode = ?", (episode,))
         return {"removed": cur.rowcount}

@@ -1,6 +1,6 @@
 """The ``smt`` op ``fol``: first-order entailment with Z3.
 
-Payload (the AST is the one ``chil_plugin_consistency.fol`` produces, documented in the README)::
+Payload (the AST is the one ``chil_core.capabilities.smt`` produces, documented in the README)::
 
     {"premises": [ast, ...], "claims": [ast, ...], "joint": true}
 

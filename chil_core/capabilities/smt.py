@@ -1,6 +1,39 @@
-"""First-order logic in FOLIO's notation → a JSON-able AST (the payload of the ``smt`` op ``fol``).
+"""The ``smt`` capability: its two ops, their payloads and answers, and the FOL text → AST parser.
 
-Notation: ``∀x`` ``∃x`` (also ``forall x`` / ``exists x``, several variables ``∀x ∀y`` or ``∀x, y``,
+Every ``smt`` backend (Z3 today) answers the shapes below; every framework builds its payloads with
+the helpers here, so neither depends on the other.
+
+Op ``fol``: first-order entailment::
+
+    payload = {"premises": [FOL, ...], "claims": [FOL, ...], "joint": bool}
+    value   = {"premises_consistent": true | false | null,
+               "premise_core": [i, ...],                    # when the premises contradict each other
+               "claims": [{"verdict": VERDICT, "core": [i, ...]}, ...],   # one per claim; [] when inconsistent
+               "conflicts": [[j, k, ...], ...]}             # with joint: undetermined claims jointly
+                                                            # inconsistent with the premises
+    FOL  = ["atom", name, [TERM, ...]] | ["eq", TERM, TERM] | ["true"] | ["false"]
+         | ["not", FOL] | ["and", [FOL, ...]] | ["or", [FOL, ...]]
+         | ["xor", FOL, FOL] | ["implies", FOL, FOL] | ["iff", FOL, FOL]
+         | ["forall", [var, ...], FOL] | ["exists", [var, ...], FOL]
+    TERM = ["var", name] | ["const", name] | ["fn", name, [TERM, ...]]
+
+A claim is *entailed* when premises ∧ ¬claim is unsat, *contradicted* when premises ∧ claim is unsat,
+*undetermined* when both are satisfiable, *unknown* when the backend cannot decide.  Cores index the
+premises.  :func:`parse_fol` builds the AST from FOLIO's notation (below).
+
+Op ``arith``: symbolic arithmetic and inequalities::
+
+    payload = {"premises": [REL, ...], "claim": REL, "timeout_ms": 1000}    # timeout optional, 1..10000
+    value   = {"verdict": VERDICT, "reason": "..."}
+    REL  = [OP, ATERM, ATERM]       # OP: "=", "<", ">", "≤"/"<=", "≥"/">=", "≠"/"!="
+    ATERM = ["num", "3/4" | "-12" | "0.25"] | ["var", "x"] | ["neg", ATERM]
+          | ["+" | "-" | "*" | "/" | "//" | "^", ATERM, ATERM]   # "^": integer constant exponent, |n| <= 16
+
+Every variable is a real and every divisor is assumed non-zero.  At most :data:`ARITH_MAX_PREMISES`
+premises and :data:`ARITH_MAX_NODES` term nodes; a malformed payload is an ``error`` result naming the
+field, a solver timeout a ``timeout`` result.
+
+FOL text notation (the parser): ``∀x`` ``∃x`` (also ``forall x`` / ``exists x``, several variables ``∀x ∀y`` or ``∀x, y``,
 an optional ``.`` after them), ``¬`` (``~`` ``!``), ``∧`` (``&`` ``^``), ``∨`` (``|``), ``⊕`` (xor),
 ``→`` (``->`` ``=>``), ``↔`` (``<->`` ``<=>``), ``=`` and ``≠`` between terms, predicates
 ``Name(t1, ..., tn)``, zero-arity propositions ``Rain``, function terms ``f(x)``.
@@ -16,12 +49,7 @@ variables and get a universal closure (noted).  FOLIO's quirks are handled and n
 ``)`` at the end), spaces before argument lists (``Mammal (x)``), identifiers with ``’ - . +``
 (``Companies’Stocks``, ``Non-rare``, ``mr.smith``, ``c++``), a trailing full stop.
 
-AST nodes (lists, so they hash into cache keys and cross process boundaries as JSON)::
-
-    ["atom", name, [term, ...]]      ["eq", term, term]       ["true"]  ["false"]
-    ["not", f]   ["and", [f, ...]]   ["or", [f, ...]]   ["xor", f, g]   ["implies", f, g]   ["iff", f, g]
-    ["forall", [var, ...], f]        ["exists", [var, ...], f]
-    term: ["var", name] | ["const", name] | ["fn", name, [term, ...]]
+AST nodes are lists, so they hash into cache keys and cross process boundaries as JSON.
 """
 
 from __future__ import annotations
@@ -32,6 +60,17 @@ from functools import lru_cache
 from typing import Any
 
 Ast = list[Any]
+
+#: the answers of both ops.
+VERDICTS = ("entailed", "contradicted", "undetermined", "unknown")
+#: bounds of the ``arith`` op (a backend rejects larger payloads with an ``error`` result).
+ARITH_MAX_PREMISES = 64
+ARITH_MAX_NODES = 2_000
+ARITH_MAX_DEPTH = 100
+ARITH_MAX_POWER = 16
+ARITH_DEFAULT_TIMEOUT_MS = 1_000
+ARITH_MAX_TIMEOUT_MS = 10_000
+
 
 #: bounds on hostile input: longer text / more tokens / deeper nesting is a parse error, not a hang.
 MAX_CHARS = 20_000

@@ -1,11 +1,35 @@
-"""The FOL parser: precedence, quantifier scope, FOLIO's quirks, clear errors, bounded work."""
+"""The ``smt`` capability's FOL parser: precedence, quantifier scope, FOLIO's quirks, clear errors,
+bounded work."""
 
 from __future__ import annotations
 
+import json
+import os
 import time
+from pathlib import Path
 
 import pytest
-from chil_plugin_consistency.fol import FolSyntaxError, parse_fol, split_formulas, symbols
+
+from chil_core.capabilities.smt import FolSyntaxError, parse_fol, split_formulas, symbols
+
+DATA = Path(os.environ.get("CHIL_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+
+
+def _jsonl(rel: str) -> list[dict]:
+    path = DATA / rel
+    if not path.exists():
+        pytest.skip(f"development data {path} is absent (set CHIL_DATA to the shared data folder)")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def folio_dev() -> list[dict]:
+    return _jsonl("folio/folio-validation-dev.jsonl")
+
+
+@pytest.fixture(scope="module")
+def folio_train() -> list[dict]:
+    return _jsonl("folio/folio-train.jsonl")
 
 
 def ast(text: str) -> list:

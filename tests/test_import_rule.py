@@ -1,0 +1,62 @@
+"""The import rule (docs/architecture.md): the core imports no plugin, and a plugin's code or tests import
+another plugin only when its ``pyproject.toml`` declares that plugin (as a dependency or an extra)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+IMPORT = re.compile(r"^\s*(?:from|import)\s+(chil_plugin_\w+)|importorskip\(\s*[\"'](chil_plugin_\w+)", re.M)
+PLUGINS = sorted(p.parent for p in REPO.glob("plugins/*/*/pyproject.toml")) + [REPO / "plugins" / "_template"]
+
+
+def imported_plugins(folder: Path) -> dict[str, list[str]]:
+    """Top-level ``chil_plugin_*`` package imported -> the files importing it."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(folder.rglob("*.py")):
+        for m in IMPORT.finditer(path.read_text(encoding="utf-8")):
+            found.setdefault(m.group(1) or m.group(2), []).append(str(path.relative_to(folder)))
+    return found
+
+
+def declared(pyproject: Path) -> set[str]:
+    """Module names of the chil plugins a pyproject names in its dependencies or optional dependencies."""
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    reqs = list(project.get("dependencies", []))
+    for extra in project.get("optional-dependencies", {}).values():
+        reqs += extra
+    names = {re.split(r"[\s<>=!~;\[(]", r, maxsplit=1)[0].strip().lower().replace("-", "_") for r in reqs}
+    return {n for n in names if n.startswith("chil_plugin_")}
+
+
+def own_packages(folder: Path) -> set[str]:
+    return {p.name for p in (folder / "src").iterdir() if p.is_dir() and p.name.startswith("chil_plugin_")}
+
+
+def test_the_core_imports_no_plugin() -> None:
+    assert imported_plugins(REPO / "chil_core") == {}
+
+
+@pytest.mark.parametrize("folder", PLUGINS, ids=lambda p: str(p.relative_to(REPO / "plugins")))
+def test_a_plugin_imports_only_the_plugins_it_declares(folder: Path) -> None:
+    allowed = own_packages(folder) | declared(folder / "pyproject.toml")
+    undeclared = {mod: files for mod, files in imported_plugins(folder).items() if mod not in allowed}
+    assert not undeclared, f"{folder.name} imports plugins its pyproject.toml does not declare: {undeclared}"
+
+
+def test_the_rule_catches_an_undeclared_import(tmp_path: Path) -> None:
+    (tmp_path / "src" / "chil_plugin_a").mkdir(parents=True)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_a.py").write_text("import os\nfrom chil_plugin_b.x import y\nfrom chil_plugin_a import z\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "chil-plugin-a"\ndependencies = ["chil-core>=0.1"]\n')
+    found = imported_plugins(tmp_path)
+    assert set(found) == {"chil_plugin_a", "chil_plugin_b"}
+    assert set(found) - own_packages(tmp_path) - declared(tmp_path / "pyproject.toml") == {"chil_plugin_b"}
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "chil-plugin-a"\ndependencies = ["chil-core>=0.1"]\n'
+        '[project.optional-dependencies]\ntest = ["chil-plugin-b>=0.1"]\n')
+    assert declared(tmp_path / "pyproject.toml") == {"chil_plugin_b"}

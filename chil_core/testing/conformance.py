@@ -159,10 +159,12 @@ class ToolConformance:
 
 
 class _FailingContext:
-    """Every tool call times out: proves a framework maps tool failures to typed statuses."""
+    """Every tool call fails with ``status``: proves a framework maps tool failures to typed statuses.
+    ``calls`` counts the calls, so a test knows whether a result could have depended on a tool."""
 
     def __init__(self, status: str) -> None:
         self.status = status
+        self.calls = 0
 
     def has(self, capability: str) -> bool:
         return True
@@ -171,7 +173,8 @@ class _FailingContext:
         return "failing"
 
     async def call(self, capability: str, op: str, payload: dict[str, Any]) -> ToolResult:
-        return ToolResult(status=self.status, error=f"forced {self.status}")  # type: ignore[arg-type]
+        self.calls += 1
+        return ToolResult(status=self.status, error=f"forced {self.status}", backend="failing")  # type: ignore[arg-type]
 
     async def call_many(self, calls: Sequence[ToolCall]) -> list[ToolResult]:
         return [await self.call(c.capability, c.op, c.payload) for c in calls]
@@ -249,14 +252,20 @@ class FrameworkConformance:
             assert after > before, "a second pass over the same records must be served by the cache"
 
     def test_tool_failures_become_statuses(self) -> None:
+        """A record whose tool calls all fail is never ``scored`` (a failed check must not pay, nor hide
+        its penalty): ``timeout``/``error`` become a failure status, ``unavailable`` an
+        abstention.  A record scored without calling any tool is unaffected."""
         cls = self._framework_class()
         fw = cls(cls.Options())
-        for status in ("timeout", "error"):
-            ctx = _FailingContext(status)
-
-            async def go(ctx: _FailingContext = ctx) -> list[FrameworkResult]:
-                return [await fw.score(Record.model_validate(r), ctx) for r in self.sample_records()]
-
-            for result in asyncio.run(go()):
+        expected = {"timeout": ("timeout", "error"), "error": ("error", "timeout"), "unavailable": ("abstained",)}
+        for status, allowed in expected.items():
+            for raw in self.sample_records():
+                ctx = _FailingContext(status)
+                record = Record.model_validate(raw)
+                result = asyncio.run(fw.score(record, ctx))
                 assert isinstance(result, FrameworkResult)
                 assert result.status in ("scored", "abstained", "timeout", "error")
+                if ctx.calls:
+                    assert result.status in allowed, (
+                        f"record {record.id!r}: every tool call returned {status!r}, yet the result is "
+                        f"{result.status!r} ({result.explanation})")

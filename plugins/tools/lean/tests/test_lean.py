@@ -11,7 +11,7 @@ import pytest
 from chil_plugin_lean.prover import LeanProver
 
 from chil_core import ToolCall
-from chil_core.testing.conformance import ToolConformance
+from chil_core.testing.theorem_prover import TheoremProverConformance
 
 PROOF = "theorem two_plus_two : 2 + 2 = 4 := rfl\n"
 
@@ -96,7 +96,7 @@ def test_bad_payloads_and_ops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert check("x" * 200, max_code_chars=100)["valid"] is False
 
 
-class TestLeanConformance(ToolConformance):
+class TestLeanConformance(TheoremProverConformance):
     """Runs only where a real ``lean`` is installed (skipped here: it is not)."""
 
     tool_class = LeanProver

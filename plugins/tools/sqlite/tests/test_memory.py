@@ -8,7 +8,7 @@ import pytest
 from chil_plugin_sqlite.memory import SqliteMemory, SqliteMemoryOptions
 
 from chil_core import ToolCall, ToolResult
-from chil_core.testing.conformance import ToolConformance
+from chil_core.testing.text_index import TextIndexConformance
 
 
 def call(tool: SqliteMemory, op: str, **payload):
@@ -123,7 +123,7 @@ def test_bad_payloads_name_the_field(memory: SqliteMemory, op: str, payload: dic
     assert isinstance(out, ToolResult) and out.status == "error" and fragment in out.error
 
 
-class TestSqliteMemoryConformance(ToolConformance):
+class TestSqliteMemoryConformance(TextIndexConformance):
     """Read-only sample calls over a memory filled once (adds are not idempotent in their answer)."""
 
     tool_class = SqliteMemory

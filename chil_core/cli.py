@@ -39,6 +39,10 @@ def plugins(as_json: bool) -> None:
     from chil_core.plugins import get_registry
 
     reg = get_registry()
+    defaults = reg.defaults()
+    for cap, backend in defaults.items():
+        if backend is not None:
+            reg.plugins[reg.owner[f"tool:{cap}:{backend}"]].defaults.append(f"{cap}:{backend}")
     rows = [info.as_dict() for info in reg.plugins.values()]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -57,6 +61,14 @@ def plugins(as_json: bool) -> None:
             click.echo(f"{'':<14} unavailable {comp}: {reason}")
         if row["error"]:
             click.echo(f"{'':<14} error: {row['error']}")
+        for err in row["hook_errors"]:
+            click.echo(f"{'':<14} hook error: {err}")
+    click.echo("\ncapabilities (default backend first; a framework's config can pick another):")
+    for cap, default in defaults.items():
+        others = [b for b in reg.backends(cap) if b != default]
+        shown = ([f"{default} (default)"] if default else ["(no backend available)"]) + [
+            f"{b} (unavailable)" if reg.unavailable_reason(reg.tool(cap, b)) else b for b in others]
+        click.echo(f"  {cap:<16} {', '.join(shown)}")
 
 
 # -- config ----------------------------------------------------------------------------------
@@ -415,12 +427,8 @@ def _attach_training() -> None:
 def _attach_plugin_commands() -> None:
     from chil_core.plugins import get_plugin_manager
 
-    pm = get_plugin_manager()
-    for impl in pm.pm.hook.chil_register_commands.get_hookimpls():
-        try:
-            impl.function(cli=cli)
-        except Exception as exc:  # noqa: BLE001 - a plugin's CLI must not break the host's
-            click.echo(f"warning: plugin {impl.plugin_name!r} failed to register commands: {exc}", err=True)
+    # called plugin by plugin through pluggy: one plugin's broken command does not break the others
+    get_plugin_manager().call_each("chil_register_commands", cli=cli)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -393,7 +393,8 @@ def _resolve_framework(name: str, fs: FrameworkSettings, registry: Registry, err
     cls = registry.frameworks.get(name)
     if cls is None:
         installed = sorted(registry.frameworks)
-        errors.append((path, f"unknown framework {name!r}; installed frameworks: {_choices(installed)}{_did_you_mean(name, installed)}"))
+        errors.append((path, f"unknown framework {name!r}; installed frameworks: {_choices(installed)}{_did_you_mean(name, installed)}"
+                               + registry.explain_missing()))
         return
     if fs.weight is None:
         fs.weight = cls.default_weight
@@ -427,11 +428,12 @@ def _pick_backend(name: str, cls: Any, capability: str, required: bool, backend:
             return preferred
         backend = registry.default_backend(capability)
         if backend is None and required:
-            errors.append((cpath, f"framework {name!r} needs a {capability!r} backend; installed: {_choices(choices)}"))
+            errors.append((cpath, f"framework {name!r} needs a {capability!r} backend; installed: {_choices(choices)}"
+                                   + registry.explain_missing()))
         return backend
     if backend not in registry.tools.get(capability, {}):
         errors.append((cpath, f"unknown {capability} backend {backend!r}; installed {capability} backends: "
-                       f"{_choices(choices)}{_did_you_mean(backend, choices)}"))
+                       f"{_choices(choices)}{_did_you_mean(backend, choices)}" + registry.explain_missing()))
         return None
     reason = registry.unavailable_reason(registry.tool(capability, backend))
     if reason:

@@ -10,11 +10,18 @@ Environment:
 - ``CHIL_DISABLE_PLUGINS=a,b``  skip these;
 - ``CHIL_NO_AUTOLOAD=1``  load no entry point but the core's own builtins;
 - ``CHIL_STRICT=1``      fail on the first plugin error.
+
+A hook implementation whose name matches no hook spec (a misspelling) is an error of its plugin, not a
+silent no-op.  Hooks are called through pluggy, one plugin at a time: an observer hook
+(``chil_startup``, ``chil_after_batch``, ``chil_shutdown``) that raises is logged and recorded against its
+plugin (:meth:`PluginManager.notify`) and never breaks scoring.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import logging
 import os
 import traceback
 from collections.abc import Callable
@@ -29,6 +36,7 @@ from chil_core.components import Framework, Tool
 
 GROUP = "chil"
 CORE_DIST = "chil-core"
+log = logging.getLogger("chil.plugins")
 
 
 class PluginError(RuntimeError):
@@ -49,6 +57,10 @@ class PluginInfo:
     tools: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)
+    #: errors raised by this plugin's observer hooks since loading: "hook: error" (the last 20)
+    hook_errors: list[str] = field(default_factory=list)
+    #: tool ids of this plugin that are the default backend of their capability (filled by ``chil plugins``)
+    defaults: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +72,8 @@ class PluginInfo:
             "error": self.error,
             "components": {"frameworks": self.frameworks, "tools": self.tools, "models": self.models},
             "unavailable": self.unavailable,
+            "defaults": self.defaults,
+            "hook_errors": self.hook_errors,
         }
 
 
@@ -102,6 +116,22 @@ class Registry:
 
     def backends(self, capability: str) -> list[str]:
         return sorted(self.tools.get(capability, {}))
+
+    def defaults(self) -> dict[str, str | None]:
+        """capability -> its default backend (None when no backend of it is available here)."""
+        return {cap: self.default_backend(cap) for cap in sorted(self.tools)}
+
+    def load_failures(self) -> dict[str, str]:
+        """plugin name -> why it did not load (import error, hook error, incompatible core)."""
+        return {n: i.error or i.status for n, i in self.plugins.items() if i.status in ("error", "incompatible")}
+
+    def explain_missing(self) -> str:
+        """A sentence naming the plugins that failed to load, to append to an 'unknown name' error
+        (the component asked for may be in one of them); empty when every plugin loaded."""
+        failures = self.load_failures()
+        if not failures:
+            return ""
+        return "; " + "; ".join(f"plugin {n!r} failed to load: {e}" for n, e in sorted(failures.items())) + " (see `chil plugins`)"
 
 
 def _env_list(name: str) -> set[str] | None:
@@ -186,6 +216,7 @@ class PluginManager:
                 self._fail(info, "error", f"Error importing plugin {ep.name!r}: {_short_error(exc)}")
                 continue
             self.add_plugin(module, ep.name, info)
+        self.check_pending()
         return self.registry
 
     def add_plugin(self, module: object, name: str, info: PluginInfo | None = None) -> PluginInfo:
@@ -198,27 +229,76 @@ class PluginManager:
         except Exception as exc:  # noqa: BLE001 - e.g. a hookimpl that matches no spec
             self._fail(info, "error", f"Error registering plugin {name!r}: {_short_error(exc)}")
             return info
+        unknown = self._unknown_hooks(module)
+        if unknown:
+            self.pm.unregister(module, name=name)
+            self._fail(info, "error", f"plugin {name!r} implements no known hook: {unknown}")
+            return info
         for hook, kind in (
             ("chil_register_frameworks", "framework"),
             ("chil_register_tools", "tool"),
             ("chil_register_models", "model"),
         ):
-            impl = self._impl(hook, name)
-            if impl is None:
+            if not self._implements(hook, name):
                 continue
             try:
-                impl(register=self._registrar(info, kind))
+                self._one(hook, name)(register=self._registrar(info, kind))
             except Exception as exc:  # noqa: BLE001
                 self._fail(info, "error", f"Error in {hook} of plugin {name!r}: {_short_error(exc)}")
         return info
 
-    def _impl(self, hook: str, plugin_name: str) -> Callable[..., Any] | None:
-        for impl in getattr(self.pm.hook, hook).get_hookimpls():
-            if impl.plugin_name == plugin_name:
-                fn = impl.function
-                argnames = impl.argnames
-                return lambda register, _fn=fn, _a=argnames: _fn(*([register] if _a else []))
-        return None
+    def _unknown_hooks(self, module: object) -> str:
+        """Hook implementations of ``module`` that match no spec, with the spec it probably meant."""
+        specs = [n for n in dir(hookspecs) if n.startswith("chil_")]
+        out = []
+        for caller in self.pm.get_hookcallers(module) or []:
+            if not caller.has_spec():
+                near = difflib.get_close_matches(caller.name, specs, n=1)
+                out.append(f"{caller.name!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+        return ", ".join(out)
+
+    def check_pending(self) -> None:
+        """pluggy's check that every registered hook implementation has a spec (see :meth:`add_plugin`)."""
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            name = self.pm.get_name(exc.plugin) or repr(exc.plugin)
+            info = self.registry.plugins.get(name)
+            if info is None:
+                raise
+            self._fail(info, "error", f"plugin {name!r}: {exc}")
+
+    def _implements(self, hook: str, plugin_name: str) -> bool:
+        return any(impl.plugin_name == plugin_name for impl in getattr(self.pm.hook, hook).get_hookimpls())
+
+    def _one(self, hook: str, plugin_name: str) -> Callable[..., Any]:
+        """The pluggy hook caller of ``hook`` restricted to one plugin (it receives only the arguments
+        its implementation names)."""
+        others = [p for n, p in self.pm.list_name_plugin() if n != plugin_name]
+        return self.pm.subset_hook_caller(hook, remove_plugins=others)
+
+    def call_each(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call ``hook`` plugin by plugin; a plugin whose implementation raises is logged and recorded
+        in its :attr:`PluginInfo.hook_errors` (re-raised as :class:`PluginError` in strict mode), and
+        the others still run.  Returns ``(plugin, result)`` for each implementation that returned."""
+        out: list[tuple[str, Any]] = []
+        for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):  # registration order
+            name = impl.plugin_name
+            try:
+                out += [(name, r) for r in self._one(hook, name)(**kwargs)]
+            except Exception as exc:  # noqa: BLE001 - one plugin's observer must not break scoring
+                message = f"{hook}: {_short_error(exc)}"
+                log.warning("plugin %r failed in %s", name, message, exc_info=exc)
+                info = self.registry.plugins.get(name)
+                if info is not None:
+                    info.hook_errors = [*info.hook_errors[-19:], message]
+                if self.strict:
+                    raise PluginError(f"plugin {name!r}: {message}") from exc
+        return out
+
+    def notify(self, hook: str, **kwargs: Any) -> None:
+        """Call an observer hook (``chil_startup``, ``chil_after_batch``, ``chil_shutdown``) guarded per plugin."""
+        self.call_each(hook, **kwargs)
 
     def _registrar(self, info: PluginInfo, kind: str) -> Callable[[type], None]:
         reg = self.registry

@@ -121,7 +121,7 @@ class Scorer:
         self._bulk = {n: type(fw).score is Framework.score for n, fw in self.frameworks.items()}
         self._sequential_locks: dict[str, asyncio.Lock] = {}
         if self.pm is not None:
-            self.pm.pm.hook.chil_startup(settings=settings)
+            self.pm.notify("chil_startup", settings=settings)
 
     def _record_timeout(self, name: str) -> FrameworkResult:
         return FrameworkResult(status="timeout", explanation=f"{name} exceeded {self.settings.scheduler.record_timeout_s:g}s on this record")
@@ -289,7 +289,7 @@ class Scorer:
             for i, rec in enumerate(records)
         ]
         if self.pm is not None:
-            self.pm.pm.hook.chil_after_batch(records=records, rewards=rewards)
+            self.pm.notify("chil_after_batch", records=records, rewards=rewards)
         return rewards
 
     def submit(self, records: Iterable[Record | Mapping[str, Any]]) -> concurrent.futures.Future[list[RecordReward]]:
@@ -341,7 +341,7 @@ class Scorer:
             self._loop.close()
         if self.pm is not None:
             try:
-                self.pm.pm.hook.chil_shutdown()
+                self.pm.notify("chil_shutdown")  # guarded per plugin; raises only in strict mode
             except Exception:  # noqa: BLE001
                 log.warning("a chil_shutdown hook raised", exc_info=True)
 

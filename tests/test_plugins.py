@@ -77,3 +77,120 @@ def test_a_plugin_framework_scores_through_the_cli(chil, fake_dists, tmp_path):
     assert proc.returncode == 0, proc.stderr
     row = json.loads(proc.stdout)
     assert row["reward"] == 1.0 and row["frameworks"]["good"]["status"] == "scored"
+
+
+MISSPELLED = """
+from typing import ClassVar
+from chil_core import Framework, FrameworkResult, hookimpl
+
+class Typo(Framework):
+    name: ClassVar[str] = "typo"
+    version: ClassVar[str] = "1.0"
+    async def score(self, record, ctx):
+        return FrameworkResult.scored(1.0)
+
+@hookimpl
+def chil_register_framework(register):
+    register(Typo)
+"""
+
+
+def test_a_misspelled_hook_is_an_error_not_a_silent_no_op(chil, fake_dists):
+    fake_dists("typo", MISSPELLED)
+    fake_dists("good", GOOD)
+    rows = _plugins(chil, fake_dists)
+    assert rows["typo"]["status"] == "error"
+    assert "'chil_register_framework'" in rows["typo"]["error"] and "did you mean 'chil_register_frameworks'" in rows["typo"]["error"]
+    assert rows["good"]["status"] == "ok"
+
+
+def test_unknown_framework_names_the_plugin_that_failed_to_load(chil, fake_dists, tmp_path):
+    fake_dists("broken", IMPORT_ERROR)
+    inp = tmp_path / "in.jsonl"
+    inp.write_text('{"id": "1", "prompt": "p", "completion": "c"}\n')
+    proc = chil("score", str(inp), "--frameworks", "broken", pythonpath=fake_dists.path, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "unknown framework 'broken'" in proc.stderr
+    assert "plugin 'broken' failed to load" in proc.stderr and "module_that_does_not_exist" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_chil_plugins_shows_the_default_backend_of_each_capability(chil):
+    proc = chil("plugins")
+    assert proc.returncode == 0, proc.stderr
+    lines = {line.split()[0]: line for line in proc.stdout.split("capabilities")[1].splitlines()[1:] if line.strip()}
+    assert "sqlite (default)" in lines["text_index"] and "z3 (default)" in lines["smt"]
+    assert "noop (default)" in lines["noop"]
+    rows = {row["name"]: row for row in json.loads(chil("plugins", "--json").stdout)}
+    assert "text_index:sqlite" in rows["sqlite"]["defaults"] and rows["builtins"]["defaults"] == ["noop:noop"]
+
+
+class _Observer:
+    """A plugin object whose observer hooks record their calls, and raise when asked to."""
+
+    def __init__(self, fail: bool) -> None:
+        self.fail = fail
+        self.seen: list[str] = []
+
+    def _event(self, name: str) -> None:
+        self.seen.append(name)
+        if self.fail:
+            raise RuntimeError(f"observer failed in {name}")
+
+
+def _observer_plugin(fail: bool):
+    from chil_core import hookimpl
+
+    obs = _Observer(fail)
+
+    class Plugin:
+        @hookimpl
+        def chil_startup(self, settings):
+            obs._event("startup")
+
+        @hookimpl
+        def chil_after_batch(self, records, rewards):
+            obs._event(f"after_batch:{len(rewards)}")
+
+        @hookimpl
+        def chil_shutdown(self):
+            obs._event("shutdown")
+
+    return Plugin(), obs
+
+
+def test_a_raising_observer_hook_is_reported_and_scoring_goes_on(tmp_path):
+    from typing import ClassVar
+
+    from chil_core import Framework, FrameworkResult, hookimpl
+    from chil_core.plugins import PluginManager
+    from chil_core.scoring import Scorer
+
+    class Length(Framework):
+        name: ClassVar[str] = "length"
+        version: ClassVar[str] = "1"
+
+        async def score(self, record, ctx):
+            return FrameworkResult.scored(min(1.0, len(record.completion) / 10))
+
+    class Frameworks:
+        @hookimpl
+        def chil_register_frameworks(self, register):
+            register(Length)
+
+    pm = PluginManager(autoload=False)
+    pm.load_entry_points()
+    pm.add_plugin(Frameworks(), "length")
+    bad, bad_seen = _observer_plugin(fail=True)
+    good, good_seen = _observer_plugin(fail=False)
+    pm.add_plugin(bad, "bad-observer")
+    pm.add_plugin(good, "good-observer")
+    config = {"cache": {"enabled": False}}
+    with Scorer.from_config(config, frameworks=["length"], plugin_manager=pm) as scorer:
+        rewards = scorer.score([{"id": "1", "prompt": "p", "completion": "abc"}])
+    assert rewards[0].frameworks["length"].status == "scored"
+    assert bad_seen.seen == good_seen.seen == ["startup", "after_batch:1", "shutdown"]
+    errors = pm.registry.plugins["bad-observer"].hook_errors
+    assert [e.split(":")[0] for e in errors] == ["chil_startup", "chil_after_batch", "chil_shutdown"]
+    assert "observer failed in after_batch:1" in errors[1]
+    assert pm.registry.plugins["good-observer"].hook_errors == []

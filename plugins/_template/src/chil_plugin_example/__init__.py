@@ -6,13 +6,13 @@ from chil_core import hookimpl
 
 @hookimpl
 def chil_register_frameworks(register):
-    from chil_plugin_example.framework import KeywordFramework
+    from chil_plugin_example.framework import ExampleFramework
 
-    register(KeywordFramework)
+    register(ExampleFramework)
 
 
 @hookimpl
 def chil_register_tools(register):
-    from chil_plugin_example.tool import StemTool
+    from chil_plugin_example.tool import ExampleTool
 
-    register(StemTool)
+    register(ExampleTool)

@@ -1,4 +1,6 @@
-"""A framework: does the completion mention the reference's keywords?  (score = fraction found)"""
+"""A framework: does the completion mention the reference's keywords?  (score = fraction found)
+
+Every name that says ``example`` is renamed with the plugin (see "Write a plugin" in the README)."""
 
 from __future__ import annotations
 
@@ -8,21 +10,22 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from chil_core import Evidence, Framework, FrameworkResult, Record, ToolCall, ToolResult
+from chil_core.failures import tool_failure
 
 WORD = re.compile(r"[A-Za-z]+")
 
 
-class KeywordOptions(BaseModel):
+class ExampleOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     max_words: int = 2000
 
 
-class KeywordFramework(Framework):
-    name: ClassVar[str] = "keywords"
+class ExampleFramework(Framework):
+    name: ClassVar[str] = "example"
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "Fraction of reference.keywords the completion mentions (after stemming)."
     capabilities: ClassVar[dict[str, bool]] = {"stemmer": True}
-    Options = KeywordOptions
+    Options = ExampleOptions
 
     def extract(self, record: Record) -> list[ToolCall]:
         keywords = (record.reference or {}).get("keywords")
@@ -37,8 +40,9 @@ class KeywordFramework(Framework):
             return FrameworkResult.abstained("no reference.keywords to look for")
         for r in results:
             if not r.ok:
-                status = "timeout" if r.status == "timeout" else "error"
-                return FrameworkResult.failed(f"stemmer: {r.error}", status=status)
+                # a failed check never pays: tool_failure makes it a status with its cause (the calls carry
+                # the completion's words, so a timeout on them is the completion's doing and penalised)
+                return tool_failure(r, "stemmer", completion_input=True)
         wanted, seen = results[0].value, set(results[1].value)
         missing = [w for w in wanted if w not in seen]
         found = len(wanted) - len(missing)
@@ -46,5 +50,7 @@ class KeywordFramework(Framework):
             found / len(wanted),
             components={"keywords": float(len(wanted)), "found": float(found)},
             verdict="complete" if not missing else "incomplete",
+            # one sentence a person reads in `chil score` output to see why this reward
+            explanation=f"mentions {found} of {len(wanted)} keywords" + (f"; missing {', '.join(missing)}" if missing else ""),
             evidence=[Evidence(kind="missing_keyword", text=f"missing {w!r}") for w in missing],
         )

@@ -11,18 +11,18 @@ from chil_core import Tool, ToolCall, ToolResult
 SUFFIXES = ("ing", "ed", "es", "s")
 
 
-class StemOptions(BaseModel):
+class ExampleOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     min_length: int = Field(default=3, ge=1, description="Never shorten a word below this many letters.")
 
 
-class StemTool(Tool):
-    name: ClassVar[str] = "suffix"
+class ExampleTool(Tool):
+    name: ClassVar[str] = "example"
     capability: ClassVar[str] = "stemmer"
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "Strips common English suffixes."
     ops: ClassVar[frozenset[str]] = frozenset({"stem"})
-    Options = StemOptions
+    Options = ExampleOptions
     isolation = "thread"
     max_batch = 512
 

@@ -16,7 +16,7 @@ never at module top level, so that discovering plugins stays fast.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -104,6 +104,12 @@ class Tool:
     cacheable: ClassVar[bool] = True
     #: ``"tool"`` or ``"model"`` (mini-LLM backends), for listings only.
     kind: ClassVar[str] = "tool"
+    #: Python modules the backend imports (checked with ``importlib.util.find_spec``, nothing imported):
+    #: ``{"z3": "z3-solver"}`` maps a module to the distribution to install; a tuple of names works too.
+    requires_modules: ClassVar[Mapping[str, str] | tuple[str, ...]] = ()
+    #: executables the backend runs, looked up on PATH: ``{"lean": "install Lean 4, e.g. with elan"}``
+    #: maps a binary to how to get it; a tuple of names works too.
+    requires_binaries: ClassVar[Mapping[str, str] | tuple[str, ...]] = ()
 
     def __init__(self, options: BaseModel | None = None) -> None:
         self.options = options if options is not None else self.Options()
@@ -112,9 +118,25 @@ class Tool:
     def unavailable_reason(cls) -> str | None:
         """Why this backend cannot run here (missing binary or library), or None when it can.
 
-        Must be cheap and must not import heavy libraries when avoidable (use importlib.util.find_spec
-        or shutil.which)."""
-        return None
+        The default checks :attr:`requires_modules` and :attr:`requires_binaries`; override it for
+        other checks (a library feature, a version).  Must be cheap: nothing is imported or run."""
+        import importlib.util
+        import shutil
+
+        missing = []
+        modules = cls.requires_modules if isinstance(cls.requires_modules, Mapping) else {m: m for m in cls.requires_modules}
+        for module, dist in modules.items():
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):  # a parent package that is missing or broken
+                found = False
+            if not found:
+                missing.append(f"the {dist} package is not installed" + (f" (module {module})" if dist != module else ""))
+        binaries = cls.requires_binaries if isinstance(cls.requires_binaries, Mapping) else {b: "" for b in cls.requires_binaries}
+        for binary, hint in binaries.items():
+            if shutil.which(binary) is None:
+                missing.append(f"no `{binary}` binary on PATH" + (f" ({hint})" if hint else ""))
+        return "; ".join(missing) or None
 
     def start(self) -> None:
         """Open resources (connections, solvers, models).  Called once, in the process that runs it."""

@@ -194,3 +194,26 @@ def test_a_raising_observer_hook_is_reported_and_scoring_goes_on(tmp_path):
     assert [e.split(":")[0] for e in errors] == ["chil_startup", "chil_after_batch", "chil_shutdown"]
     assert "observer failed in after_batch:1" in errors[1]
     assert pm.registry.plugins["good-observer"].hook_errors == []
+
+
+def test_declared_requirements_give_the_default_unavailable_reason():
+    from typing import ClassVar
+
+    from chil_core import Tool
+
+    class Missing(Tool):
+        name: ClassVar[str] = "missing"
+        capability: ClassVar[str] = "x"
+        requires_modules: ClassVar[dict[str, str]] = {"no_such_module_xyz": "no-such-dist", "json": "json"}
+        requires_binaries: ClassVar[dict[str, str]] = {"no-such-binary-xyz": "build it from source", "sh": ""}
+
+    class Present(Tool):
+        name: ClassVar[str] = "present"
+        capability: ClassVar[str] = "x"
+        requires_modules: ClassVar[tuple[str, ...]] = ("json", "sqlite3")
+        requires_binaries: ClassVar[tuple[str, ...]] = ("sh",)
+
+    assert Missing.unavailable_reason() == ("the no-such-dist package is not installed (module no_such_module_xyz); "
+                                            "no `no-such-binary-xyz` binary on PATH (build it from source)")
+    assert Present.unavailable_reason() is None
+    assert Tool.unavailable_reason() is None

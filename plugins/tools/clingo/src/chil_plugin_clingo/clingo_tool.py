@@ -17,7 +17,6 @@ process-isolated and the scheduler kills and replaces a worker that overruns its
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any, ClassVar
 
 from chil_core import Tool, ToolCall, ToolResult
@@ -35,9 +34,7 @@ class ClingoLogic(Tool):
     max_batch: ClassVar[int] = 64
     priority: ClassVar[int] = 8
 
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        return None if importlib.util.find_spec("clingo") else "the clingo package is not installed"
+    requires_modules: ClassVar[dict[str, str]] = {"clingo": "clingo"}
 
     def start(self) -> None:
         import clingo

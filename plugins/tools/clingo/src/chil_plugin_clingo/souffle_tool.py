@@ -48,11 +48,7 @@ class SouffleLogic(Tool):
 
     options: SouffleOptions
 
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        if shutil.which(BINARY) is None:
-            return "the souffle binary is not on PATH (install Soufflé from https://souffle-lang.github.io)"
-        return None
+    requires_binaries: ClassVar[dict[str, str]] = {BINARY: "install Soufflé from https://souffle-lang.github.io"}
 
     def start(self) -> None:
         self.binary = shutil.which(BINARY)

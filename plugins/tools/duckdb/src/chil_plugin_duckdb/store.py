@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,11 +34,7 @@ class DuckDBFactStore(SqlFactStore):
     inline_lookups: ClassVar[bool] = False
     options: DuckDBOptions
 
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        if importlib.util.find_spec("duckdb") is None or importlib.util.find_spec("pyarrow") is None:
-            return "the duckdb and pyarrow packages are needed"
-        return None
+    requires_modules: ClassVar[dict[str, str]] = {"duckdb": "duckdb", "pyarrow": "pyarrow"}
 
     def start(self) -> None:
         import duckdb

@@ -75,11 +75,7 @@ class LeanProver(Tool):
     priority: ClassVar[int] = 10
     options: LeanOptions
 
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        if shutil.which("lean") is None:
-            return "no `lean` binary on PATH (install Lean 4, e.g. with elan)"
-        return None
+    requires_binaries: ClassVar[dict[str, str]] = {"lean": "install Lean 4, e.g. with elan"}
 
     def start(self) -> None:
         opts = self.options

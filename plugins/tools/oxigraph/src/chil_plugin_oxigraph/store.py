@@ -9,7 +9,6 @@ completion writes is ever spliced into SPARQL, and only ``Store.query`` (SELECT)
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote
@@ -50,9 +49,7 @@ class OxigraphFactStore(FactStoreTool):
     isolation = "thread"
     options: OxigraphOptions
 
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        return None if importlib.util.find_spec("pyoxigraph") else "the pyoxigraph package is not installed"
+    requires_modules: ClassVar[dict[str, str]] = {"pyoxigraph": "pyoxigraph"}
 
     def start(self) -> None:
         import pyoxigraph as ox

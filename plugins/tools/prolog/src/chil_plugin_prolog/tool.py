@@ -9,9 +9,7 @@ runs process-isolated: the scheduler kills and replaces a worker that overruns i
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import shutil
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -47,13 +45,8 @@ class PrologLogic(Tool):
 
     options: PrologOptions
 
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        if importlib.util.find_spec("pyswip") is None:
-            return "the pyswip package is not installed"
-        if shutil.which("swipl") is None:
-            return "SWI-Prolog (swipl) is not on PATH"
-        return None
+    requires_modules: ClassVar[dict[str, str]] = {"pyswip": "pyswip"}
+    requires_binaries: ClassVar[dict[str, str]] = {"swipl": "SWI-Prolog: apt-get install swi-prolog-nox"}
 
     def start(self) -> None:
         from pyswip import Functor, Prolog, Query, Variable

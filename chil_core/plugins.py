@@ -271,11 +271,13 @@ class PluginManager:
     def _implements(self, hook: str, plugin_name: str) -> bool:
         return any(impl.plugin_name == plugin_name for impl in getattr(self.pm.hook, hook).get_hookimpls())
 
-    def _one(self, hook: str, plugin_name: str) -> Callable[..., Any]:
-        """The pluggy hook caller of ``hook`` restricted to one plugin (it receives only the arguments
-        its implementation names)."""
-        others = [p for n, p in self.pm.list_name_plugin() if n != plugin_name]
-        return self.pm.subset_hook_caller(hook, remove_plugins=others)
+    def _one(self, hook: str, plugin_name: str) -> Callable[..., list[Any]]:
+        """``hook`` called through pluggy on one plugin's implementation only (pluggy passes it only the
+        arguments it names, so an implementation may take fewer than the spec)."""
+        caller = getattr(self.pm.hook, hook)
+        impls = [impl for impl in caller.get_hookimpls() if impl.plugin_name == plugin_name]
+        # pluggy's subset_hook_caller needs hashable plugin objects; its executor does not
+        return lambda **kwargs: caller._hookexec(hook, impls, kwargs, False)
 
     def call_each(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call ``hook`` plugin by plugin; a plugin whose implementation raises is logged and recorded

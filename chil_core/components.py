@@ -58,6 +58,9 @@ class Framework:
     #: capabilities this framework may call; ``True`` = required (the framework cannot run without it).
     capabilities: ClassVar[dict[str, bool]] = {}
     default_weight: ClassVar[float] = 1.0
+    #: result components that measure the policy on held-out prompts (the trainer logs their mean per
+    #: framework at each evaluation, e.g. ``("answer_correct",)``); empty: the reward alone.
+    eval_metrics: ClassVar[tuple[str, ...]] = ()
     #: default backend per capability this framework prefers, when config says nothing.
     default_tools: ClassVar[dict[str, str]] = {}
     Options: ClassVar[type[BaseModel]] = NoOptions

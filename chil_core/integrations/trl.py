@@ -59,7 +59,7 @@ class ChilRewards:
 
     def score(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[RecordReward]:
         """Score one TRL batch (memoised: the next function asking for the same batch reuses it)."""
-        from chil_core.training.data import prompt_row
+        from chil_core.training.rows import prompt_row
 
         texts = [_text(p) for p in prompts]
         outs = [_text(c) for c in completions]

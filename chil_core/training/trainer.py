@@ -33,7 +33,7 @@ import math
 import random
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -64,7 +64,8 @@ DEFAULT_THREADS = torch.get_num_threads()  # torch's own default, before any tra
 
 
 class RewardSource(Protocol):
-    """What the trainer needs from :class:`chil_core.scoring.Scorer`."""
+    """What the trainer needs from :class:`chil_core.scoring.Scorer`.  When it also has ``frameworks``
+    (name -> framework, as the Scorer does), evaluation logs each framework's declared ``eval_metrics``."""
 
     def submit(self, records: Sequence[Record]) -> Future[list[RecordReward]]: ...
 
@@ -128,6 +129,19 @@ def reward_metrics(rewards: Sequence[RecordReward]) -> dict[str, float]:
         not_scored += len(results) - len(scores)
     out["frac/not_scored"] = not_scored / verdicts if verdicts else 0.0
     out.update(failure_metrics(rewards))  # failures/<framework>/<cause>: completion vs infrastructure
+    return out
+
+
+def declared_eval_metrics(rewards: Sequence[RecordReward], frameworks: Mapping[str, Any]) -> dict[str, float]:
+    """``<framework>/<metric>``: the mean of each result component a framework declares in its
+    ``eval_metrics`` (say ``answer_correct``), over the results that carry it."""
+    out: dict[str, float] = {}
+    for name, fw in sorted(frameworks.items()):
+        for metric in getattr(fw, "eval_metrics", ()):
+            values = [res.components[metric] for r in rewards
+                      if (res := r.frameworks.get(name)) is not None and metric in res.components]
+            if values:
+                out[f"{name}/{metric}"] = statistics.fmean(values)
     return out
 
 
@@ -412,11 +426,7 @@ class Trainer:
             rewards.extend(self.rewards.submit(ro.records(1)).result())
             completions.extend(ro.completions)
         out = reward_metrics(rewards)
-        for name in sorted({n for r in rewards for n in r.frameworks}):  # accuracy, where a framework reports it
-            correct = [res.components["answer_correct"] for r in rewards if (res := r.frameworks.get(name)) is not None
-                       and "answer_correct" in res.components]
-            if correct:
-                out[f"{name}/answer_correct"] = statistics.fmean(correct)
+        out.update(declared_eval_metrics(rewards, getattr(self.rewards, "frameworks", {})))
         out["reward"] = statistics.fmean(r.reward or 0.0 for r in rewards) if rewards else math.nan
         out["reward_scored"] = out.pop("reward/mean")
         self.eval_samples = list(zip(rows, completions, rewards, strict=True))

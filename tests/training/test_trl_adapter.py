@@ -77,3 +77,22 @@ def test_config_file_with_a_train_table(tmp_path):
     path.write_text('[train]\nmax_steps = 3\n\n[frameworks.empirical]\nweight = 3.0\n\n[cache]\npath = ""\n')
     with chil_reward_funcs(path) as r:
         assert r.names == ["empirical"] and r.weights == [3.0]
+
+
+def test_the_adapter_scores_without_importing_torch(tmp_path):
+    """Scoring through the adapter needs the core and the frameworks, not torch (TRL brings its own)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from chil_core.integrations.trl import chil_reward_funcs\n"
+        "r = chil_reward_funcs({'cache': {'path': ''}}, frameworks=['empirical'])\n"
+        "out = r.score(['2+2='], ['2+2=4 #### 4'], answer=['4'])\n"
+        "assert out[0].frameworks['empirical'].status == 'scored', out\n"
+        "r.close()\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "False"

@@ -79,6 +79,7 @@ class EmpiricalFramework(Framework):
     description: ClassVar[str] = "Is it true? Exact arithmetic (Z3 for symbols), final answer, fact-store claims, Lean proofs."
     capabilities: ClassVar[dict[str, bool]] = {"smt": False, "fact_store": False, "theorem_prover": False}
     default_tools: ClassVar[dict[str, str]] = {"smt": "z3", "fact_store": "duckdb", "theorem_prover": "lean"}
+    eval_metrics: ClassVar[tuple[str, ...]] = ("answer_correct",)
     Options: ClassVar[type[BaseModel]] = EmpiricalOptions
     options: EmpiricalOptions
 

@@ -32,22 +32,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from chil_core.cache import Cache, make_key, make_salt
 from chil_core.components import Tool
 from chil_core.config import BackendRunSettings
 from chil_core.contracts import ToolCall, ToolResult, canonical_json
 
-try:
-    import orjson as _json
-
-    _dumps, _loads = _json.dumps, _json.loads
-except ImportError:  # pragma: no cover
-    import json as _json
-
-    def _dumps(v: Any) -> bytes:
-        return _json.dumps(v).encode()
-
-    _loads = _json.loads
+_dumps, _loads = orjson.dumps, orjson.loads  # orjson is a hard dependency of the core
 
 log = logging.getLogger(__name__)
 

@@ -9,24 +9,17 @@ pydantic's TypeAdapter and validated at the boundaries (``ToolResult.from_dict``
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+import orjson
 
 ToolStatus = Literal["ok", "timeout", "error", "unavailable"]
 TOOL_STATUSES: tuple[str, ...] = ("ok", "timeout", "error", "unavailable")
 
-try:  # orjson is a core dependency, but keep a pure fallback for odd platforms
-    import orjson as _orjson
-
-    def canonical_json(value: Any) -> bytes:
-        """Canonical JSON bytes (sorted keys, no whitespace) used for cache keys and dedup."""
-        return _orjson.dumps(value, option=_orjson.OPT_SORT_KEYS | _orjson.OPT_NON_STR_KEYS)
-
-except ImportError:  # pragma: no cover - exercised only without orjson
-
-    def canonical_json(value: Any) -> bytes:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+def canonical_json(value: Any) -> bytes:
+    """Canonical JSON bytes (sorted keys, no whitespace) used for cache keys and dedup."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
 
 
 @dataclass(slots=True)

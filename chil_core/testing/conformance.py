@@ -254,10 +254,11 @@ class FrameworkConformance:
     def test_tool_failures_become_statuses(self) -> None:
         """A record whose tool calls all fail is never ``scored`` (a failed check must not pay, nor hide
         its penalty): ``timeout``/``error`` become a failure status, ``unavailable`` an
-        abstention.  A record scored without calling any tool is unaffected."""
+        abstention (or a masked error).  A record scored without calling any tool is unaffected."""
         cls = self._framework_class()
         fw = cls(cls.Options())
-        expected = {"timeout": ("timeout", "error"), "error": ("error", "timeout"), "unavailable": ("abstained",)}
+        # unavailable: abstained is the norm (chil_core.failures.tool_failure); a masked error is tolerated
+        expected = {"timeout": ("timeout", "error"), "error": ("error", "timeout"), "unavailable": ("abstained", "error")}
         for status, allowed in expected.items():
             for raw in self.sample_records():
                 ctx = _FailingContext(status)

@@ -25,8 +25,8 @@ import logging
 import multiprocessing
 import os
 import threading
-import weakref
 import time
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass

@@ -53,6 +53,7 @@ from chil_core.capabilities.optimizer import (
     normalized,
     optimize_payload,
 )
+from chil_core.capabilities.text_index import MAX_LIMIT, MAX_NAME, MAX_TEXT
 from chil_core.failures import tool_failure
 from chil_plugin_evolution import kernels as K
 from chil_plugin_evolution import solutions, temporal
@@ -263,10 +264,10 @@ class EvolutionFramework(Framework):
         episode = (record.metadata or {}).get("episode")
         if episode in (None, "") or not self.options.memory or not ctx.has("text_index"):
             return None
-        episode = str(episode)[:500]
+        episode = str(episode)[:MAX_NAME]
         pterm = "p:" + _digest(problem_key)
         res = await ctx.call("text_index", "search", {"episode": episode, "terms": [pterm], "kind": "evolution",
-                                                      "exclude_record": record.id, "limit": 500})
+                                                      "exclude_record": record.id[:MAX_NAME], "limit": MAX_LIMIT})
         if not res.ok:
             log.warning("episode memory search failed (%s: %s)", res.status, res.error)
             return {"note": f"episode memory unavailable ({res.status})"}
@@ -274,10 +275,10 @@ class EvolutionFramework(Framework):
         repeated = any(d.get("digest") == sol_digest and d.get("failed") for d in earlier)
         fits = [d["fitness"] for d in earlier if isinstance(d.get("fitness"), int | float) and math.isfinite(d["fitness"])]
         best = (max(fits) if direction == "max" else min(fits)) if fits else None
-        claim = {"kind": "evolution", "text": f"attempt {sol_digest} fitness {fitness}",
+        claim = {"kind": "evolution", "text": f"attempt {sol_digest} fitness {fitness}"[:MAX_TEXT],
                  "data": {"digest": sol_digest, "fitness": fitness if math.isfinite(fitness) else None, "failed": failed},
                  "terms": [pterm, "s:" + sol_digest]}
-        add = await ctx.call("text_index", "add", {"episode": episode, "record": record.id, "claims": [claim]})
+        add = await ctx.call("text_index", "add", {"episode": episode, "record": record.id[:MAX_NAME], "claims": [claim]})
         if not add.ok:
             log.warning("episode memory add failed (%s: %s)", add.status, add.error)
         improved = None

@@ -45,6 +45,13 @@ def train_command(config_path: str | None, max_steps: int | None, output_dir: st
     With no arguments: the embedded task (arithmetic claims checked by the empirical framework) on a
     tiny local policy, a few minutes on a CPU; prints held-out reward before and after training.
     """
+    import warnings
+
+    # deprecation notices of the libraries under the trainer (transformers, torch, trl) say nothing a
+    # user of `chil train` can act on; chil's own warnings still show
+    for category in (FutureWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", category=category, module=r"(transformers|torch|trl|accelerate|tensorboard)(\.|$)")
+        warnings.filterwarnings("ignore", category=category, message=r".*(deprecated|will be removed)")
     from chil_core.config import ConfigError
     from chil_core.training.config import TrainConfigError, split_config
     from chil_core.training.run import train

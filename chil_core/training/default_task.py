@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,11 +85,12 @@ def exact_match(model, tokenizer, examples: list[tuple[str, str]], max_new_token
 
 def warm_start(model, tokenizer, examples: list[tuple[str, str]], *, max_steps: int, batch_size: int,
                learning_rate: float, target: float = 1.0, check_every: int = 50, probe: int = 128,
-               seed: int = 0) -> tuple[int, float]:
+               seed: int = 0, progress: Callable[[int, float, float], None] | None = None) -> tuple[int, float]:
     """Supervised pass on (prompt, completion) pairs, loss on the completion tokens and the end token.
 
     Every ``check_every`` steps the greedy exact-match rate on ``probe`` training examples is measured;
-    the pass stops once it reaches ``target`` (or after ``max_steps``).  Returns (steps, last rate)."""
+    the pass stops once it reaches ``target`` (or after ``max_steps``); ``progress(step, loss, rate)`` is
+    called after each measurement.  Returns (steps, last rate)."""
     gen = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
     probe_examples = [examples[i] for i in torch.randperm(len(examples), generator=gen)[:probe].tolist()]
@@ -108,6 +110,8 @@ def warm_start(model, tokenizer, examples: list[tuple[str, str]], *, max_steps: 
         optimizer.step()
         if step % check_every == 0 or step == max_steps:
             rate = exact_match(model, tokenizer, probe_examples)
+            if progress is not None:
+                progress(step, float(loss), rate)
             if rate >= target:
                 break
     model.eval()
@@ -161,7 +165,13 @@ def warm_started_policy(run_dir: Path, seed: int, echo=print):
     rows = PromptDataset(TRAIN_FILE).table.select(["prompt", "solution"]).to_pylist()
     echo(f"warm start: supervised steps on {len(rows)} worked examples (until {WARM_START['target']:.0%} "
          f"of probed prompts are answered exactly, at most {WARM_START['max_steps']} steps)...")
-    steps, rate = warm_start(model, tokenizer, [(r["prompt"], r["solution"]) for r in rows], seed=seed, **WARM_START)
+    total = WARM_START["max_steps"]
+
+    def report(step: int, loss: float, rate: float) -> None:
+        echo(f"warm start: step {step}/{total}, loss {loss:.3f}, exact match {rate:.0%} of probed prompts")
+
+    steps, rate = warm_start(model, tokenizer, [(r["prompt"], r["solution"]) for r in rows], seed=seed,
+                             progress=report, **WARM_START)
     echo(f"warm start: {steps} supervised steps on {len(rows)} worked examples; "
          f"{rate:.0%} of probed training prompts answered exactly")
     tmp = run_dir / f".warm_start.{os.getpid()}.tmp"

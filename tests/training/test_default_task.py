@@ -54,3 +54,15 @@ def test_default_run_improves_held_out_reward(tmp_path):
     assert summary["frameworks"] == ["empirical"] and summary["steps"] == default_task.DEFAULTS["max_steps"]
     assert summary["eval_reward_after"] - summary["eval_reward_before"] >= 0.05, summary
     assert (out / "metrics.jsonl").is_file() and (out / "policy" / "config.json").is_file()
+
+
+def test_warm_start_reports_progress_at_each_check(tokenizer):
+    from chil_core.training.policy import tiny_policy
+
+    model = tiny_policy(tokenizer, hidden_size=32, num_layers=1, num_heads=2)
+    seen: list[tuple[int, float, float]] = []
+    steps, rate = default_task.warm_start(model, tokenizer, [("1+1=", "2")] * 4, max_steps=25, batch_size=4,
+                                          learning_rate=1e-3, target=2.0, check_every=10,
+                                          progress=lambda *a: seen.append(a))
+    assert [s for s, _, _ in seen] == [10, 20, 25] and steps == 25
+    assert all(loss > 0 and 0.0 <= r <= 1.0 for _, loss, r in seen) and seen[-1][2] == rate

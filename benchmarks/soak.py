@@ -8,7 +8,9 @@ across records) and GSM8K train gold solutions (the empirical framework: exact a
 for symbolic steps), half and half, ``--records`` per pass, submitted in chunks of ``--batch`` as
 ``chil score`` does.  The cache is off, so every pass does all the work again.
 
-After each pass: the RSS of this process and the total RSS of this process plus the backends' worker
+After each pass (and, with ``--trim``, after ``malloc_trim(0)`` hands freed heap pages back to the
+OS, so that RSS measures live memory rather than the high-water mark of the records in flight): the
+RSS of this process and the total RSS of this process plus the backends' worker
 processes (Z3, clingo... run in workers), from /proc.  Printed: one row per pass and the drift of each
 after the first pass, ``(max - min) / min`` over passes 2..N.  Exit status 1 when a drift exceeds 2 %.
 """
@@ -59,6 +61,7 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=20_000)
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--bound", type=float, default=0.02, help="allowed drift after the first pass")
+    ap.add_argument("--trim", action="store_true", help="malloc_trim(0) before each RSS reading (glibc)")
     args = ap.parse_args()
 
     from chil_core.scoring import Scorer
@@ -77,6 +80,10 @@ def main() -> None:
                         statuses[r.status] = statuses.get(r.status, 0) + 1
             del futures
             gc.collect()
+            if args.trim:
+                import ctypes
+
+                ctypes.CDLL("libc.so.6").malloc_trim(0)
             workers = [proc.proc.pid for b in scorer.scheduler.backends.values() if b._runner is not None
                        for proc in getattr(b._runner, "live", ())]
             main_kb = rss_kb()

@@ -1,15 +1,23 @@
-"""Validity of the consistency framework on the development logic data, through the real Scorer.
+"""Validity of the consistency framework on the development logic data in answer-label form, through
+the real Scorer.
 
     python benchmarks/validity/logic.py [--data ../shared/data] [--backends z3,prolog,clingo]
 
-- FOLIO validation-dev (102 items, gold FOL for premises and conclusion): the framework's verdict
-  (``metadata.premises_fol`` / ``metadata.conclusion_fol``, decided by the ``smt`` backend z3) against
-  the gold label (True = entailed, False = contradicted, Uncertain = undetermined).  Every item that
-  disagrees is listed with why: Z3's countermodel (the truth values of the conclusion's ground atoms in
-  a model of the premises that refutes the label) and any repair the parser made to the gold FOL.
-- ProofWriter dev (600, depth-5 open-world theories) and ProntoQA dev-half (250): the prompt is the
-  controlled-English theory, the completion is the statement asked about; accuracy per
-  ``logic_program`` backend (A/B/C = entailed/contradicted/undetermined).
+Each item is asked as GRPO asks it: the prompt holds the premises and the question, the record holds
+the statement (``metadata.conclusion_fol`` for FOLIO with its gold FOL, ``metadata.statement`` for
+ProofWriter / ProntoQA, whose theory is in the prompt), and four completions are scored:
+
+- the **right label** (the gold one: FOLIO True / False / Uncertain, ProofWriter A/B/C as
+  True / False / Unknown) after some reasoning text: should be paid (reward 1);
+- each **wrong label** (the two other labels): should not be paid;
+- an **empty** completion and an **irrelevant** one ("banana"): should not be paid, nor masked.
+
+Columns: ``prover_%`` = items where the prover's verdict equals the gold label (the rows below are
+measured on those: where the prover is wrong, the reward follows the prover, by design);
+``right_paid_%`` (target >= 98), ``wrong_paid_%`` (<= 2), ``nonanswer_paid_%`` (0), ``masked`` (rewards
+that were None).  Every FOLIO item where the prover disagrees with the gold label is listed with why:
+Z3's countermodel (the truth values of the conclusion's ground atoms in a model of the premises that
+refutes the label) and any repair the parser made to the gold FOL.
 
 Data is read in place (``../shared/data``; see its README for sources and licenses).  Nothing here
 was tuned on these rows.
@@ -31,40 +39,73 @@ FOLIO_LABELS = {"True": "entailed", "False": "contradicted", "Uncertain": "undet
 CHOICE_LABELS = {"A": "entailed", "B": "contradicted", "C": "undetermined"}
 TARGETS = {"folio": 0.90, "proofwriter": 0.98, "prontoqa": 0.99}
 BACKENDS = ("z3", "prolog", "clingo")
+RIGHT_PAID, WRONG_PAID, NONANSWER_PAID = 0.98, 0.02, 0.0
+VARIANTS = ("right", "wrong1", "wrong2", "empty", "irrelevant")
 
 
-def _score(records: list[dict], tools: dict[str, str]) -> tuple[list[Any], float]:
+def _completions(words: dict[str, str], gold: str) -> dict[str, str]:
+    """The five completions of one item: ``words`` maps a verdict to the label word of this dataset."""
+    wrong = [w for v, w in words.items() if v != gold]
+    lead = "Reading the premises step by step settles the question.\n"
+    return {"right": lead + f"Answer: {words[gold]}", "wrong1": lead + f"Answer: {wrong[0]}",
+            "wrong2": lead + f"Answer: {wrong[1]}", "empty": "", "irrelevant": "banana"}
+
+
+def _score(items: list[dict], words: dict[str, str], gold: list[str], tools: dict[str, str]) -> tuple[list[dict[str, Any]], float]:
+    """Score every variant of every item; returns per item {variant: FrameworkResult-and-reward}."""
     from chil_core.scoring import Scorer
 
+    records = [dict(item, id=f"{item['id']}:{name}", completion=text)
+               for item, g in zip(items, gold, strict=True) for name, text in _completions(words, g).items()]
     config = {"frameworks": {"consistency": {"tools": tools}}, "cache": {"enabled": False}}
     with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
         scorer.score(records[:1])  # start the backend (worker processes) outside the timing
         t0 = time.perf_counter()
         rewards = scorer.score(records)
         elapsed = time.perf_counter() - t0
-    return [r.frameworks["consistency"] for r in rewards], elapsed
+    out = [{name: rewards[i * len(VARIANTS) + k] for k, name in enumerate(VARIANTS)} for i in range(len(items))]
+    return out, elapsed
 
 
-def _row(task: str, backend: str, results: list[Any], gold: list[str], elapsed: float, target: float) -> dict[str, Any]:
-    agree = sum(r.verdict == g for r, g in zip(results, gold, strict=True))
+def _expected(reward: Any) -> str | None:
+    res = reward.frameworks["consistency"]
+    return res.evidence[0].data.get("expected") if res.status == "scored" and res.evidence else None
+
+
+def _row(task: str, backend: str, scored: list[dict[str, Any]], gold: list[str], elapsed: float, target: float) -> dict[str, Any]:
     n = len(gold)
-    return {"task": task, "backend": backend, "n": n, "agree": agree, "accuracy": agree / n, "target": target,
-            "meets_target": agree / n >= target, "not_scored": sum(r.status != "scored" for r in results),
-            "ms_per_item": 1000 * elapsed / n}
+    right = [i for i, (s, g) in enumerate(zip(scored, gold, strict=True)) if _expected(s["right"]) == g]
+    m = max(len(right), 1)
+
+    def paid(variants: tuple[str, ...]) -> float:
+        return sum(scored[i][v].reward == 1.0 for i in right for v in variants) / (m * len(variants))
+
+    row = {"task": task, "backend": backend, "n": n, "agree": len(right), "accuracy": len(right) / n, "target": target,
+           "right_paid_%": round(100 * paid(("right",)), 2), "wrong_paid_%": round(100 * paid(("wrong1", "wrong2")), 2),
+           "nonanswer_paid_%": round(100 * paid(("empty", "irrelevant")), 2),
+           "masked": sum(s[v].reward is None for s in scored for v in VARIANTS),
+           "ms_per_item": round(1000 * elapsed / (n * len(VARIANTS)), 2)}
+    row["meets_target"] = (len(right) / n >= target and row["right_paid_%"] >= 100 * RIGHT_PAID
+                           and row["wrong_paid_%"] <= 100 * WRONG_PAID and row["nonanswer_paid_%"] <= 100 * NONANSWER_PAID
+                           and row["masked"] == 0)
+    return row
 
 
 def folio(data_dir: Path) -> dict[str, Any]:
     rows = [json.loads(line) for line in (data_dir / "folio" / "folio-validation-dev.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-    records = [{"id": f"folio-{i}", "prompt": " ".join(r["premises"]), "completion": "",
-                "metadata": {"premises_fol": r["premises-FOL"], "conclusion_fol": r["conclusion-FOL"]}} for i, r in enumerate(rows)]
+    items = [{"id": f"folio-{i}", "prompt": " ".join(r["premises"]) + "\nQuestion: is the following True, False or Uncertain? "
+              + r["conclusion"], "metadata": {"premises_fol": r["premises-FOL"], "conclusion_fol": r["conclusion-FOL"]},
+              "reference": {"answer": r["label"]}} for i, r in enumerate(rows)]
     gold = [FOLIO_LABELS[r["label"]] for r in rows]
-    results, elapsed = _score(records, {"smt": "z3"})
-    row = _row("FOLIO validation-dev (gold FOL)", "z3 (smt)", results, gold, elapsed, TARGETS["folio"])
-    row["details"] = [_why(i, rows[i], res, g) for i, (res, g) in enumerate(zip(results, gold, strict=True)) if res.verdict != g]
+    words = {"entailed": "True", "contradicted": "False", "undetermined": "Uncertain"}
+    scored, elapsed = _score(items, words, gold, {"smt": "z3"})
+    row = _row("FOLIO validation-dev (gold FOL)", "z3 (smt)", scored, gold, elapsed, TARGETS["folio"])
+    row["details"] = [_why(i, rows[i], _expected(s["right"]) or s["right"].frameworks["consistency"].status, g)
+                      for i, (s, g) in enumerate(zip(scored, gold, strict=True)) if _expected(s["right"]) != g]
     return row
 
 
-def _why(index: int, row: dict[str, Any], result: Any, gold: str) -> str:
+def _why(index: int, row: dict[str, Any], verdict: str, gold: str) -> str:
     """A readable reason for a disagreement: Z3's countermodel to the label, and the parser's repairs."""
     import z3
     from chil_plugin_z3.fol import Translator
@@ -79,7 +120,7 @@ def _why(index: int, row: dict[str, Any], result: Any, gold: str) -> str:
     s = z3.Solver()
     s.set("timeout", 10_000)
     s.add(*formulas)
-    lines = [f"#{index}: label {row['label']} ({gold}), framework {result.verdict}: {row['conclusion-FOL']}"]
+    lines = [f"#{index}: label {row['label']} ({gold}), prover {verdict}: {row['conclusion-FOL']}"]
     refute = {"entailed": z3.Not(goal), "contradicted": goal}.get(gold)
     if refute is not None and s.check(refute) == z3.sat:
         model = s.model()
@@ -116,12 +157,14 @@ def _pretty(atom: Any) -> str:
 
 def controlled_english(data_dir: Path, name: str, rel: str, backend: str) -> dict[str, Any]:
     rows = json.loads((data_dir / rel).read_text(encoding="utf-8"))
-    records = [{"id": r["id"], "prompt": r["context"], "completion": r["question"].split("? ")[-1]} for r in rows]
-    results, elapsed = _score(records, {"logic_program": backend})
+    items = [{"id": r["id"], "prompt": r["context"] + "\nQuestion: " + r["question"],
+              "metadata": {"statement": r["question"].split("? ")[-1]}} for r in rows]
     gold = [CHOICE_LABELS[r["answer"]] for r in rows]
-    row = _row(name, backend, results, gold, elapsed, TARGETS["proofwriter" if "ProofWriter" in name else "prontoqa"])
-    row["details"] = [f"{r['id']}: label {g}, framework {res.verdict or res.status} ({res.explanation})"
-                      for r, res, g in zip(rows, results, gold, strict=True) if res.verdict != g]
+    words = {"entailed": "True", "contradicted": "False", "undetermined": "Unknown"}
+    scored, elapsed = _score(items, words, gold, {"logic_program": backend})
+    row = _row(name, backend, scored, gold, elapsed, TARGETS["proofwriter" if "ProofWriter" in name else "prontoqa"])
+    row["details"] = [f"{r['id']}: label {g}, prover {_expected(s['right'])} ({s['right'].frameworks['consistency'].explanation})"
+                      for r, s, g in zip(rows, scored, gold, strict=True) if _expected(s["right"]) != g]
     return row
 
 

@@ -76,6 +76,8 @@ ARITH_MAX_TIMEOUT_MS = 10_000
 MAX_CHARS = 20_000
 MAX_TOKENS = 4_000
 MAX_DEPTH = 150
+#: longest name (predicate, constant, variable): the smt backend refuses longer ones.
+MAX_NAME_CHARS = 200
 FREE_VARIABLE = re.compile(r"[u-z]")
 
 _TOKEN = re.compile(
@@ -143,6 +145,8 @@ def _tokenize(text: str) -> list[_Tok]:
             raise FolSyntaxError(f"unexpected character {text[pos]!r}", text, pos + 1)
         kind = m.lastgroup
         assert kind is not None
+        if kind == "ident" and m.end() - pos > MAX_NAME_CHARS:
+            raise FolSyntaxError(f"a name longer than {MAX_NAME_CHARS} characters", text, pos + 1)
         if kind != "ws":
             toks.append(_Tok(kind, m.group(), pos))
             if len(toks) > MAX_TOKENS:
@@ -190,7 +194,10 @@ class _Parser:
 
     def error(self, message: str) -> FolSyntaxError:
         tok = self.toks[self.i] if self.i < len(self.toks) else None
-        column = tok.pos + 1 if tok is not None and tok.pos >= 0 else None
+        if tok is None:  # ran out of formula: the problem is at its end
+            column: int | None = len(self.text.rstrip().rstrip(".")) + 1
+        else:
+            column = tok.pos + 1 if tok.pos >= 0 else None
         found = f"{tok.value!r}" if tok is not None else "end of formula"
         return FolSyntaxError(f"{message}, found {found}", self.text, column)
 
@@ -349,23 +356,29 @@ class _Parser:
         return ["const", name]
 
 
-def parse_fol(text: str) -> ParsedFormula:
+def parse_fol(text: str, repair: bool = True) -> ParsedFormula:
     """Parse one formula; raises :class:`FolSyntaxError` with the column of the problem.
 
-    Memoised (premises repeat across the completions of a group): treat the AST as read-only."""
+    ``repair=True`` (premises from the data) adds the parentheses FOLIO's formulas miss, noted;
+    ``repair=False`` (a completion's claims) makes unbalanced parentheses a parse error: a model's
+    formula is judged as written.  Memoised (premises repeat across the completions of a group):
+    treat the AST as read-only."""
     if not isinstance(text, str):
         raise FolSyntaxError(f"a formula must be a string, got {type(text).__name__}", repr(text)[:80])
-    return _parse_cached(text)
+    return _parse_cached(text, repair)
 
 
 @lru_cache(maxsize=1 << 14)
-def _parse_cached(text: str) -> ParsedFormula:
+def _parse_cached(text: str, repair: bool = True) -> ParsedFormula:
     if len(text) > MAX_CHARS:
         raise FolSyntaxError(f"formula longer than {MAX_CHARS} characters", text[:80])
     toks = _tokenize(text)
     if not toks:
         raise FolSyntaxError("empty formula", text)
-    toks, notes = _balance(toks)
+    if repair:
+        toks, notes = _balance(toks)
+    else:
+        notes = []
     parser = _Parser(text, toks)
     ast = parser.formula()
     if parser.i != len(toks):

@@ -12,6 +12,7 @@ from chil_core.testing.conformance import FrameworkConformance
 
 PW_LABELS = {"A": "entailed", "B": "contradicted", "C": "undetermined"}
 FOLIO_LABELS = {"True": "entailed", "False": "contradicted", "Uncertain": "undetermined"}
+LABEL_WORD = {"entailed": "True", "contradicted": "False", "undetermined": "Unknown"}
 THEORY = "Bob is big. Dave is not kind. If something is big then it is red. If something is red then it is not nice."
 
 
@@ -32,12 +33,13 @@ def memory(tmp_path_factory):
 def test_folio_rows_agree_with_gold_labels(folio_dev: list[dict], smt) -> None:
     fw = ConsistencyFramework()
     rows = folio_dev[:20]
-    records = [{"id": str(i), "prompt": " ".join(r["premises"]), "completion": "",
+    records = [{"id": str(i), "prompt": " ".join(r["premises"]), "completion": f"So the answer is {r['label']}.",
                 "metadata": {"premises_fol": r["premises-FOL"], "conclusion_fol": r["conclusion-FOL"]}}
                for i, r in enumerate(rows)]
     results = score_direct(fw, records, {"smt": smt})
-    assert [r.verdict for r in results] == [FOLIO_LABELS[r["label"]] for r in rows]
-    entailed = next(r for r in results if r.verdict == "entailed")
+    assert [r.verdict for r in results] == ["correct"] * len(rows)
+    assert [r.evidence[0].data["expected"] for r in results] == [FOLIO_LABELS[r["label"]] for r in rows]
+    entailed = next(r for r in results if r.evidence[0].data["expected"] == "entailed")
     assert entailed.score == 1.0 and any(e.kind == "unsat_core" for e in entailed.evidence)
 
 
@@ -45,10 +47,12 @@ def test_folio_rows_agree_with_gold_labels(folio_dev: list[dict], smt) -> None:
 def test_proofwriter_and_prontoqa_rows_per_backend(proofwriter: list[dict], prontoqa: list[dict], backends, backend: str) -> None:
     fw = ConsistencyFramework()
     rows = proofwriter[:25] + prontoqa[:15]
-    records = [{"id": r["id"], "prompt": r["context"] + " " + r["question"].split("? ")[0] + "?",
-                "completion": r["question"].split("? ")[-1]} for r in rows]
+    records = [{"id": r["id"], "prompt": r["context"] + " " + r["question"],
+                "metadata": {"statement": r["question"].split("? ")[-1]},
+                "completion": "Answer: " + LABEL_WORD[PW_LABELS[r["answer"]]]} for r in rows]
     results = score_direct(fw, records, {"logic_program": backends[backend]})
-    assert [r.verdict for r in results] == [PW_LABELS[r["answer"]] for r in rows]
+    assert [r.evidence[0].data["expected"] for r in results] == [PW_LABELS[r["answer"]] for r in rows]
+    assert all(r.verdict == "correct" and r.score == 1.0 for r in results)
 
 
 def test_score_formula(backends) -> None:
@@ -56,10 +60,13 @@ def test_score_formula(backends) -> None:
     assert one({"prompt": THEORY, "completion": "Bob is red."}, tools).score == 1.0
     assert one({"prompt": THEORY, "completion": "Bob is nice."}, tools).score == 0.0
     assert one({"prompt": THEORY, "completion": "Erin is red."}, tools).score == 0.5
+    # one contradicted claim is not averaged away by true ones; the restated premise counts for nothing
     mixed = one({"prompt": THEORY, "completion": "Bob is red. Bob is nice. Erin is red. Bob is big."}, tools)
-    assert mixed.verdict == "contradicted"
-    assert mixed.score == pytest.approx((1 + (2 - 1) / 4) / 2)
-    assert mixed.components["claims"] == 4 and mixed.components["entailed"] == 2 and mixed.components["contradicted"] == 1
+    assert mixed.verdict == "contradicted" and mixed.score == 0.0
+    assert mixed.components["claims"] == 4 and mixed.components["informative"] == 3 and mixed.components["filler"] == 1
+    assert mixed.components["entailed"] == 1 and mixed.components["contradicted"] == 1
+    half = one({"prompt": THEORY, "completion": "Bob is red. Erin is red. Bob is big."}, tools)
+    assert half.verdict == "undetermined" and half.score == pytest.approx((1 + 1 / 2) / 2)
     # a repeated claim counts once
     assert one({"prompt": THEORY, "completion": "Bob is red. Bob is red. Bob is red."}, tools).components["claims"] == 1
 
@@ -77,7 +84,7 @@ def test_self_contradiction_within_a_completion(backends) -> None:
 def test_pair_that_clashes_through_a_rule(backends) -> None:
     # each claim is possible, together they make Erin red and not nice, and nice
     res = one({"prompt": THEORY, "completion": "Erin is big. Erin is nice."}, {"logic_program": backends["prolog"]})
-    assert res.verdict == "self_contradictory" and res.score == 0.25
+    assert res.verdict == "self_contradictory" and res.score == 0.0
     assert any(e.kind == "clash" and "¬nice(erin)" in e.text for e in res.evidence)
 
 
@@ -94,10 +101,10 @@ def test_fol_self_contradiction_and_malformed_claims(smt) -> None:
     assert res.verdict == "self_contradictory" and res.components["entailed"] == 1
     assert next(e for e in res.evidence if e.kind == "contradiction").data["claims"] == ["Dog(rex)", "Cat(rex)"]
     bad = one({"prompt": prompt, "completion": "```fol\nCat(tom) ∧\n¬Dog(tom)\n```"}, {"smt": smt})
-    assert bad.components["malformed"] == 1 and bad.components["entailed"] == 1 and bad.score == 0.5
-    assert any("expected a formula" in e.text for e in bad.evidence)
+    assert bad.components["unparseable"] == 1 and bad.components["entailed"] == 1 and bad.score == 0.0
+    assert bad.verdict == "unparseable" and any("expected a formula" in e.text for e in bad.evidence)
     worst = one({"prompt": prompt, "completion": "```fol\n)(\n```"}, {"smt": smt})
-    assert worst.verdict == "malformed" and worst.score == 0.0
+    assert worst.verdict == "unparseable" and worst.score == 0.0
 
 
 # -- episode memory ---------------------------------------------------------------------------
@@ -120,8 +127,9 @@ def test_episode_memory_for_fol(smt, memory) -> None:
     fw = ConsistencyFramework()
     prompt = "```fol\n∀x (Cat(x) → ¬Dog(x))\n```"
     tools = {"smt": smt, "text_index": memory}
-    score_direct(fw, [{"id": "f1", "prompt": prompt, "completion": "```fol\nCat(tom)\n```", "group": "g-fol"}], tools)
-    res = score_direct(fw, [{"id": "f2", "prompt": prompt, "completion": "```fol\nDog(tom)\n```", "group": "g-fol"}], tools)[0]
+    ep = {"episode": "e-fol"}
+    score_direct(fw, [{"id": "f1", "prompt": prompt, "completion": "```fol\nCat(tom)\n```", "metadata": ep}], tools)
+    res = score_direct(fw, [{"id": "f2", "prompt": prompt, "completion": "```fol\nDog(tom)\n```", "metadata": ep}], tools)[0]
     assert res.verdict == "contradicts_episode"
 
 
@@ -186,8 +194,8 @@ def test_hostile_completions_are_data(backend: str, backends, smt, tmp_path) -> 
         assert r.status in ("scored", "abstained"), (r.status, r.explanation)
     assert results[0].verdict == "entailed"  # "halt." is not a sentence of the grammar; "Bob is red." is judged
     # "halt." is a well-formed zero-arity proposition (undetermined); the other two lines do not parse
-    assert results[4].components["malformed"] == 2 and results[4].components["undetermined"] == 1
-    assert results[5].verdict == "malformed" and "longer than" in results[5].evidence[0].text
+    assert results[4].components["unparseable"] == 2 and results[4].components["undetermined"] == 1
+    assert results[5].verdict == "unparseable" and "longer than" in results[5].evidence[0].text
     assert results[6].components["claims"] == 1
     assert results[7].components["claims"] == 32  # max_claims
     # the backend still answers after all of that
@@ -200,14 +208,15 @@ def test_scorer_end_to_end_and_backends_swap_by_config(proofwriter: list[dict]) 
     from chil_core.scoring import Scorer
 
     rows = proofwriter[:12]
-    records = [{"id": r["id"], "prompt": r["context"], "completion": r["question"].split("? ")[-1]} for r in rows]
+    records = [{"id": r["id"], "prompt": r["context"], "metadata": {"statement": r["question"].split("? ")[-1]},
+                "completion": "The answer is " + LABEL_WORD[PW_LABELS[r["answer"]]]} for r in rows]
     verdicts = {}
     for backend in ("z3", "prolog", "clingo"):
         config = {"frameworks": {"consistency": {"tools": {"logic_program": backend}}}, "cache": {"enabled": False}}
         with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
             rewards = scorer.score(records)
-        verdicts[backend] = [rw.frameworks["consistency"].verdict for rw in rewards]
-        assert all(rw.reward is not None for rw in rewards)
+        verdicts[backend] = [rw.frameworks["consistency"].evidence[0].data["expected"] for rw in rewards]
+        assert all(rw.reward == 1.0 for rw in rewards)
     assert verdicts["z3"] == verdicts["prolog"] == verdicts["clingo"] == [PW_LABELS[r["answer"]] for r in rows]
 
 
@@ -217,9 +226,9 @@ def test_scorer_episode_memory_across_batches() -> None:
     config = {"frameworks": {"consistency": {"tools": {"logic_program": "clingo", "text_index": "sqlite"}}},
               "cache": {"enabled": False}}
     with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
-        first = scorer.score([{"id": "s1", "prompt": THEORY, "completion": "Erin is big.", "group": "g"}])[0]
-        second = scorer.score([{"id": "s2", "prompt": THEORY, "completion": "Erin is nice.", "group": "g"},
-                               {"id": "s3", "prompt": THEORY, "completion": "Erin is nice.", "group": "other"}])
+        first = scorer.score([{"id": "s1", "prompt": THEORY, "completion": "Erin is big.", "metadata": {"episode": "g"}}])[0]
+        second = scorer.score([{"id": "s2", "prompt": THEORY, "completion": "Erin is nice.", "metadata": {"episode": "g"}},
+                               {"id": "s3", "prompt": THEORY, "completion": "Erin is nice.", "metadata": {"episode": "other"}}])
     assert first.frameworks["consistency"].verdict == "undetermined"
     assert second[0].frameworks["consistency"].verdict == "contradicts_episode"
     assert second[1].frameworks["consistency"].verdict == "undetermined"

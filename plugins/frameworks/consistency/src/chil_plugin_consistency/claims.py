@@ -1,13 +1,17 @@
 """What the consistency framework judges: the premises of a record and the claims of its completion.
 
-Two modes, picked per record:
+Two logics, picked per record:
 
 - **fol**: premises from ``metadata.premises_fol`` (a list of formulas, or one formula per line) or a
-  fenced ```` ```fol ```` block in the prompt; claims from ```` ```fol ```` blocks in the completion,
-  else ``metadata.conclusion_fol``.  Parsed by :mod:`.fol`.
+  fenced ```` ```fol ```` block in the prompt; claims from ```` ```fol ```` blocks in the completion.
+  Parsed by :mod:`.fol`; a completion's formula is never repaired (a parse error is its verdict).
 - **english**: premises from ``metadata.theory`` (text, or an already structured ``{facts, rules}``),
   ``metadata.context``, or the prompt up to its question; claims are the completion's ground
   sentences ("Bob is cold.").  Parsed by :mod:`.english`.
+
+A record that asks a question (``metadata.conclusion_fol``, ``metadata.statement`` or
+``metadata.options``) is judged on its answer label instead (:class:`Question`, :mod:`.labels`).
+Claims that restate a premise count for nothing (``Claim.filler``).
 
 Building a job never raises for bad input: it returns a :class:`Problem` naming the field.
 """
@@ -39,6 +43,8 @@ class Claim:
     terms: tuple[str, ...] = ()
     error: str | None = None
     record: str | None = None  # the record it came from, for recalled claims
+    #: why it counts for nothing: "restated premise" (or "tautology", found by the prover), else None.
+    filler: str | None = None
 
     @property
     def literal(self) -> Lit:
@@ -59,6 +65,16 @@ class Job:
     theory: Theory | None = None  # english mode
     notes: list[str] = field(default_factory=list)
     premises_skipped: int = 0
+    question: Question | None = None
+
+
+@dataclass
+class Question:
+    """The statement(s) a record asks about: one (True/False/Unknown) or options (a letter)."""
+
+    statements: list[Any]  # FOL ASTs (fol) or lists of literals (english), one per option
+    texts: list[str]
+    letters: tuple[str, ...] = ()  # empty: a True/False/Unknown question
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,23 +102,31 @@ def _formula_list(value: Any, field_name: str) -> list[str] | Problem:
     return Problem("error", f"{field_name} must be a list of formulas or a string, got {type(value).__name__}")
 
 
+QUESTION_FIELDS = ("conclusion_fol", "statement", "options")
+
+
 def build_job(record: Record, max_claims: int) -> Job | Problem:
-    """Premises and claims of ``record``, or the Problem that stops it from being judged."""
+    """Premises and claims (or the question) of ``record``, or the Problem that stops it from being judged."""
     meta = record.metadata or {}
     premises_in: list[str] | Problem | None = None
     if "premises_fol" in meta:
         premises_in = _formula_list(meta["premises_fol"], "metadata.premises_fol")
     elif (prompt_fol := fol_blocks(record.prompt)):
         premises_in = prompt_fol
-    completion_fol = fol_blocks(record.completion)
     if isinstance(premises_in, Problem):
         return premises_in
+    asks = any(meta.get(k) not in (None, "", []) for k in QUESTION_FIELDS)
+    completion_fol = [] if asks else fol_blocks(record.completion)
     if premises_in is not None or completion_fol:
-        return _fol_job(meta, premises_in or [], completion_fol, max_claims)
-    return _english_job(record, meta, max_claims)
+        job = _fol_job(meta, premises_in or [], completion_fol, max_claims, asks)
+    else:
+        job = _english_job(record, meta, max_claims, asks)
+    if isinstance(job, Job) and asks:
+        return _question(job, meta)
+    return job
 
 
-def _fol_job(meta: dict[str, Any], premises: list[str], completion_fol: list[str], max_claims: int) -> Job | Problem:
+def _fol_job(meta: dict[str, Any], premises: list[str], completion_fol: list[str], max_claims: int, asks: bool) -> Job | Problem:
     job = Job("fol", premise_texts=premises, claims=[])
     source = "metadata.premises_fol" if "premises_fol" in meta else "the prompt's fol block"
     for i, text in enumerate(premises):
@@ -112,29 +136,65 @@ def _fol_job(meta: dict[str, Any], premises: list[str], completion_fol: list[str
             return Problem("error", f"{source}[{i}] does not parse: {exc}")
         job.premises_fol.append(parsed.ast)
         job.notes.extend(f"premise {i}: {n}" for n in parsed.notes)
-    if completion_fol:
-        texts, where = completion_fol, "completion"
-    elif "conclusion_fol" in meta:
-        listed = _formula_list(meta["conclusion_fol"], "metadata.conclusion_fol")
-        if isinstance(listed, Problem):
-            return listed
-        texts, where = listed, "metadata.conclusion_fol"
-    else:
-        return Problem("abstained", "no claim to judge: no ```fol block in the completion and no metadata.conclusion_fol")
-    for text in dict.fromkeys(texts):
+    if asks:
+        return job
+    if not completion_fol:
+        return Problem("abstained", "no claim to judge: no ```fol block in the completion")
+    restated = {repr(p) for p in job.premises_fol}
+    for text in dict.fromkeys(completion_fol):
         try:
-            parsed = parse_fol(text)
+            parsed = parse_fol(text, repair=False)
         except FolSyntaxError as exc:
-            if where != "completion":
-                return Problem("error", f"{where} does not parse: {exc}")
             job.claims.append(Claim(text, "fol", None, error=str(exc)))
             continue
-        job.claims.append(Claim(text, "fol", parsed.ast, tuple(sorted(symbols(parsed.ast)))))
+        filler = "restated premise" if repr(parsed.ast) in restated else None
+        job.claims.append(Claim(text, "fol", parsed.ast, tuple(sorted(symbols(parsed.ast))), filler=filler))
         job.notes.extend(f"claim {text!r}: {n}" for n in parsed.notes)
     return _limit(job, max_claims)
 
 
-def _english_job(record: Record, meta: dict[str, Any], max_claims: int) -> Job | Problem:
+def _question(job: Job, meta: dict[str, Any]) -> Job | Problem:
+    """The record's question: ``conclusion_fol`` / ``statement`` (one statement) or ``options``."""
+    if meta.get("options") not in (None, "", []):
+        raw = meta["options"]
+        if isinstance(raw, dict) and raw and all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+            letters, texts = tuple(k.strip().upper() for k in raw), list(raw.values())
+        elif isinstance(raw, list) and raw and all(isinstance(v, str) for v in raw) and len(raw) <= 26:
+            letters, texts = tuple(chr(ord("A") + i) for i in range(len(raw))), list(raw)
+        else:
+            return Problem("error", "metadata.options must be a list of statements or an object letter -> statement")
+        where = "metadata.options"
+    else:
+        key = "conclusion_fol" if job.mode == "fol" else "statement"
+        if key not in meta:
+            other = "statement" if key == "conclusion_fol" else "conclusion_fol"
+            return Problem("error", f"metadata.{other} needs premises in the same logic "
+                           f"({'metadata.premises_fol' if other == 'conclusion_fol' else 'a controlled-English theory'})")
+        listed = _formula_list(meta[key], f"metadata.{key}") if job.mode == "fol" else meta[key]
+        if isinstance(listed, Problem):
+            return listed
+        if not isinstance(listed, str) and not (isinstance(listed, list) and len(listed) == 1 and isinstance(listed[0], str)):
+            return Problem("error", f"metadata.{key} must be one statement")
+        letters, texts, where = (), [listed if isinstance(listed, str) else listed[0]], f"metadata.{key}"
+    statements: list[Any] = []
+    for i, text in enumerate(texts):
+        at = f"{where}[{i}]" if letters else where
+        if job.mode == "fol":
+            try:
+                statements.append(parse_fol(text).ast)
+            except FolSyntaxError as exc:
+                return Problem("error", f"{at} does not parse: {exc}")
+        else:
+            parsed = parse_claims(text)
+            lits = [lit for _, ls in parsed.statements for lit in ls]
+            if not lits or parsed.skipped:
+                return Problem("error", f"{at}: {text!r} is not a ground statement of the controlled-English grammar")
+            statements.append(lits)
+    job.question = Question(statements, texts, letters)
+    return job
+
+
+def _english_job(record: Record, meta: dict[str, Any], max_claims: int, asks: bool = False) -> Job | Problem:
     theory_in = meta.get("theory", meta.get("context"))
     if isinstance(theory_in, dict):
         try:
@@ -148,21 +208,27 @@ def _english_job(record: Record, meta: dict[str, Any], max_claims: int) -> Job |
                   premises_skipped=len(parsed.skipped))
     else:
         return Problem("error", f"metadata.theory must be text or {{facts, rules}}, got {type(theory_in).__name__}")
+    if asks:
+        return job
     claimed = parse_claims(record.completion)
     seen: set[Lit] = set()
+    premises = set(job.theory.facts) if job.theory is not None else set()
     for sentence, lits in claimed.statements:
         for lit in lits:
             if lit in seen:
                 continue
             seen.add(lit)
             job.claims.append(Claim(sentence if len(lits) == 1 else f"{sentence} [{render(lit)}]", "english",
-                                    lit.to_json(), (lit.pred, *lit.args)))
+                                    lit.to_json(), (lit.pred, *lit.args),
+                                    filler="restated premise" if lit in premises else None))
     return _limit(job, max_claims)
 
 
 def _limit(job: Job, max_claims: int) -> Job | Problem:
     if not job.claims:
         return Problem("abstained", "no claim to judge: the completion states nothing the grammar can read")
+    # informative claims first: filler cannot push a judged claim past max_claims
+    job.claims.sort(key=lambda c: c.filler is not None)
     if len(job.claims) > max_claims:
         job.notes.append(f"{len(job.claims) - max_claims} claim(s) beyond max_claims={max_claims} not judged")
         job.claims = job.claims[:max_claims]

@@ -1,37 +1,55 @@
 """The ``consistency`` framework: is the completion coherent with the premises, with itself, and with
-what was claimed earlier in its episode?
+what was claimed earlier in its episode?  And, for a record that asks a question, is its answer the
+one the premises force?
 
-Per claim the premises give a verdict: ``entailed`` (follows), ``contradicted`` (its negation
-follows), ``undetermined``.  On top, the framework finds what cannot hold together:
-*premise conflicts* (controlled English: an undetermined claim that makes the premises derive some
-atom both ways, e.g. "Gary is big" when big things are nice and Gary is not nice; in FOL such a claim
-is simply contradicted), *self-contradictions* (claims of the completion that are each possible but
-jointly impossible with the premises) and *episode contradictions* (with claims recalled from the
-episode memory).  The score, in [0, 1]::
+**Questions** (``metadata.conclusion_fol``, ``metadata.statement`` or ``metadata.options``): the
+prover decides the statement (``entailed`` → True, ``contradicted`` → False, ``undetermined`` →
+Unknown; for options, the one option the premises entail) and the completion's final label
+(:mod:`.labels`) is scored 1 when it names that verdict, else 0 (verdicts ``correct``,
+``wrong_answer``, ``ambiguous``, ``no_answer``, ``empty``).  The prover's verdict and its unsat core
+are the evidence.
 
-    raw   = (entailed − contradicted − malformed − premise_conflicts − self_contradictions
-             − episode_contradictions) / claims
-    score = (1 + clip(raw, −1, 1)) / 2
+**Claims** (otherwise): per claim the premises give a verdict: ``entailed`` (follows),
+``contradicted`` (its negation follows), ``undetermined``, ``unparseable`` (a ```fol line that does not
+parse, as written).  On top, the framework finds what cannot hold together: *premise conflicts*
+(controlled English: an undetermined claim that makes the premises derive some atom both ways),
+*self-contradictions* (claims each possible but jointly impossible with the premises) and *episode
+contradictions* (with claims recalled from the episode memory).  Restated premises and tautologies
+(claims the prover entails from no premise) are *filler* and count for nothing.  The score, in [0, 1]::
 
-so 1 = every claim follows, 0.5 = nothing decided either way (undetermined claims are neutral),
-0 = every claim is contradicted (or unreadable: a ```fol line that does not parse counts as
-``malformed``).  Repeated claims count once.  The record's ``verdict`` is, in this order:
-``malformed`` (no claim readable), ``contradicted`` (some claim), ``self_contradictory``,
-``contradicts_episode``, ``entailed`` (every claim), else ``undetermined``.
+    bad   = contradicted + unparseable + premise_conflicts + self_contradictions + episode_contradictions
+    score = 0                                  if bad > 0      (one false claim is not averaged away)
+          = (1 + entailed / informative) / 2   otherwise       (informative = claims − filler)
+          = 0.5                                when every claim is filler (verdict ``uninformative``)
+
+so 1 = every informative claim follows, 0.5 = nothing decided either way.  Repeated claims count
+once.  The record's ``verdict`` is, in this order: ``contradicted``, ``unparseable``,
+``self_contradictory``, ``contradicts_episode``, ``uninformative``, ``entailed`` (every informative
+claim), else ``undetermined``.
+
+A tool failure on a call that carried the completion's claims is the completion's doing
+(``cause = "completion"``, penalised by default) when the premises alone still pass; see
+:mod:`chil_core.failures`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chil_core import Evidence, Framework, FrameworkResult, Record, ToolCall, ToolResult
 from chil_core.capabilities.logic_program import Literal as Lit
 from chil_core.capabilities.logic_program import Theory
+from chil_core.failures import tool_failure
 from chil_plugin_consistency.claims import Claim, Job, Problem, build_job, render
+from chil_plugin_consistency.labels import DEFAULT_LABELS, LABEL_NAMES, find_label
+
+_VERDICTS = ("entailed", "contradicted", "undetermined")
 
 
 class ConsistencyOptions(BaseModel):
@@ -43,6 +61,24 @@ class ConsistencyOptions(BaseModel):
     max_pair_checks: int = Field(default=64, ge=0, description="Controlled English: single/pair consistency checks per record.")
     memory: bool = Field(default=True, description="Check claims against the episode memory when a text_index backend is set.")
     memory_recall: int = Field(default=16, ge=1, le=500, description="Earlier claims recalled per record.")
+    labels: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_LABELS.items()},
+        description="Answer labels: prover verdict (entailed / contradicted / undetermined) -> words a completion may use.")
+
+    @model_validator(mode="after")
+    def _labels_are_verdicts(self) -> ConsistencyOptions:
+        unknown = set(self.labels) - set(_VERDICTS)
+        if unknown:
+            raise ValueError(f"labels: unknown verdict(s) {sorted(unknown)}; use {', '.join(_VERDICTS)}")
+        owners: dict[str, str] = {}
+        for verdict, words in self.labels.items():
+            for w in words:
+                key = " ".join(w.casefold().split())
+                if not key:
+                    raise ValueError(f"labels.{verdict}: empty label word")
+                if owners.setdefault(key, verdict) != verdict:
+                    raise ValueError(f"labels: {w!r} names both {owners[key]} and {verdict}")
+        return self
 
 
 @dataclass
@@ -68,15 +104,40 @@ class ConsistencyFramework(Framework):
     Options: ClassVar[type[BaseModel]] = ConsistencyOptions
 
     options: ConsistencyOptions
+    sequential: ClassVar[bool] = True  # episode memory: a record sees the records of its episode before it
+
+    def __init__(self, options: BaseModel | None = None) -> None:
+        super().__init__(options)
+        self._episodes: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def score(self, record: Record, ctx: Any) -> FrameworkResult:
+        episode = _episode(record) if self.options.memory and ctx.has("text_index") else None
+        if episode is None:
+            return await self._score(record, ctx, None)
+        # Records of one episode are judged one at a time, in the order score() is called (the
+        # scorer calls it in input order): each sees exactly the claims of the records before it.
+        lock, users = self._episodes.get(episode) or (asyncio.Lock(), 0)
+        self._episodes[episode] = (lock, users + 1)
+        try:
+            async with lock:
+                return await self._score(record, ctx, episode)
+        finally:
+            lock, users = self._episodes[episode]
+            if users <= 1:
+                del self._episodes[episode]
+            else:
+                self._episodes[episode] = (lock, users - 1)
+
+    async def _score(self, record: Record, ctx: Any, episode: str | None) -> FrameworkResult:
         job = build_job(record, self.options.max_claims)
         if isinstance(job, Problem):
-            return FrameworkResult(status=job.status, explanation=job.message)
+            verdict = "empty" if job.status == "abstained" and not record.completion.strip() else None
+            return FrameworkResult(status=job.status, explanation=job.message, verdict=verdict)
         capability = "smt" if job.mode == "fol" else "logic_program"
         if not ctx.has(capability):
             return FrameworkResult.abstained(f"no {capability} backend is configured for {job.mode} claims")
-        episode = _episode(record)
+        if job.question is not None:
+            return await self._answer(record, job, ctx, capability)
         recalled = await self._recall(record, job, episode, ctx)
         if job.mode == "fol":
             outcome = await self._judge_fol(job, recalled, ctx)
@@ -84,9 +145,89 @@ class ConsistencyFramework(Framework):
             outcome = await self._judge_english(job, recalled, ctx)
         if isinstance(outcome, FrameworkResult):
             return outcome
-        if episode is not None and self.options.memory and ctx.has("text_index"):
+        if episode is not None:
             await self._remember(record, job, episode, ctx, outcome)
         return _result(job, outcome, ctx.backend(capability))
+
+    # -- questions: the answer label against the prover's verdict ------------------------------
+    async def _answer(self, record: Record, job: Job, ctx: Any, capability: str) -> FrameworkResult:
+        q = job.question
+        assert q is not None
+        decided = await self._decide_question(job, ctx)
+        if isinstance(decided, FrameworkResult):
+            return decided
+        verdicts, evidence = decided
+        backend = ctx.backend(capability)
+        if q.letters:
+            right = [x for x, v in zip(q.letters, verdicts, strict=True) if v == "entailed"]
+            if len(right) != 1:
+                return FrameworkResult.abstained(
+                    f"the premises entail {len(right)} of the options ({', '.join(right) or 'none'}): no single answer",
+                    evidence=evidence)
+            expected, expected_text = right[0], f"({right[0]}) {q.texts[q.letters.index(right[0])]}"
+        else:
+            if verdicts[0] not in _VERDICTS:
+                return FrameworkResult.abstained(f"{backend} cannot decide the statement ({verdicts[0]})", evidence=evidence)
+            expected, expected_text = verdicts[0], f"{LABEL_NAMES[verdicts[0]]} ({verdicts[0]}): {q.texts[0]}"
+        gold = (record.reference or {}).get("answer")
+        if gold is not None:
+            evidence.append(Evidence(kind="reference", text=f"reference answer: {gold}", data={"answer": gold}))
+        comp = {"answer_correct": 0.0, "answer_found": 0.0}
+        if not record.completion.strip():
+            verdict, said = "empty", "an empty completion"
+        else:
+            label = find_label(record.completion, self.options.labels, q.letters)
+            if label is None:
+                verdict, said = "no_answer", "no final answer label"
+            elif label.ambiguous:
+                verdict, said, comp["answer_found"] = "ambiguous", f"an ambiguous answer {label.text!r}", 1.0
+            else:
+                comp["answer_found"] = 1.0
+                ok = label.key == expected
+                verdict, said = ("correct" if ok else "wrong_answer"), f"{label.text!r}"
+                comp["answer_correct"] = float(ok)
+        evidence.insert(0, Evidence(kind="answer", text=f"the premises make it {expected_text}; the completion gave {said}",
+                                    data={"expected": expected, "verdict": verdict}))
+        return FrameworkResult.scored(comp["answer_correct"], components=comp, verdict=verdict, evidence=evidence,
+                                      explanation=f"{job.mode} via {backend}: expected {expected}; {verdict}")
+
+    async def _decide_question(self, job: Job, ctx: Any) -> tuple[list[str], list[Evidence]] | FrameworkResult:
+        """The prover's verdict on each statement of the question, with its evidence."""
+        q = job.question
+        assert q is not None
+        evidence: list[Evidence] = []
+        if job.mode == "fol":
+            res = await ctx.call("smt", "fol", {"premises": job.premises_fol, "claims": q.statements, "joint": False})
+            if not res.ok:
+                return tool_failure(res, "smt")  # gold premises and statement only: never the completion's fault
+            value = res.value
+            if value["premises_consistent"] is False:
+                return _inconsistent_fol(job, value)
+            verdicts = [c["verdict"] for c in value["claims"]]
+            for text, c in zip(q.texts, value["claims"], strict=True):
+                core = c.get("core") or []
+                evidence.append(Evidence(kind="unsat_core" if core else "claim",
+                                         text=f"{c['verdict']}: {text}" + (" | from: " + " ; ".join(job.premise_texts[i] for i in core) if core else ""),
+                                         data={"verdict": c["verdict"], "statement": text, "premises": core}))
+            return verdicts, evidence
+        theory = job.theory
+        assert theory is not None
+        lits = [lit for stmt in q.statements for lit in stmt]
+        res = await ctx.call("logic_program", "decide", _decide(theory, (), lits).payload)
+        if not res.ok:
+            return tool_failure(res, "logic_program")
+        if not res.value["consistent"]:
+            return FrameworkResult.abstained(
+                "the premises contradict each other",
+                evidence=[Evidence(kind="clash", text=f"the premises derive {_both_ways(res.value['clashes'])}", data=res.value)])
+        answers = iter(res.value["answers"])
+        verdicts = []
+        for text, stmt in zip(q.texts, q.statements, strict=True):
+            parts = [next(answers) for _ in stmt]
+            v = "contradicted" if "contradicted" in parts else "entailed" if all(p == "entailed" for p in parts) else "undetermined"
+            verdicts.append(v)
+            evidence.append(Evidence(kind="claim", text=f"{v}: {text}", data={"verdict": v, "statement": text, "literals": parts}))
+        return verdicts, evidence
 
     # -- episode memory ----------------------------------------------------------------------
     async def _recall(self, record: Record, job: Job, episode: str | None, ctx: Any) -> list[Claim]:
@@ -105,7 +246,7 @@ class ConsistencyFramework(Framework):
                 for h in res.value.get("hits", [])]
 
     async def _remember(self, record: Record, job: Job, episode: str, ctx: Any, outcome: _Outcome) -> None:
-        keep = [c.memo() for c, v in zip(job.claims, outcome.verdicts, strict=True) if c.data is not None and v != "malformed"]
+        keep = [c.memo() for c, v in zip(job.claims, outcome.verdicts, strict=True) if c.data is not None and v != "unparseable"]
         if keep:
             res = await ctx.call("text_index", "add", {"episode": episode, "record": record.id, "claims": keep})
             if not res.ok:
@@ -115,23 +256,23 @@ class ConsistencyFramework(Framework):
     async def _judge_fol(self, job: Job, recalled: list[Claim], ctx: Any) -> _Outcome | FrameworkResult:
         judged = [i for i, c in enumerate(job.claims) if c.data is not None]
         asts = [job.claims[i].data for i in judged] + [r.data for r in recalled]
-        verdicts = ["malformed"] * len(job.claims)
+        verdicts = ["unparseable"] * len(job.claims)
         cores: list[list[int]] = [[] for _ in job.claims]
         if not asts:
             return _Outcome(verdicts, cores)
         res = await ctx.call("smt", "fol", {"premises": job.premises_fol, "claims": asts, "joint": True})
         if not res.ok:
-            return _tool_failure(res, "smt")
+            # the completion's doing unless the premises alone fail too
+            alone = await ctx.call("smt", "fol", {"premises": job.premises_fol, "claims": [], "joint": False})
+            return tool_failure(res, "smt", completion_input=alone.ok)
         value = res.value
         if value["premises_consistent"] is False:
-            core = [job.premise_texts[i] for i in value.get("premise_core", [])]
-            return FrameworkResult.abstained(
-                "the premises contradict each other, so every claim would follow",
-                evidence=[Evidence(kind="unsat_core", text="inconsistent premises: " + " ; ".join(core),
-                                   data={"premises": value.get("premise_core", [])})])
+            return _inconsistent_fol(job, value)
         for k, i in enumerate(judged):
             verdicts[i] = value["claims"][k]["verdict"]
             cores[i] = value["claims"][k]["core"]
+            if verdicts[i] == "entailed" and not cores[i] and job.claims[i].filler is None:
+                job.claims[i] = dataclasses.replace(job.claims[i], filler="tautology")  # follows from no premise
         out = _Outcome(verdicts, cores)
         n = len(judged)
         for conflict in value["conflicts"]:
@@ -152,7 +293,8 @@ class ConsistencyFramework(Framework):
         results = await ctx.call_many([_decide(theory, (), lits), _decide(theory, lits, [])])
         for res in results:
             if not res.ok:
-                return _tool_failure(res, "logic_program")
+                alone = await ctx.call("logic_program", "decide", _decide(theory, (), []).payload)
+                return tool_failure(res, "logic_program", completion_input=alone.ok)
         first, joint = results[0].value, results[1].value
         if not first["consistent"]:
             return FrameworkResult.abstained(
@@ -195,7 +337,9 @@ class ConsistencyFramework(Framework):
 
 # -- helpers ------------------------------------------------------------------------------------
 def _episode(record: Record) -> str | None:
-    ep = (record.metadata or {}).get("episode", record.group)
+    """``metadata.episode`` only: the completions of one GRPO group (``group``) are alternatives to
+    each other, not turns of one conversation, so one must not be judged against another."""
+    ep = (record.metadata or {}).get("episode")
     return str(ep) if ep not in (None, "") else None
 
 
@@ -220,32 +364,60 @@ def _decide(theory: Theory, extra_facts: Any, queries: list[Lit]) -> ToolCall:
                     payload={"theory": payload, "queries": [q.to_json() for q in queries]})
 
 
-def _tool_failure(res: ToolResult, capability: str) -> FrameworkResult:
-    if res.status == "unavailable":
-        return FrameworkResult.abstained(f"{capability} backend unavailable: {res.error}")
-    status = "timeout" if res.status == "timeout" else "error"
-    return FrameworkResult.failed(f"{capability} backend {res.backend or '?'} failed: {res.error}", status)
+def _inconsistent_fol(job: Job, value: dict[str, Any]) -> FrameworkResult:
+    core = [job.premise_texts[i] for i in value.get("premise_core", [])]
+    return FrameworkResult.abstained(
+        "the premises contradict each other, so every claim would follow",
+        evidence=[Evidence(kind="unsat_core", text="inconsistent premises: " + " ; ".join(core),
+                           data={"premises": value.get("premise_core", [])})])
 
 
 def _result(job: Job, out: _Outcome, backend: str | None) -> FrameworkResult:
-    counts = {v: out.verdicts.count(v) for v in ("entailed", "contradicted", "undetermined", "unknown", "malformed", "both")}
+    """Combine the claims' verdicts into the record's score (formula in the module docstring)."""
     n = len(job.claims)
+    informative = [v for c, v in zip(job.claims, out.verdicts, strict=True) if c.filler is None]
+    counts = {v: informative.count(v) for v in ("entailed", "contradicted", "undetermined", "unknown", "unparseable", "both")}
     contradicted = counts["contradicted"] + counts["both"]
     p, k, m = len(out.premise_conflicts), len(out.self_conflicts), len(out.episode_conflicts)
-    raw = (counts["entailed"] - contradicted - counts["malformed"] - p - k - m) / n
-    score = (1.0 + max(-1.0, min(1.0, raw))) / 2.0
-    if counts["malformed"] == n:
-        verdict = "malformed"
-    elif contradicted:
+    bad = contradicted + counts["unparseable"] + p + k + m
+    filler = n - len(informative)
+    if bad:
+        score = 0.0
+    elif not informative:
+        score = 0.5
+    else:
+        score = (1.0 + counts["entailed"] / len(informative)) / 2.0
+    if contradicted:
         verdict = "contradicted"
+    elif counts["unparseable"]:
+        verdict = "unparseable"
     elif k:
         verdict = "self_contradictory"
     elif m:
         verdict = "contradicts_episode"
-    elif counts["entailed"] == n:
+    elif not informative:
+        verdict = "uninformative"
+    elif counts["entailed"] == len(informative):
         verdict = "entailed"
     else:
         verdict = "undetermined"
+    evidence = _claim_evidence(job, out)
+    premises = len(job.premises_fol) if job.theory is None else len(job.theory.facts) + len(job.theory.rules)
+    components = {
+        "claims": float(n), "informative": float(len(informative)), "filler": float(filler),
+        "entailed": float(counts["entailed"]), "contradicted": float(contradicted),
+        "undetermined": float(counts["undetermined"] + counts["unknown"]), "unparseable": float(counts["unparseable"]),
+        "premise_conflicts": float(p), "self_contradictions": float(k), "episode_contradictions": float(m),
+        "premises": float(premises),
+    }
+    if job.premises_skipped:
+        components["premises_skipped"] = float(job.premises_skipped)
+    notes = "; ".join(job.notes)
+    explanation = f"{job.mode} via {backend}: {verdict}" + (f" ({notes})" if notes else "")
+    return FrameworkResult.scored(score, components=components, verdict=verdict, evidence=evidence, explanation=explanation)
+
+
+def _claim_evidence(job: Job, out: _Outcome) -> list[Evidence]:
     evidence: list[Evidence] = []
     for claim, v, core in zip(job.claims, out.verdicts, out.cores, strict=True):
         data: dict[str, Any] = {"verdict": v, "claim": claim.text}
@@ -253,10 +425,14 @@ def _result(job: Job, out: _Outcome, backend: str | None) -> FrameworkResult:
         if claim.error:
             data["error"] = claim.error
             text += f" ({claim.error})"
+        if claim.filler:
+            data["filler"] = claim.filler
+            text += f" [{claim.filler}: counts for nothing]"
         if core:
             data["premises"] = core
             text += " | from: " + " ; ".join(job.premise_texts[i] for i in core)
-        evidence.append(Evidence(kind="unsat_core" if core else "claim", text=text, data=data))
+        kind = "parse_error" if claim.error else "unsat_core" if core else "claim"
+        evidence.append(Evidence(kind=kind, text=text, data=data))
     for group in out.self_conflicts:
         texts = [job.claims[i].text for i in group]
         evidence.append(Evidence(kind="contradiction", text=" contradicts ".join(repr(t) for t in texts),
@@ -266,15 +442,4 @@ def _result(job: Job, out: _Outcome, backend: str | None) -> FrameworkResult:
                                  f"claimed earlier in the episode (record {earlier.record})",
                                  data={"claims": [job.claims[i].text, earlier.text], "source": "episode", "record": earlier.record}))
     evidence.extend(out.evidence)
-    premises = len(job.premises_fol) if job.theory is None else len(job.theory.facts) + len(job.theory.rules)
-    components = {
-        "claims": float(n), "entailed": float(counts["entailed"]), "contradicted": float(contradicted),
-        "undetermined": float(counts["undetermined"] + counts["unknown"]), "malformed": float(counts["malformed"]),
-        "premise_conflicts": float(p), "self_contradictions": float(k), "episode_contradictions": float(m),
-        "premises": float(premises),
-    }
-    if job.premises_skipped:
-        components["premises_skipped"] = float(job.premises_skipped)
-    notes = "; ".join(job.notes)
-    explanation = f"{job.mode} via {backend}: {verdict}" + (f" ({notes})" if notes else "")
-    return FrameworkResult.scored(score, components=components, verdict=verdict, evidence=evidence, explanation=explanation)
+    return evidence

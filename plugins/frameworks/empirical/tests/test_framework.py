@@ -51,7 +51,7 @@ def test_wrong_step_and_wrong_answer_are_named() -> None:
     (r,) = score([rec("48/2 = 25, so 25 + 48 = 73. The answer is 73", 72)])
     assert r.verdict == "wrong_answer" and r.components["answer_correct"] == 0
     assert r.components["arithmetic_errors"] == 1 and r.components["arithmetic_accuracy"] == 0.5
-    assert r.score == pytest.approx(0.7 * 0 + 0.3 * 0.5)
+    assert r.score == 0.0  # a wrong final answer earns nothing, however good the working
     steps = [e for e in r.evidence if e.kind == "arithmetic_step"]
     assert len(steps) == 1 and steps[0].text.startswith("48/2 = 25") and "24 = 25 is false" in steps[0].text
 
@@ -68,14 +68,15 @@ def test_symbolic_steps_are_skipped_without_smt_or_beyond_the_cap() -> None:
     assert r.components["arithmetic_symbolic_skipped"] == 2 and r.components["arithmetic_steps"] == 1
     many = " ".join(f"x{i} = {i} + 1." for i in range(40))
     (capped,) = score([rec(many)], max_symbolic=5)
-    assert capped.components["arithmetic_symbolic_skipped"] == 35
+    # too many to verify: unverifiable (by size), not silently skipped
+    assert capped.components["arithmetic_unverifiable"] == 35 and capped.verdict == "unverifiable" and capped.score == 0.0
 
 
 def test_facts_are_looked_up() -> None:
     (r,) = score([rec("Zambia is located in Africa. Zambia borders Angola. Zambia is located in Europe. "
                       "Palau does not border Fiji. Fiji borders Tonga.")])
     assert (r.components["facts_supported"], r.components["facts_refuted"], r.components["facts_unknown"]) == (3, 1, 1)
-    assert r.verdict == "refuted_fact" and r.score == pytest.approx(3 / 4)
+    assert r.verdict == "refuted_fact" and r.score == 0.0 and r.components["fact_accuracy"] == pytest.approx(3 / 4)
     refuted = [e for e in r.evidence if e.kind == "fact" and e.data["verdict"] == "refuted"]
     assert refuted[0].data["object"] == "europe" and refuted[0].data["facts"] == [["zambia", "locatedin", "eastern_africa", True]]
 

@@ -41,6 +41,8 @@ class Claim:
     object: str
     negated: bool
     text: str
+    #: read from the completion (False for metadata.triples): a failed lookup is then the completion's doing.
+    from_completion: bool = True
 
 
 def _negative(phrase: str) -> str:
@@ -122,5 +124,5 @@ def metadata_claims(triples: Any) -> list[Claim]:
         keys = [normalize_term(p) for p in parts]
         if max(len(k) for k in keys) > MAX_TERM_CHARS:
             raise ValueError(f"{where}: a term is longer than {MAX_TERM_CHARS} characters")
-        claims.append(Claim(keys[0], keys[1], keys[2], negated, " ".join(str(p) for p in parts)))
+        claims.append(Claim(keys[0], keys[1], keys[2], negated, " ".join(str(p) for p in parts), from_completion=False))
     return claims

@@ -11,7 +11,8 @@ AST nodes (tuples, cheap to build):
 * ``("n", value: Fraction, text: str, decimals: int, scale: Fraction)``: a literal as written
   (``decimals`` after the point, ``scale`` 1/100 for a percentage);
 * ``("v", name)``: a variable;
-* ``("neg", a)``, and binary ``("+" | "-" | "*" | "/" | "^", a, b)``.
+* ``("neg", a)``, ``("!", a)`` (factorial, of a number or a parenthesised expression), and binary
+  ``("+" | "-" | "*" | "/" | "^", a, b)``.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ _TOKEN_RE = re.compile(
    |(?P<mixed>(?P<mw>\d+)(?:[ \t]+and[ \t]+|[ \t]+)(?P<mn>\d+)/(?P<md>\d+)(?![\d/.,]))
    |(?P<num>(?:\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\w/,-]|\.\d)|\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+(?![\w.]))?[½⅓⅔¼¾⅛⅜⅝⅞]?|[½⅓⅔¼¾⅛⅜⅝⅞])
    |(?P<op>\*\*|//|[-+*/^×÷·⋅−–])
+   |(?P<fact>!(?!=))
    |(?P<rel><=|>=|!=|==|~=|[=<>≤≥≠≈])
    |(?P<lp>[(\[])
    |(?P<rp>[)\]])
@@ -350,8 +352,9 @@ class Parser:
                 self.pos += 1
                 scale = HUNDREDTH
                 value *= scale
+            node = self.factorial(("n", value, t[1], decimals, scale))
             self.skip_units()
-            return ("n", value, t[1], decimals, scale)
+            return node
         if kind == "lp":
             self.pos += 1
             self.nest()
@@ -363,6 +366,7 @@ class Parser:
             if self.toks[self.pos][0] == "pct":
                 self.pos += 1
                 node = ("*", node, ("n", HUNDREDTH, "%", -1, HUNDREDTH))
+            node = self.factorial(node)
             self.skip_units()
             return node
         if is_var(t):
@@ -371,6 +375,18 @@ class Parser:
             self.skip_units()
             return ("v", t[1])
         raise ParseError(f"unexpected {t[1]!r}")
+
+    def factorial(self, node: tuple) -> tuple:
+        """``5!`` / ``(2+3)!`` (``!=`` is a relation); of a variable: unverifiable.  Only inside an
+        expression (an operator, relation or ``)`` follows): ``... = 72!`` ends a sentence."""
+        while (self.toks[self.pos][0] == "fact" and self.toks[self.pos][4]
+               and self.toks[self.pos + 1][0] in ("op", "rel", "rp", "fact")):
+            if _has_var(node):
+                raise Unverifiable("factorial of an expression with a variable")
+            self.pos += 1
+            self.count_op()
+            node = ("!", node)
+        return node
 
     def skip_units(self) -> None:
         """Skip unit words after an operand when an operator, relation or ')' comes after them."""
@@ -474,6 +490,8 @@ def evaluate(node: tuple, limits: Limits = DEFAULT_LIMITS, percent_as_written: b
         return -evaluate(node[1], limits, percent_as_written)
     if tag == "v":
         raise Unverifiable(f"variable {node[1]!r}")
+    if tag == "!":
+        return factorial(evaluate(node[1], limits, percent_as_written), limits)
     a = evaluate(node[1], limits, percent_as_written)
     b = evaluate(node[2], limits, percent_as_written)
     if tag == "+":
@@ -487,6 +505,24 @@ def evaluate(node: tuple, limits: Limits = DEFAULT_LIMITS, percent_as_written: b
             raise Undefined("division by zero")
         return _check(a / b if tag == "/" else Fraction(math.floor(a / b)), limits)
     return power(a, b, limits)
+
+
+def _has_var(node: tuple) -> bool:
+    tag = node[0]
+    if tag == "v":
+        return True
+    if tag == "n":
+        return False
+    return any(_has_var(child) for child in node[1:])
+
+
+def factorial(n: Fraction, limits: Limits = DEFAULT_LIMITS) -> Fraction:
+    """``n!`` for a natural number, refusing one whose value would exceed ``limits.max_bits``."""
+    if n.denominator != 1 or n < 0:
+        raise Undefined(f"factorial of {n}, not a natural number")
+    if n > 1_000_000 or math.lgamma(float(n) + 1) / math.log(2) > limits.max_bits:
+        raise Unverifiable(f"{n}! would exceed {limits.max_bits} bits")
+    return Fraction(math.factorial(int(n)))
 
 
 def has_percent(node: tuple) -> bool:
@@ -507,6 +543,8 @@ def to_json(node: tuple) -> Any:
         return ["var", node[1]]
     if tag == "neg":
         return ["neg", to_json(node[1])]
+    if tag == "!":  # only ever of a number (the parser refuses variables): send its value
+        return ["num", str(evaluate(node))]
     return [tag, to_json(node[1]), to_json(node[2])]
 
 
@@ -519,5 +557,7 @@ def render(node: tuple) -> str:
         return node[1]
     if tag == "neg":
         return f"-{render(node[1])}"
+    if tag == "!":
+        return f"{render(node[1])}!"
     return f"({render(node[1])}{tag}{render(node[2])})"
 

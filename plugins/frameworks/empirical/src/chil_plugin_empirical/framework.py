@@ -7,7 +7,17 @@
 * Proofs (``theorem_prover``): fenced ```` ```lean ```` blocks and ``metadata.lean`` are checked, when a
   backend is available; otherwise the framework abstains on proofs.
 
-The score formula is in the plugin README (and :meth:`EmpiricalFramework.combine`).
+Score (also in the plugin README).  Each part is 1 when everything it decided holds, else 0, so one
+wrong step, refuted fact or invalid proof is not averaged away by correct (or filler) ones::
+
+    work  = min(arithmetic, facts, proofs)              over the parts that decided something
+    score = answer · (w + (1 − w) · work)                with reference.answer (w = answer_weight)
+          = answer                                       with a reference and no decided part
+          = work                                         without a reference
+
+so a wrong final answer earns nothing however good the working.  An unverifiable step (too big to
+check) counts as not holding (option ``unverifiable = "ignore"`` leaves it out).  A tool failure on a
+call that carried the completion's content is the completion's doing (:mod:`chil_core.failures`).
 """
 
 from __future__ import annotations
@@ -15,11 +25,12 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chil_core import Context, Evidence, Framework, FrameworkResult, Record, ToolCall, ToolResult
+from chil_core.failures import failure_cause, tool_failure
 from chil_plugin_empirical.answer import answers_match, find_answer, reference_answer
 from chil_plugin_empirical.claims import DEFAULT_RELATION_PATTERNS, Claim, metadata_claims, sentence_claims
 from chil_plugin_empirical.expr import Limits, to_json
@@ -52,6 +63,8 @@ class EmpiricalOptions(BaseModel):
         description="relation -> verb phrases read as claims ('is located in', 'borders').",
     )
     max_claims: int = Field(default=64, ge=1, le=4096, description="Most fact claims looked up per record.")
+    unverifiable: Literal["penalize", "ignore"] = Field(
+        default="penalize", description="A step too big to verify: 'penalize' (counts as not holding) or 'ignore'.")
     max_evidence: int = Field(default=20, ge=0, le=1000, description="Most evidence items per result.")
 
     def limits(self) -> Limits:
@@ -68,7 +81,11 @@ class _Findings:
     claims: list[tuple[Claim, str, dict[str, Any]]] = field(default_factory=list)
     proofs: list[tuple[str, bool, str]] = field(default_factory=list)
     proofs_skipped: int = 0
-    failures: list[ToolResult] = field(default_factory=list)
+    #: (failed result, capability, whether the call carried the completion's content)
+    failures: list[tuple[ToolResult, str, bool]] = field(default_factory=list)
+    #: statements with variables beyond max_symbolic: too many to verify (unverifiable by size)
+    symbolic_over_limit: int = 0
+    empty: bool = False
 
 
 class EmpiricalFramework(Framework):
@@ -89,7 +106,7 @@ class EmpiricalFramework(Framework):
 
     async def score(self, record: Record, ctx: Context) -> FrameworkResult:
         opts = self.options
-        found = _Findings()
+        found = _Findings(empty=not record.completion.strip())
         text = record.completion
         if opts.arithmetic:
             found.steps = extract_steps(text, self._limits, opts.rounding)
@@ -106,15 +123,16 @@ class EmpiricalFramework(Framework):
             found.proofs_skipped, snippets = len(snippets), []
         symbolic = [s for s in found.steps if s.symbolic]
         if not ctx.has("smt"):
-            symbolic = []
-        found.symbolic_skipped = sum(s.symbolic for s in found.steps) - len(symbolic[: opts.max_symbolic])
-        symbolic = symbolic[: opts.max_symbolic]
+            found.symbolic_skipped, symbolic = len(symbolic), []  # no backend: not the completion's doing
+        elif len(symbolic) > opts.max_symbolic:
+            found.symbolic_over_limit = len(symbolic) - opts.max_symbolic  # too many to verify: unverifiable
+            symbolic = symbolic[: opts.max_symbolic]
         if claims or snippets or symbolic:
-            await asyncio.gather(self._lookup(ctx, claims, snippets, found), self._decide_symbolic(ctx, symbolic, found))
+            await asyncio.gather(self._lookup(ctx, record, claims, snippets, found), self._decide_symbolic(ctx, symbolic, found))
         if found.failures:
-            status = "timeout" if any(f.status == "timeout" for f in found.failures) else "error"
-            first = found.failures[0]
-            return FrameworkResult.failed(f"{first.backend or 'a backend'} failed: {first.error}", status)
+            # a failure the completion caused is reported first: it decides the penalty
+            res, capability, from_completion = min(found.failures, key=lambda f: failure_cause(f[0], f[2]) != "completion")
+            return tool_failure(res, capability, completion_input=from_completion)
         return self.combine(found)
 
     # -- extraction ----------------------------------------------------------------------------
@@ -149,7 +167,7 @@ class EmpiricalFramework(Framework):
         return [s for s in snippets if s.strip()]
 
     # -- tools ---------------------------------------------------------------------------------
-    async def _lookup(self, ctx: Context, claims: list[Claim], snippets: list[str], found: _Findings) -> None:
+    async def _lookup(self, ctx: Context, record: Record, claims: list[Claim], snippets: list[str], found: _Findings) -> None:
         calls = [ToolCall(capability="fact_store", op="lookup", payload={"subject": c.subject, "relation": c.relation, "object": c.object})
                  for c in claims]
         calls += [ToolCall(capability="theorem_prover", op="check", payload={"code": s}) for s in snippets]
@@ -158,7 +176,7 @@ class EmpiricalFramework(Framework):
         results = await ctx.call_many(calls)
         for claim, res in zip(claims, results[: len(claims)], strict=True):
             if not res.ok or not isinstance(res.value, dict):
-                found.failures.append(res)
+                found.failures.append((res, "fact_store", claim.from_completion))
                 continue
             verdict = res.value.get("verdict", "unknown")
             if claim.negated and verdict in ("supported", "refuted"):
@@ -168,7 +186,7 @@ class EmpiricalFramework(Framework):
             if res.status == "unavailable":
                 found.proofs_skipped += 1
             elif not res.ok or not isinstance(res.value, dict):
-                found.failures.append(res)
+                found.failures.append((res, "theorem_prover", snippet in record.completion))
             else:
                 found.proofs.append((snippet, bool(res.value.get("valid")), str(res.value.get("messages", ""))[:300]))
 
@@ -209,86 +227,129 @@ class EmpiricalFramework(Framework):
 
     # -- combination ---------------------------------------------------------------------------
     def combine(self, found: _Findings) -> FrameworkResult:
-        """Score: ``w * answer_correct + (1 - w) * mean(parts)`` with a reference answer (``answer_correct``
-        alone when no part applies), else ``mean(parts)``; parts = arithmetic accuracy, fact accuracy,
-        proof accuracy, each present only when it has something decided.  Nothing to judge: abstain."""
+        """The record's result from its parts (formula in the module docstring and the README)."""
         opts = self.options
+        parts = [_arithmetic_part(found, opts.unverifiable), _fact_part(found), _proof_part(found)]
+        answer = _answer_part(found)
         comp: dict[str, float] = {}
         evidence: list[Evidence] = []
-        parts: list[float] = []
         labels: list[str] = []
-
-        checked = [s for s in found.steps if s.verdict in ACCEPTED or s.verdict in ("wrong", "unverifiable")]
-        if checked or found.symbolic_skipped:
-            n_ok = sum(s.verdict in ACCEPTED for s in checked)
-            n_wrong = sum(s.verdict == "wrong" for s in checked)
-            n_unv = len(checked) - n_ok - n_wrong
-            comp.update(arithmetic_steps=len(checked), arithmetic_errors=n_wrong, arithmetic_unverifiable=n_unv,
-                        arithmetic_rounded=sum(s.verdict == "rounded" for s in checked),
-                        arithmetic_symbolic=sum(s.symbolic for s in checked))
-            if found.symbolic_skipped:
-                comp["arithmetic_symbolic_skipped"] = found.symbolic_skipped
-            if checked:
-                comp["arithmetic_accuracy"] = n_ok / len(checked)
-                parts.append(comp["arithmetic_accuracy"])
-            for s in checked:
-                if s.verdict in ("wrong", "unverifiable"):
-                    evidence.append(Evidence(kind="arithmetic_step", text=f"{s.text}: {s.verdict}" + (f" ({s.detail})" if s.detail else ""),
-                                             data={"source": s.kind, "verdict": s.verdict, "relation": s.relation}))
-            if n_wrong:
-                labels.append("arithmetic_error")
-            elif n_unv:
-                labels.append("unverifiable")
-
-        if found.claims:
-            counts = {v: sum(1 for _, verdict, _ in found.claims if verdict == v) for v in ("supported", "refuted", "unknown")}
-            comp.update(facts_supported=counts["supported"], facts_refuted=counts["refuted"], facts_unknown=counts["unknown"])
-            decided = counts["supported"] + counts["refuted"]
-            if decided:
-                comp["fact_accuracy"] = counts["supported"] / decided
-                parts.append(comp["fact_accuracy"])
-            if counts["refuted"]:
-                labels.append("refuted_fact")
-            for claim, verdict, value in sorted(found.claims, key=lambda c: c[1] != "refuted"):
-                neg = "not " if claim.negated else ""
-                evidence.append(Evidence(kind="fact", text=f"{claim.subject} {neg}{claim.relation} {claim.object}: {verdict} ({value.get('reason', '')})",
-                                         data={"subject": claim.subject, "relation": claim.relation, "object": claim.object,
-                                               "negated": claim.negated, "verdict": verdict, "facts": value.get("facts", [])}))
-
-        if found.proofs:
-            valid = sum(ok for _, ok, _ in found.proofs)
-            comp.update(proofs_checked=len(found.proofs), proofs_valid=valid, proof_accuracy=valid / len(found.proofs))
-            parts.append(comp["proof_accuracy"])
-            if valid < len(found.proofs):
-                labels.append("invalid_proof")
-            for snippet, ok, messages in found.proofs:
-                evidence.append(Evidence(kind="proof", text=f"lean: {'valid' if ok else 'invalid'}" + (f" ({messages})" if messages else ""),
-                                         data={"valid": ok, "code": snippet[:500]}))
+        for part in ([answer] if answer else []) + parts:
+            comp.update(part.components)
+            evidence.extend(part.evidence)
+            labels.extend(part.labels)
         if found.proofs_skipped:
             comp["proofs_skipped"] = found.proofs_skipped
-
-        answer_score = None
-        if found.answer is not None:
-            answer_score = 1.0 if found.answer["correct"] else 0.0
-            comp.update(answer_correct=answer_score, answer_found=float(found.answer["found"]))
-            evidence.insert(0, Evidence(kind="answer", text=found.answer["text"]))
-            if not found.answer["correct"]:
-                labels.insert(0, "wrong_answer")
-
-        if answer_score is None and not parts:
+        decided = [p.score for p in parts if p.score is not None]
+        if answer is None and not decided:
             return FrameworkResult.abstained("nothing to check: no arithmetic, no reference answer, no decided claim or proof",
                                              components=comp, evidence=evidence[: opts.max_evidence])
-        mean = sum(parts) / len(parts) if parts else None
-        if answer_score is None:
-            score = mean
-        elif mean is None:
-            score = answer_score
-        else:
-            score = opts.answer_weight * answer_score + (1 - opts.answer_weight) * mean
+        work = min(decided) if decided else None  # one wrong part is not averaged away by the others
+        if answer is None:
+            score = work
+        elif work is None:
+            score = answer.score
+        else:  # a wrong final answer earns nothing, however good the working
+            score = answer.score * (opts.answer_weight + (1 - opts.answer_weight) * work)
         assert score is not None
         verdict = labels[0] if labels else "correct"
         return FrameworkResult.scored(score, components=comp, verdict=verdict, evidence=evidence[: opts.max_evidence],
                                       explanation=_explain(comp))
+
+
+@dataclass
+class _Part:
+    """One part of the score: its value (None when it decided nothing), components, evidence, labels."""
+
+    score: float | None = None
+    components: dict[str, float] = field(default_factory=dict)
+    evidence: list[Evidence] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+
+
+def _arithmetic_part(found: _Findings, unverifiable: str) -> _Part:
+    """1 when every checked step holds, else 0 (a wrong step is not averaged away by correct ones);
+    an unverifiable step counts as not holding unless ``unverifiable = "ignore"``."""
+    part = _Part()
+    checked = [s for s in found.steps if s.verdict in ACCEPTED or s.verdict in ("wrong", "unverifiable")]
+    if not (checked or found.symbolic_skipped or found.symbolic_over_limit):
+        return part
+    n_ok = sum(s.verdict in ACCEPTED for s in checked)
+    n_wrong = sum(s.verdict == "wrong" for s in checked)
+    n_unv = len(checked) - n_ok - n_wrong + found.symbolic_over_limit
+    comp = part.components
+    comp.update(arithmetic_steps=len(checked) + found.symbolic_over_limit, arithmetic_errors=n_wrong,
+                arithmetic_unverifiable=n_unv, arithmetic_rounded=sum(s.verdict == "rounded" for s in checked),
+                arithmetic_symbolic=sum(s.symbolic for s in checked))
+    if found.symbolic_skipped:
+        comp["arithmetic_symbolic_skipped"] = found.symbolic_skipped
+    counted_unv = n_unv if unverifiable == "penalize" else 0
+    if n_ok + n_wrong + counted_unv:
+        comp["arithmetic_accuracy"] = n_ok / (n_ok + n_wrong + counted_unv)
+        part.score = 0.0 if n_wrong or counted_unv else 1.0
+    for s in checked:
+        if s.verdict in ("wrong", "unverifiable"):
+            part.evidence.append(Evidence(kind="arithmetic_step", text=f"{s.text}: {s.verdict}" + (f" ({s.detail})" if s.detail else ""),
+                                          data={"source": s.kind, "verdict": s.verdict, "relation": s.relation}))
+    if found.symbolic_over_limit:
+        part.evidence.append(Evidence(kind="arithmetic_step", text=f"{found.symbolic_over_limit} statement(s) with variables "
+                                      "beyond max_symbolic: unverifiable", data={"verdict": "unverifiable"}))
+    if n_wrong:
+        part.labels.append("arithmetic_error")
+    elif n_unv:
+        part.labels.append("unverifiable")
+    return part
+
+
+def _fact_part(found: _Findings) -> _Part:
+    """1 when no decided claim is refuted, else 0; unknown claims are neutral."""
+    part = _Part()
+    if not found.claims:
+        return part
+    counts = {v: sum(1 for _, verdict, _ in found.claims if verdict == v) for v in ("supported", "refuted", "unknown")}
+    part.components.update(facts_supported=counts["supported"], facts_refuted=counts["refuted"], facts_unknown=counts["unknown"])
+    decided = counts["supported"] + counts["refuted"]
+    if decided:
+        part.components["fact_accuracy"] = counts["supported"] / decided
+        part.score = 0.0 if counts["refuted"] else 1.0
+    if counts["refuted"]:
+        part.labels.append("refuted_fact")
+    for claim, verdict, value in sorted(found.claims, key=lambda c: c[1] != "refuted"):
+        neg = "not " if claim.negated else ""
+        part.evidence.append(Evidence(kind="fact", text=f"{claim.subject} {neg}{claim.relation} {claim.object}: {verdict} ({value.get('reason', '')})",
+                                      data={"subject": claim.subject, "relation": claim.relation, "object": claim.object,
+                                            "negated": claim.negated, "verdict": verdict, "facts": value.get("facts", [])}))
+    return part
+
+
+def _proof_part(found: _Findings) -> _Part:
+    """1 when every checked proof is valid, else 0."""
+    part = _Part()
+    if not found.proofs:
+        return part
+    valid = sum(ok for _, ok, _ in found.proofs)
+    part.components.update(proofs_checked=len(found.proofs), proofs_valid=valid, proof_accuracy=valid / len(found.proofs))
+    part.score = 1.0 if valid == len(found.proofs) else 0.0
+    if valid < len(found.proofs):
+        part.labels.append("invalid_proof")
+    for snippet, ok, messages in found.proofs:
+        part.evidence.append(Evidence(kind="proof", text=f"lean: {'valid' if ok else 'invalid'}" + (f" ({messages})" if messages else ""),
+                                      data={"valid": ok, "code": snippet[:500]}))
+    return part
+
+
+def _answer_part(found: _Findings) -> _Part | None:
+    """1 or 0 for the final answer against ``reference.answer``; None without a reference."""
+    if found.answer is None:
+        return None
+    score = 1.0 if found.answer["correct"] else 0.0
+    part = _Part(score, {"answer_correct": score, "answer_found": float(found.answer["found"])},
+                 [Evidence(kind="answer", text=found.answer["text"])])
+    if found.empty:
+        part.labels.append("empty")
+    elif not found.answer["correct"]:
+        part.labels.append("wrong_answer")
+    return part
 
 
 def _explain(comp: dict[str, float]) -> str:

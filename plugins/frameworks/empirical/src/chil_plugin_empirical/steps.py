@@ -64,7 +64,7 @@ _LATEX_SUBS = (
     (re.compile(r"\{,\}"), ","),
     (re.compile(r"\\[()\[\]]"), " "),
 )
-_OPERAND_END = frozenset({"num", "rp", "pct", "word"})
+_OPERAND_END = frozenset({"num", "rp", "pct", "word", "fact"})
 _BINARY = frozenset({"+", "-", "*", "/", "//", "^"})
 #: longest left side searched (bounds the work on a hostile line to O(tokens x this)).
 _MAX_LHS_TOKENS = 128

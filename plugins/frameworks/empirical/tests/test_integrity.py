@@ -24,12 +24,16 @@ def score(completion: str, answer: str | None = "72", **options):
 
 
 # -- 4. padding ------------------------------------------------------------------------------
-def test_a_wrong_final_answer_is_not_lifted_by_correct_or_filler_steps() -> None:
+def test_a_wrong_final_answer_is_not_lifted_by_filler_steps() -> None:
     assert score(RIGHT).score == 1.0
-    assert score(WRONG).score == 0.0 and score(WRONG).verdict == "wrong_answer"
-    assert score(WRONG + FILLER).score == 0.0
-    assert score("#### 79" + FILLER).score == 0.0
-    assert score(WRONG + "\nNatalia sold clips to 48 of her friends in April.").score == 0.0
+    wrong = score(WRONG)
+    assert wrong.verdict == "wrong_answer" and wrong.score == pytest.approx(0.3)  # right working on the problem
+    assert score(WRONG + FILLER).score == wrong.score
+    assert score(WRONG + "\nNatalia sold clips to 48 of her friends in April.").score == wrong.score
+    bare = score("#### 79")
+    padded = score("#### 79" + FILLER)  # steps that use no number of the problem earn nothing
+    assert bare.score == padded.score == 0.0 and padded.components["arithmetic_filler"] == 31
+    assert score("#### 72" + FILLER).score == 1.0  # and cost nothing either
 
 
 def test_a_wrong_step_is_not_averaged_away_by_filler() -> None:

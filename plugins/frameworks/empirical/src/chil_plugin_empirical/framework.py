@@ -11,12 +11,14 @@ Score (also in the plugin README).  Each part is 1 when everything it decided ho
 wrong step, refuted fact or invalid proof is not averaged away by correct (or filler) ones::
 
     work  = min(arithmetic, facts, proofs)              over the parts that decided something
-    score = answer · (w + (1 − w) · work)                with reference.answer (w = answer_weight)
+    score = w · answer + (1 − w) · work                  with reference.answer (w = answer_weight)
           = answer                                       with a reference and no decided part
           = work                                         without a reference
 
-so a wrong final answer earns nothing however good the working.  An unverifiable step (too big to
-check) counts as not holding (option ``unverifiable = "ignore"`` leaves it out).  A tool failure on a
+With a reference, a correct step counts only when it works on the problem: it uses a number of the
+prompt or one an earlier such step produced.  Filler (``1 + 1 = 2`` repeated) earns nothing, so a wrong
+final answer is not lifted by it.  An unverifiable step (too big to check) counts as not holding
+(option ``unverifiable = "ignore"`` leaves it out).  A tool failure on a
 call that carried the completion's content is the completion's doing (:mod:`chil_core.failures`).
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from fractions import Fraction
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -33,7 +36,7 @@ from chil_core import Context, Evidence, Framework, FrameworkResult, Record, Too
 from chil_core.failures import failure_cause, tool_failure
 from chil_plugin_empirical.answer import answers_match, find_answer, reference_answer
 from chil_plugin_empirical.claims import DEFAULT_RELATION_PATTERNS, Claim, metadata_claims, sentence_claims
-from chil_plugin_empirical.expr import Limits, to_json
+from chil_plugin_empirical.expr import Limits, parse_literal, to_json, tokenize
 from chil_plugin_empirical.steps import ACCEPTED, Step, extract_steps
 
 _LEAN_BLOCK_RE = re.compile(r"```[ \t]*lean4?[ \t]*\n(.*?)```", re.S)
@@ -86,6 +89,8 @@ class _Findings:
     #: statements with variables beyond max_symbolic: too many to verify (unverifiable by size)
     symbolic_over_limit: int = 0
     empty: bool = False
+    #: with a reference answer: which steps work on the problem (None: every step counts)
+    grounded: list[bool] | None = None
 
 
 class EmpiricalFramework(Framework):
@@ -110,6 +115,8 @@ class EmpiricalFramework(Framework):
         text = record.completion
         if opts.arithmetic:
             found.steps = extract_steps(text, self._limits, opts.rounding)
+            if record.reference and record.reference.get("answer") is not None:
+                found.grounded = _grounded(found.steps, record.prompt, self._limits)
         if opts.answer:
             found.answer = self._answer(record)
         claims: list[Claim] = []
@@ -249,8 +256,8 @@ class EmpiricalFramework(Framework):
             score = work
         elif work is None:
             score = answer.score
-        else:  # a wrong final answer earns nothing, however good the working
-            score = answer.score * (opts.answer_weight + (1 - opts.answer_weight) * work)
+        else:
+            score = opts.answer_weight * answer.score + (1 - opts.answer_weight) * work
         assert score is not None
         verdict = labels[0] if labels else "correct"
         return FrameworkResult.scored(score, components=comp, verdict=verdict, evidence=evidence[: opts.max_evidence],
@@ -277,16 +284,25 @@ def _arithmetic_part(found: _Findings, unverifiable: str) -> _Part:
     n_ok = sum(s.verdict in ACCEPTED for s in checked)
     n_wrong = sum(s.verdict == "wrong" for s in checked)
     n_unv = len(checked) - n_ok - n_wrong + found.symbolic_over_limit
+    # correct steps that do not work on the problem (no number from the prompt or from an earlier such
+    # step: "1 + 1 = 2" padding) earn nothing; a wrong step counts wherever it is
+    grounded = dict(zip(map(id, found.steps), found.grounded, strict=True)) if found.grounded is not None else None
+    filler = sum(1 for st in checked if st.verdict in ACCEPTED and grounded is not None and not grounded[id(st)])
     comp = part.components
     comp.update(arithmetic_steps=len(checked) + found.symbolic_over_limit, arithmetic_errors=n_wrong,
                 arithmetic_unverifiable=n_unv, arithmetic_rounded=sum(s.verdict == "rounded" for s in checked),
                 arithmetic_symbolic=sum(s.symbolic for s in checked))
     if found.symbolic_skipped:
         comp["arithmetic_symbolic_skipped"] = found.symbolic_skipped
+    if filler:
+        comp["arithmetic_filler"] = filler
     counted_unv = n_unv if unverifiable == "penalize" else 0
     if n_ok + n_wrong + counted_unv:
         comp["arithmetic_accuracy"] = n_ok / (n_ok + n_wrong + counted_unv)
-        part.score = 0.0 if n_wrong or counted_unv else 1.0
+    if n_wrong or counted_unv:
+        part.score = 0.0
+    elif n_ok - filler:
+        part.score = 1.0
     for s in checked:
         if s.verdict in ("wrong", "unverifiable"):
             part.evidence.append(Evidence(kind="arithmetic_step", text=f"{s.text}: {s.verdict}" + (f" ({s.detail})" if s.detail else ""),
@@ -299,6 +315,40 @@ def _arithmetic_part(found: _Findings, unverifiable: str) -> _Part:
     elif n_unv:
         part.labels.append("unverifiable")
     return part
+
+
+def _grounded(steps: list[Step], prompt: str, limits: Limits) -> list[bool]:
+    """Per step: does it use a number of the prompt, or one an earlier grounded step produced?"""
+    known = _numbers(prompt, limits)
+    out = []
+    for st in steps:
+        values = _literals(st.lhs) | _literals(st.rhs)
+        ok = bool(values & known)
+        if ok:
+            known |= values
+        out.append(ok)
+    return out
+
+
+def _numbers(text: str, limits: Limits) -> set[Fraction]:
+    out: set[Fraction] = set()
+    for tok in tokenize(text)[:10_000]:
+        if tok[0] == "num":
+            try:
+                out.add(parse_literal(tok[1], limits)[0])
+            except Exception:  # noqa: BLE001, S112 - a number too big to read is not a known quantity
+                continue
+    return out
+
+
+def _literals(node: tuple | None) -> set[Fraction]:
+    if node is None:
+        return set()
+    if node[0] == "n":
+        return {node[1]}
+    if node[0] == "v":
+        return set()
+    return set().union(*(_literals(child) for child in node[1:]))
 
 
 def _fact_part(found: _Findings) -> _Part:

@@ -59,7 +59,10 @@ def scorer():
     pytest.importorskip("chil_plugin_empirical")
     from chil_core.scoring import Scorer
 
-    s = Scorer.from_config({"cache": {"path": ""}}, frameworks=["empirical"])
+    # filler_steps = "count": the 2-second warm start babbles, and these tests need the partial credit its
+    # stray correct steps earn to have a reward spread at all (the default "ignore" pays filler nothing)
+    s = Scorer.from_config({"cache": {"path": ""}, "frameworks": {"empirical": {"options": {"filler_steps": "count"}}}},
+                           frameworks=["empirical"])
     yield s
     s.close()
 

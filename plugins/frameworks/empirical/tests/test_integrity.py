@@ -34,6 +34,7 @@ def test_a_wrong_final_answer_is_not_lifted_by_filler_steps() -> None:
     padded = score("#### 79" + FILLER)  # steps that use no number of the problem earn nothing
     assert bare.score == padded.score == 0.0 and padded.components["arithmetic_filler"] == 31
     assert score("#### 72" + FILLER).score == 1.0  # and cost nothing either
+    assert score("#### 79" + FILLER, filler_steps="count").score == pytest.approx(0.3)  # the old, gameable rule
 
 
 def test_a_wrong_step_is_not_averaged_away_by_filler() -> None:

@@ -66,6 +66,9 @@ class EmpiricalOptions(BaseModel):
         description="relation -> verb phrases read as claims ('is located in', 'borders').",
     )
     max_claims: int = Field(default=64, ge=1, le=4096, description="Most fact claims looked up per record.")
+    filler_steps: Literal["ignore", "count"] = Field(
+        default="ignore", description="With a reference answer: correct steps that use no number of the prompt "
+        "(or of an earlier such step) earn nothing ('ignore') or count ('count').")
     unverifiable: Literal["penalize", "ignore"] = Field(
         default="penalize", description="A step too big to verify: 'penalize' (counts as not holding) or 'ignore'.")
     max_evidence: int = Field(default=20, ge=0, le=1000, description="Most evidence items per result.")
@@ -115,7 +118,7 @@ class EmpiricalFramework(Framework):
         text = record.completion
         if opts.arithmetic:
             found.steps = extract_steps(text, self._limits, opts.rounding)
-            if record.reference and record.reference.get("answer") is not None:
+            if opts.filler_steps == "ignore" and record.reference and record.reference.get("answer") is not None:
                 found.grounded = _grounded(found.steps, record.prompt, self._limits)
         if opts.answer:
             found.answer = self._answer(record)

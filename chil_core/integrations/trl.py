@@ -11,18 +11,28 @@ trainer.train()
 rewards.close()
 ```
 
-There is one function per enabled framework, named ``chil_<framework>`` (TRL logs it under that
-name); it returns the framework's score for each completion, or ``None`` where the framework did not
-score (abstained, timed out, failed), which TRL leaves out of that reward.  A batch is scored once, by
-every framework through the core scheduler, the first time one of the functions sees it; the other
-functions read the same result.
+The first function, ``chil_reward``, returns chil's own reward for each completion: the core's
+aggregate over the frameworks (a weighted mean of the ones that scored, by default; ``None`` where
+none did, which TRL leaves out), exactly the reward ``chil train`` trains on; its weight is 1.  Then
+one function per enabled framework, ``chil_<framework>``, returns that framework's score, or ``None``
+where it did not score (abstained, timed out, failed); their weights are 0, so TRL only logs them
+(``rewards/chil_<framework>/mean``).  A batch is scored once, by every framework through the core
+scheduler, the first time one of the functions sees it; the other functions read the same result.
+
+``per_framework=True`` drops ``chil_reward`` and gives the frameworks their config weights instead:
+that is what TRL's ``multi_objective_aggregation = "normalize_then_sum"`` needs to normalise each
+framework separately, as chil's ``reward_aggregation = "normalize_then_sum"`` does (the two then give
+the same advantages, with ``normalize_then_sum_scale = "batch"``).  With TRL's default
+``sum_then_normalize`` it is a different reward from chil's: TRL adds the weighted scores, chil
+averages them over the frameworks that scored.  The two agree only when every framework scores every
+completion (then they differ by the constant factor sum(weights), which group or batch scaling of the
+advantage removes, and ``scale_rewards = "none"`` does not), or with ``[rewards] aggregate = "sum"``
+and ``on_missing = "mask"``.
 
 Dataset columns reach the frameworks with each record, as in ``chil train``: ``reference`` (an
 object) or ``answer`` become the record's reference, ``metadata`` its metadata.  Conversational
 prompts and completions (lists of messages) are joined into text.
 
-TRL sums the weighted rewards where chil's own aggregate is a weighted mean; with the advantage
-normalised per group the two differ only by a constant factor per batch.
 """
 
 from __future__ import annotations
@@ -48,11 +58,15 @@ def _text(value: Any) -> str:
 class ChilRewards:
     """The reward functions and weights of a :class:`~chil_core.scoring.Scorer`'s frameworks."""
 
-    def __init__(self, scorer) -> None:
+    def __init__(self, scorer, per_framework: bool = False) -> None:
         self.scorer = scorer
         self.names: list[str] = list(scorer.frameworks)
-        self.weights: list[float] = [float(scorer.weights[n]) for n in self.names]
+        self.per_framework = per_framework
         self.funcs: list[Callable[..., list[float | None]]] = [self._reward_func(n) for n in self.names]
+        self.weights: list[float] = [float(scorer.weights[n]) for n in self.names]
+        if not per_framework:
+            self.funcs.insert(0, self._aggregate_func())
+            self.weights = [1.0] + [0.0] * len(self.names)
         self._lock = threading.Lock()
         self._last: tuple[tuple[Any, ...], list[RecordReward]] | None = None
         self._batches = itertools.count()
@@ -89,6 +103,12 @@ class ChilRewards:
         reward.__name__ = reward.__qualname__ = f"chil_{name}"
         return reward
 
+    def _aggregate_func(self) -> Callable[..., list[float | None]]:
+        def chil_reward(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+            return [r.reward for r in self.score(prompts, completions, **kwargs)]
+
+        return chil_reward
+
     def close(self) -> None:
         self.scorer.close()
 
@@ -100,7 +120,7 @@ class ChilRewards:
 
 
 def chil_reward_funcs(config: str | Path | Mapping[str, Any] | None = None, *,
-                      frameworks: list[str] | None = None, scorer=None) -> ChilRewards:
+                      frameworks: list[str] | None = None, scorer=None, per_framework: bool = False) -> ChilRewards:
     """Reward functions for the frameworks a chil config enables (or of an existing ``scorer``).
 
     ``config`` is a dict, a TOML path (a ``[train]`` table is validated, not used here) or None
@@ -109,4 +129,4 @@ def chil_reward_funcs(config: str | Path | Mapping[str, Any] | None = None, *,
         from chil_core.scoring import Scorer
 
         scorer = Scorer.from_config(config, frameworks=frameworks)
-    return ChilRewards(scorer)
+    return ChilRewards(scorer, per_framework=per_framework)

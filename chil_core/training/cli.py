@@ -33,13 +33,16 @@ def _parse_set(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--eval-data", type=click.Path(dir_okay=False, exists=True), help="Held-out prompts.")
 @click.option("--frameworks", help="Comma-separated frameworks that score (default: the config's; embedded task: empirical).")
 @click.option("--seed", type=int)
+@click.option("--preset", type=click.Choice(["chil", "trl"]),
+              help="Defaults to start from: chil's, or TRL 1.16's GRPOConfig (explicit settings still win).")
 @click.option("--resume", is_flag=True, help="Continue from the run directory's latest checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace the run in a non-empty output directory (its artefacts are removed).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Any [train] setting, repeatable.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train_command(config_path: str | None, max_steps: int | None, output_dir: str | None, model: str | None,
-                  data: str | None, eval_data: str | None, frameworks: str | None, seed: int | None, resume: bool,
-                  overwrite: bool, overrides: tuple[str, ...], no_progress: bool) -> None:
+                  data: str | None, eval_data: str | None, frameworks: str | None, seed: int | None,
+                  preset: str | None, resume: bool, overwrite: bool, overrides: tuple[str, ...],
+                  no_progress: bool) -> None:
     """GRPO on rewards from the enabled chil frameworks.
 
     With no arguments: the embedded task (arithmetic claims checked by the empirical framework) on a
@@ -60,7 +63,7 @@ def train_command(config_path: str | None, max_steps: int | None, output_dir: st
         values, scorer_config, _source = split_config(config_path)
         values.update(_parse_set(overrides))
         flags = {"max_steps": max_steps, "output_dir": output_dir, "model": model, "data": data,
-                 "eval_data": eval_data, "seed": seed,
+                 "eval_data": eval_data, "seed": seed, "preset": preset,
                  "frameworks": [f.strip() for f in frameworks.split(",") if f.strip()] if frameworks else None}
         values.update({k: v for k, v in flags.items() if v is not None})
         if no_progress:

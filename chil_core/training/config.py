@@ -23,13 +23,56 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 ScaleRewards = Literal["group", "batch", "none"]
 Aggregation = Literal["sum_then_normalize", "normalize_then_sum"]
-LossType = Literal["grpo", "dapo", "dr_grpo"]
+LossType = Literal["grpo", "bnpo", "dapo", "dr_grpo"]
+ImportanceLevel = Literal["token", "sequence"]
+Preset = Literal["chil", "trl"]
+
+# ``preset = "trl"``: TRL 1.16's GRPOConfig defaults, for every [train] option that has a TRL counterpart
+# (the option table in the README, generated from TRL_OPTIONS below, says which is which).  A value given
+# explicitly, or by the embedded task (its sizes and learning rate), wins over the preset.
+TRL_PRESET: dict[str, Any] = {
+    "prompts_per_step": 1,  # generation batch = per_device_train_batch_size 8 = 1 prompt x 8 generations
+    "group_size": 8,
+    "micro_batch_size": 8,
+    "iterations": 1,
+    "learning_rate": 1e-6,
+    "weight_decay": 0.0,
+    "adam_betas": (0.9, 0.999),
+    "lr_schedule": "linear",
+    "warmup_steps": 0,
+    "max_grad_norm": 1.0,
+    "temperature": 1.0,
+    "top_k": 0,
+    "top_p": 1.0,
+    "max_new_tokens": 512,
+    "scale_rewards": "group",
+    "reward_aggregation": "sum_then_normalize",
+    "normalize_then_sum_scale": "batch",
+    "loss_type": "dapo",
+    "importance_sampling_level": "token",
+    "epsilon_low": 0.2,
+    "epsilon_high": 0.2,
+    "delta": None,
+    "beta": 0.0,
+    "kl_bias_correction": True,
+    "mask_truncated": False,
+    "top_entropy_quantile": 1.0,
+    "sync_ref_model": False,
+    "ref_model_mixup_alpha": 0.6,
+    "ref_model_sync_steps": 512,
+    "overlap_rewards": False,  # TRL scores, then updates: strictly on-policy
+    "precision": "bf16",  # GRPOConfig: bf16 = True unless fp16
+    "gradient_checkpointing": True,
+    "seed": 42,
+}
 
 
 class TrainConfig(BaseModel):
     """Every knob of a GRPO run; unknown keys are rejected with their name."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    preset: Preset = Field(default="chil", description="Defaults to start from: chil's, or TRL 1.16's (trl).")
 
     # what to train on
     model: str | None = Field(default=None, description="HF causal LM path or id; unset: the embedded tiny policy.")
@@ -58,10 +101,25 @@ class TrainConfig(BaseModel):
     max_prompt_length: int = Field(default=512, ge=1)
     scale_rewards: ScaleRewards = "group"
     reward_aggregation: Aggregation = "sum_then_normalize"
+    normalize_then_sum_scale: Literal["scale_rewards", "batch"] = Field(
+        default="scale_rewards", description="normalize_then_sum: centre the summed rewards per group and scale "
+        "them as scale_rewards says, or centre and scale them over the whole batch (TRL, the GDPO paper).")
     loss_type: LossType = "dapo"
+    importance_sampling_level: ImportanceLevel = Field(
+        default="token", description="Importance ratio per token, or one per sequence (GSPO).")
     epsilon_low: float = Field(default=0.2, ge=0)
     epsilon_high: float = Field(default=0.28, ge=0)
-    beta: float = Field(default=0.0, ge=0, description="KL(k3) coefficient to the initial policy; 0: no reference.")
+    delta: float | None = Field(default=None, ge=1, description="Two-sided clipping (INTELLECT-2): the ratio is "
+                                "also capped at delta, for negative advantages; None: off.")
+    beta: float = Field(default=0.0, ge=0, description="KL(k3) coefficient to the reference policy; 0: no reference.")
+    kl_bias_correction: bool = Field(default=False, description="Multiply the k3 KL by the importance ratio "
+                                     "(DeepSeek-V3.2; TRL's use_bias_correction_kl, on by default there).")
+    sync_ref_model: bool = Field(default=False, description="Every ref_model_sync_steps optimizer steps, "
+                                 "ref = alpha * policy + (1 - alpha) * ref (TR-DPO); needs beta > 0.")
+    ref_model_mixup_alpha: float = Field(default=0.6, ge=0, le=1)
+    ref_model_sync_steps: int = Field(default=512, ge=1)
+    top_entropy_quantile: float = Field(default=1.0, ge=0, le=1, description="Train only on the tokens whose "
+                                        "entropy is in this top quantile of the batch's (0.2 in the paper); 1: all.")
     mask_truncated: bool = Field(default=False, description="Leave completions without an end token out of the loss.")
 
     # speed
@@ -84,10 +142,20 @@ class TrainConfig(BaseModel):
     tensorboard: bool = True
     progress: bool = True
 
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        """``preset = "trl"`` fills every option not given with TRL's default."""
+        if isinstance(data, Mapping) and data.get("preset") == "trl":
+            return {**TRL_PRESET, **data}
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
         if self.group_size < 2 and self.scale_rewards == "group":
             raise ValueError("group_size: group-scaled advantages need at least 2 completions per prompt")
+        if self.sync_ref_model and self.beta == 0:
+            raise ValueError("sync_ref_model: needs beta > 0 (without a KL term there is no reference model to sync)")
         return self
 
     @property
@@ -121,3 +189,74 @@ def split_config(path: str | Path | None) -> tuple[dict[str, Any], dict[str, Any
     if not isinstance(train, dict):
         raise TrainConfigError(f"train: expected a table in {found}")
     return train, data, str(found)
+
+
+# chil [train] option -> (TRL 1.16 GRPOConfig option, how the two compare).  "equal" means: given the same
+# value, chil computes what TRL computes (tests/training/test_trl_parity.py checks the loss, gradients and
+# advantages against TRL's own code).  The README's option table is rendered from this (trl_option_table()).
+TRL_OPTIONS: dict[str, tuple[str, str]] = {
+    "group_size": ("num_generations", "equal"),
+    "prompts_per_step": ("generation_batch_size / num_generations", "equal: one generation batch per step"),
+    "micro_batch_size": ("per_device_train_batch_size", "equal; in chil it only sizes memory (the loss does "
+                         "not depend on it) except for bnpo, whose token mean is per micro-batch as in TRL"),
+    "iterations": ("num_iterations", "equal"),
+    "learning_rate": ("learning_rate", "equal; chil's default suits small models"),
+    "lr_schedule": ("lr_scheduler_type", "equal (constant, linear, cosine); chil keeps the rate constant"),
+    "warmup_steps": ("warmup_steps", "equal"),
+    "weight_decay": ("weight_decay", "equal (AdamW)"),
+    "adam_betas": ("adam_beta1, adam_beta2", "equal"),
+    "max_grad_norm": ("max_grad_norm", "equal"),
+    "temperature": ("temperature", "equal"),
+    "top_k": ("top_k", "equal"),
+    "top_p": ("top_p", "equal"),
+    "max_new_tokens": ("max_completion_length", "equal; also the dr_grpo constant"),
+    "scale_rewards": ("scale_rewards", "equal"),
+    "reward_aggregation": ("multi_objective_aggregation", "equal"),
+    "normalize_then_sum_scale": ("(none: always batch)", "differs by default: chil centres the summed z-scores per "
+                                 "group and scales them as scale_rewards says; TRL (and the GDPO paper) centre and "
+                                 "scale them over the batch: set batch"),
+    "loss_type": ("loss_type", "equal for grpo, bnpo, dapo, dr_grpo (TRL's cispo, sapo, luspo, vespo: not in chil)"),
+    "importance_sampling_level": ("importance_sampling_level", "equal (sequence: GSPO)"),
+    "epsilon_low": ("epsilon", "equal"),
+    "epsilon_high": ("epsilon_high", "equal; chil's default is DAPO's clip-higher, TRL's equals epsilon"),
+    "delta": ("delta", "equal"),
+    "beta": ("beta", "equal"),
+    "kl_bias_correction": ("use_bias_correction_kl", "equal; chil's default is the plain k3 term of the GRPO "
+                           "paper, TRL's multiplies it by the importance ratio (the gradient differs, even on-policy)"),
+    "mask_truncated": ("mask_truncated_completions", "equal"),
+    "top_entropy_quantile": ("top_entropy_quantile", "equal when a generation batch is one TRL micro-batch: chil "
+                             "takes the quantile over the whole batch (the loss does not depend on micro_batch_size), "
+                             "TRL over each micro-batch"),
+    "sync_ref_model": ("sync_ref_model", "equal"),
+    "ref_model_mixup_alpha": ("ref_model_mixup_alpha", "equal"),
+    "ref_model_sync_steps": ("ref_model_sync_steps", "equal (optimizer steps)"),
+    "overlap_rewards": ("(none: on-policy)", "differs by default: chil trains each batch one update after it was "
+                        "sampled (importance-corrected) while the next is sampled and scored; false: on-policy, as TRL"),
+    "precision": ("bf16", "equal; chil's auto is bf16 on CUDA and fp32 on a CPU, TRL's bf16 is on everywhere"),
+    "gradient_checkpointing": ("gradient_checkpointing", "equal; off in chil (small models)"),
+    "seed": ("seed", "differs: the samplers differ, so one seed gives other completions"),
+}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "unset"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return repr(value)
+
+
+def trl_option_table() -> str:
+    """The README's option table (markdown): chil option, TRL option, both defaults, how they compare."""
+    defaults = TrainConfig()
+    lines = ["| chil `[train]` | TRL `GRPOConfig` | chil default | TRL 1.16 default (`preset = \"trl\"`) | equal / differs |",
+             "|---|---|---|---|---|"]
+    for key, (trl_key, how) in TRL_OPTIONS.items():
+        trl_default = _fmt(TRL_PRESET[key]) if key in TRL_PRESET else "-"
+        trl_cell = trl_key if trl_key.startswith("(") else ", ".join(f"`{k.strip()}`" for k in trl_key.split(","))
+        lines.append(f"| `{key}` | {trl_cell} | {_fmt(getattr(defaults, key))} | {trl_default} | {how} |")
+    return "\n".join(lines)

@@ -48,7 +48,15 @@ from chil_core.failures import failure_metrics
 from chil_core.training.checkpoint import Checkpointer
 from chil_core.training.config import TrainConfig
 from chil_core.training.data import PromptDataset, PromptOrder, PromptRow, encode_prompts
-from chil_core.training.grpo import group_advantages, policy_loss, token_logps
+from chil_core.training.grpo import (
+    bnpo_row_tokens,
+    entropy_threshold,
+    group_advantages,
+    high_entropy_mask,
+    policy_loss,
+    token_entropy,
+    token_logps,
+)
 from chil_core.training.metrics import MetricsLogger
 from chil_core.training.policy import (
     SequenceBatch,
@@ -285,15 +293,18 @@ class Trainer:
         per_fw = c.reward_aggregation == "normalize_then_sum"
         values, weights = reward_matrix(rewards, per_framework=per_fw)
         adv = group_advantages(values.to(self.device), c.group_size, weights.to(self.device),
-                               scale=c.scale_rewards, aggregation=c.reward_aggregation)
+                               scale=c.scale_rewards, aggregation=c.reward_aggregation,
+                               combined_scale=c.normalize_then_sum_scale)
         loss_mask = batch.seqs.completion_mask.clone()
         if c.mask_truncated:
             loss_mask[batch.truncated] = 0
         n = len(rewards)
         num_tokens = int(loss_mask.sum())
         active = torch.arange(n, device=self.device)
-        if c.beta == 0:
+        entropy_masking = c.top_entropy_quantile < 1.0
+        if c.beta == 0 and not entropy_masking:  # (the entropy quantile is taken over every row's tokens)
             active = active[(adv.advantages != 0) & (loss_mask.sum(1) > 0)]
+        row_tokens = bnpo_row_tokens(loss_mask, c.micro_batch_size)[active] if c.loss_type == "bnpo" else None
         seqs = SequenceBatch(batch.seqs.prompt_ids, batch.seqs.prompt_mask, batch.seqs.prompt_index[active],
                              batch.seqs.completion_ids[active], loss_mask[active])
         old_logps, advantages = batch.logps[active], adv.advantages[active]
@@ -310,12 +321,17 @@ class Trainer:
                 for p in group["params"]:
                     if p.grad is None:
                         p.grad = torch.zeros_like(p)
+            threshold = self._entropy_threshold(seqs, chunks) if entropy_masking and len(chunks) > 1 else None
             for k, (i, j) in enumerate(chunks):
                 sub = seqs.rows(i, j)
                 t = sub.completion_ids.shape[1]
                 with self.autocast():
                     logits = completion_logits(self.train_model, sub, self.share_prompt)
                 logps = token_logps(logits, sub.completion_ids, c.temperature)
+                entropy_mask = None
+                if entropy_masking:  # the current policy's entropies, quantile over the whole batch
+                    ent = token_entropy(logits.detach(), c.temperature)
+                    entropy_mask = high_entropy_mask(ent, sub.completion_mask, c.top_entropy_quantile, threshold)
                 if self.ref_model is not None and it == 0:
                     with torch.no_grad(), self.autocast():
                         ref_logits = completion_logits(self.ref_model, sub, self.share_prompt)
@@ -324,6 +340,9 @@ class Trainer:
                     logps, old_logps[i:j, :t], advantages[i:j], sub.completion_mask, loss_type=c.loss_type,
                     eps_low=c.epsilon_low, eps_high=c.epsilon_high, num_sequences=n, num_tokens=num_tokens,
                     max_completion_length=c.max_new_tokens, ref_logps=ref_logps[k] if ref_logps else None, beta=c.beta,
+                    importance_sampling_level=c.importance_sampling_level, delta=c.delta,
+                    kl_bias_correction=c.kl_bias_correction, entropy_mask=entropy_mask,
+                    row_tokens=row_tokens[i:j] if row_tokens is not None else None,
                 )
                 loss.backward()
                 if it == c.iterations - 1:
@@ -334,6 +353,7 @@ class Trainer:
                 grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.max_grad_norm))
             self.optimizer.step()
             self.scheduler.step()
+            self.sync_ref_model(self.step * c.iterations + it + 1)
         lengths = batch.seqs.completion_mask.sum(1).float()
         tokens = max(num_tokens, 1)
         out = {
@@ -354,6 +374,29 @@ class Trainer:
         if c.beta > 0:
             out["kl"] = totals["kl"] / max(totals["tokens"], 1)
         return out
+
+    def _entropy_threshold(self, seqs: SequenceBatch, chunks: list[tuple[int, int]]) -> Tensor | None:
+        """The ``top_entropy_quantile`` threshold over every completion token of the batch, by the current
+        policy (a no-grad pass; only needed when the batch spans several micro-batches)."""
+        ents, masks = [], []
+        with torch.no_grad(), self.autocast():
+            for i, j in chunks:
+                sub = seqs.rows(i, j)
+                logits = completion_logits(self.train_model, sub, self.share_prompt)
+                ents.append(token_entropy(logits, self.config.temperature).flatten())
+                masks.append(sub.completion_mask.flatten())
+        return entropy_threshold(torch.cat(ents), torch.cat(masks), self.config.top_entropy_quantile)
+
+    def sync_ref_model(self, optimizer_step: int) -> bool:
+        """TR-DPO reference update (``sync_ref_model``): every ``ref_model_sync_steps`` optimizer steps,
+        ref = alpha * policy + (1 - alpha) * ref, as TRL's SyncRefModelCallback."""
+        c = self.config
+        if not c.sync_ref_model or self.ref_model is None or optimizer_step % c.ref_model_sync_steps:
+            return False
+        with torch.no_grad():
+            for ref, p in zip(self.ref_model.parameters(), self.model.parameters(), strict=True):
+                ref.mul_(1.0 - c.ref_model_mixup_alpha).add_(p, alpha=c.ref_model_mixup_alpha)
+        return True
 
     # -- the loop --------------------------------------------------------------------------------
     def train(self, until: int | None = None) -> dict[str, float]:
@@ -442,6 +485,8 @@ class Trainer:
                     "sampler": self.sampler_rng.get_state()},
             "pending": self.pending.state_dict() if self.pending is not None else None,
             "config": self.config.model_dump_json(),
+            # a synced reference is no longer the initial policy: it travels with the checkpoint
+            "ref_model": self.ref_model.state_dict() if self.config.sync_ref_model and self.ref_model else None,
         }
 
     def save_checkpoint(self) -> Future[Path]:
@@ -454,6 +499,8 @@ class Trainer:
             return False
         st = Checkpointer.load(ckpt)
         self.model.load_state_dict(st["model"])
+        if st.get("ref_model") is not None and self.ref_model is not None:
+            self.ref_model.load_state_dict(st["ref_model"])
         self.sync_sampler()
         self.optimizer.load_state_dict(st["optimizer"])
         self.scheduler.load_state_dict(st["scheduler"])

@@ -78,6 +78,22 @@ def test_normalize_then_sum_gives_each_reward_equal_say():
     assert gdpo.advantages.abs().max().item() < 0.05  # opposite, equal-size signals cancel (up to the std epsilon)
 
 
+def test_normalize_then_sum_batch_scale_centres_over_the_batch_as_trl():
+    # group 2 has no spread at all; group 1's two rewards disagree in size; row 5 has only reward 0
+    per_fw = torch.tensor([[1.0, 0.0], [0.0, 0.0], [1.0, 1.0], [0.0, 1.0],
+                           [2.0, 2.0], [2.0, NAN], [2.0, 2.0], [2.0, 2.0]])
+    w = torch.tensor([1.0, 0.5])
+    batch = group_advantages(per_fw, 4, w, aggregation="normalize_then_sum", combined_scale="batch")
+    z = (per_fw[:4] - per_fw[:4].mean(0)) / (per_fw[:4].std(0) + 1e-4)
+    summed = torch.cat([(z * w).sum(1), torch.zeros(4)])  # group 2: every z-score is 0
+    want = (summed - summed.mean()) / (summed.std() + 1e-4)
+    assert batch.advantages.tolist() == pytest.approx(want.tolist(), rel=1e-4, abs=1e-5)
+    assert batch.zero_spread.tolist() == [False, True]
+    per_group = group_advantages(per_fw, 4, w, aggregation="normalize_then_sum")  # chil's default
+    assert torch.equal(per_group.advantages[4:], torch.zeros(4))  # no spread, no signal
+    assert per_group.advantages[:4].tolist() != pytest.approx(batch.advantages[:4].tolist(), abs=1e-3)
+
+
 def test_bad_arguments_name_the_field():
     with pytest.raises(ValueError, match="group_size"):
         group_advantages(torch.zeros(6), group_size=4)
@@ -172,3 +188,88 @@ def test_token_logps_match_log_softmax_with_temperature():
     got = token_logps(logits, tokens, temperature=0.7)
     want = torch.log_softmax(logits / 0.7, -1).gather(-1, tokens[..., None]).squeeze(-1)
     assert torch.allclose(got, want, atol=1e-6)
+
+
+# -- the variants (each also checked against TRL's own loss in test_trl_parity.py) --------------------
+
+def test_sequence_level_ratio_is_exp_of_the_mean_log_ratio_gspo():
+    from chil_core.training.grpo import importance_log_weights
+
+    logps = torch.tensor([[-1.0, -2.0, -3.0], [-1.0, -1.0, -1.0]])
+    old = torch.tensor([[-1.5, -2.0, -9.0], [-0.5, -1.0, -1.0]])
+    mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
+    w = importance_log_weights(logps, old, mask, "sequence")
+    assert w.shape == (2, 1)
+    assert w[:, 0].tolist() == pytest.approx([(0.5 + 0.0) / 2, -0.5])  # the masked-out -3 vs -9 does not count
+    # one ratio per sequence: a sequence whose mean ratio leaves the clip range is clipped on every token
+    x = logps.clone().requires_grad_(True)
+    loss, stats = _loss(x, old, torch.tensor([1.0, -1.0]), mask, eps_low=0.2, eps_high=0.2,
+                        importance_sampling_level="sequence")
+    loss.backward()
+    assert math.exp(0.25) > 1.2 and x.grad[0].abs().sum() == 0  # ratio 1.28 > 1.2 with A > 0: clipped
+    assert math.exp(-0.5) < 0.8 and x.grad[1].abs().sum() == 0  # ratio 0.61 < 0.8 with A < 0: clipped
+    assert stats.clip_high == 2 and stats.clip_low == 1  # counted per token
+
+
+def test_delta_caps_the_ratio_for_negative_advantages():
+    old = torch.zeros(1, 2)
+    logps = torch.log(torch.tensor([[3.0, 1.5]])).requires_grad_(True)
+    plain, _ = _loss(logps, old, torch.tensor([-1.0]), torch.ones(1, 2), eps_low=0.2, eps_high=0.2)
+    capped, _ = _loss(logps, old, torch.tensor([-1.0]), torch.ones(1, 2), eps_low=0.2, eps_high=0.2, delta=2.0)
+    # A < 0: -min(w A, clip(w) A) = max(w, 1.2) per token: 3 and 1.5 plain; min(w, 2) = 2 and 1.5 capped
+    assert plain.item() == pytest.approx((3.0 + 1.5) / 2)
+    assert capped.item() == pytest.approx((2.0 + 1.5) / 2)
+    (g,) = torch.autograd.grad(capped, logps)
+    assert g[0, 0] == 0 and g[0, 1] != 0  # the capped token no longer pushes
+    pos, _ = _loss(logps, old, torch.tensor([1.0]), torch.ones(1, 2), eps_low=0.2, eps_high=0.2, delta=2.0)
+    assert pos.item() == pytest.approx(-1.2)  # A > 0: the usual upper clip already binds, delta changes nothing
+
+
+def test_bnpo_is_the_token_mean_per_micro_batch_averaged_over_micro_batches():
+    from chil_core.training.grpo import bnpo_row_tokens
+
+    mask = torch.tensor([[1, 1, 1], [1, 0, 0], [1, 1, 0], [1, 1, 1]])
+    per_row = bnpo_row_tokens(mask, micro_batch_size=2)
+    assert per_row.tolist() == [8.0, 8.0, 10.0, 10.0]  # (3+1) * 2 micro-batches, (2+3) * 2
+    logps = torch.zeros(4, 3)
+    adv = torch.tensor([1.0, 1.0, 2.0, 2.0])  # per-token loss -1 in the first micro-batch, -2 in the second
+    loss, _ = _loss(logps, logps, adv, mask, loss_type="bnpo", row_tokens=per_row)
+    assert loss.item() == pytest.approx((-1.0 + -2.0) / 2)
+    dapo, _ = _loss(logps, logps, adv, mask, loss_type="dapo")
+    assert dapo.item() == pytest.approx((-4 - 10) / 9)  # dapo weighs tokens, not micro-batches
+    one, _ = _loss(logps, logps, adv, mask, loss_type="bnpo", row_tokens=bnpo_row_tokens(mask, 4))
+    assert one.item() == pytest.approx(dapo.item())  # one micro-batch: bnpo is dapo
+    with pytest.raises(ValueError, match="bnpo"):
+        _loss(logps, logps, adv, mask, loss_type="bnpo")
+
+
+def test_high_entropy_mask_keeps_the_top_quantile_of_counted_tokens():
+    from chil_core.training.grpo import high_entropy_mask, token_entropy
+
+    ent = torch.tensor([[0.1, 0.9, 0.5, 7.0], [0.3, 0.7, 0.2, 9.0]])
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 0]])  # the large entropies are padding
+    keep = high_entropy_mask(ent, mask, quantile=1 / 3)
+    # counted values 0.1 0.2 0.3 0.5 0.7 0.9: the 2/3 quantile is 0.5 + (0.7-0.5)*(2/3*5-3) = 0.5667
+    assert keep.tolist() == [[False, True, False, False], [False, True, False, False]]
+    assert high_entropy_mask(ent, mask, 1.0).sum() == 6 and not high_entropy_mask(ent, torch.zeros_like(mask), 0.2).any()
+    logps = torch.zeros(2, 4, requires_grad=True)
+    loss, _ = _loss(logps, logps.detach(), torch.tensor([1.0, -1.0]), mask, entropy_mask=keep)
+    (g,) = torch.autograd.grad(loss, logps)
+    assert (g != 0).tolist() == keep.tolist()  # only the kept tokens are trained
+    uniform = token_entropy(torch.zeros(1, 1, 5))
+    assert uniform.item() == pytest.approx(math.log(5))
+
+
+def test_kl_bias_correction_multiplies_the_kl_by_the_ratio():
+    logps = torch.tensor([[-1.0, -2.0]])
+    old = torch.tensor([[-1.2, -1.9]])
+    ref = torch.tensor([[-1.5, -1.5]])
+    mask = torch.ones(1, 2)
+    zero = torch.zeros(1)
+    plain, st = _loss(logps, old, zero, mask, beta=0.5, ref_logps=ref)
+    fixed, st2 = _loss(logps, old, zero, mask, beta=0.5, ref_logps=ref, kl_bias_correction=True)
+    kl = k3_kl(logps, ref)
+    ratio = torch.exp(logps - old)
+    assert plain.item() == pytest.approx(0.5 * kl.mean().item())
+    assert fixed.item() == pytest.approx(0.5 * (kl * ratio).mean().item())
+    assert st2.kl == pytest.approx((kl * ratio).sum().item())

@@ -172,3 +172,63 @@ def test_torch_compile_option(tmp_path, arithmetic_jsonl, make_trainer):
     tr.train()
     tr.close()
     assert all(math.isfinite(r["loss"]) for r in read_metrics(tmp_path / "run"))
+
+
+def test_gspo_bnpo_delta_entropy_masking_and_ref_sync_run(tmp_path, arithmetic_jsonl, make_trainer):
+    tr = make_trainer(tmp_path, arithmetic_jsonl, importance_sampling_level="sequence", loss_type="bnpo", delta=1.5,
+                      top_entropy_quantile=0.2, beta=0.05, kl_bias_correction=True, sync_ref_model=True,
+                      ref_model_sync_steps=2, ref_model_mixup_alpha=0.5, iterations=2, micro_batch_size=5,
+                      max_steps=2, save_every=0)
+    initial = [p.detach().clone() for p in tr.model.parameters()]
+    mixes = []
+    sync = tr.sync_ref_model
+    tr.sync_ref_model = lambda k: mixes.append(k) or sync(k)
+    tr.train()
+    tr.close()
+    rows = read_metrics(tmp_path / "run")
+    assert len(rows) == 2 and all(math.isfinite(r["loss"]) and r["kl"] >= 0 for r in rows)
+    assert mixes == [1, 2, 3, 4]  # once per optimizer step (2 steps x 2 iterations); mixes at steps 2 and 4
+    ref, now = list(tr.ref_model.parameters()), list(tr.model.parameters())
+    assert any(not torch.equal(r, p0) for r, p0 in zip(ref, initial, strict=True))  # the reference moved...
+    assert any(not torch.equal(r, p) for r, p in zip(ref, now, strict=True))  # ...part of the way (alpha 0.5)
+
+
+def test_sync_ref_model_mixes_alpha_of_the_policy_every_period(tmp_path, arithmetic_jsonl, make_trainer):
+    tr = make_trainer(tmp_path, arithmetic_jsonl, beta=0.1, sync_ref_model=True, ref_model_sync_steps=3,
+                      ref_model_mixup_alpha=0.25, max_steps=1, save_every=0)
+    with torch.no_grad():
+        for p in tr.model.parameters():
+            p.add_(1.0)
+    before = [r.detach().clone() for r in tr.ref_model.parameters()]
+    assert not tr.sync_ref_model(2)  # not a multiple of the period: nothing
+    assert all(torch.equal(r, b) for r, b in zip(tr.ref_model.parameters(), before, strict=True))
+    assert tr.sync_ref_model(3)
+    for r, b, p in zip(tr.ref_model.parameters(), before, tr.model.parameters(), strict=True):
+        assert torch.allclose(r, 0.75 * b + 0.25 * p)
+    state = tr.state_dict()  # a synced reference is checkpointed (it is no longer the initial policy)
+    assert all(torch.equal(v, r) for v, r in zip(state["ref_model"].values(), tr.ref_model.state_dict().values(),
+                                                  strict=True))
+    tr.close()
+
+
+def test_entropy_threshold_over_several_micro_batches_is_the_whole_batch_one(tmp_path, arithmetic_jsonl,
+                                                                                make_trainer):
+    """The loss with top_entropy_quantile does not depend on how the batch is split into micro-batches."""
+    grads = []
+    for micro in (16, 5):
+        tr = make_trainer(tmp_path / str(micro), arithmetic_jsonl, micro_batch_size=micro, top_entropy_quantile=0.3,
+                          max_steps=2, prompts_per_step=8, save_every=0)
+        seen = []
+        step = tr.optimizer.step
+
+        def record(*args, _tr=tr, _seen=seen, _step=step, **kwargs):
+            _seen.append(torch.cat([p.grad.flatten() for p in _tr.model.parameters()]))
+            return _step(*args, **kwargs)
+
+        tr.optimizer.step = record
+        tr.train()
+        tr.close()
+        grads.append(seen)
+    assert any(g.abs().max() > 0 for g in grads[0])
+    for full, accumulated in zip(grads[0], grads[1], strict=True):
+        assert torch.allclose(full, accumulated, atol=1e-7, rtol=1e-4)

@@ -57,6 +57,9 @@ def test_train_a_given_model_then_resume_then_report(tmp_path, warm_policy_dir, 
     (["--data", "{data}", "--model", "{tmp}/missing"], "model: cannot load"),
     (["--data", "{data}", "--model", "{tmp}/missing", "--frameworks", "nosuch"], "unknown framework 'nosuch'"),
     (["--eval-data", "{data}"], "eval_data: set data too"),
+    (["--set", "preset=verl"], "train.preset"),
+    (["--preset", "trl", "--set", "sync_ref_model=true"], "sync_ref_model: needs beta > 0"),
+    (["--preset", "trl", "--set", "top_entropy_quantile=2"], "train.top_entropy_quantile"),
 ])
 def test_bad_settings_fail_before_training_with_the_field_named(tmp_path, arithmetic_jsonl, config_file, args, message):
     args = [a.replace("{data}", str(arithmetic_jsonl)).replace("{tmp}", str(tmp_path)) for a in args]

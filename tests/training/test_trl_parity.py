@@ -280,7 +280,7 @@ def test_chil_trainer_follows_trl_grpo_trainer_step_for_step(tmp_path, warm_poli
     answers = dict(EQUAL_PROMPTS)
     trainer = Trainer(config, model, tok, PromptDataset(data), rewards=None)  # rewards are handed to update()
     try:
-        chil_losses = []
+        chil_losses, diffs = [], []
         for step, b in enumerate(batches):
             prompts = tok.batch_decode(b["prompt_ids"][::G], skip_special_tokens=True)
             rows = [PromptRow(id=str(i), prompt=p, reference={"answer": answers[p]}) for i, p in enumerate(prompts)]
@@ -301,6 +301,8 @@ def test_chil_trainer_follows_trl_grpo_trainer_step_for_step(tmp_path, warm_poli
             chil_losses.append(trainer.update(rollout, reward_list)["loss"])
             for name, value in model.state_dict().items():
                 assert torch.allclose(value, weights[step][name], rtol=1e-4, atol=1e-6), (step, name)
+            diffs.append(max((v - weights[step][k]).abs().max().item() for k, v in model.state_dict().items()))
+        print(f"TRL losses {losses}\nchil losses {chil_losses}\nmax |weight difference| per step {diffs}")
         assert chil_losses == pytest.approx(losses, abs=1e-6)
         assert any(abs(x) > 1e-3 for x in losses)  # steps with signal: the curves are not both flat zero
         moved = max((weights[-1][k] - v).abs().max().item()

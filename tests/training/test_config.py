@@ -90,7 +90,7 @@ def test_trl_preset_is_trl_grpo_config_defaults(tmp_path):
         "loss_type": args.loss_type,
         "importance_sampling_level": args.importance_sampling_level,
         "epsilon_low": args.epsilon,
-        "epsilon_high": args.epsilon_high,
+        "epsilon_high": args.epsilon_high if args.epsilon_high is not None else args.epsilon,  # as GRPOTrainer reads it
         "delta": args.delta,
         "beta": args.beta,
         "kl_bias_correction": args.use_bias_correction_kl,

@@ -91,7 +91,8 @@ def test_hostile_completions_get_typed_statuses(scorer) -> None:
     recs = [rec(f"h{i}", h, tone="positive", passage=PASSAGE, context=CONTEXT) for i, h in enumerate(hostile)]
     out = results(scorer, recs)
     assert all(r.status == "scored" and 0.0 <= r.score <= 1.0 for r in out.values())
-    assert any(e.kind == "truncated" for e in out["h0"].evidence)
+    # 2 MB is over the scorer's per-framework bound (frameworks.contextual.max_completion_chars): unread, paid 0.
+    assert (out["h0"].verdict, out["h0"].score) == ("oversize", 0.0)
 
 
 def test_malformed_metadata_names_the_field(scorer) -> None:

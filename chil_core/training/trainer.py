@@ -164,6 +164,22 @@ def reward_matrix(rewards: Sequence[RecordReward], per_framework: bool) -> tuple
     return torch.tensor(rows, dtype=torch.float32).reshape(len(rewards), len(names)), torch.tensor(weights)
 
 
+@dataclass
+class _UpdatePlan:
+    """What one update trains on: the rows that carry signal, their advantages, and the loss normalisers
+    (which count every row of the batch, computed or not)."""
+
+    seqs: SequenceBatch  # the active rows, completion mask = loss mask
+    old_logps: Tensor  # behaviour-policy log-probabilities of the active rows
+    advantages: Tensor
+    row_tokens: Tensor | None  # bnpo's per-row token normaliser
+    chunks: list[tuple[int, int]]  # micro-batches, as [i, j) over the active rows
+    num_sequences: int
+    num_tokens: int
+    zero_spread: float  # the fraction of groups whose rewards have no spread
+    entropy_masking: bool
+
+
 def _lr_factor(config: TrainConfig, total: int):
     def factor(step: int) -> float:
         if step < config.warmup_steps:
@@ -289,79 +305,111 @@ class Trainer:
     # -- the update ----------------------------------------------------------------------------
     def update(self, batch: Rollout, rewards: list[RecordReward]) -> dict[str, float]:
         """Advantages from ``rewards``, then ``iterations`` optimizer steps on the clipped surrogate."""
+        plan = self._plan_update(batch, rewards)
+        totals = dict.fromkeys(("loss", "clip_low", "clip_high", "kl", "ratio", "tokens"), 0.0)
+        ref_logps: list[Tensor] = []  # the reference's log-probabilities, per micro-batch, from iteration 0
+        grad_norm = 0.0
+        self.model.train()
+        for it in range(self.config.iterations):
+            last = it == self.config.iterations - 1  # the metrics report the last iteration's loss
+            grad_norm = self._optimizer_step(plan, it, ref_logps, totals if last else None)
+        return self._update_metrics(batch, plan, totals, grad_norm)
+
+    def _plan_update(self, batch: Rollout, rewards: list[RecordReward]) -> _UpdatePlan:
+        """Advantages, the loss mask, and the rows that carry signal, cut into micro-batches."""
         c = self.config
-        per_fw = c.reward_aggregation == "normalize_then_sum"
-        values, weights = reward_matrix(rewards, per_framework=per_fw)
+        values, weights = reward_matrix(rewards, per_framework=c.reward_aggregation == "normalize_then_sum")
         adv = group_advantages(values.to(self.device), c.group_size, weights.to(self.device),
                                scale=c.scale_rewards, aggregation=c.reward_aggregation,
                                combined_scale=c.normalize_then_sum_scale)
         loss_mask = batch.seqs.completion_mask.clone()
         if c.mask_truncated:
             loss_mask[batch.truncated] = 0
-        n = len(rewards)
-        num_tokens = int(loss_mask.sum())
-        active = torch.arange(n, device=self.device)
+        active = torch.arange(len(rewards), device=self.device)
         entropy_masking = c.top_entropy_quantile < 1.0
         if c.beta == 0 and not entropy_masking:  # (the entropy quantile is taken over every row's tokens)
             active = active[(adv.advantages != 0) & (loss_mask.sum(1) > 0)]
         row_tokens = bnpo_row_tokens(loss_mask, c.micro_batch_size)[active] if c.loss_type == "bnpo" else None
         seqs = SequenceBatch(batch.seqs.prompt_ids, batch.seqs.prompt_mask, batch.seqs.prompt_index[active],
                              batch.seqs.completion_ids[active], loss_mask[active])
-        old_logps, advantages = batch.logps[active], adv.advantages[active]
         chunks = [(i, min(i + c.micro_batch_size, len(active))) for i in range(0, len(active), c.micro_batch_size)]
-        ref_logps: list[Tensor] = []
-        totals = {"loss": 0.0, "clip_low": 0.0, "clip_high": 0.0, "kl": 0.0, "ratio": 0.0, "tokens": 0.0}
+        return _UpdatePlan(seqs=seqs, old_logps=batch.logps[active], advantages=adv.advantages[active],
+                           row_tokens=row_tokens, chunks=chunks, num_sequences=len(rewards),
+                           num_tokens=int(loss_mask.sum()), zero_spread=float(adv.zero_spread.float().mean()),
+                           entropy_masking=entropy_masking)
+
+    def _zero_grads(self) -> None:
+        """Zero, not None: a batch without signal still takes its (momentum-only) optimizer step, as it
+        would if every row were computed, and a resumed run matches an uninterrupted one."""
+        self.optimizer.zero_grad(set_to_none=False)
+        for group in self.optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+
+    def _optimizer_step(self, plan: _UpdatePlan, it: int, ref_logps: list[Tensor],
+                        totals: dict[str, float] | None) -> float:
+        """Iteration ``it``: gradients accumulated over the micro-batches, one optimizer step; returns the
+        gradient norm before clipping (0 without clipping).  ``totals`` (when given) collects the loss."""
+        c = self.config
+        self._zero_grads()
+        threshold = (self._entropy_threshold(plan.seqs, plan.chunks)
+                     if plan.entropy_masking and len(plan.chunks) > 1 else None)
+        for k in range(len(plan.chunks)):
+            loss, st = self._micro_batch_loss(plan, k, ref_logps, threshold, first_iteration=it == 0)
+            loss.backward()
+            if totals is not None:
+                totals["loss"] += float(loss.detach())
+                for key in ("clip_low", "clip_high", "kl", "ratio", "tokens"):
+                    totals[key] += getattr(st, key)
         grad_norm = 0.0
-        self.model.train()
-        for it in range(c.iterations):
-            # zero, not None: a batch without signal still takes its (momentum-only) optimizer step, as it
-            # would if every row were computed, and a resumed run matches an uninterrupted one
-            self.optimizer.zero_grad(set_to_none=False)
-            for group in self.optimizer.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        p.grad = torch.zeros_like(p)
-            threshold = self._entropy_threshold(seqs, chunks) if entropy_masking and len(chunks) > 1 else None
-            for k, (i, j) in enumerate(chunks):
-                sub = seqs.rows(i, j)
-                t = sub.completion_ids.shape[1]
-                with self.autocast():
-                    logits = completion_logits(self.train_model, sub, self.share_prompt)
-                logps = token_logps(logits, sub.completion_ids, c.temperature)
-                entropy_mask = None
-                if entropy_masking:  # the current policy's entropies, quantile over the whole batch
-                    ent = token_entropy(logits.detach(), c.temperature)
-                    entropy_mask = high_entropy_mask(ent, sub.completion_mask, c.top_entropy_quantile, threshold)
-                if self.ref_model is not None and it == 0:
-                    with torch.no_grad(), self.autocast():
-                        ref_logits = completion_logits(self.ref_model, sub, self.share_prompt)
-                        ref_logps.append(token_logps(ref_logits, sub.completion_ids, c.temperature))
-                loss, st = policy_loss(
-                    logps, old_logps[i:j, :t], advantages[i:j], sub.completion_mask, loss_type=c.loss_type,
-                    eps_low=c.epsilon_low, eps_high=c.epsilon_high, num_sequences=n, num_tokens=num_tokens,
-                    max_completion_length=c.max_new_tokens, ref_logps=ref_logps[k] if ref_logps else None, beta=c.beta,
-                    importance_sampling_level=c.importance_sampling_level, delta=c.delta,
-                    kl_bias_correction=c.kl_bias_correction, entropy_mask=entropy_mask,
-                    row_tokens=row_tokens[i:j] if row_tokens is not None else None,
-                )
-                loss.backward()
-                if it == c.iterations - 1:
-                    totals["loss"] += float(loss.detach())
-                    for key in ("clip_low", "clip_high", "kl", "ratio", "tokens"):
-                        totals[key] += getattr(st, key)
-            if c.max_grad_norm > 0:
-                grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.max_grad_norm))
-            self.optimizer.step()
-            self.scheduler.step()
-            self.sync_ref_model(self.step * c.iterations + it + 1)
+        if c.max_grad_norm > 0:
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.max_grad_norm))
+        self.optimizer.step()
+        self.scheduler.step()
+        self.sync_ref_model(self.step * c.iterations + it + 1)
+        return grad_norm
+
+    def _micro_batch_loss(self, plan: _UpdatePlan, k: int, ref_logps: list[Tensor], threshold: Tensor | None,
+                          *, first_iteration: bool) -> tuple[Tensor, Any]:
+        """The clipped-surrogate loss of micro-batch ``k`` by the current policy (and its statistics).
+        On the first iteration the reference's log-probabilities of the micro-batch are appended to
+        ``ref_logps`` (the reference does not change during an update)."""
+        c = self.config
+        i, j = plan.chunks[k]
+        sub = plan.seqs.rows(i, j)
+        t = sub.completion_ids.shape[1]
+        with self.autocast():
+            logits = completion_logits(self.train_model, sub, self.share_prompt)
+        logps = token_logps(logits, sub.completion_ids, c.temperature)
+        entropy_mask = None
+        if plan.entropy_masking:  # the current policy's entropies, quantile over the whole batch
+            ent = token_entropy(logits.detach(), c.temperature)
+            entropy_mask = high_entropy_mask(ent, sub.completion_mask, c.top_entropy_quantile, threshold)
+        if self.ref_model is not None and first_iteration:
+            with torch.no_grad(), self.autocast():
+                ref_logits = completion_logits(self.ref_model, sub, self.share_prompt)
+                ref_logps.append(token_logps(ref_logits, sub.completion_ids, c.temperature))
+        return policy_loss(
+            logps, plan.old_logps[i:j, :t], plan.advantages[i:j], sub.completion_mask, loss_type=c.loss_type,
+            eps_low=c.epsilon_low, eps_high=c.epsilon_high, num_sequences=plan.num_sequences,
+            num_tokens=plan.num_tokens, max_completion_length=c.max_new_tokens,
+            ref_logps=ref_logps[k] if ref_logps else None, beta=c.beta,
+            importance_sampling_level=c.importance_sampling_level, delta=c.delta,
+            kl_bias_correction=c.kl_bias_correction, entropy_mask=entropy_mask,
+            row_tokens=plan.row_tokens[i:j] if plan.row_tokens is not None else None,
+        )
+
+    def _update_metrics(self, batch: Rollout, plan: _UpdatePlan, totals: dict[str, float],
+                        grad_norm: float) -> dict[str, float]:
         lengths = batch.seqs.completion_mask.sum(1).float()
-        tokens = max(num_tokens, 1)
+        tokens = max(plan.num_tokens, 1)
         out = {
             "loss": totals["loss"],
             "grad_norm": grad_norm,
             "lr": self.scheduler.get_last_lr()[0],
-            "frac/zero_spread_groups": float(adv.zero_spread.float().mean()),
-            "frac/no_signal_completions": 1 - len(active) / max(n, 1),
+            "frac/zero_spread_groups": plan.zero_spread,
+            "frac/no_signal_completions": 1 - len(plan.old_logps) / max(plan.num_sequences, 1),
             "clip/low": totals["clip_low"] / tokens,
             "clip/high": totals["clip_high"] / tokens,
             "clip/fraction": (totals["clip_low"] + totals["clip_high"]) / tokens,
@@ -371,7 +419,7 @@ class Trainer:
             "completion/length_max": float(lengths.max()),
             "completion/truncated": float(batch.truncated.float().mean()),
         }
-        if c.beta > 0:
+        if self.config.beta > 0:
             out["kl"] = totals["kl"] / max(totals["tokens"], 1)
         return out
 
@@ -413,47 +461,63 @@ class Trainer:
             if self.pending is None and self.step < c.max_steps:
                 self.pending = self.start_rollout().result()
             while self.step < min(until or c.max_steps, c.max_steps):
-                t0 = time.perf_counter()
-                batch, self.pending = self.pending, None
-                more = self.step + 1 < c.max_steps
-                next_rollout = self.start_rollout() if c.overlap_rewards and more else None
-                t_wait = time.perf_counter()
-                assert batch is not None and batch.rewards is not None
-                rewards = batch.rewards.result()
-                wait_s = time.perf_counter() - t_wait
-                t_update = time.perf_counter()
-                last = self.update(batch, rewards)
-                update_s = time.perf_counter() - t_update
-                t_join = time.perf_counter()
-                if next_rollout is not None:
-                    self.pending = next_rollout.result()
-                join_s = time.perf_counter() - t_join
-                self.sync_sampler()
-                if not c.overlap_rewards and more:
-                    self.pending = self.start_rollout().result()
-                self.step += 1
-                step_s = time.perf_counter() - t0
-                gen_s = self.pending.generate_s if self.pending is not None else 0.0
-                last.update(reward_metrics(rewards))
-                last.update({
-                    "time/step_s": step_s, "time/generate_s": gen_s, "time/update_s": update_s,
-                    "time/generate_wait_s": join_s,
-                    "time/reward_wait_s": wait_s, "time/reward_s": batch.scored_at - batch.submitted_at,
-                    "time/reward_share": wait_s / step_s if step_s else 0.0,
-                    "speed/tokens_per_s": float(batch.seqs.completion_mask.sum()) / step_s if step_s else 0.0,
-                })
-                if c.eval_every and self.eval_rows and self.step % c.eval_every == 0:
-                    last.update({f"eval/{k}": v for k, v in self.evaluate(self.eval_rows).items()})
-                self.metrics.log(self.step, last)
-                if (c.save_every and self.step % c.save_every == 0) or self.step == c.max_steps:
-                    self.save_checkpoint()
+                last = self.train_step()
+                self.after_step(last)
                 bar.update(1)
-                bar.set_postfix(reward=f"{last['reward/mean']:.3f}", s_step=f"{step_s:.2f}")
+                bar.set_postfix(reward=f"{last['reward/mean']:.3f}", s_step=f"{last['time/step_s']:.2f}")
         finally:
             bar.close()
             self.metrics.close()
             self.checkpointer.wait()
         return last
+
+    def train_step(self) -> dict[str, float]:
+        """One step on the pending batch: wait for its rewards, update, have the next batch sampled (meanwhile
+        when overlapping); returns the step's metrics (training, rewards, timings)."""
+        c = self.config
+        t0 = time.perf_counter()
+        batch, self.pending = self.pending, None
+        assert batch is not None and batch.rewards is not None
+        more = self.step + 1 < c.max_steps
+        next_rollout = self.start_rollout() if c.overlap_rewards and more else None
+        t_wait = time.perf_counter()
+        rewards = batch.rewards.result()
+        t_update = time.perf_counter()
+        out = self.update(batch, rewards)
+        t_join = time.perf_counter()
+        if next_rollout is not None:
+            self.pending = next_rollout.result()
+        t_joined = time.perf_counter()
+        self.sync_sampler()
+        if not c.overlap_rewards and more:
+            self.pending = self.start_rollout().result()
+        self.step += 1
+        step_s = time.perf_counter() - t0
+        out.update(reward_metrics(rewards))
+        out.update(self._step_times(batch, step_s, wait_s=t_update - t_wait, update_s=t_join - t_update,
+                                    join_s=t_joined - t_join))
+        return out
+
+    def _step_times(self, batch: Rollout, step_s: float, *, wait_s: float, update_s: float,
+                    join_s: float) -> dict[str, float]:
+        return {
+            "time/step_s": step_s,
+            "time/generate_s": self.pending.generate_s if self.pending is not None else 0.0,
+            "time/update_s": update_s, "time/generate_wait_s": join_s,
+            "time/reward_wait_s": wait_s, "time/reward_s": batch.scored_at - batch.submitted_at,
+            "time/reward_share": wait_s / step_s if step_s else 0.0,
+            "speed/tokens_per_s": float(batch.seqs.completion_mask.sum()) / step_s if step_s else 0.0,
+        }
+
+    def after_step(self, last: dict[str, float]) -> None:
+        """After step ``self.step``: held-out evaluation when due (into ``last``), log ``last``, checkpoint."""
+        c = self.config
+        if c.eval_every and self.eval_rows and self.step % c.eval_every == 0:
+            last.update({f"eval/{k}": v for k, v in self.evaluate(self.eval_rows).items()})
+        assert self.metrics is not None
+        self.metrics.log(self.step, last)
+        if (c.save_every and self.step % c.save_every == 0) or self.step == c.max_steps:
+            self.save_checkpoint()
 
     # -- evaluation ------------------------------------------------------------------------------
     def evaluate(self, rows: Sequence[PromptRow], batch_size: int = 64) -> dict[str, float]:

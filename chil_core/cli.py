@@ -393,6 +393,41 @@ def score(input_path: str, output: str | None, config_path: str | None, framewor
         sys.exit(1)
 
 
+# -- serve -----------------------------------------------------------------------------------
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--frameworks", help="Comma-separated frameworks to enable (default: the config's, else all installed).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Server processes (each with its own scorer).")
+@click.option("--max-concurrency", default=256, show_default=True, type=click.IntRange(min=1), help="Scoring requests in flight; more are answered 503.")
+@click.option("--max-records", default=4096, show_default=True, type=click.IntRange(min=1), help="Records per request; more are answered 413.")
+@click.option("--max-body-mb", default=16.0, show_default=True, type=click.FloatRange(min=0.001), help="Request body bound; larger is answered 413.")
+@click.option("--request-timeout", default=120.0, show_default=True, type=click.FloatRange(min=0.001), help="Seconds; a slower request is answered 504.")
+@click.option("--batch-wait-ms", default=2.0, show_default=True, type=click.FloatRange(min=0), help="How long concurrent requests are gathered into one submission.")
+@click.option("--masked-value", default=0.0, show_default=True, type=float, help="/get_reward's number for a record no framework scored.")
+@click.option("--log-level", default="info", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def serve(host: str, port: int, config_path: str | None, frameworks: str | None, workers: int, max_concurrency: int,
+          max_records: int, max_body_mb: float, request_timeout: float, batch_wait_ms: float, masked_value: float,
+          log_level: str) -> None:
+    """Serve rewards over HTTP: POST /score, POST /get_reward (OpenRLHF), GET /health, GET /metrics."""
+    try:
+        import prometheus_client  # noqa: F401
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        _fail(f"chil serve needs the serve extra ({exc.name} is missing): pip install 'chil-core[serve]'")
+    from chil_core.serve import ServeOptions
+    from chil_core.serve import serve as run_server
+
+    _settings(config_path, frameworks)  # a bad config fails here, before the server starts
+    opts = ServeOptions(config=config_path, frameworks=_split(frameworks), max_body_bytes=int(max_body_mb * 1024 * 1024),
+                        max_records=max_records, max_concurrency=max_concurrency, request_timeout_s=request_timeout,
+                        batch_wait_ms=batch_wait_ms, masked_value=masked_value)
+    logging.basicConfig(level=getattr(logging, log_level.upper()), format="%(levelname)s %(name)s: %(message)s")
+    run_server(host, port, opts, workers=workers, log_level=log_level)
+
+
 # -- schema ----------------------------------------------------------------------------------
 @cli.command()
 @click.option("--check", is_flag=True, help="Exit non-zero when schemas/ differs from the contracts.")

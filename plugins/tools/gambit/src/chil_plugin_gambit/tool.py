@@ -7,7 +7,6 @@ so a game that makes the C++ enumeration run long cannot stall its neighbours.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from fractions import Fraction
 from typing import Any, ClassVar
@@ -40,9 +39,7 @@ class GambitGame(Tool):
     max_batch: ClassVar[int] = 16
     options: GambitOptions
 
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        return None if importlib.util.find_spec("pygambit") else "pygambit is not installed (pip install pygambit)"
+    requires_modules: ClassVar[dict[str, str]] = {"pygambit": "pygambit"}
 
     def start(self) -> None:
         import pygambit

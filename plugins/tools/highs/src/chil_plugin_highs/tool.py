@@ -4,7 +4,6 @@ HiGHS's own ``time_limit`` option; the model is passed in one call (column-wise 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from typing import Any, ClassVar
@@ -38,9 +37,7 @@ class HighsSolver(Tool):
     max_batch: ClassVar[int] = 16
     options: HighsOptions
 
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        return None if importlib.util.find_spec("highspy") else "highspy is not installed (pip install highspy)"
+    requires_modules: ClassVar[dict[str, str]] = {"highspy": "highspy"}
 
     def start(self) -> None:
         import highspy

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,9 +30,7 @@ class LightGBMPredictor(Tool):
     priority: ClassVar[int] = 5
     options: LightGBMOptions
 
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        return None if importlib.util.find_spec("lightgbm") else "lightgbm is not installed (pip install lightgbm)"
+    requires_modules: ClassVar[dict[str, str]] = {"lightgbm": "lightgbm", "numpy": "numpy"}
 
     def start(self) -> None:
         import lightgbm

@@ -9,7 +9,6 @@ pywraplp; such an answer is re-checked with a zero objective (feasible: the LP i
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from typing import Any, ClassVar, Literal
 
@@ -43,9 +42,7 @@ class OrToolsSolver(Tool):
     max_batch: ClassVar[int] = 16
     options: OrToolsOptions
 
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        return None if importlib.util.find_spec("ortools") else "ortools is not installed (pip install ortools)"
+    requires_modules: ClassVar[dict[str, str]] = {"ortools": "ortools"}
 
     def start(self) -> None:
         from ortools.linear_solver import pywraplp

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,9 +31,7 @@ class XGBoostPredictor(Tool):
     priority: ClassVar[int] = 10
     options: XGBoostOptions
 
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        return None if importlib.util.find_spec("xgboost") else "xgboost is not installed (pip install xgboost-cpu)"
+    requires_modules: ClassVar[dict[str, str]] = {"xgboost": "xgboost-cpu", "numpy": "numpy"}
 
     def start(self) -> None:
         import numpy

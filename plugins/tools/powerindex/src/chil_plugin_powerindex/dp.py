@@ -10,7 +10,8 @@ when ``quota - wi <= w(S) < quota``, so with ``s_k`` the slot ``k`` of ``sum(D[q
 
     swings_i = sum_k s_k,      shapley_i = sum_k s_k * k! (n-1-k)! / n!
 
-Everything is an exact integer or :class:`fractions.Fraction`.  Cost: O(n * quota) big-integer
+The table runs to min(quota, total - quota + 1) and packs only the coalition sizes that fit under
+it (see :func:`swing_counts`).  Everything is an exact integer or :class:`fractions.Fraction`.  Cost: O(n * quota) big-integer
 operations for the table and O(quota) per *distinct* weight, instead of 2^n coalitions or n!
 orderings.
 """
@@ -25,18 +26,39 @@ from chil_core.capabilities.voting import Game, encode
 
 def swing_counts(weights: tuple[int, ...], quota: int) -> dict[int, list[int]]:
     """For each distinct weight ``wi``: ``[s_0, ..., s_{n-1}]``, the swings of a player of that weight
-    by size of the coalition it joins."""
-    n, q = len(weights), quota
-    bits = n + 1
+    by size of the coalition it joins.
+
+    Two reductions keep the packed integers small.  *Complement*: ``S`` (without ``i``) is a swing when
+    ``q - wi <= w(S) < q``, that is when its complement ``R`` in ``N \\ {i}`` has ``q' - wi <= w(R) < q'``
+    with ``q' = W - q + 1``; the table runs to the smaller of ``q`` and ``q'``, and with the complement a
+    swing of size ``k`` is counted at size ``n - 1 - k``.  *Sizes*: a coalition under the threshold has
+    at most ``K`` members (``K`` smallest weights sum below it), so only ``K + 1`` slots are packed, and a
+    slot needs only as many bits as the largest ``C(n, k)``, ``k <= K``."""
+    n = len(weights)
+    total = sum(weights)
+    flipped = total - quota + 1 < quota
+    q = total - quota + 1 if flipped else quota
+    if q <= 0:
+        return {wi: [0] * n for wi in set(weights)}
+    k_max, acc = 0, 0
+    for w in sorted(weights):
+        if acc + w >= q:
+            break
+        acc += w
+        k_max += 1
+    bits = max(math.comb(n, k).bit_length() for k in range(k_max + 1)) + 1
     table = [0] * q
     table[0] = 1
+    top = 0  # the highest cell that can be non-zero so far
     for wj in weights:
         if wj >= q:
             continue  # any coalition with this player weighs >= q: no cell below q changes
-        for w in range(q - 1, wj - 1, -1):
+        hi = min(q - 1, top + wj)
+        for w in range(hi, wj - 1, -1):
             c = table[w - wj]
             if c:
                 table[w] += c << bits
+        top = hi
     mask = (1 << bits) - 1
     out: dict[int, list[int]] = {}
     for wi in sorted(set(weights)):
@@ -51,7 +73,8 @@ def swing_counts(weights: tuple[int, ...], quota: int) -> dict[int, list[int]]:
         while packed and len(slots) < n:
             slots.append(packed & mask)
             packed >>= bits
-        out[wi] = slots + [0] * (n - len(slots))
+        slots += [0] * (n - len(slots))
+        out[wi] = slots[::-1] if flipped else slots
     return out
 
 

@@ -1,7 +1,8 @@
 """The power framework's must-show figures, one table: validity against independent computations,
 CrowS-Pairs ranking, throughput and latency against a naive loop, hostile input.
 
-    python benchmarks/bench_power.py [--data ../shared/data] [--populations 1000] [--graphs 300]
+    python benchmarks/bench_power.py [--parts fairness,graph,voting,crows-pairs,throughput,hostile]
+                                     [--data ../shared/data] [--populations 1000] [--graphs 300]
                                      [--games 200] [--records 400] [--latency 100] [--skip-crows]
 
 Sections (each a row group):
@@ -15,10 +16,14 @@ Sections (each a row group):
   disconnects", most central by in-degree) whose truth is computed by the plain-Python reference
   functions of ``chil_core.testing.graph`` (BFS, Edmonds–Karp, Dijkstra), not by NetworkX.
 - ``voting``: indices of the DP backend equal to brute-force enumeration of every coalition on
-  generated games with n <= 12; the DP on n = 200 (weights 1..10 and 1..20), seconds.
+  generated games with n <= 12; the DP on n = 200 (weights 1..10, 1..20, 1..50; quota above half, or
+  two thirds), seconds, the median of three.
 - ``crows-pairs``: fraction of CrowS-Pairs dev pairs where the ``weat`` stereotype probability ranks
-  ``sent_more`` above ``sent_less`` (ties count half), all 500 and rows 251-500 (the head's one
-  hyperparameter was chosen on rows 1-250; nothing was fitted on CrowS-Pairs).
+  ``sent_more`` above ``sent_less`` (ties count half): the shipped head and lexicon on all 500 and on rows
+  251-500 (optimistic: the lexicon was widened once after looking at the dev file), and the *held-out*
+  figure: rows 251-500, with every group term that only those rows use (none of rows 1-250) dropped
+  from the lexicon (published audit-study names kept) and the head refitted on that lexicon's built
+  sentences (C = 0.01, chosen on rows 1-250).  Nothing is ever fitted on CrowS-Pairs.
 - ``throughput``: the right completions of generated pairs (scripts/power_pairs.py: fairness, graph,
   voting, BBQ-style), framework over each record with tools called directly one at a time (naive
   loop), then one Scorer batch with an empty cache (cold) and again (warm); p50/p99 one record at a time.
@@ -184,20 +189,68 @@ def voting_rows(n_games: int) -> list[dict[str, Any]]:
         equal += [Fraction(v["shapley_shubik"][p]) for p in names] == shapley and [v["swings"][p] for p in names] == swings
     rows = [{"section": "voting", "check": f"DP = brute force, n <= 12 ({n_games} games)", "result": f"{equal}/{n_games}",
              "detail": "Shapley-Shubik and Banzhaf swings, exact"}]
-    for hi in (10, 20):
+    for hi, num, den in ((10, 1, 2), (20, 1, 2), (20, 2, 3), (50, 1, 2)):
         weights = [rng.randint(1, hi) for _ in range(200)]
-        quota = sum(weights) // 2 + 1
-        t0 = time.perf_counter()
-        v = tool.run_batch([indices_call(quota, weights)])[0]
-        dt = time.perf_counter() - t0
+        quota = sum(weights) * num // den + 1
+        times = []
+        for _ in range(3):  # the median of three: the machine is shared
+            t0 = time.perf_counter()
+            v = tool.run_batch([indices_call(quota, weights)])[0]
+            times.append(time.perf_counter() - t0)
+        dt = sorted(times)[1]
         total = sum(Fraction(x) for x in v["shapley_shubik"].values())
-        rows.append({"section": "voting", "check": f"DP n = 200, weights 1..{hi}, quota {quota}", "result": f"{dt:.3f} s",
-                     "detail": f"{'< 1 s' if dt < 1 else '>= 1 s'}; indices sum to {total}"})
+        rows.append({"section": "voting", "check": f"DP n = 200, weights 1..{hi}, quota {quota} (> {num}/{den})", "result": f"{dt:.3f} s",
+                     "detail": f"{'< 1 s' if dt < 1 else '>= 1 s'} (median of 3, max {max(times):.3f} s); indices sum to {total}"})
     return rows
 
 
 # -- CrowS-Pairs -----------------------------------------------------------------------------------
-def crows_rows(data: Path) -> list[dict[str, Any]]:
+def _ranked(p_more: list[float], p_less: list[float]) -> list[float]:
+    return [1.0 if a > b else 0.5 if a == b else 0.0 for a, b in zip(p_more, p_less, strict=True)]
+
+
+def _held_out_lexicon(rows: list[dict[str, str]], first: int) -> tuple[Any, list[str]]:
+    """The lexicon's categories without every group term that occurs in rows ``first+1..`` but in none
+    of rows ``1..first`` (published audit-study names excepted): the lexicon was widened once after
+    looking at the dev file, so a term that only the measured rows use may be there because of them."""
+    import dataclasses
+
+    from chil_plugin_stereotype import lexicon
+    from chil_plugin_stereotype.features import find_groups
+
+    def terms(rs: list[dict[str, str]]) -> set[str]:
+        return {g.term.casefold() for r in rs for k in ("sent_more", "sent_less") for g in find_groups(r[k])}
+
+    published = set(lexicon._AA_NAMES) | set(lexicon._EA_NAMES)
+    drop = sorted(terms(rows[first:]) - terms(rows[:first]) - published)
+    cats = tuple(dataclasses.replace(c, marked=tuple(t for t in c.marked if t not in drop),
+                                     unmarked=tuple(t for t in c.unmarked if t not in drop)) for c in lexicon.CATEGORIES)
+    return cats, drop
+
+
+def _with_lexicon(categories: Any, fn: Any) -> Any:
+    """Run ``fn()`` with the stereotype lexicon's categories replaced (term index rebuilt), then restore."""
+    from chil_plugin_stereotype import features, fit, lexicon
+
+    saved = (lexicon.CATEGORIES, features.CATEGORIES, fit.CATEGORIES, features._TERMS, dict(features._FIRST))
+
+    def install(cats: Any) -> None:
+        lexicon.CATEGORIES = features.CATEGORIES = fit.CATEGORIES = cats
+        features._TERMS = features._term_index()
+        features._FIRST.clear()
+        for words, cat, sign in features._TERMS:
+            features._FIRST.setdefault(words[0], []).append((words, cat, sign))
+
+    install(categories)
+    try:
+        return fn()
+    finally:
+        lexicon.CATEGORIES, features.CATEGORIES, fit.CATEGORIES, features._TERMS, first = saved
+        features._FIRST.clear()
+        features._FIRST.update(first)
+
+
+def crows_rows(data: Path, first: int = 250) -> list[dict[str, Any]]:
     from chil_core import ToolCall
 
     path = data / "crows_pairs" / "crows_pairs_dev.csv"
@@ -205,18 +258,45 @@ def crows_rows(data: Path) -> list[dict[str, Any]]:
         rows = list(csv.DictReader(fh))
     tool = _tool("stereotype", "weat")
     out = tool.run_batch([ToolCall("stereotype", "score", {"text": r[k]}) for r in rows for k in ("sent_more", "sent_less")])
-    s = []
-    for i in range(len(rows)):
-        a, b = out[2 * i]["probability"], out[2 * i + 1]["probability"]
-        s.append(1.0 if a > b else 0.5 if a == b else 0.0)
+    s = _ranked([o["probability"] for o in out[0::2]], [o["probability"] for o in out[1::2]])
     by_type: dict[str, list[float]] = {}
     for r, x in zip(rows, s, strict=True):
         by_type.setdefault(r["bias_type"], []).append(x)
     detail = ", ".join(f"{k} {sum(v) / len(v):.2f}" for k, v in sorted(by_type.items()))
-    half = s[250:]
-    return [{"section": "crows-pairs", "check": f"sent_more ranked above sent_less, all {len(s)}", "result": f"{sum(s) / len(s):.1%}", "detail": detail},
-            {"section": "crows-pairs", "check": "the same, rows 251-500 only", "result": f"{sum(half) / len(half):.1%}",
-             "detail": "head regularisation chosen on rows 1-250; lexicons reach 56-59%"}]
+    tail = s[first:]
+    result = [{"section": "crows-pairs", "check": f"shipped head + lexicon, all {len(s)} (optimistic)", "result": f"{sum(s) / len(s):.1%}", "detail": detail},
+              {"section": "crows-pairs", "check": f"shipped head + lexicon, rows {first + 1}-{len(s)}", "result": f"{sum(tail) / len(tail):.1%}",
+               "detail": "C chosen on rows 1-250, but the lexicon was widened after looking at the dev file"}]
+
+    # Held out: rows first+1.. were used for no choice.  Terms only those rows use are dropped, the head
+    # is refitted on the built sentences of that lexicon (C = 0.01, chosen on rows 1..first), then scored.
+    import math
+
+    from chil_plugin_stereotype.features import FEATURES, Featurizer
+    from chil_plugin_stereotype.fit import fit_head
+
+    cats, drop = _held_out_lexicon(rows, first)
+    embed = tool._embed
+
+    def measure() -> list[float]:
+        head = fit_head(tool.options.embedding, tool.options.embedding_options)
+        feat = Featurizer(embed)
+        texts = [r[k] for r in rows[first:] for k in ("sent_more", "sent_less")]
+        x, _ = feat.features(texts)
+        z = [head["intercept"] + sum(w * float(v) for w, v in zip(head["weights"], row, strict=True)) for row in x]
+        p = [1 / (1 + math.exp(-max(-60.0, min(60.0, v)))) for v in z]
+        assert head["features"] == list(FEATURES)
+        return _ranked(p[0::2], p[1::2])
+
+    held = _with_lexicon(cats, measure)
+    by_type = {}
+    for r, x in zip(rows[first:], held, strict=True):
+        by_type.setdefault(r["bias_type"], []).append(x)
+    result.append({"section": "crows-pairs", "check": f"held out: rows {first + 1}-{len(rows)}, {len(drop)} terms only they use dropped, head refitted",
+                   "result": f"{sum(held) / len(held):.1%}",
+                   "detail": "rows used for no choice; " + ", ".join(f"{k} {sum(v) / len(v):.2f}" for k, v in sorted(by_type.items()))
+                   + "; lexicons reach 56-59%"})
+    return result
 
 
 # -- throughput ------------------------------------------------------------------------------------
@@ -299,13 +379,20 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=400)
     ap.add_argument("--latency", type=int, default=100)
     ap.add_argument("--skip-crows", action="store_true")
+    ap.add_argument("--parts", default="fairness,graph,voting,crows-pairs,throughput,hostile",
+                    help="comma-separated sections to run")
     a = ap.parse_args()
+    parts = set(a.parts.split(","))
     rows: list[dict[str, Any]] = []
     steps = [("fairness", lambda: fairness_rows(a.populations)), ("graph", lambda: graph_rows(a.graphs)),
              ("voting", lambda: voting_rows(a.games))]
     if not a.skip_crows:
         steps.append(("crows-pairs", lambda: crows_rows(a.data)))
     steps += [("throughput", lambda: throughput_rows(a.records, a.latency)), ("hostile", hostile_rows)]
+    unknown = parts - {n for n, _ in steps} - {"crows-pairs"}
+    if unknown:
+        ap.error(f"--parts: unknown {', '.join(sorted(unknown))}")
+    steps = [(n, f) for n, f in steps if n in parts]
     for name, step in steps:
         t0 = time.perf_counter()
         rows += step()

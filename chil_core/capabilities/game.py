@@ -45,6 +45,11 @@ MAX_NAME = 100
 _NUM_RE = re.compile(r"\s*([+-]?)(\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d{1,3}))?(?:\s*/\s*(\d+))?\s*\Z")
 
 
+#: JSON integers below this magnitude stay Python ints in a game's payoffs (exact, equal and hashing
+#: equal to the Fraction of the same value, and far cheaper to compute with)
+_SMALL = 10**18
+
+
 class GameError(ValueError):
     """A malformed game or profile; the message names the offending field."""
 
@@ -107,7 +112,8 @@ def fmt(x: Fraction) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Game:
-    """A finite normal-form game: ``payoffs[s1][s2]...[sn][player]`` as nested tuples of Fractions."""
+    """A finite normal-form game: ``payoffs[s1][s2]...[sn][player]`` as nested tuples of exact numbers
+    (Fractions, or ints for integer payoffs)."""
 
     players: tuple[str, ...]
     strategies: tuple[tuple[str, ...], ...]
@@ -187,7 +193,7 @@ def _matrix(data: Any, where: str, max_strategies: int, max_cells: int) -> list[
     for i, row in enumerate(data):
         if len(row) != n:
             raise GameError(f"{where}[{i}] has {len(row)} entries, row 0 has {n}")
-        out.append([number(v, f"{where}[{i}][{j}]") for j, v in enumerate(row)])
+        out.append([v if type(v) is int and -_SMALL < v < _SMALL else number(v, f"{where}[{i}][{j}]") for j, v in enumerate(row)])
     return out
 
 
@@ -235,7 +241,7 @@ def load_game(data: Any, where: str = "game", *, max_strategies: int = MAX_STRAT
         if depth == k:
             if not isinstance(node, list) or len(node) != k:
                 raise GameError(f"{path} must be a list of {k} payoffs")
-            return tuple(number(v, f"{path}[{i}]") for i, v in enumerate(node))
+            return tuple(v if type(v) is int and -_SMALL < v < _SMALL else number(v, f"{path}[{i}]") for i, v in enumerate(node))
         size = len(strategies[depth])
         if not isinstance(node, list) or len(node) != size:
             raise GameError(f"{path} must be a list of {size} entries (player {depth + 1}'s strategies)")
@@ -268,7 +274,8 @@ def load_profile(game: Game, data: Any, where: str = "profile") -> Profile:
 
 
 def pure_profile(game: Game, choice: tuple[int, ...]) -> Profile:
-    return tuple(tuple(Fraction(int(i == c)) for i in range(len(s))) for c, s in zip(choice, game.strategies, strict=True))
+    """The pure profile ``choice`` (probabilities 0 and 1 as ints: equal, and hashing equal, to Fractions)."""
+    return tuple(tuple(int(i == c) for i in range(len(s))) for c, s in zip(choice, game.strategies, strict=True))
 
 
 def strategy_values(game: Game, profile: Profile, player: int) -> list[Fraction]:
@@ -303,6 +310,8 @@ class ProfileCheck:
 
 def check_profile(game: Game, profile: Profile) -> ProfileCheck:
     """Exact Nash check: every player's expected payoff equals its best pure response's."""
+    if game.n_players == 2:
+        return _check_bimatrix(game, profile)
     payoffs, best_dev = [], None
     for player in range(game.n_players):
         values = strategy_values(game, profile, player)
@@ -313,6 +322,54 @@ def check_profile(game: Game, profile: Profile) -> ProfileCheck:
         if gain > 0 and (best_dev is None or gain > best_dev[2]):
             best_dev = (player, top, gain)
     return ProfileCheck(best_dev is None, payoffs, best_dev)
+
+
+def _lcm_of_denominators(values: Any) -> int:
+    out = 1
+    for x in values:
+        d = x.denominator
+        if d != 1 and out % d:
+            out = out * d // math.gcd(out, d)
+    return out
+
+
+def _check_bimatrix(game: Game, profile: Profile) -> ProfileCheck:
+    """:func:`check_profile` of a two-player game in integers: probabilities over their common
+    denominator, each player's payoffs over theirs; one Fraction per result.  Exactly the same answer."""
+    p, q = profile
+    pay = game.payoffs
+    dp, dq = _lcm_of_denominators(p), _lcm_of_denominators(q)
+    pn = [x.numerator * (dp // x.denominator) for x in p]
+    qn = [x.numerator * (dq // x.denominator) for x in q]
+    la = _lcm_of_denominators(c[0] for row in pay for c in row)
+    lb = _lcm_of_denominators(c[1] for row in pay for c in row)
+    # row player: value of row i = vr[i] / (la * dq); column player: value of column j = vc[j] / (lb * dp)
+    vr = []
+    for row in pay:
+        acc = 0
+        for c, y in zip(row, qn):
+            if y:
+                a = c[0]
+                acc += (a.numerator * (la // a.denominator)) * y
+        vr.append(acc)
+    vc = [0] * len(q)
+    for row, x in zip(pay, pn):
+        if x:
+            for j, c in enumerate(row):
+                b = c[1]
+                vc[j] += (b.numerator * (lb // b.denominator)) * x
+    own_r = sum(v * x for v, x in zip(vr, pn) if x)  # over la * dq * dp
+    own_c = sum(v * y for v, y in zip(vc, qn) if y)  # over lb * dp * dq
+    scale_r, scale_c = la * dq * dp, lb * dp * dq
+    best_dev = None
+    for player, values, own, dmine, scale in ((0, vr, own_r, dp, scale_r), (1, vc, own_c, dq, scale_c)):
+        top = max(range(len(values)), key=values.__getitem__)
+        excess = values[top] * dmine - own
+        if excess > 0:
+            gain = Fraction(excess, scale)
+            if best_dev is None or gain > best_dev[2]:
+                best_dev = (player, top, gain)
+    return ProfileCheck(best_dev is None, [Fraction(own_r, scale_r), Fraction(own_c, scale_c)], best_dev)
 
 
 def pure_equilibria(game: Game) -> list[tuple[int, ...]]:

@@ -78,19 +78,28 @@ class Model:
         return any(v.integer for v in self.variables)
 
     def to_json(self) -> dict[str, Any]:
-        def num(x: Fraction | None) -> str | None:
-            return None if x is None else str(x)
+        def num(x: Fraction | int | None) -> str | int | None:
+            if x is None:
+                return None
+            return x if type(x) is int else int(x) if x.denominator == 1 else str(x)
 
         return {
             "sense": self.sense,
             "variables": [{"name": v.name, "lb": num(v.lb), "ub": num(v.ub), "integer": v.integer} for v in self.variables],
-            "objective": {"terms": {n: str(c) for n, c in self.objective}, "constant": str(self.constant)},
-            "constraints": [{"name": c.name, "terms": {n: str(k) for n, k in c.terms}, "sense": c.sense, "rhs": str(c.rhs)}
+            "objective": {"terms": {n: num(c) for n, c in self.objective}, "constant": num(self.constant)},
+            "constraints": [{"name": c.name, "terms": {n: num(k) for n, k in c.terms}, "sense": c.sense, "rhs": num(c.rhs)}
                             for c in self.constraints],
         }
 
 
 def _num(value: Any, where: str) -> Fraction:
+    """An exact number of a model: a JSON integer stays a Python ``int`` (exact, and much faster than
+    :class:`~fractions.Fraction` in the sums of :func:`evaluate`; it has ``numerator`` and
+    ``denominator`` too), anything else becomes a Fraction."""
+    if type(value) is int:
+        if -_MAX_INT <= value <= _MAX_INT:
+            return value  # type: ignore[return-value]
+        raise ModelError(f"{where}: magnitude {float(value):.3g} exceeds {float(MAX_MAGNITUDE):.0e} (solvers would treat it as infinite)")
     try:
         out = number(value, where)
     except GameError as exc:
@@ -130,10 +139,11 @@ def _terms(data: Any, where: str, known: dict[str, Variable]) -> tuple[tuple[str
         raise ModelError(f"{where} must be an object {{variable: coefficient}}")
     out: dict[str, Fraction] = {}
     for name, coef in pairs:
-        n = _name(name, f"{where} variable")
+        n = name if name in known else _name(name, f"{where} variable")  # a declared name was checked
         if n not in known:
             raise ModelError(f"{where} uses undeclared variable {n!r}")
-        out[n] = out.get(n, Fraction(0)) + _num(coef, f"{where}.{n}")
+        c = _num(coef, f"{where}.{n}")
+        out[n] = out[n] + c if n in out else c
     return tuple((n, c) for n, c in out.items() if c != 0)
 
 
@@ -234,7 +244,7 @@ def load_solution(model: Model, data: Any, where: str = "solution") -> tuple[dic
         out[k] = _num(v, f"{where}.{k}")
     missing = [v.name for v in model.variables if v.name not in out]
     for name in missing:
-        out[name] = Fraction(0)
+        out[name] = 0  # type: ignore[assignment]
     return out, missing
 
 
@@ -252,8 +262,10 @@ class Evaluation:
 
 def evaluate(model: Model, values: dict[str, Fraction], tolerance: Fraction = Fraction(0)) -> Evaluation:
     """Objective and violations of ``values`` in exact rationals (``tolerance``: absolute slack allowed)."""
-    obj = model.constant + sum((c * values[n] for n, c in model.objective), Fraction(0))
+    # integers stay integers (JSON integer data): exact, and no Fraction is built unless one is needed
+    obj = model.constant + sum(c * values[n] for n, c in model.objective)
     ev = Evaluation(obj)
+    tolerance = tolerance or 0  # an exact check compares with the bounds themselves
     for v in model.variables:
         x = values[v.name]
         if v.lb is not None and x < v.lb - tolerance:
@@ -263,7 +275,7 @@ def evaluate(model: Model, values: dict[str, Fraction], tolerance: Fraction = Fr
         if v.integer and x.denominator != 1:
             ev.violations.append((v.name, f"{v.name} = {x} must be an integer"))
     for c in model.constraints:
-        lhs = sum((k * values[n] for n, k in c.terms), Fraction(0))
+        lhs = sum(k * values[n] for n, k in c.terms)
         bad = (c.sense == "<=" and lhs > c.rhs + tolerance) or (c.sense == ">=" and lhs < c.rhs - tolerance) \
             or (c.sense == "=" and abs(lhs - c.rhs) > tolerance)
         if bad:

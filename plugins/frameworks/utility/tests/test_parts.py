@@ -144,3 +144,41 @@ def test_chil_tasks_command(tmp_path):
     assert [r["metadata"]["task"] for r in rows] == ["games", "games", "lp", "lp"]
     bad = CliRunner().invoke(cli, ["tasks", "--kind", "chess"])
     assert bad.exit_code == 2 and "unknown kind(s) chess" in bad.output
+
+
+def test_integer_bimatrix_check_equals_the_rational_computation():
+    """``check_profile`` of a two-player game runs in integers; on random games (integer, fractional and
+    decimal payoffs) and random mixed and pure profiles it gives exactly what the plain rational
+    computation from ``strategy_values`` gives: verdict, payoffs and the most profitable deviation."""
+    import random
+
+    from chil_core.capabilities import game as G
+
+    def rational(game, profile):
+        payoffs, best = [], None
+        for player in range(2):
+            values = G.strategy_values(game, profile, player)
+            own = sum((v * pr for v, pr in zip(values, profile[player], strict=True)), Fraction(0))
+            payoffs.append(own)
+            top = max(range(len(values)), key=lambda s: values[s])
+            if values[top] - own > 0 and (best is None or values[top] - own > best[2]):
+                best = (player, top, values[top] - own)
+        return best is None, payoffs, best
+
+    def mixed(rng, k):
+        w = [rng.randint(0, 3) for _ in range(k)]
+        w[0] += sum(w) == 0
+        return tuple(Fraction(x, sum(w)) for x in w)
+
+    rng = random.Random(0)
+    equilibria = 0
+    for t in range(600):
+        m, n = rng.randint(1, 5), rng.randint(1, 5)
+        num = lambda: rng.choice([rng.randint(-9, 9), f"{rng.randint(-9, 9)}/{rng.randint(1, 7)}", rng.randint(-3, 3) * 0.5])  # noqa: E731
+        game = G.load_game({"row_payoffs": [[num() for _ in range(n)] for _ in range(m)],
+                            "col_payoffs": [[num() for _ in range(n)] for _ in range(m)]})
+        profile = (mixed(rng, m), mixed(rng, n)) if t % 2 else G.pure_profile(game, (rng.randrange(m), rng.randrange(n)))
+        got = G.check_profile(game, profile)
+        assert (got.equilibrium, got.payoffs, got.deviation) == rational(game, profile)
+        equilibria += got.equilibrium
+    assert 0 < equilibria < 600  # both verdicts were exercised

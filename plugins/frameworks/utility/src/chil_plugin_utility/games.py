@@ -104,7 +104,7 @@ def _strategy(game: G.Game, player: int, raw: Any, where: str, limits: Limits) -
     n = len(game.strategies[player])
     if isinstance(raw, str):
         i = _index(game, player, raw)
-        return tuple(Fraction(int(k == i)) for k in range(n))
+        return tuple(int(k == i) for k in range(n))  # ints equal (and hash equal) to the Fractions
     if not isinstance(raw, list) or len(raw) != n:
         raise ClaimError(f"{where} must be a strategy name or {n} probabilities")
     probs = tuple(value(x, f"{where}[{k}]", limits) for k, x in enumerate(raw))
@@ -205,7 +205,8 @@ def judge(game: G.Game, claims: GameClaims, asks_all: bool, enumeration: dict[st
         items.append(Item("dominated", ok, f"{game.players[p]} player's strictly dominated strategies: claimed "
                           f"{sorted(game.strategies[p][s] for s in claimed)}, exact {sorted(game.strategies[p][s] for s in truth)}"))
     if (claims.all_claimed or asks_all) and enumeration is not None:
-        extreme = {tuple(tuple(Fraction(x) for x in side) for side in (e["row"], e["col"])) for e in enumeration["equilibria"]}
+        extreme = {tuple(tuple(G.number(x, "equilibria") for x in side) for side in (e["row"], e["col"]))
+                   for e in enumeration["equilibria"]}
         missing = extreme - valid
         wrong = len(seen) - len(valid)
         ok = not missing and not wrong and bool(enumeration.get("complete", True))

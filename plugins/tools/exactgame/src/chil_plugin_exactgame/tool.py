@@ -50,9 +50,11 @@ def _integer_matrix(a: list[list[Fraction]]) -> list[list[int]]:
     return [[int(x * lcm) for x in r] for r in shifted]
 
 
-def _solve(m: list[list[int]]) -> list[Fraction] | None:
-    """Solve ``m x = 1`` (square, integer) exactly; None when singular.  Fraction-free Gauss-Jordan
-    (Bareiss): every division is exact, so the work stays in integers until the final quotients."""
+def _solve(m: list[list[int]]) -> tuple[list[int], int] | None:
+    """Solve ``m x = 1`` (square, integer) exactly: ``(numerators, denominator)`` with ``x_i = num_i / den``
+    and ``den > 0``, or None when singular.  Fraction-free Gauss-Jordan (Bareiss): every division is
+    exact, and at the end the left block is ``det * I``, so the whole solution shares one denominator
+    and no rational is ever built."""
     k = len(m)
     rows = [[*r, 1] for r in m]
     prev = 1
@@ -69,39 +71,56 @@ def _solve(m: list[list[int]]) -> list[Fraction] | None:
                 continue
             row = rows[r]
             f = row[c]
-            rows[r] = [(row[j] * p - f * pr[j]) // prev for j in range(k + 1)]
+            if f == 0:
+                rows[r] = [(x * p) // prev for x in row]
+            else:
+                rows[r] = [(row[j] * p - f * pr[j]) // prev for j in range(k + 1)]
         prev = p
-    return [Fraction(rows[i][k], rows[i][i]) for i in range(k)]
+    if prev < 0:
+        return [-r[k] for r in rows], -prev
+    return [r[k] for r in rows], prev
 
 
 def vertices(mat: list[list[int]], deadline: float) -> list[tuple[tuple[Fraction, ...], int]]:
     """Vertices (other than 0) of ``{z >= 0 : mat z <= 1}`` with their label masks.
 
     ``mat`` is ``r x d`` (r inequality rows over d coordinates).  Label ``c`` (``c < d``) means ``z_c = 0``,
-    label ``d + i`` means row ``i`` is tight."""
+    label ``d + i`` means row ``i`` is tight.  Everything is integer arithmetic on the common
+    denominator of a basic solution; the vertex is reduced to lowest terms to be compared."""
     r_count, d = len(mat), len(mat[0])
-    found: dict[tuple[Fraction, ...], int] = {}
+    found: dict[tuple[int, ...], int] = {}
+    cols = [[row[c] for row in mat] for c in range(d)]
     for k in range(1, d + 1):
         for free in combinations(range(d), k):
+            sub = [cols[c] for c in free]
             for tight in combinations(range(r_count), k):
                 if time.monotonic() > deadline:
                     raise EnumerationTimeout("time limit reached during vertex enumeration")
-                sol = _solve([[mat[i][c] for c in free] for i in tight])
-                if sol is None or any(v < 0 for v in sol):
+                res = _solve([[col[i] for col in sub] for i in tight])
+                if res is None:
                     continue
-                z = [Fraction(0)] * d
-                for c, v in zip(free, sol, strict=True):
-                    z[c] = v
-                key = tuple(z)
+                nums, den = res
+                if any(v < 0 for v in nums):
+                    continue
+                g = den
+                for v in nums:
+                    g = math.gcd(g, v)
+                z = [0] * d
+                for c, v in zip(free, nums, strict=True):
+                    z[c] = v // g
+                den //= g
+                key = (*z, den)
                 if key in found:
                     continue
                 ok, labels = True, 0
                 for i, row in enumerate(mat):
-                    s = sum((row[c] * z[c] for c in free), Fraction(0))
-                    if s > 1:
+                    s = 0
+                    for c in free:
+                        s += row[c] * z[c]
+                    if s > den:
                         ok = False
                         break
-                    if s == 1:
+                    if s == den:
                         labels |= 1 << (d + i)
                 if not ok:
                     continue
@@ -109,7 +128,7 @@ def vertices(mat: list[list[int]], deadline: float) -> list[tuple[tuple[Fraction
                     if z[c] == 0:
                         labels |= 1 << c
                 found[key] = labels
-    return list(found.items())
+    return [(tuple(Fraction(v, key[-1]) for v in key[:-1]), lab) for key, lab in found.items()]
 
 
 def extreme_equilibria(game: G.Game, deadline: float) -> tuple[list[G.Profile], bool]:

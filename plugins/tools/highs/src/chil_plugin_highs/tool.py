@@ -37,7 +37,7 @@ class HighsSolver(Tool):
     max_batch: ClassVar[int] = 16
     options: HighsOptions
 
-    requires_modules: ClassVar[dict[str, str]] = {"highspy": "highspy"}
+    requires_modules: ClassVar[dict[str, str]] = {"highspy": "highspy", "numpy": "numpy"}
 
     def start(self) -> None:
         import highspy
@@ -79,6 +79,8 @@ def _quiet_banner(hs: Any) -> None:
 
 
 def solve(hs: Any, model: S.Model, limit: float, threads: int = 1, presolve: bool = True) -> dict[str, Any]:
+    import numpy as np
+
     _quiet_banner(hs)
     h = hs.Highs()
     h.setOptionValue("output_flag", False)
@@ -88,19 +90,29 @@ def solve(hs: Any, model: S.Model, limit: float, threads: int = 1, presolve: boo
     inf = hs.kHighsInf
     names = [v.name for v in model.variables]
     index = {n: i for i, n in enumerate(names)}
-    cost = dict(model.objective)
-    for v in model.variables:
-        h.addVar(-inf if v.lb is None else float(v.lb), inf if v.ub is None else float(v.ub))
-    for i, v in enumerate(model.variables):
-        if v.name in cost:
-            h.changeColCost(i, float(cost[v.name]))
-        if v.integer:
-            h.changeColIntegrality(i, hs.HighsVarType.kInteger)
-    for c in model.constraints:
-        lo, hi = (-inf, float(c.rhs)) if c.sense == "<=" else (float(c.rhs), inf) if c.sense == ">=" else (float(c.rhs), float(c.rhs))
-        idx = [index[n] for n, _ in c.terms]
-        val = [float(k) for _, k in c.terms]
-        h.addRow(lo, hi, len(idx), idx, val)
+    # the whole model in a few bulk calls (column bounds, costs, integrality, rows in CSR form)
+    nv = len(names)
+    h.addVars(nv, np.array([-inf if v.lb is None else float(v.lb) for v in model.variables], dtype=np.float64),
+              np.array([inf if v.ub is None else float(v.ub) for v in model.variables], dtype=np.float64))
+    if model.objective:
+        h.changeColsCost(len(model.objective), np.array([index[n] for n, _ in model.objective], dtype=np.int32),
+                         np.array([float(c) for _, c in model.objective], dtype=np.float64))
+    ints = [i for i, v in enumerate(model.variables) if v.integer]
+    if ints:
+        h.changeColsIntegrality(len(ints), np.array(ints, dtype=np.int32),
+                                np.array([hs.HighsVarType.kInteger] * len(ints)))
+    if model.constraints:
+        lower, upper, starts, idx, val = [], [], [], [], []
+        for c in model.constraints:
+            r = float(c.rhs)
+            lower.append(-inf if c.sense == "<=" else r)
+            upper.append(inf if c.sense == ">=" else r)
+            starts.append(len(idx))
+            for n, k in c.terms:
+                idx.append(index[n])
+                val.append(float(k))
+        h.addRows(len(lower), np.array(lower, dtype=np.float64), np.array(upper, dtype=np.float64), len(idx),
+                  np.array(starts, dtype=np.int32), np.array(idx, dtype=np.int32), np.array(val, dtype=np.float64))
     h.changeObjectiveOffset(float(model.constant))
     h.changeObjectiveSense(hs.ObjSense.kMaximize if model.sense == "max" else hs.ObjSense.kMinimize)
     h.run()

@@ -39,6 +39,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chil_core.components import Isolation
+from chil_core.model_route import ModelRoute
 from chil_core.plugins import Registry, get_registry
 
 ENV_PREFIX = "CHIL__"
@@ -144,6 +145,7 @@ class FrameworkSettings(_Strict):
         f"default: the framework's own bound, else {DEFAULT_MAX_COMPLETION_CHARS:,}.")
     tools: dict[str, str] = Field(default_factory=dict, description="capability -> backend name.")
     options: dict[str, Any] = Field(default_factory=dict)
+    model: ModelRoute | None = Field(default=None, description="A model beside the tools (chil_core.model_route).")
 
 
 class Settings(_Strict):
@@ -409,6 +411,10 @@ def _resolve_framework(name: str, fs: FrameworkSettings, registry: Registry, err
             errors.append((f"{path}.tools.{capability}",
                            f"framework {name!r} uses no capability {capability!r}; it uses: "
                            f"{_choices(sorted(cls.capabilities))}{_did_you_mean(capability, cls.capabilities)}"))
+    if fs.enabled and fs.model is not None:
+        from chil_core.model_route import resolve_route
+
+        resolve_route(name, fs.model, registry, errors)
     if fs.enabled:
         for capability, required in cls.capabilities.items():
             backend = _pick_backend(name, cls, capability, required, fs.tools.get(capability), registry, errors)

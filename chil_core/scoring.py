@@ -28,6 +28,7 @@ from chil_core.cache import Cache
 from chil_core.components import Framework
 from chil_core.config import Settings, backend_options, load_settings
 from chil_core.contracts import FrameworkResult, Record, RecordReward, ToolCall, ToolResult
+from chil_core.model_route import apply_routes, build_routes
 from chil_core.plugins import PluginManager, Registry, get_plugin_manager
 from chil_core.rewards import aggregate
 from chil_core.scheduler import Backend, Scheduler, _guarded_wrap
@@ -111,6 +112,7 @@ class Scorer:
                 options = backend_options(tool_cls, settings.tools.get(backend_name, {}))
                 routes[capability] = self.scheduler.add_backend(tool_cls, options, run)
             self.contexts[name] = FrameworkContext(self.scheduler, routes)
+        self.model_routes = build_routes(self.scheduler, settings, registry)  # [frameworks.<name>.model]
         self._extract_pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="chil-extract")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="chil-scorer", daemon=True)
@@ -283,9 +285,11 @@ class Scorer:
         """Score on the current loop (must be the scorer's loop; use :meth:`submit` elsewhere)."""
         names = self._names
         per_fw = await asyncio.gather(*(self._score_framework_all(n, records) for n in names))
+        weights = await apply_routes(self.model_routes, names, records, per_fw, self.weights,
+                                     self.settings.scheduler.record_timeout_s) if self.model_routes else None
         policy = self.settings.rewards
         rewards = [
-            aggregate(rec.id, {n: per_fw[j][i] for j, n in enumerate(names)}, self.weights, policy)
+            aggregate(rec.id, {n: per_fw[j][i] for j, n in enumerate(names)}, weights[i] if weights else self.weights, policy)
             for i, rec in enumerate(records)
         ]
         if self.pm is not None:

@@ -1,0 +1,249 @@
+"""Mini-LLM benchmark: distilled students, ONNX INT8 vs FP32 transformers, scheduler vs naive loop, hostile inputs.
+
+    .venv/bin/python benchmarks/bench_models.py            # full size (a few minutes on 2 cores)
+    .venv/bin/python benchmarks/bench_models.py --quick    # small sizes, for development
+
+What it does, in one run (all ratios are measured in the same run, same machine):
+
+1. **Distillation.**  ``chil model corpus gsm8k-steps`` (GSM8K calculator steps, half with a wrong
+   result) labelled by ``empirical``; ``chil model corpus proofwriter`` (ProofWriter dev statements
+   against their theory) labelled by ``consistency``.  ``chil model distill`` trains a byte-level student
+   for each and reports its agreement with the teacher on the held-out part (and the majority baseline).
+2. **Export.**  ``chil model export`` on the empirical student (ONNX FP32 + dynamic INT8, checked).
+3. **INT8 ONNX vs FP32 transformers** on the same student: label agreement over every corpus text,
+   records/s (batched, 2 threads), peak memory of a process that loads the model and runs it (minus
+   the same process after its imports), file sizes.
+4. **Scheduler vs naive loop**: one ``classify`` call per record, through the scheduler (batched,
+   deduplicated) vs the backend called once per record, same backend, same texts.
+5. **Hostile inputs**: 1 MB texts, empty texts, invalid UTF-8 in a corpus, a corrupt model directory.
+
+Throughput on a shared 2-core machine is noisy: read the ratios, and the load average printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DATA, REPO, table  # noqa: E402
+
+CHIL = str(REPO / ".venv" / "bin" / "chil")
+PY = sys.executable
+
+
+def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    p = subprocess.run(args, capture_output=True, text=True, cwd=REPO)
+    if check and p.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed ({p.returncode}):\n{p.stderr[-3000:]}")
+    return p
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def card(d: Path) -> dict[str, Any]:
+    return json.loads((d / "chil-model.json").read_text(encoding="utf-8"))
+
+
+# -- 3. one backend in a fresh process: throughput and memory -------------------------------------
+CHILD = r"""
+import json, resource, sys, time
+backend, path, texts_file, threads, precision = sys.argv[1:6]
+texts = [json.loads(l)["text"] for l in open(texts_file, encoding="utf-8")]
+from chil_core.capabilities.model import start_model
+import numpy, tokenizers
+if backend == "transformers":
+    import torch, transformers
+else:
+    import onnxruntime
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+opts = {"path": path, "threads": int(threads), "batch_size": 256}
+if backend == "onnx":
+    opts["precision"] = precision
+else:
+    opts["device"] = "cpu"
+tool = start_model(backend, opts)
+call = lambda ts: {"capability": "model", "op": "classify", "payload": {"texts": ts}}
+from chil_core.contracts import ToolCall
+tool.run_batch([ToolCall(**call(texts[:64]))])  # load + warm up
+best = None
+for _ in range(3):
+    t0 = time.perf_counter()
+    out = tool.run_batch([ToolCall(**call(texts))])[0]
+    dt = time.perf_counter() - t0
+    best = dt if best is None else min(best, dt)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"rps": len(texts) / best, "mem_mb": (peak - base) / 1024, "predicted": out["predicted"]}))
+"""
+
+
+def run_backend(backend: str, model: Path, texts_file: Path, precision: str = "int8", threads: int = 2) -> dict[str, Any]:
+    p = sh(PY, "-c", CHILD, backend, str(model), str(texts_file), str(threads), precision)
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+# -- 4. scheduler vs naive ----------------------------------------------------------------------------
+def scheduler_vs_naive(model: Path, texts: list[str]) -> dict[str, Any]:
+    from chil_core.capabilities.model import start_model
+    from chil_core.config import SchedulerSettings
+    from chil_core.contracts import ToolCall
+    from chil_core.plugins import get_registry
+    from chil_core.scheduler import Scheduler
+
+    calls = [ToolCall(capability="model", op="classify", payload={"texts": [t]}) for t in texts]
+    tool = start_model("onnx", {"path": str(model), "threads": 2})
+    tool.run_batch(calls[:32])
+    n_naive = min(len(calls), 2000)
+    t0 = time.perf_counter()
+    naive = [tool.run_batch([c])[0] for c in calls[:n_naive]]
+    naive_s = time.perf_counter() - t0
+    tool.close()
+    cls = get_registry().tool("model", "onnx")
+    sched = Scheduler(None)  # no cache: every call runs
+    run = SchedulerSettings(max_batch=512, max_wait_ms=2, timeout_s=60, concurrency=1).for_backend("onnx", cls.isolation, cls.max_batch)
+    backend = sched.add_backend(cls, cls.Options.model_validate({"path": str(model), "threads": 2}).model_dump(mode="json"), run)
+
+    async def go(cs: list[ToolCall]) -> list[Any]:
+        return list(await asyncio.gather(*(backend.call(c) for c in cs)))
+
+    asyncio.run(go(calls[:64]))  # load
+    t0 = time.perf_counter()
+    got = asyncio.run(go(calls))
+    sched_s = time.perf_counter() - t0
+    sched.close()
+    same = sum(int(a["predicted"] == b.value["predicted"]) for a, b in zip(naive, got, strict=False)) / n_naive
+    return {"naive_rps": n_naive / naive_s, "scheduler_rps": len(calls) / sched_s, "same_answers": same,
+            "statuses": sorted({r.status for r in got})}
+
+
+# -- 5. hostile inputs ----------------------------------------------------------------------------------
+def hostile(model: Path, work: Path) -> list[dict[str, Any]]:
+    from chil_core.capabilities.model import start_model
+    from chil_core.contracts import ToolCall, ToolResult
+
+    rows = []
+    huge = "the cat sat on the mat " * 45_000
+    for backend in ("onnx", "transformers"):
+        tool = start_model(backend, {"path": str(model), "threads": 2})
+        t0 = time.perf_counter()
+        out = tool.run_batch([ToolCall(capability="model", op="classify", payload={"texts": [huge, huge + "x", "", "12 + 3 = 15"]})])[0]
+        dt = time.perf_counter() - t0
+        tool.close()
+        rows.append({"case": f"1 MB texts x2 + empty + normal ({backend})", "outcome":
+                     f"ok; truncated={out['truncated']} empty={out['empty']}; {dt * 1000:.0f} ms for the batch"})
+    bad = work / "bad-corpus.jsonl"
+    good = json.dumps({"id": "g", "prompt": "q", "completion": "48/2 = 24"})
+    lines = [good] * 12 + ["\xff\xfe not utf-8", "{not json", json.dumps({"id": 3, "prompt": "q"})]
+    bad.write_bytes(b"\n".join(x.encode("utf-8", "surrogateescape") if not x.startswith("\xff") else b"\xff\xfe not utf-8" for x in lines) + b"\n")
+    p = sh(CHIL, "model", "distill", str(bad), "--teacher", "empirical", "-o", str(work / "bad-student"), "--epochs", "1", check=False)
+    skipped = [line for line in p.stderr.splitlines() if "skipped" in line or line.startswith("error")]
+    rows.append({"case": "invalid UTF-8 / bad JSON / bad record in a distill corpus", "outcome": f"exit {p.returncode}; " + " | ".join(skipped)})
+    corrupt = work / "corrupt"
+    shutil.copytree(model, corrupt)
+    (corrupt / "model.int8.onnx").write_bytes(b"\x00" * 64)
+    tool = start_model("onnx", {"path": str(corrupt)})
+    res = tool.run_batch([ToolCall(capability="model", op="classify", payload={"texts": ["x"]})])[0]
+    tool.close()
+    assert isinstance(res, ToolResult)
+    rows.append({"case": "corrupt model.int8.onnx (backend call)", "outcome": f"{res.status}: {res.error[:150]}"})
+    (corrupt / "chil-model.json").write_text("{", encoding="utf-8")
+    cfg = work / "chil.toml"
+    cfg.write_text(f'[frameworks.empirical.model]\nbackend = "onnx"\npath = "{corrupt}"\n', encoding="utf-8")
+    p = sh(CHIL, "score", "--config", str(cfg), "--frameworks", "empirical", check=False)
+    rows.append({"case": "corrupt chil-model.json (config load)", "outcome": f"exit {p.returncode}: " + " ".join(p.stderr.split())[:200]})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (development)")
+    ap.add_argument("--keep", type=Path, default=None, help="write the models here (default: a temporary folder)")
+    args = ap.parse_args()
+    steps_n = 1500 if args.quick else 8000
+    budget = "20" if args.quick else "150"
+    epochs = "4" if args.quick else "40"
+    work = args.keep or Path(tempfile.mkdtemp(prefix="chil-bench-models-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"# bench_models ({'quick' if args.quick else 'full'}), work dir {work}, load at start {load()}", flush=True)
+
+    # 1. distillation
+    dist_rows = []
+    sh(CHIL, "model", "corpus", "gsm8k-steps", "-o", str(work / "steps.jsonl"), "--data", str(DATA), "--limit", str(steps_n))
+    sh(CHIL, "model", "corpus", "proofwriter", "-o", str(work / "pw.jsonl"), "--data", str(DATA))
+    plans = [("empirical", work / "steps.jsonl", "{completion}", "64"), ("consistency", work / "pw.jsonl", "{completion} | {prompt}", "256")]
+    for teacher, corpus, template, max_len in plans:
+        out = work / f"{teacher}-student"
+        t0 = time.perf_counter()
+        sh(CHIL, "model", "distill", str(corpus), "--teacher", teacher, "-o", str(out), "--template", template, "--max-length", max_len,
+           "--epochs", epochs, "--time-budget", budget, "--threads", "2")
+        c = card(out)
+        m = c["metrics"]
+        dist_rows.append({"teacher": teacher, "records": c["data"]["records"], "labels": " ".join(f"{k}:{v}" for k, v in c["label_counts"].items()),
+                          "held_out": m["held_out_rows"], "agreement": m["held_out_accuracy"], "majority": m["majority_baseline"],
+                          "epochs": c["training"]["epochs"], "train_s": c["training"]["seconds"], "wall_s": round(time.perf_counter() - t0, 1),
+                          "load": load()})
+    print("\n## Distillation: student vs teacher on held-out rows\n")
+    print(table(dist_rows))
+
+    # 2. export
+    student = work / "empirical-student"
+    t0 = time.perf_counter()
+    sh(CHIL, "model", "export", str(student))
+    onnx = card(student)["onnx"]
+    print(f"\nexport: {time.perf_counter() - t0:.1f}s; check on {onnx['samples']} samples: FP32 agreement {onnx['fp32_label_agreement']}, "
+          f"INT8 agreement {onnx['int8_label_agreement']}, largest INT8 logit difference {onnx['int8_max_logit_diff']}")
+
+    # 3. INT8 vs FP32
+    texts = [json.loads(x)["completion"] for x in (work / "steps.jsonl").read_text(encoding="utf-8").splitlines()]
+    tf = work / "texts.jsonl"
+    tf.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    ref = run_backend("transformers", student, tf)
+    rows = [{"backend": "transformers FP32 (torch)", "records": len(texts), "rec_per_s": ref["rps"], "speedup": 1.0,
+             "agreement": 1.0, "mem_mb": ref["mem_mb"], "file_kb": (student / "model.safetensors").stat().st_size / 1024, "load": load()}]
+    for precision, name in (("fp32", "model.onnx"), ("int8", "model.int8.onnx")):
+        r = run_backend("onnx", student, tf, precision)
+        agree = sum(int(a == b) for a, b in zip(r["predicted"], ref["predicted"], strict=True)) / len(texts)
+        rows.append({"backend": f"onnx {precision.upper()}", "records": len(texts), "rec_per_s": r["rps"], "speedup": r["rps"] / ref["rps"],
+                     "agreement": agree, "mem_mb": r["mem_mb"], "file_kb": (student / name).stat().st_size / 1024, "load": load()})
+    print("\n## Same distilled student: ONNX Runtime vs transformers (batched classify, 2 threads)\n")
+    print(table(rows))
+
+    # 4. scheduler vs naive
+    s = scheduler_vs_naive(student, texts)
+    print("\n## One classify call per record (ONNX INT8 student): scheduler vs naive per-record loop\n")
+    print(table([{"mode": "naive loop (one call, one forward pass per record)", "rec_per_s": s["naive_rps"], "ratio": 1.0, "load": load()},
+                 {"mode": "scheduler (batched up to 512, no cache)", "rec_per_s": s["scheduler_rps"], "ratio": s["scheduler_rps"] / s["naive_rps"],
+                  "load": load()}]))
+    print(f"same answers: {s['same_answers']:.4f}; statuses {s['statuses']}; target >= 2,000 rec/s through the scheduler: "
+          f"{'met' if s['scheduler_rps'] >= 2000 else 'NOT met'}")
+
+    # 5. hostile
+    print("\n## Hostile inputs\n")
+    print(table(hostile(student, work)))
+    try:
+        import onnxruntime as ort
+        import torch
+
+        gpu = torch.cuda.is_available() or "CUDAExecutionProvider" in ort.get_available_providers()
+    except ImportError:
+        gpu = False
+    print(f"\nGPU: {'present (run on it)' if gpu else 'none on this machine: bf16 transformers and the ONNX CUDA provider were not measured'}")
+    print(f"load at end {load()}; peak RSS of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    if args.keep is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from chil_plugin_onnx.backend import OnnxRuntimeModel
+from chil_plugin_onnx.export import ExportError, run_export
+from chil_plugin_transformers.backend import TransformersModel
+from chil_plugin_transformers.demo import demo_rows
+
+from chil_core.testing.model import ModelConformance, label_agreement
+
+
+class TestOnnxInt8Conformance(ModelConformance):
+    tool_class = OnnxRuntimeModel
+    extra_options = {"threads": 1, "precision": "int8"}
+
+
+class TestOnnxFp32Conformance(ModelConformance):
+    tool_class = OnnxRuntimeModel
+    extra_options = {"threads": 1, "precision": "fp32"}
+
+
+def _start(cls, **options):  # type: ignore[no-untyped-def]
+    tool = cls(cls.Options(**options))
+    tool.start()
+    return tool
+
+
+def test_int8_and_fp32_agree_with_the_original(model_dir: Path) -> None:
+    """The export's own check, repeated through the backends on 300 fresh texts."""
+    texts = [t for t, _ in demo_rows(300, seed=7)]
+    hf = _start(TransformersModel, path=str(model_dir), threads=1, device="cpu")
+    i8 = _start(OnnxRuntimeModel, path=str(model_dir), threads=1)
+    f32 = _start(OnnxRuntimeModel, path=str(model_dir), threads=1, precision="fp32")
+    try:
+        assert label_agreement(hf, f32, texts) == 1.0
+        assert label_agreement(hf, i8, texts) >= 0.99
+    finally:
+        for t in (hf, i8, f32):
+            t.close()
+    card = json.loads((model_dir / "chil-model.json").read_text())
+    assert card["onnx"]["int8_label_agreement"] >= 0.99 and card["onnx"]["fp32_label_agreement"] == 1.0
+    assert card["onnx"]["int8_bytes"] < card["onnx"]["fp32_bytes"]
+
+
+def test_export_refuses_and_writes_nothing(model_dir: Path, tmp_path: Path) -> None:
+    d = tmp_path / "m"
+    shutil.copytree(model_dir, d)
+    for f in ("model.onnx", "model.int8.onnx"):
+        (d / f).unlink()
+    # INT8 agreement can never exceed 1.0 and the FP32 graph is never within 1e-30 of torch: refused
+    with pytest.raises(ExportError, match="export not written"):
+        run_export(d, fp32_tolerance=1e-30)
+    assert not (d / "model.onnx").exists() and not (d / "model.int8.onnx").exists()
+    assert not list(d.glob(".export-*")), "the temporary export folder is removed"
+    (d / "samples.jsonl").unlink()
+    with pytest.raises(ExportError, match=r"samples\.jsonl: no sample texts"):
+        run_export(d)
+    (d / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ExportError, match=r"model\.safetensors"):
+        run_export(d, samples=model_dir / "samples.jsonl")
+
+
+def test_export_command_reports_bad_sample_lines(model_dir: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from chil_plugin_onnx.export import export
+
+    d = tmp_path / "m"
+    shutil.copytree(model_dir, d)
+    samples = tmp_path / "s.jsonl"
+    samples.write_bytes(b'{"text": "a cat"}\n\xff\xfe bad bytes\n{"text": "12 dogs"}\nnot json\n')
+    res = CliRunner().invoke(export, [str(d), "--samples", str(samples)])
+    assert res.exit_code == 0, res.output
+    assert f"{samples}:2: skipped: not UTF-8" in res.output and f"{samples}:4: skipped: not JSON" in res.output
+    assert json.loads(res.stdout.strip().splitlines()[-1])["samples"] == 4  # 2 good lines + empty + over-long

@@ -68,9 +68,32 @@ class Framework:
     #: scorer then scores this framework's batches one after another, in input order, and the
     #: framework keeps records of one episode in the order its ``score`` is called.
     sequential: ClassVar[bool] = False
+    #: Record fields a result depends on, for the record-level result cache (the scorer caches each
+    #: framework's result under its name, version, code, options, backends and these fields), e.g.
+    #: ``("prompt", "completion", "reference")``.  None: the whole record, ``id``, ``group`` and extra
+    #: fields included (always safe; declare the fields so that equal completions of a GRPO group,
+    #: which differ only by id, are scored once).
+    reads: ClassVar[tuple[str, ...] | None] = None
+    #: False when a result is not a function of the record's content, the options and the backends
+    #: (it depends on time, chance or state): the scorer then neither caches nor deduplicates it.
+    cache_results: ClassVar[bool] = True
 
     def __init__(self, options: BaseModel | None = None) -> None:
         self.options = options if options is not None else self.Options()
+
+    def result_key(self, record: Record) -> Any:
+        """The JSON-able content this framework's result on ``record`` depends on (hashed into the
+        record-cache key), or None to neither cache nor deduplicate this record.
+
+        The default: the :attr:`reads` fields (the whole record when None); None for a ``sequential``
+        framework (a result that depends on earlier records is not a function of this one).  Override
+        it to cache some records of a sequential framework (those outside any episode, say)."""
+        if self.sequential or not self.cache_results:
+            return None
+        if self.reads is None:
+            return [record.id, record.prompt, record.completion, record.group, record.reference, record.metadata,
+                    record.__pydantic_extra__ or None]
+        return [getattr(record, f, None) for f in self.reads]
 
     async def score(self, record: Record, ctx: Context) -> FrameworkResult:
         """Judge one record.  The default runs ``extract`` → tools (batched) → ``judge``."""

@@ -115,6 +115,8 @@ class CacheSettings(_Strict):
     path: str | None = Field(default=".chil/cache.lmdb", description="LMDB directory; empty = memory only.")
     max_size_mb: int = Field(default=1024, ge=1, description="Bound on the LMDB store.")
     memory_items: int = Field(default=100_000, ge=0, description="Entries in the in-memory LRU.")
+    records: bool = Field(default=True, description="Also cache each framework's result per record content "
+                          "(and score equal records of a batch once); false: tool calls only.")
 
     @field_validator("path")
     @classmethod

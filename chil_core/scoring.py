@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,10 +25,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chil_core.cache import Cache
+from chil_core.cache import Cache, make_key, make_salt
 from chil_core.components import Framework
 from chil_core.config import Settings, backend_options, load_settings
-from chil_core.contracts import FrameworkResult, Record, RecordReward, ToolCall, ToolResult
+from chil_core.contracts import CONTRACTS_VERSION, FrameworkResult, Record, RecordReward, ToolCall, ToolResult, canonical_json
+from chil_core.failures import failure_cause
 from chil_core.model_route import apply_routes, build_routes
 from chil_core.plugins import PluginManager, Registry, get_plugin_manager
 from chil_core.rewards import aggregate
@@ -59,14 +61,24 @@ def to_record(data: Record | Mapping[str, Any], index: int = 0) -> Record:
         raise RecordError(index, fields[0], errs[0]["msg"] + (f"; {message}" if message else "")) from None
 
 
-class FrameworkContext:
-    """The :class:`~chil_core.components.Context` a framework sees: capability → configured backend."""
+def _infrastructure_failed(results: Iterable[ToolResult]) -> bool:
+    """Whether any of ``results`` failed through the infrastructure (its record's result is not cached)."""
+    return any(r.status != "ok" and failure_cause(r, True) == "infrastructure" for r in results)
 
-    __slots__ = ("routes", "scheduler")
+
+class FrameworkContext:
+    """The :class:`~chil_core.components.Context` a framework sees: capability → configured backend.
+
+    One per framework, plus one per record on the per-record path, where ``infra_failed`` records
+    whether a tool call of that record failed through the infrastructure (its result is then not
+    cached per record)."""
+
+    __slots__ = ("infra_failed", "routes", "scheduler")
 
     def __init__(self, scheduler: Scheduler, routes: dict[str, Backend]) -> None:
         self.scheduler = scheduler
         self.routes = routes
+        self.infra_failed = False
 
     def has(self, capability: str) -> bool:
         return capability in self.routes
@@ -79,11 +91,105 @@ class FrameworkContext:
         call = ToolCall(capability=capability, op=op, payload=payload)
         backend = self.routes.get(capability)
         if backend is None:
+            self.infra_failed = True
             return ToolResult(status="unavailable", error=f"no backend configured for capability {capability!r}")
-        return await backend.call(call)
+        result = await backend.call(call)
+        if result.status != "ok" and _infrastructure_failed((result,)):
+            self.infra_failed = True
+        return result
 
     async def call_many(self, calls: Sequence[ToolCall]) -> list[ToolResult]:
-        return await self.scheduler.call_many([(self.routes.get(c.capability), c) for c in calls])
+        results = await self.scheduler.call_many([(self.routes.get(c.capability), c) for c in calls])
+        if _infrastructure_failed(results):
+            self.infra_failed = True
+        return results
+
+
+#: bumped when the record cache's key or value format changes
+RECORD_CACHE_FORMAT = "1"
+_CODE_DIGESTS: dict[str, str] = {}
+
+
+def code_digest(cls: type) -> str:
+    """A digest of the source of the package (or module) that defines ``cls``: a framework's code
+    that changes without a version bump still never reads a result cached by its old code."""
+    import hashlib
+    import sys
+
+    top = cls.__module__.split(".")[0]
+    if top in _CODE_DIGESTS:
+        return _CODE_DIGESTS[top]
+    h = hashlib.blake2b(digest_size=16)
+    module = sys.modules.get(top)
+    roots = [Path(p) for p in getattr(module, "__path__", ())]
+    files: list[Path] = []
+    for root in roots:
+        files.extend(sorted(p for p in root.rglob("*") if p.suffix in (".py", ".so", ".pyd") and p.is_file()))
+    if not roots and getattr(module, "__file__", None):
+        files.append(Path(module.__file__))  # type: ignore[arg-type]
+    for path in files:
+        try:
+            h.update(path.name.encode() + b"\0" + path.read_bytes())
+        except OSError:
+            log.debug("code digest: cannot read %s", path, exc_info=True)
+    _CODE_DIGESTS[top] = digest = h.hexdigest()
+    return digest
+
+
+def _nonfinite(value: Any) -> bool:
+    """Whether a NaN or infinity hides in ``value`` (JSON, hence the key, would write it as null)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if type(v) is float:
+            if v != v or v in (math.inf, -math.inf):
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list | tuple):
+            stack.extend(v)
+    return False
+
+
+def _record_key(fw: Framework, salt: bytes, record: Record) -> bytes | None:
+    """The record-cache key of ``fw``'s result on ``record``, or None: neither cached nor deduplicated."""
+    try:
+        content = fw.result_key(record)
+        if content is None:
+            return None
+        data = canonical_json(content)
+    except TypeError:  # not JSON-able (orjson's error is a TypeError): scored, never cached
+        log.debug("%s: record %r has content that is not JSON-able; not cached", fw.name, record.id)
+        return None
+    except Exception:  # noqa: BLE001 - a framework's own result_key that raises: scored, never cached
+        log.warning("%s.result_key raised on record %r; not cached", fw.name, record.id, exc_info=True)
+        return None
+    if b"null" in data and _nonfinite(content):
+        return None
+    return make_key(salt, data)
+
+
+def _storable(result: FrameworkResult) -> bool:
+    """Whether a result may be cached: scored, a completion-caused failure, or an abstention that is not
+    the infrastructure's (a timeout, crash or missing backend is not an answer about the record)."""
+    if result.status == "scored":
+        return True
+    if result.status == "abstained":
+        return result.cause != "infrastructure"
+    return result.cause == "completion"
+
+
+class RecordCacheStats:
+    """Per framework: results served from the record cache, scored once for equal records of a batch,
+    scored, stored, and not stored (a failure of the infrastructure, or no key)."""
+
+    __slots__ = ("dedup_hits", "hits", "misses", "not_stored", "stored")
+
+    def __init__(self) -> None:
+        self.hits = self.dedup_hits = self.misses = self.stored = self.not_stored = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in self.__slots__}
 
 
 class Scorer:
@@ -122,8 +228,34 @@ class Scorer:
         #: frameworks that keep the default ``score`` (extract + judge) take the bulk path
         self._bulk = {n: type(fw).score is Framework.score for n, fw in self.frameworks.items()}
         self._sequential_locks: dict[str, asyncio.Lock] = {}
+        #: record-level result cache: per framework, the salt of its keys (None: not cached)
+        self.record_salts: dict[str, bytes | None] = {n: self._record_salt(n) for n in self._names}
+        self.record_stats: dict[str, RecordCacheStats] = {n: RecordCacheStats() for n in self._names}
         if self.pm is not None:
             self.pm.notify("chil_startup", settings=settings)
+
+    def _record_salt(self, name: str) -> bytes | None:
+        """The prefix of framework ``name``'s record-cache keys, or None when its results are not
+        cached per record: no cache, ``cache.records = false``, a framework that opts out, or a
+        backend whose answers are not cached (they depend on state)."""
+        fw = self.frameworks[name]
+        cls = type(fw)
+        if self.cache is None or not self.settings.cache.records or not cls.cache_results:
+            return None
+        routes = self.contexts[name].routes
+        if any(b.cache is None for b in routes.values()):
+            return None  # a backend that is not cacheable (or whose caching is off): results may depend on state
+        try:
+            options = fw.options.model_dump(mode="json")
+            backends = sorted([cap, b.name, b.cls.version, b.salt.hex(), b.timeout, b.run_settings.memory_mb]
+                              for cap, b in routes.items())
+            ident = canonical_json({"options": options, "reads": cls.reads, "backends": backends,
+                                    "code": code_digest(cls), "contracts": CONTRACTS_VERSION,
+                                    "format": RECORD_CACHE_FORMAT})
+        except (TypeError, ValueError):
+            log.warning("%s: options are not JSON-able; its results are not cached per record", name, exc_info=True)
+            return None
+        return make_salt(f"framework:{name}", cls.version, ident)
 
     def _record_timeout(self, name: str) -> FrameworkResult:
         return FrameworkResult(status="timeout", explanation=f"{name} exceeded {self.settings.scheduler.record_timeout_s:g}s on this record")
@@ -148,11 +280,11 @@ class Scorer:
         return cls(settings, pm.registry, pm)
 
     # -- scoring ----------------------------------------------------------------------------
-    async def _score_framework(self, name: str, record: Record) -> FrameworkResult:
+    async def _score_framework(self, name: str, record: Record, ctx: FrameworkContext | None = None) -> FrameworkResult:
         fw = self.frameworks[name]
         try:
             async with asyncio.timeout(self.settings.scheduler.record_timeout_s):
-                result = await fw.score(record, self.contexts[name])
+                result = await fw.score(record, ctx or self.contexts[name])
         except TimeoutError:
             return self._record_timeout(name)
         except Exception as exc:  # noqa: BLE001 - a framework bug is a status, never the caller's exception
@@ -162,17 +294,24 @@ class Scorer:
             return FrameworkResult(status="error", explanation=f"{name} returned {type(result).__name__}, not FrameworkResult")
         return result
 
-    async def _score_each(self, name: str, records: Sequence[Record]) -> list[FrameworkResult]:
+    async def _score_each(self, name: str, records: Sequence[Record], infra: list[bool] | None = None) -> list[FrameworkResult]:
         """Frameworks with their own ``score``: one coroutine per record, with the record timeout.
 
         A fixed pool of ``max_records_in_flight`` worker coroutines pulls records by index: O(1) per
-        record (an asyncio.Semaphore over thousands of waiters is quadratic in CPython 3.11)."""
+        record (an asyncio.Semaphore over thousands of waiters is quadratic in CPython 3.11).
+        ``infra[i]`` is set when a tool call of record i failed through the infrastructure."""
         out: list[FrameworkResult | None] = [None] * len(records)
         indices = iter(range(len(records)))
+        routes = self.contexts[name].routes
 
         async def worker() -> None:
             for i in indices:  # records start in input order (sequential frameworks rely on it)
-                out[i] = await self._score_framework(name, records[i])
+                if infra is None:
+                    out[i] = await self._score_framework(name, records[i])
+                    continue
+                ctx = FrameworkContext(self.scheduler, routes)  # tracks this record's tool failures
+                out[i] = await self._score_framework(name, records[i], ctx)
+                infra[i] = ctx.infra_failed
 
         workers = min(len(records), self.settings.scheduler.max_records_in_flight)
         if not type(self.frameworks[name]).sequential:
@@ -184,7 +323,7 @@ class Scorer:
             await asyncio.gather(*(worker() for _ in range(workers)))
         return out  # type: ignore[return-value]
 
-    async def _score_bulk(self, name: str, records: Sequence[Record]) -> list[FrameworkResult]:
+    async def _score_bulk(self, name: str, records: Sequence[Record], infra: list[bool] | None = None) -> list[FrameworkResult]:
         """Frameworks on the default extract → tools → judge path: every record's calls are queued
         at once, the backends are flushed, and each record is judged when its answers are in.
         No coroutine per record: this is the fast path."""
@@ -220,6 +359,8 @@ class Scorer:
                 out[i] = self._record_timeout(name)  # the calls go on (shared, cached), the record does not wait
                 continue
             results = [a if isinstance(a, ToolResult) else a.result() for a in answers]
+            if infra is not None and _infrastructure_failed(results):
+                infra[i] = True
             try:
                 result = fw.judge(record, calls, results)
             except Exception as exc:  # noqa: BLE001
@@ -268,18 +409,88 @@ class Scorer:
         return calls
 
     async def _score_framework_all(self, name: str, records: Sequence[Record]) -> list[FrameworkResult]:
-        """One framework over ``records``: over-size completions get their verdict unread, the rest go
-        through the bulk path or the framework's own ``score``."""
+        """One framework over ``records``: over-size completions get their verdict unread; the rest are
+        answered from the record cache, or scored once per distinct content (equal records of the
+        batch share the result) through the bulk path or the framework's own ``score``."""
         bound = self.max_chars.get(name)
         keep = [i for i, r in enumerate(records) if bound is None or len(r.completion) <= bound]
         score = self._score_bulk if self._bulk[name] else self._score_each
-        if len(keep) == len(records):
-            return await score(name, records)
-        out: list[FrameworkResult] = [self._oversize(name, len(r.completion), bound or 0) for r in records]
-        if keep:
-            for i, result in zip(keep, await score(name, [records[i] for i in keep]), strict=True):
-                out[i] = result
-        return out
+        salt = self.record_salts[name]
+        if salt is None:
+            if len(keep) == len(records):
+                return await score(name, records)
+            out: list[FrameworkResult] = [self._oversize(name, len(r.completion), bound or 0) for r in records]
+            if keep:
+                for i, result in zip(keep, await score(name, [records[i] for i in keep]), strict=True):
+                    out[i] = result
+            return out
+        return await self._score_cached(name, salt, records, keep, score)
+
+    async def _score_cached(self, name: str, salt: bytes, records: Sequence[Record], keep: list[int],
+                            score: Any) -> list[FrameworkResult]:
+        """:meth:`_score_framework_all` through the record cache (see :meth:`_record_salt`)."""
+        fw, st, cache = self.frameworks[name], self.record_stats[name], self.cache
+        assert cache is not None
+        res: list[FrameworkResult | None] = [None] * len(records)
+        if len(keep) < len(records):
+            bound = self.max_chars.get(name) or 0
+            for i, r in enumerate(records):
+                if len(r.completion) > bound:
+                    res[i] = self._oversize(name, len(r.completion), bound)
+        keys: dict[int, bytes] = {}
+        first: dict[bytes, int] = {}
+        dups: list[tuple[int, int]] = []
+        todo: list[int] = []
+        for i in keep:
+            key = _record_key(fw, salt, records[i])
+            if key is not None:
+                rep = first.get(key)
+                if rep is not None:  # equal content earlier in the batch: scored once, shared
+                    dups.append((i, rep))
+                    continue
+                first[key] = i
+                keys[i] = key
+            todo.append(i)
+        if keys:
+            keyed = list(keys)
+            got = cache.get_many([keys[i] for i in keyed])
+            hit = False
+            for i, raw in zip(keyed, got, strict=True):
+                if raw is None:
+                    continue
+                try:
+                    res[i] = FrameworkResult.model_validate_json(raw)
+                except ValueError:
+                    log.warning("%s: an unreadable record-cache entry; scoring the record again", name, exc_info=True)
+                    continue
+                st.hits += 1
+                hit = True
+            if hit:
+                todo = [i for i in todo if res[i] is None]
+        st.misses += len(todo)
+        if todo:
+            infra = [False] * len(todo)
+            scored = await score(name, [records[i] for i in todo], infra)
+            store: list[tuple[bytes, bytes]] = []
+            for j, (i, result) in enumerate(zip(todo, scored, strict=True)):
+                res[i] = result
+                key = keys.get(i)
+                if key is None:
+                    continue
+                if infra[j] or not _storable(result):
+                    st.not_stored += 1
+                    continue
+                store.append((key, result.model_dump_json().encode()))
+            if store:
+                try:
+                    cache.put_many(store)
+                    st.stored += len(store)
+                except Exception:  # noqa: BLE001 - a cache that cannot write must not fail the records
+                    log.warning("%s: record-cache write failed", name, exc_info=True)
+        for i, rep in dups:
+            res[i] = res[rep]
+        st.dedup_hits += len(dups)
+        return res  # type: ignore[return-value]
 
     async def ascore_records(self, records: Sequence[Record]) -> list[RecordReward]:
         """Score on the current loop (must be the scorer's loop; use :meth:`submit` elsewhere)."""
@@ -311,7 +522,12 @@ class Scorer:
         return await asyncio.wrap_future(self.submit(records))
 
     def stats(self) -> dict[str, Any]:
-        return self.scheduler.stats()
+        """The scheduler's per-backend stats, the cache's, and ``records:<framework>``: the record cache."""
+        out = self.scheduler.stats()
+        for name, salt in self.record_salts.items():
+            if salt is not None:
+                out[f"records:{name}"] = self.record_stats[name].as_dict()
+        return out
 
     # -- lifecycle ----------------------------------------------------------------------------
     def close(self, timeout: float = 30.0) -> None:

@@ -20,6 +20,9 @@ class EchoFramework(Framework):
 
     name: ClassVar[str] = "echo"
     capabilities: ClassVar[dict[str, bool]] = {"noop": False, "chaos": False}
+    #: its result carries the worker's pid, not a function of the record: not cached per record (these
+    #: tests are about the tool-call layer; the record cache has tests/test_record_cache.py)
+    cache_results: ClassVar[bool] = False
 
     async def score(self, record, ctx):
         md = record.metadata

@@ -105,6 +105,9 @@ class EmpiricalFramework(Framework):
     capabilities: ClassVar[dict[str, bool]] = {"smt": False, "fact_store": False, "theorem_prover": False}
     default_tools: ClassVar[dict[str, str]] = {"smt": "z3", "fact_store": "duckdb", "theorem_prover": "lean"}
     eval_metrics: ClassVar[tuple[str, ...]] = ("answer_correct",)
+    #: what a result depends on (the record cache's key): not the id nor the group, so that equal
+    #: completions of a GRPO group are scored once
+    reads: ClassVar[tuple[str, ...] | None] = ("prompt", "completion", "reference", "metadata")
     Options: ClassVar[type[BaseModel]] = EmpiricalOptions
     options: EmpiricalOptions
 

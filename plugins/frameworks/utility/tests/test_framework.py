@@ -218,3 +218,75 @@ def test_padding_and_repetition_do_not_lift_a_wrong_answer():
 def test_options_reject_a_bad_tolerance():
     with pytest.raises(ValueError, match="feasibility_tol"):
         UtilityFramework(UtilityOptions(feasibility_tol="abc"))
+
+
+def _three_player(payoff) -> dict:
+    """A 2x2x2 game named Up/Down, Left/Right, Heads/Tails from ``payoff(i, j, k) -> [u1, u2, u3]``."""
+    return {"players": ["Ann", "Bob", "Cat"], "strategies": [["Up", "Down"], ["Left", "Right"], ["Heads", "Tails"]],
+            "payoffs": [[[payoff(i, j, k) for k in range(2)] for j in range(2)] for i in range(2)]}
+
+
+# every player gains 1 by playing its second strategy whatever the others do: a unique equilibrium
+DOMINANT3 = _three_player(lambda i, j, k: [i + (j + k) * 3, j + (i + k) * 3, k + (i + j) * 3])
+# Cat's Tails strictly dominates Heads; Ann and Bob then play matching pennies: a unique, mixed equilibrium
+PENNIES3 = _three_player(lambda i, j, k: [(1 if i == j else -1) + 5 * k, (-1 if i == j else 1) + 5 * k, k])
+# everyone wants to match: pure equilibria (Up, Left, Heads) and (Down, Right, Tails), mixed ones too
+COORD3 = _three_player(lambda i, j, k: [2 * (i == j == k == 0) + 3 * (i == j == k == 1)] * 3)
+
+
+def test_n_player_all_equilibria_through_elimination_and_pure_enumeration():
+    unique = block({"equilibria": [{"profile": ["Down", "Right", "Tails"]}], "all": True})
+    wrong_unique = block({"equilibria": [{"profile": ["Up", "Left", "Heads"]}], "all": True})
+    mixed = block({"equilibria": [{"profile": [["1/2", "1/2"], ["1/2", "1/2"], [0, 1]]}], "all": True})
+    pure_only_pennies = block({"equilibria": [{"profile": ["Up", "Left", "Tails"]}], "all": True})
+    both_pure = "(Up, Left, Heads) and (Down, Right, Tails) are equilibria. These are all the pure-strategy equilibria."
+    one_pure = "(Down, Right, Tails) is an equilibrium. These are all the pure equilibria."
+    claims_all = block({"equilibria": [{"profile": ["Up", "Left", "Heads"]}, {"profile": ["Down", "Right", "Tails"]}], "all": True})
+    misses_one = block({"equilibria": [{"profile": ["Down", "Right", "Tails"]}], "all": True})
+    r = score([game_record(unique, None, DOMINANT3), game_record(wrong_unique, None, DOMINANT3),
+               game_record(mixed, None, PENNIES3), game_record(pure_only_pennies, None, PENNIES3),
+               game_record(both_pure, None, COORD3), game_record(one_pure, None, COORD3),
+               game_record(claims_all, None, COORD3), game_record(misses_one, None, COORD3),
+               game_record("", "all_pure_equilibria", COORD3)])
+    # reduced by elimination to one cell / to a 2x2 bimatrix: completeness is exact
+    assert r[0].score == 1.0 and r[0].components["complete_ok"] == 1.0
+    assert r[1].score == 0.0 and r[1].verdict == "not_equilibrium"
+    assert r[2].score == 1.0 and r[2].components["complete_ok"] == 1.0
+    assert any("reduced by eliminating" in e.text for e in r[2].evidence)
+    assert r[3].score == 0.0 and r[3].components["complete_ok"] == 0.0
+    # no reduction: "all the pure equilibria" is exact; "all the equilibria" is wrong when a pure one is
+    # missing and is left unjudged (with a note) when every pure one is claimed, as mixed ones exist
+    assert r[4].score == 1.0 and r[4].components["complete_ok"] == 1.0
+    assert r[5].score == 0.5 and r[5].verdict == "incomplete" and "1 of 2 missing" in r[5].explanation
+    assert r[6].score == 1.0 and "complete_ok" not in r[6].components
+    assert any("not enumerated" in e.text for e in r[6].evidence)
+    assert r[7].score == 0.5 and r[7].verdict == "incomplete"
+    assert r[8].status == "scored" and r[8].score == 0.0 and r[8].verdict == "no_answer"
+
+
+def test_pure_equilibria_by_best_responses_equal_the_cell_by_cell_check():
+    import itertools
+    import random
+
+    from chil_plugin_utility.games import pure_equilibria
+
+    from chil_core.capabilities import game as G
+
+    rng = random.Random(5)
+    found = 0
+    for _ in range(150):
+        shape = [rng.randint(1, 3) for _ in range(rng.randint(2, 4))]
+        cells = list(itertools.product(*(range(k) for k in shape)))
+        table = {c: [rng.randint(0, 3) for _ in shape] for c in cells}
+
+        def nest(prefix, depth):
+            if depth == len(shape):
+                return table[tuple(prefix)]
+            return [nest([*prefix, i], depth + 1) for i in range(shape[depth])]
+
+        game = G.load_game({"strategies": shape, "payoffs": nest([], 0)}) if len(shape) > 2 else \
+            G.load_game({"row_payoffs": [[table[(i, j)][0] for j in range(shape[1])] for i in range(shape[0])],
+                         "col_payoffs": [[table[(i, j)][1] for j in range(shape[1])] for i in range(shape[0])]})
+        assert sorted(pure_equilibria(game)) == sorted(G.pure_equilibria(game))
+        found += len(pure_equilibria(game))
+    assert found > 50

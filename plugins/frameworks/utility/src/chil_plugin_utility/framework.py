@@ -47,6 +47,8 @@ _VERDICTS = {"equilibrium": "not_equilibrium", "payoff": "wrong_payoff", "domina
              "expected_value": "wrong_expected_value", "variance": "wrong_variance", "dominance": "wrong_dominance",
              "choice": "wrong_choice", "solver_limit": "solver_limit"}
 #: weight of each item kind in the score (unlisted kinds weigh 1).
+#: cells x largest strategy count above which an n-player game is not reduced by dominance
+_MAX_ELIMINATION_WORK = 200_000
 _WEIGHTS = {"optimal": 3.0, "answer": 3.0, "solver_limit": 3.0, "model": 3.0}
 
 
@@ -131,27 +133,54 @@ class UtilityFramework(Framework):
             return FrameworkResult.abstained(f"record outside the configured bounds or malformed: {exc}")
         blocks, errors = json_objects(record.completion)
         claims = games.extract(game, record.completion, blocks)
-        asks_all = record.metadata.get("question") == "all_equilibria"
+        question = record.metadata.get("question")
+        asks_all, asks_pure = question == "all_equilibria", question == "all_pure_equilibria"
         notes: list[Evidence] = []
         enumeration = None
         if (claims.all_claimed or asks_all) and not claims.empty:
-            if game.n_players != 2:
-                notes.append(Evidence(kind="note", text="completeness of n-player equilibria is not checked (two-player games only)"))
-            elif math.comb(sum(game.shape), game.shape[0]) > opts.max_enumeration_bases:
-                notes.append(Evidence(kind="note", text=f"game {game.shape[0]}x{game.shape[1]} too large to enumerate "
-                                      f"(max_enumeration_bases {opts.max_enumeration_bases}): completeness not checked"))
+            target: G.Game | None = game
+            alive, pair = None, None
+            if game.n_players != 2 and math.prod(game.shape) * max(game.shape) > _MAX_ELIMINATION_WORK:
+                notes.append(Evidence(kind="note", text=f"{game.n_players}-player game too large for eliminating dominated strategies: "
+                                      "completeness is judged against the pure equilibria only"))
+                target = None
+            elif game.n_players != 2:
+                # iterated elimination of strictly dominated strategies keeps every equilibrium; when it
+                # leaves at most two players with a choice, their bimatrix game has the same equilibria
+                alive = games.iesds(game)
+                reduced = games.reduced_bimatrix(game, alive)
+                if reduced is None:
+                    notes.append(Evidence(kind="note", text="mixed equilibria of this n-player game are not enumerated (more than two "
+                                          "players keep several strategies after eliminating dominated ones): completeness is "
+                                          "judged against the pure equilibria only"))
+                    target = None
+                else:
+                    target, pair = reduced
+            if target is None:
+                pass
+            elif math.comb(sum(target.shape), target.shape[0]) > opts.max_enumeration_bases:
+                notes.append(Evidence(kind="note", text=f"game {target.shape[0]}x{target.shape[1]} too large to enumerate "
+                                      f"(max_enumeration_bases {opts.max_enumeration_bases}): completeness judged against the pure equilibria"))
             elif not ctx.has("game"):
-                notes.append(Evidence(kind="note", text="no game backend: completeness not checked"))
+                notes.append(Evidence(kind="note", text="no game backend: completeness judged against the pure equilibria"))
             else:
-                res = await ctx.call("game", "equilibria", {"game": game.to_json(), "max_equilibria": opts.max_equilibria})
+                res = await ctx.call("game", "equilibria", {"game": target.to_json(), "max_equilibria": opts.max_equilibria})
                 if res.status == "unavailable":
                     notes.append(Evidence(kind="note", text=f"game backend unavailable: {res.error}"))
                 elif not res.ok or not isinstance(res.value, dict):
                     return tool_failure(res, "game", completion_input=False)  # the record's game alone
                 else:
                     enumeration = res.value
+                    if pair is not None and alive is not None:
+                        lifted = {games.lift(game, alive, pair, tuple(tuple(G.number(x, "equilibria") for x in e[side])
+                                                                      for side in ("row", "col")))
+                                  for e in res.value["equilibria"]}
+                        enumeration = {**res.value, "profiles": lifted}
+                        notes.append(Evidence(kind="note", text=f"{game.n_players}-player game reduced by eliminating strictly dominated "
+                                              f"strategies to {target.shape[0]}x{target.shape[1]} between "
+                                              f"{game.players[pair[0]]} and {game.players[pair[1]]}: its equilibria are all the game's"))
         items = [games.Item("unreadable", False, e) for e in errors]
-        items += games.judge(game, claims, asks_all, enumeration, self._limits, opts.max_claims)
+        items += games.judge(game, claims, asks_all, enumeration, self._limits, opts.max_claims, asks_pure)
         if not items:
             items = [games.Item("equilibrium", False, "no equilibrium, payoff or dominance claim found", {"verdict": "no_answer"})]
             return self._finish(items, notes, "no_answer")

@@ -21,6 +21,7 @@ checked against the extreme equilibria the ``game`` backend enumerates: every on
 from __future__ import annotations
 
 import re
+from itertools import product
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -32,6 +33,9 @@ from chil_plugin_utility.common import ClaimError, value
 
 _ALL_RE = re.compile(r"(?i)\b(?:these are (?:all|the only)|(?:this|that) is the only|the only (?:nash )?equilibri|"
                      r"unique (?:nash )?equilibrium|exactly (?:one|two|three|\d+) (?:nash )?equilibri)")
+_PURE_ALL_RE = re.compile(r"(?i)\b(?:(?:these|those) are (?:all|the only) (?:the )?pure|all (?:the )?pure[- ](?:strategy )?(?:nash )?equilibria (?:are|is)|"
+                          r"the only pure[- ](?:strategy )?(?:nash )?equilibri|unique pure[- ](?:strategy )?(?:nash )?equilibrium|"
+                          r"exactly (?:one|two|three|\d+) pure[- ](?:strategy )?(?:nash )?equilibri)")
 
 
 @dataclass
@@ -48,12 +52,13 @@ class Item:
 class GameClaims:
     profiles: list[tuple[str, Any]] = field(default_factory=list)  # (where, raw entry)
     all_claimed: bool = False
+    all_pure_claimed: bool = False  # "these are all the pure(-strategy) equilibria"
     dominant: dict[int, Any] = field(default_factory=dict)
     dominated: dict[int, Any] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
-        return not (self.profiles or self.all_claimed or self.dominant or self.dominated)
+        return not (self.profiles or self.all_claimed or self.all_pure_claimed or self.dominant or self.dominated)
 
 
 def _index(game: G.Game, player: int, name: Any) -> int:
@@ -79,6 +84,8 @@ def extract(game: G.Game, text: str, blocks: list[dict[str, Any]]) -> GameClaims
             out.profiles += [(f"equilibria[{i}]", e) for i, e in enumerate(eqs[:1000])]
         if block.get("all") is True or block.get("complete") is True:
             out.all_claimed = True
+        if block.get("all_pure") is True:
+            out.all_pure_claimed = True
         for key, target in (("dominant", out.dominant), ("dominated", out.dominated)):
             claim = block.get(key)
             if isinstance(claim, dict):
@@ -95,7 +102,14 @@ def extract(game: G.Game, text: str, blocks: list[dict[str, Any]]) -> GameClaims
             out.profiles.append((f"sentence {i + 1}", {"row": r, "col": c}))
         for i, (r, c) in enumerate(re.findall(rf"(?i)\(\s*({rows})\s*,\s*({cols})\s*\)", text)):
             out.profiles.append((f"pair {i + 1}", {"row": r, "col": c}))
-    if _ALL_RE.search(text):
+    if game.n_players > 2 and not out.profiles:  # "(Up, Left, Heads)": one strategy per player, in order
+        pats = [rf"({_name_pattern(s)})" for s in game.strategies]
+        tuple_re = r"(?i)\(\s*" + r"\s*,\s*".join(pats) + r"\s*\)"
+        for i, names in enumerate(re.findall(tuple_re, text)):
+            out.profiles.append((f"tuple {i + 1}", {"profile": list(names)}))
+    if _PURE_ALL_RE.search(text):
+        out.all_pure_claimed = True
+    elif _ALL_RE.search(text):
         out.all_claimed = True
     return out
 
@@ -131,6 +145,86 @@ def profile_of(game: G.Game, raw: Any, where: str, limits: Limits) -> tuple[G.Pr
     return tuple(_strategy(game, p, s, f"{where}[{p}]", limits) for p, s in enumerate(raw)), payoffs
 
 
+def iesds(game: G.Game) -> list[list[int]]:
+    """The strategies of each player that survive iterated elimination of strictly dominated strategies
+    (dominated by another pure strategy against every surviving profile of the others).  Elimination
+    keeps every Nash equilibrium, mixed ones included (a strictly dominated strategy is never played
+    in one), so the game's equilibria are those of the reduced game."""
+    alive = [list(range(len(s))) for s in game.strategies]
+    changed = True
+    while changed:
+        changed = False
+        for p in range(game.n_players):
+            if len(alive[p]) < 2:
+                continue
+            others = [alive[k] if k != p else [0] for k in range(game.n_players)]
+            cells = list(product(*others))
+            pay = {s: [game.payoff(c[:p] + (s,) + c[p + 1:], p) for c in cells] for s in alive[p]}
+            for s in list(alive[p]):
+                if any(t != s and t in alive[p] and all(u > v for u, v in zip(pay[t], pay[s], strict=True)) for t in alive[p]):
+                    alive[p].remove(s)
+                    changed = True
+    return alive
+
+
+def pure_equilibria(game: G.Game) -> list[tuple[int, ...]]:
+    """Every pure Nash equilibrium, exactly: each player's best payoff against each profile of the others
+    is found in one pass over the cells, then a cell is an equilibrium when every player gets it there.
+    O(cells x players) payoff look-ups (the cells are bounded by ``max_cells``)."""
+    n = game.n_players
+    cells = list(product(*(range(len(s)) for s in game.strategies)))
+    pays = {c: [game.payoff(c, p) for p in range(n)] for c in cells}
+    best: list[dict[tuple[int, ...], Any]] = [{} for _ in range(n)]
+    for c, u in pays.items():
+        for p in range(n):
+            key = c[:p] + c[p + 1:]
+            cur = best[p].get(key)
+            if cur is None or u[p] > cur:
+                best[p][key] = u[p]
+    return [c for c, u in pays.items() if all(u[p] == best[p][c[:p] + c[p + 1:]] for p in range(n))]
+
+
+def reduced_bimatrix(game: G.Game, alive: list[list[int]]) -> tuple[G.Game, tuple[int, int]] | None:
+    """When at most two players keep more than one strategy after :func:`iesds`: the two-player game
+    between two players (those that keep several strategies first; the rest play their single
+    survivor), and which players they are.  None when three or more players keep several."""
+    active = [p for p in range(game.n_players) if len(alive[p]) > 1]
+    if len(active) > 2:
+        return None
+    pair = (active + [p for p in range(game.n_players) if p not in active])[:2]
+    a, b = sorted(pair)
+    base = [alive[k][0] for k in range(game.n_players)]
+    rows, cols = [], []
+    for i in alive[a]:
+        r0, r1 = [], []
+        for j in alive[b]:
+            cell = list(base)
+            cell[a], cell[b] = i, j
+            r0.append(game.payoff(tuple(cell), a))
+            r1.append(game.payoff(tuple(cell), b))
+        rows.append(r0)
+        cols.append(r1)
+    reduced = G.load_game({"row_payoffs": [[G.fmt(x) for x in r] for r in rows], "col_payoffs": [[G.fmt(x) for x in r] for r in cols],
+                           "row_strategies": [game.strategies[a][i] for i in alive[a]],
+                           "col_strategies": [game.strategies[b][j] for j in alive[b]]})
+    return reduced, (a, b)
+
+
+def lift(game: G.Game, alive: list[list[int]], pair: tuple[int, int], profile: G.Profile) -> G.Profile:
+    """A profile of the reduced two-player game as a profile of ``game`` (eliminated strategies get 0,
+    the other players their single surviving strategy)."""
+    out = []
+    for k in range(game.n_players):
+        probs = [0] * len(game.strategies[k])
+        if k in pair:
+            for idx, x in zip(alive[k], profile[pair.index(k)], strict=True):
+                probs[idx] = x
+        else:
+            probs[alive[k][0]] = 1
+        out.append(tuple(probs))
+    return tuple(out)
+
+
 def _describe(game: G.Game, profile: G.Profile) -> str:
     parts = []
     for p, probs in enumerate(profile):
@@ -143,8 +237,14 @@ def _describe(game: G.Game, profile: G.Profile) -> str:
 
 
 def judge(game: G.Game, claims: GameClaims, asks_all: bool, enumeration: dict[str, Any] | None, limits: Limits,
-          max_claims: int) -> list[Item]:
-    """Every judged item; completeness needs ``enumeration`` (the ``equilibria`` value) when claimed or asked."""
+          max_claims: int, asks_pure: bool = False) -> list[Item]:
+    """Every judged item.  Completeness ("these are all the equilibria") is judged against
+    ``enumeration`` (the ``equilibria`` value of the game backend, or ``{"profiles": ...}`` lifted from
+    a reduced game) when there is one.  Without one (an n-player game that elimination of dominated
+    strategies does not reduce to two players, or no backend), the pure equilibria are enumerated here:
+    "these are all the pure equilibria" is judged exactly, and "these are all the equilibria" is wrong
+    when a pure equilibrium is missing or a claimed profile is not one, and otherwise left unjudged
+    (mixed equilibria of such games are not enumerated)."""
     items: list[Item] = []
     valid: set[G.Profile] = set()
     seen: set[G.Profile] = set()
@@ -205,8 +305,11 @@ def judge(game: G.Game, claims: GameClaims, asks_all: bool, enumeration: dict[st
         items.append(Item("dominated", ok, f"{game.players[p]} player's strictly dominated strategies: claimed "
                           f"{sorted(game.strategies[p][s] for s in claimed)}, exact {sorted(game.strategies[p][s] for s in truth)}"))
     if (claims.all_claimed or asks_all) and enumeration is not None:
-        extreme = {tuple(tuple(G.number(x, "equilibria") for x in side) for side in (e["row"], e["col"]))
-                   for e in enumeration["equilibria"]}
+        if "profiles" in enumeration:  # already profiles of this game (n players, lifted from a reduced game)
+            extreme = set(enumeration["profiles"])
+        else:
+            extreme = {tuple(tuple(G.number(x, "equilibria") for x in side) for side in (e["row"], e["col"]))
+                       for e in enumeration["equilibria"]}
         missing = extreme - valid
         wrong = len(seen) - len(valid)
         ok = not missing and not wrong and bool(enumeration.get("complete", True))
@@ -216,4 +319,21 @@ def judge(game: G.Game, claims: GameClaims, asks_all: bool, enumeration: dict[st
                 + (f", {wrong} claimed profile(s) are not equilibria" if wrong else ""))
         items.append(Item("complete", ok, text, {"extreme": len(extreme), "missing": len(missing),
                                                  "degenerate": bool(enumeration.get("degenerate"))}))
+    elif not claims.empty and (claims.all_claimed or asks_all or claims.all_pure_claimed or asks_pure):
+        # the pure equilibria are enumerated exactly for any number of players (every cell)
+        pure = {G.pure_profile(game, c) for c in pure_equilibria(game)}
+        claimed_pure = {pr for pr in valid if all(sum(1 for x in side if x) == 1 for side in pr)}
+        missing = pure - claimed_pure
+        wrong = len(seen) - len(valid)
+        example = f" (e.g. {_describe(game, next(iter(sorted(missing))))})" if missing else ""
+        if claims.all_pure_claimed or asks_pure:
+            ok = not missing and not wrong
+            items.append(Item("complete", ok, (f"all pure equilibria: the {len(pure)} pure equilibria are claimed" if ok else
+                                               f"not all pure equilibria: {len(missing)} of {len(pure)} missing{example}"
+                                               + (f", {wrong} claimed profile(s) are not equilibria" if wrong else "")),
+                              {"pure": len(pure), "missing": len(missing)}))
+        elif missing or wrong:  # "all the equilibria" is wrong for sure; when nothing is missing it stays unjudged
+            items.append(Item("complete", False, f"not all equilibria: {len(missing)} of {len(pure)} pure equilibria missing{example}"
+                              + (f", {wrong} claimed profile(s) are not equilibria" if wrong else ""),
+                              {"pure": len(pure), "missing": len(missing)}))
     return items

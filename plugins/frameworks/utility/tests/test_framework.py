@@ -290,3 +290,30 @@ def test_pure_equilibria_by_best_responses_equal_the_cell_by_cell_check():
         assert sorted(pure_equilibria(game)) == sorted(G.pure_equilibria(game))
         found += len(pure_equilibria(game))
     assert found > 50
+
+
+SCHED = {"durations": [5, 4, 3, 3, 3], "jobs": ["a", "b", "c", "d", "e"], "machines": ["M1", "M2"]}  # optimum 9
+
+
+def test_scheduling_instances_are_checked_against_the_optimal_makespan():
+    rec = lambda text: {"metadata": {"scheduling": SCHED}, "reference": {"answer": "9"}, "completion": text}  # noqa: E731
+    right, by_job, in_words, suboptimal, missing_job, twice, wrong_value, unknown, empty = score([
+        rec(block({"schedule": {"M1": ["a", "b"], "M2": ["c", "d", "e"]}, "makespan": 9})),
+        rec(block({"machine_of": {"a": "M1", "b": "M1", "c": "M2", "d": "M2", "e": "M2"}})),
+        rec("Put a and b on M1, the rest on M2. The minimum makespan is 9."),
+        rec(block({"schedule": {"M1": ["a", "c"], "M2": ["b", "d", "e"]}, "makespan": 10})),
+        rec(block({"schedule": {"M1": ["a", "b"], "M2": ["c", "d"]}, "makespan": 9})),
+        rec(block({"schedule": {"M1": ["a", "b", "c"], "M2": ["c", "d", "e"]}, "makespan": 9})),
+        rec(block({"schedule": {"M1": ["a", "b"], "M2": ["c", "d", "e"]}, "makespan": 8})),
+        rec(block({"schedule": {"M1": ["a", "b"], "M3": ["c", "d", "e"]}})),
+        rec(""),
+    ])
+    assert right.score == 1.0 and right.verdict == "correct"
+    assert by_job.score == 1.0
+    assert in_words.score == 1.0  # the value alone, against the solver's optimum and the reference
+    assert suboptimal.score < 0.5 and suboptimal.verdict == "suboptimal" and "gap 1" in suboptimal.explanation
+    assert missing_job.score < 1.0 and missing_job.verdict == "infeasible_solution" and "job_4" in " ".join(e.text for e in missing_job.evidence)
+    assert twice.verdict == "infeasible_solution"
+    assert wrong_value.score < 1.0 and wrong_value.verdict == "wrong_objective"
+    assert unknown.score == 0.0 and "unknown job or machine" in unknown.explanation
+    assert empty.status == "scored" and empty.score == 0.0 and empty.verdict == "no_answer"

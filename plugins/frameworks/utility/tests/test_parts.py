@@ -118,11 +118,12 @@ def test_mamo_gold_models_reach_the_labelled_optimum_with_both_solvers():
 def test_tasks_are_seeded_and_scoreable(tmp_path):
     from chil_plugin_utility.tasks import generate
 
-    a, b = generate(["games", "knapsack", "lp", "assignment", "lotteries"], 3, 5), generate(["games", "knapsack", "lp", "assignment", "lotteries"], 3, 5)
-    assert a == b and len(a) == 15
+    every = ["games", "knapsack", "lp", "assignment", "scheduling", "lotteries"]
+    a, b = generate(every, 3, 5), generate(every, 3, 5)
+    assert a == b and len(a) == 18
     assert generate(["games"], 3, 6) != generate(["games"], 3, 5)
     kinds = {r["metadata"]["task"] for r in a}
-    assert kinds == {"games", "knapsack", "lp", "assignment", "lotteries"}
+    assert kinds == set(every)
     for r in a:
         if r["metadata"]["task"] == "knapsack":
             from chil_plugin_utility.tasks import knapsack_optimum
@@ -182,3 +183,21 @@ def test_integer_bimatrix_check_equals_the_rational_computation():
         assert (got.equilibrium, got.payoffs, got.deviation) == rational(game, profile)
         equilibria += got.equilibrium
     assert 0 < equilibria < 600  # both verdicts were exercised
+
+
+def test_scheduling_tasks_reference_is_the_solver_optimum():
+    """The brute-force makespan of each generated scheduling task equals HiGHS's optimum of the instance's
+    model, and a completion stating it (no schedule) is paid in full; one more hour is not."""
+    from chil_plugin_exactgame.tool import ExactGame
+    from chil_plugin_highs.tool import HighsSolver
+    from chil_plugin_utility.framework import UtilityFramework
+    from chil_plugin_utility.tasks import generate
+
+    from chil_core.testing import score_direct
+
+    tasks = generate(["scheduling"], 12, 3)
+    recs = [dict(t, completion=f"The minimum makespan is {t['reference']['answer']}.") for t in tasks]
+    recs += [dict(t, id=t["id"] + "-off", completion=f"The minimum makespan is {int(t['reference']['answer']) + 1}.") for t in tasks]
+    out = score_direct(UtilityFramework(), recs, {"game": ExactGame(), "solver": HighsSolver()})
+    assert [r.score for r in out[:12]] == [1.0] * 12
+    assert all(r.score == 0.0 and r.verdict == "suboptimal" for r in out[12:])

@@ -8,6 +8,12 @@ answer for them turned into a solution of that model.
 * ``transportation``: ``{"supply": [...], "demand": [...], "costs": [[...]]}``; ``{"shipments": [[...]]}``.
 * ``shortest_path``: ``{"edges": [[u, v, w], ...], "source": s, "target": t, "directed": true}``;
   ``{"path": [s, ..., t]}``.
+* ``scheduling``: jobs on identical parallel machines, minimum makespan (P||Cmax):
+  ``{"durations": [...], "jobs": [names]?, "machines": 2 | [names]}``; ``{"schedule": {"M1": ["a", "c"],
+  "M2": ["b"]}}`` (machine -> jobs) or ``{"machine_of": {"a": "M1", ...}}`` (job -> machine); the
+  objective is the makespan (``"makespan": 7`` is read as the claimed objective).  Model: binary
+  ``x_j_m`` (job ``j`` on machine ``m``), each job on exactly one machine, every machine's load at most
+  the variable ``makespan``, which is minimised.
 """
 
 from __future__ import annotations
@@ -16,7 +22,31 @@ from typing import Any
 
 from chil_core.capabilities.solver import ModelError
 
-KINDS = ("knapsack", "assignment", "transportation", "shortest_path")
+KINDS = ("knapsack", "assignment", "transportation", "shortest_path", "scheduling")
+#: most jobs x machines of a scheduling instance (its binary variables)
+MAX_SCHEDULING_CELLS = 2_000
+
+
+def _machines(data: dict[str, Any], where: str) -> list[str]:
+    m = data.get("machines")
+    if isinstance(m, int) and not isinstance(m, bool):
+        if not 1 <= m <= 100:
+            raise ModelError(f"{where}.machines must be 1 to 100")
+        return [f"M{i + 1}" for i in range(m)]
+    if isinstance(m, list) and m and all(isinstance(x, (str, int)) and not isinstance(x, bool) for x in m) and len(m) <= 100:
+        names = [str(x) for x in m]
+        if len(set(names)) != len(names):
+            raise ModelError(f"{where}.machines has duplicate names")
+        return names
+    raise ModelError(f"{where}.machines must be a count (1 to 100) or a list of names")
+
+
+def _jobs(data: dict[str, Any], where: str) -> list[str]:
+    n = len(data["durations"])
+    names = [str(x) for x in data.get("jobs", [])] or [f"J{i + 1}" for i in range(n)]
+    if len(names) != n or len(set(names)) != n:
+        raise ModelError(f"{where}.jobs must name each of the {n} jobs once")
+    return names
 
 
 def _list(data: Any, key: str, where: str) -> list[Any]:
@@ -87,7 +117,65 @@ def model_of(kind: str, data: Any) -> dict[str, Any]:
                 cons.append({"name": f"flow_{i}", "terms": terms, "sense": "=", "rhs": rhs})
         return {"sense": "min", "variables": [{"name": v, "lb": 0, "ub": 1} for v in var],
                 "objective": {var[k]: arcs[k][2] for k in range(len(arcs))}, "constraints": cons}
+    if kind == "scheduling":
+        durations = _list(data, "durations", w)
+        for j, d in enumerate(durations):
+            from chil_core.capabilities.game import GameError, number
+
+            try:
+                if number(d, f"{w}.durations[{j}]") < 0:
+                    raise ModelError(f"{w}.durations[{j}] must be >= 0")
+            except GameError as exc:
+                raise ModelError(str(exc)) from None
+        jobs, machines = _jobs(data, w), _machines(data, w)
+        if len(jobs) * len(machines) > MAX_SCHEDULING_CELLS:
+            raise ModelError(f"{w}: {len(jobs)} jobs x {len(machines)} machines exceed {MAX_SCHEDULING_CELLS}")
+        var = {(j, m): f"x_{j}_{m}" for j in range(len(jobs)) for m in range(len(machines))}
+        cons = [{"name": f"job_{j}", "terms": {var[j, m]: 1 for m in range(len(machines))}, "sense": "=", "rhs": 1}
+                for j in range(len(jobs))]
+        cons += [{"name": f"load_{m}", "terms": {**{var[j, m]: durations[j] for j in range(len(jobs))}, "makespan": -1},
+                  "sense": "<=", "rhs": 0} for m in range(len(machines))]
+        return {"sense": "min", "variables": [{"name": v, "binary": True} for v in var.values()] + [{"name": "makespan", "lb": 0}],
+                "objective": {"makespan": 1}, "constraints": cons}
     raise ModelError(f"unknown instance kind {kind!r}")
+
+
+def _scheduling_solution(data: dict[str, Any], claim: dict[str, Any]) -> dict[str, Any] | None:
+    from chil_core.capabilities.game import GameError, number
+
+    jobs, machines = _jobs(data, "metadata.scheduling"), _machines(data, "metadata.scheduling")
+    pairs: list[tuple[Any, Any]] = []  # (job, machine)
+    sched, of = claim.get("schedule"), claim.get("machine_of", claim.get("assignment"))
+    if sched is not None:
+        if isinstance(sched, dict):
+            items = list(sched.items())
+        elif isinstance(sched, list) and len(sched) <= len(machines):
+            items = list(zip(machines, sched, strict=False))
+        else:
+            raise ModelError("schedule must map machines to lists of jobs")
+        for mach, js in items[: len(machines) + 1]:
+            if not isinstance(js, list):
+                raise ModelError(f"schedule of machine {str(mach)[:20]!r} must be a list of jobs")
+            pairs += [(j, mach) for j in js[: len(jobs) + 1]]
+    elif isinstance(of, dict):
+        pairs = list(of.items())[: len(jobs) + 1]
+    elif of is not None:
+        raise ModelError("machine_of must map jobs to machines")
+    else:
+        return None
+    out: dict[str, Any] = {f"x_{j}_{m}": 0 for j in range(len(jobs)) for m in range(len(machines))}
+    loads = [0] * len(machines)
+    for job, mach in pairs:
+        if str(job) not in jobs or str(mach) not in machines:
+            raise ModelError(f"{str(job)[:20]!r} on {str(mach)[:20]!r} names an unknown job or machine")
+        j, m = jobs.index(str(job)), machines.index(str(mach))
+        out[f"x_{j}_{m}"] += 1
+        try:
+            loads[m] += number(data["durations"][j], "duration")
+        except GameError as exc:
+            raise ModelError(str(exc)) from None
+    out["makespan"] = max(loads)  # the schedule's makespan: what its objective is
+    return out
 
 
 def solution_of(kind: str, data: dict[str, Any], claim: dict[str, Any]) -> dict[str, Any] | None:
@@ -136,6 +224,8 @@ def solution_of(kind: str, data: dict[str, Any], claim: dict[str, Any]) -> dict[
         if not isinstance(sh, list) or len(sh) != m or any(not isinstance(r, list) or len(r) != n for r in sh):
             raise ModelError(f"shipments must be a {m} x {n} matrix")
         return {f"x_{i}_{j}": sh[i][j] for i in range(m) for j in range(n)}
+    if kind == "scheduling":
+        return _scheduling_solution(data, claim)
     if kind == "shortest_path":
         path = claim.get("path")
         if path is None:

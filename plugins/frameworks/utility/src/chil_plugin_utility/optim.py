@@ -28,7 +28,7 @@ from chil_plugin_utility.lpformat import parse_lp
 
 _OBJ_RE = re.compile(
     r"(?i)\b(?:optimal (?:objective )?value|objective(?: function)?(?: value)?|optimum|optimal cost|optimal profit|"
-    r"min(?:imum|imal)? (?:total )?(?:cost|value)|max(?:imum|imal)? (?:total )?(?:profit|value|revenue)|total (?:cost|value|profit))"
+    r"min(?:imum|imal)? (?:total )?(?:cost|value)|(?:minimum |optimal )?makespan|max(?:imum|imal)? (?:total )?(?:profit|value|revenue)|total (?:cost|value|profit))"
     r"\s*(?:is|=|:|of|equals|will be|would be)\s*(?:about\s*)?([-$€£]?\s*[\d.,/]+(?:\s*/\s*\d+)?)")
 _STATUS_RE = re.compile(r"(?i)\b(?:the (?:model|problem|lp) is|model is|problem is) (infeasible|unbounded)\b")
 
@@ -99,7 +99,7 @@ def extract(src: ModelSource, text: str, blocks: list[dict[str, Any]], lim: Limi
                 sol = instances.solution_of(src.kind, src.instance, block)
                 if sol is not None:
                     out.solution = sol
-            for key in ("objective_value", "optimal_value", "optimum", "objective", "value", "answer"):
+            for key in ("objective_value", "optimal_value", "optimum", "objective", "makespan", "value", "answer"):
                 if key in block and not isinstance(block[key], (dict, list)):
                     out.objective = value(block[key], key, lim)
                     break
@@ -107,7 +107,7 @@ def extract(src: ModelSource, text: str, blocks: list[dict[str, Any]], lim: Limi
                 out.status = block["status"].lower()
         except (ClaimError, S.ModelError) as exc:
             out.errors.append(str(exc))
-    if out.solution is None and src.model is not None:
+    if out.solution is None and src.model is not None and src.origin != "instance":  # an instance's variables are internal
         names = {v.name for v in src.model.variables}
         if len(names) <= 200:
             found: dict[str, str] = {}

@@ -3,7 +3,7 @@
 Each generator returns chil records without a completion (``id``, ``prompt``, ``metadata`` and, where a
 single number answers the task, ``reference.answer``), ready for ``chil train --data`` or for scoring.
 The same seed gives the same records.  Kinds: ``games``, ``knapsack``, ``lp``, ``assignment``,
-``lotteries``.
+``scheduling``, ``lotteries``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-KINDS = ("games", "knapsack", "lp", "assignment", "lotteries")
+KINDS = ("games", "knapsack", "lp", "assignment", "scheduling", "lotteries")
 
 _GAME_FORMAT = ('Answer with a ```json``` block {"equilibria": [{"row": [probabilities], "col": [probabilities]}], '
                 '"all": true} using exact fractions like "1/3".')
@@ -116,6 +116,35 @@ def assignment(rng: random.Random, n: int) -> list[dict[str, Any]]:
     return out
 
 
+def makespan_optimum(durations: list[int], machines: int) -> int:
+    """The minimum makespan by trying every assignment (machines**jobs; the generator keeps it small)."""
+    best = sum(durations)
+    for combo in itertools.product(range(machines), repeat=len(durations)):
+        loads = [0] * machines
+        for d, m in zip(durations, combo, strict=True):
+            loads[m] += d
+        best = min(best, max(loads))
+    return best
+
+
+def scheduling(rng: random.Random, n: int) -> list[dict[str, Any]]:
+    """Jobs on identical parallel machines, minimum makespan (4-7 jobs, 2-3 machines)."""
+    out = []
+    for k in range(n):
+        size, machines = rng.randint(4, 7), rng.randint(2, 3)
+        jobs = [chr(ord("A") + i) for i in range(size)]
+        durations = [rng.randint(1, 12) for _ in range(size)]
+        names = [f"M{i + 1}" for i in range(machines)]
+        table = "\n".join(f"- job {j}: {d} hours" for j, d in zip(jobs, durations, strict=True))
+        prompt = (f"Schedule these jobs on {machines} identical machines ({', '.join(names)}); each job runs on one machine, "
+                  f"a machine runs one job at a time. Minimise the makespan (the time the last machine finishes).\n{table}\n\n"
+                  'Answer with a ```json``` block {"schedule": {machine: [jobs]}, "makespan": hours}.')
+        inst = {"durations": durations, "jobs": jobs, "machines": names}
+        out.append({"id": f"utility-scheduling-{k}", "prompt": prompt, "metadata": {"task": "scheduling", "scheduling": inst},
+                    "reference": {"answer": str(makespan_optimum(durations, machines))}})
+    return out
+
+
 def lotteries(rng: random.Random, n: int) -> list[dict[str, Any]]:
     out = []
     for k in range(n):
@@ -133,7 +162,8 @@ def lotteries(rng: random.Random, n: int) -> list[dict[str, Any]]:
     return out
 
 
-GENERATORS = {"games": games, "knapsack": knapsack, "lp": lp, "assignment": assignment, "lotteries": lotteries}
+GENERATORS = {"games": games, "knapsack": knapsack, "lp": lp, "assignment": assignment, "scheduling": scheduling,
+              "lotteries": lotteries}
 
 
 def generate(kinds: list[str], n: int, seed: int) -> list[dict[str, Any]]:
@@ -150,7 +180,7 @@ def generate(kinds: list[str], n: int, seed: int) -> list[dict[str, Any]]:
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="JSONL file (default: stdout).")
 def tasks_command(kinds: str, count: int, seed: int, output: str | None) -> None:
-    """Write seeded utility tasks (games, knapsack, LP, assignment, lotteries) as JSONL records."""
+    """Write seeded utility tasks (games, knapsack, LP, assignment, scheduling, lotteries) as JSONL records."""
     chosen = list(KINDS) if kinds == "all" else [k.strip() for k in kinds.split(",") if k.strip()]
     unknown = [k for k in chosen if k not in GENERATORS]
     if unknown:

@@ -1,7 +1,8 @@
 """Right/wrong completion pairs for the utility framework, for ``reward-probe``.
 
 Sources: the llmgt 2x2 games (``../shared/data/llmgt_2x2_games``), generated games up to 4x4 (degenerate
-ones included), knapsack, assignment and LP instances and lotteries from ``chil tasks``' generators.  The
+ones included), knapsack, assignment, LP and scheduling instances and lotteries from ``chil tasks``'
+generators, and generated three-player games (all pure equilibria, in words).  The
 right completion states the exact answer (equilibria from the ``exact`` backend, optima by dynamic
 programming, brute force or HiGHS rationalised and re-checked exactly); the wrong one plants a single
 error (a non-equilibrium, an infeasible or suboptimal selection, a wrong expected value).
@@ -156,6 +157,65 @@ def lottery_pairs(n: int, seed: int) -> list[dict[str, Any]]:
     return out
 
 
+def scheduling_pairs(n: int, seed: int) -> list[dict[str, Any]]:
+    """Right: an optimal schedule found by trying every assignment; wrong: a schedule one unit worse or
+    more (the optimal one with a job moved), with its own true makespan."""
+    from chil_plugin_utility.tasks import scheduling
+
+    out = []
+    for rec in scheduling(random.Random(seed), n):
+        inst = rec["metadata"]["scheduling"]
+        d, jobs, machines = inst["durations"], inst["jobs"], inst["machines"]
+
+        def span(combo: tuple[int, ...]) -> int:
+            loads = [0] * len(machines)
+            for dur, m in zip(d, combo, strict=True):
+                loads[m] += dur
+            return max(loads)
+
+        combos = sorted(itertools.product(range(len(machines)), repeat=len(d)), key=span)
+        best = combos[0]
+        assert str(span(best)) == rec["reference"]["answer"]
+        worse = next(c for c in combos if span(c) > span(best))
+
+        def claim(c: tuple[int, ...]) -> str:
+            return block({"schedule": {mach: [jobs[j] for j in range(len(d)) if c[j] == m] for m, mach in enumerate(machines)},
+                          "makespan": span(c)})
+
+        rec.update(asks=True, right=claim(best), wrong=claim(worse))
+        out.append(rec)
+    return out
+
+
+def n_player_pairs(n: int, seed: int) -> list[dict[str, Any]]:
+    """Three-player 2x2x2 games: right = every pure equilibrium and "these are all the pure equilibria";
+    wrong = one of them replaced by a cell that is not an equilibrium."""
+    from chil_plugin_utility.games import pure_equilibria
+
+    from chil_core.capabilities import game as G
+
+    rng = random.Random(seed)
+    out: list[dict[str, Any]] = []
+    names = [["Up", "Down"], ["Left", "Right"], ["Heads", "Tails"]]
+    while len(out) < n:
+        pay = [[[[rng.randint(0, 4) for _ in range(3)] for _ in range(2)] for _ in range(2)] for _ in range(2)]
+        gj = {"players": ["Ann", "Bob", "Cat"], "strategies": names, "payoffs": pay}
+        game = G.load_game(gj)
+        pure = pure_equilibria(game)
+        cells = list(itertools.product(range(2), repeat=3))
+        non = [c for c in cells if c not in pure]
+        if not pure or not non:
+            continue
+        words = lambda cs: " ".join(f"({', '.join(names[k][c[k]] for k in range(3))}) is an equilibrium." for c in cs)  # noqa: E731
+        bad = list(pure)
+        bad[rng.randrange(len(bad))] = rng.choice(non)
+        rec = {"id": f"nplayer-{len(out)}", "prompt": f"Find all pure Nash equilibria of the three-player game {json.dumps(gj)}.",
+               "metadata": {"game": gj, "question": "all_pure_equilibria"}, "asks": True,
+               "right": words(pure) + " These are all the pure equilibria.", "wrong": words(bad) + " These are all the pure equilibria."}
+        out.append(rec)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-o", "--output", default="utility_pairs.jsonl")
@@ -176,6 +236,7 @@ def main() -> int:
         if p:
             pairs.append(p)
     pairs += knapsack_pairs(a.n, a.seed) + assignment_pairs(a.n, a.seed) + lp_pairs(a.n, a.seed) + lottery_pairs(a.n, a.seed)
+    pairs += scheduling_pairs(a.n, a.seed) + n_player_pairs(a.n, a.seed)
     Path(a.output).write_text("".join(json.dumps(p) + "\n" for p in pairs), encoding="utf-8")
     kinds: dict[str, int] = {}
     for p in pairs:

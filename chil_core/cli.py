@@ -69,6 +69,33 @@ def plugins(as_json: bool) -> None:
         shown = ([f"{default} (default)"] if default else ["(no backend available)"]) + [
             f"{b} (unavailable)" if reg.unavailable_reason(reg.tool(cap, b)) else b for b in others]
         click.echo(f"  {cap:<16} {', '.join(shown)}")
+    kernels = _native_kernels()
+    if kernels is not None:
+        click.echo("\nnative kernels (chil-native; each has a pure-Python reference):")
+        for name, line in kernels.items():
+            click.echo(f"  {name:<16} {line}")
+
+
+def _native_kernels() -> dict[str, str] | None:
+    """Which implementation each kernel family uses here: ``native (...)`` or ``python (why)``."""
+    out: dict[str, str] = {}
+    try:
+        import chil_native
+
+        status = chil_native.status()
+    except ImportError as exc:
+        status = {"_fitness": f"unavailable: {exc}", "_arith": f"unavailable: {exc}"}
+    try:
+        from chil_plugin_empirical.native import implementation
+
+        out["empirical"] = implementation()
+    except ImportError:
+        pass
+    if "_fitness" in status:
+        fitness = status["_fitness"]
+        out["evolution"] = ("chil_native._fitness available (fitness kernels 'auto' pick it; `chil evolution` shows the pick)"
+                            if fitness == "ok" else f"python / numpy ({fitness})")
+    return out or None
 
 
 # -- config ----------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """chil-native: optional C++ kernels for chil (nanobind, built by scikit-build-core).
 
 Each kernel family is its own extension module (``chil_native._fitness``: the fitness kernels of the
-evolution framework).  Every kernel has a pure-Python reference in the package that uses it, which is
+evolution framework; ``chil_native._arith``: the arithmetic scanner, parser and step checker of the
+empirical framework).  Every kernel has a pure-Python reference in the package that uses it, which is
 used when the extension is not built or fails to import; :func:`status` says which modules load here.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import importlib
 
 __version__ = "0.1.0"
-MODULES = ("_fitness",)
+MODULES = ("_fitness", "_arith")
 
 
 def load(name: str):  # type: ignore[no-untyped-def]

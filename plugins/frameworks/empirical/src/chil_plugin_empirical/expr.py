@@ -98,12 +98,27 @@ Token = tuple[str, str, int, int, bool]
 SENTINELS = 4
 
 
+#: ``chil_native._arith`` when the C++ kernels are in use (set by :mod:`chil_plugin_empirical.native`).
+_native: Any = None
+
+
 def tokenize(text: str) -> list[Token]:
     """Split ``text`` into tokens (whitespace dropped, ``attached`` records it).
 
     Kinds: ``num op rel lp rp cur pct word`` and ``brk`` (anything that ends an expression); the list
     ends with :data:`SENTINELS` ``end`` tokens so that the parser may look ahead without bounds checks.
+    The C++ kernel (ASCII text) gives the same tokens as :func:`tokenize_py`, the reference.
     """
+    native = _native
+    if native is not None:
+        toks = native.tokenize(text)
+        if toks is not None:
+            return toks
+    return tokenize_py(text)
+
+
+def tokenize_py(text: str) -> list[Token]:
+    """:func:`tokenize` in pure Python: the reference (and the fallback) of the C++ kernel."""
     out: list[Token] = []
     append = out.append
     attached = True

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
+from typing import Any
 
 from chil_plugin_empirical.expr import (
     DEFAULT_LIMITS,
@@ -84,10 +86,14 @@ class Step:
     detail: str = ""
     #: has variables: decided through the ``smt`` capability, not here.
     symbolic: bool = False
+    #: :meth:`key` computed ahead (by the C++ kernel); not part of the step's value
+    key_: tuple | None = field(default=None, repr=False, compare=False)
 
     def key(self) -> tuple:
         """Identity for deduplication: the statement's canonical form (an annotation ``<<0.2*50=10>>``
         and the prose ``0.2 x 50 = $10`` around it are one statement, checked once)."""
+        if self.key_ is not None:
+            return self.key_
         if self.lhs is None or self.rhs is None:
             return (self.text,)
         return (render(self.lhs), self.relation, render(self.rhs))
@@ -133,7 +139,34 @@ def extract_steps(text: str, limits: Limits = DEFAULT_LIMITS, rounding: bool = T
     return unique
 
 
+#: ``chil_native._arith`` when the C++ kernels are in use (set by :mod:`chil_plugin_empirical.native`).
+_native: Any = None
+
+
+@lru_cache(maxsize=64)
+def _native_limits(limits: Limits) -> tuple[int, ...] | None:
+    values = (limits.max_digits, limits.max_bits, limits.max_exponent, limits.max_ops, limits.max_depth)
+    return values if all(isinstance(v, int) and 0 <= v < 2**62 for v in values) else None
+
+
 def _line_steps(line: str, kind: str, limits: Limits, rounding: bool, out: list[Step]) -> None:
+    """The steps of one line: the C++ kernel when it is in use and takes the line (ASCII, values that
+    fit 64-bit rationals), else :func:`_line_steps_py`, the reference."""
+    native = _native
+    if native is not None:
+        lim = _native_limits(limits)
+        found = None if lim is None else native.line_steps(line, kind == "inline", *lim, rounding)
+        if found is not None:
+            for start, end, whole, rel, lhs, rhs, verdict, detail, symbolic, key in found:
+                text = line[start:end].strip()[:200] if whole else line[start:end][:200]
+                if detail.__class__ is tuple:  # a false statement: its two exact values
+                    detail = f"{_fmt(detail[0])} {rel} {_fmt(detail[1])} is false"
+                out.append(Step(kind, text, rel, lhs, rhs, verdict, detail, symbolic, key))
+            return
+    _line_steps_py(line, kind, limits, rounding, out)
+
+
+def _line_steps_py(line: str, kind: str, limits: Limits, rounding: bool, out: list[Step]) -> None:
     toks = tokenize(line)
     n = len(toks)
     lo = 0
@@ -295,3 +328,8 @@ def _fmt(v: Fraction) -> str:
         if Fraction(s) == v:
             return s
     return f"{v.numerator}/{v.denominator}"
+
+
+from chil_plugin_empirical import native as _native_module  # noqa: E402 - sets _native above
+
+_native_module.activate()

@@ -69,32 +69,30 @@ def plugins(as_json: bool) -> None:
         shown = ([f"{default} (default)"] if default else ["(no backend available)"]) + [
             f"{b} (unavailable)" if reg.unavailable_reason(reg.tool(cap, b)) else b for b in others]
         click.echo(f"  {cap:<16} {', '.join(shown)}")
-    kernels = _native_kernels()
+    kernels = _native_kernels(reg)
     if kernels is not None:
         click.echo("\nnative kernels (chil-native; each has a pure-Python reference):")
         for name, line in kernels.items():
-            click.echo(f"  {name:<16} {line}")
+            click.echo(f"  {name:<22} {line}")
 
 
-def _native_kernels() -> dict[str, str] | None:
-    """Which implementation each kernel family uses here: ``native (...)`` or ``python (why)``."""
+def _native_kernels(reg: Any) -> dict[str, str] | None:
+    """Which implementation each kernel family uses here: what a framework's ``implementation()`` says
+    (``native (...)`` or ``python (why)``), and the status of each chil_native module."""
     out: dict[str, str] = {}
+    for name, cls in sorted(reg.frameworks.items()):
+        report = getattr(cls, "implementation", None)
+        if callable(report):
+            try:
+                out[name] = str(report())
+            except Exception as exc:  # noqa: BLE001 - a broken report is shown, not raised
+                out[name] = f"unknown ({exc})"
     try:
         import chil_native
 
-        status = chil_native.status()
+        out.update({f"chil_native.{m}": state for m, state in chil_native.status().items()})
     except ImportError as exc:
-        status = {"_fitness": f"unavailable: {exc}", "_arith": f"unavailable: {exc}"}
-    try:
-        from chil_plugin_empirical.native import implementation
-
-        out["empirical"] = implementation()
-    except ImportError:
-        pass
-    if "_fitness" in status:
-        fitness = status["_fitness"]
-        out["evolution"] = ("chil_native._fitness available (fitness kernels 'auto' pick it; `chil evolution` shows the pick)"
-                            if fitness == "ok" else f"python / numpy ({fitness})")
+        out["chil_native"] = f"not installed ({exc}); the pure-Python references run"
     return out or None
 
 

@@ -278,7 +278,7 @@ def test_chil_plugins_says_which_implementation_is_in_use() -> None:
 
     chil = Path(sys.executable).with_name("chil")
     on = subprocess.run([str(chil), "plugins"], capture_output=True, text=True, timeout=120, check=True).stdout
-    assert "\n  empirical        native (chil_native._arith" in on
+    assert "\n  empirical              native (chil_native._arith" in on
     env = {**os.environ, "CHIL_NATIVE": "0"}
     off = subprocess.run([str(chil), "plugins"], capture_output=True, text=True, timeout=120, check=True, env=env).stdout
-    assert "\n  empirical        python (CHIL_NATIVE=0)" in off
+    assert "\n  empirical              python (CHIL_NATIVE=0)" in off

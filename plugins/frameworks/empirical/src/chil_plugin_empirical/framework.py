@@ -115,6 +115,13 @@ class EmpiricalFramework(Framework):
         super().__init__(options)
         self._limits = self.options.limits()
 
+    @classmethod
+    def implementation(cls) -> str:
+        """The arithmetic implementation in use (``chil plugins`` prints it): ``native (...)`` or ``python (why)``."""
+        from chil_plugin_empirical.native import implementation
+
+        return implementation()
+
     async def score(self, record: Record, ctx: Context) -> FrameworkResult:
         opts = self.options
         found = _Findings(empty=not record.completion.strip())

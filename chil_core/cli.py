@@ -476,10 +476,8 @@ def schema(check: bool, directory: str) -> None:
 
 # -- training (lazy: torch is imported only when these run) ------------------------------------
 def _attach_training() -> None:
-    try:
-        from chil_core.training.cli import report_command, train_command
-    except ImportError:  # the trainer module itself is missing: nothing to attach
-        return
+    from chil_core.training.cli import report_command, train_command  # click only; torch loads when they run
+
     cli.add_command(train_command, "train")
     cli.add_command(report_command, "report")
 

@@ -39,23 +39,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chil_core.components import Isolation
+from chil_core.config_file import ConfigError, find_config, read_toml  # (also importable from here)
 from chil_core.model_route import ModelRoute
 from chil_core.plugins import Registry, get_registry
+from chil_core.training.config import TrainConfig  # pydantic only: no torch
 
 ENV_PREFIX = "CHIL__"
-DEFAULT_CONFIG_NAMES = ("chil.toml",)
 MissingPolicy = Literal["mask", "neutral", "penalty"]
-
-
-class ConfigError(ValueError):
-    """Invalid config: ``errors`` is a list of (field path, message)."""
-
-    def __init__(self, errors: list[tuple[str, str]], source: str | None = None) -> None:
-        self.errors = errors
-        self.source = source
-        where = f" in {source}" if source else ""
-        lines = "\n".join(f"  {path or '<root>'}: {msg}" for path, msg in errors)
-        super().__init__(f"invalid config{where}:\n{lines}")
 
 
 class _Strict(BaseModel):
@@ -191,31 +181,6 @@ def _set_path(data: dict[str, Any], path: list[str], value: Any) -> None:
             nxt = node[part] = {}
         node = nxt
     node[path[-1]] = value
-
-
-def read_toml(path: str | Path) -> dict[str, Any]:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([("", f"cannot read config file: {exc.strerror or exc}")], str(p)) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:  # message carries "(at line N, column M)"
-        raise ConfigError([("", f"TOML syntax error: {exc}")], str(p)) from None
-
-
-def find_config(explicit: str | Path | None = None) -> Path | None:
-    """``explicit``, else ``$CHIL_CONFIG``, else ``./chil.toml`` if it exists."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get("CHIL_CONFIG")
-    if env:
-        return Path(env)
-    for name in DEFAULT_CONFIG_NAMES:
-        if Path(name).is_file():
-            return Path(name)
-    return None
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -360,8 +325,6 @@ def resolve(settings: Settings, registry: Registry, only: list[str] | None = Non
     tools = {backend: _resolve_tool_options(backend, dict(table), registry, all_backends, errors)
              for backend, table in settings.tools.items()}
     if settings.train:
-        from chil_core.training.config import TrainConfig  # pydantic only: no torch
-
         try:
             TrainConfig.model_validate(settings.train)
         except ValidationError as exc:

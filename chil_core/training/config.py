@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from chil_core.config_file import find_config, read_toml
+
 ScaleRewards = Literal["group", "batch", "none"]
 Aggregation = Literal["sum_then_normalize", "normalize_then_sum"]
 LossType = Literal["grpo", "bnpo", "dapo", "dr_grpo"]
@@ -179,8 +181,6 @@ def build_train_config(values: Mapping[str, Any], base: TrainConfig | None = Non
 
 def split_config(path: str | Path | None) -> tuple[dict[str, Any], dict[str, Any], str | None]:
     """(the ``[train]`` table, the rest for the scorer, the file used) from ``path`` / chil.toml / none."""
-    from chil_core.config import find_config, read_toml
-
     found = find_config(path)
     if found is None:
         return {}, {}, None

@@ -33,7 +33,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, ClassVar
+
+from chil_core.components import Tool
+from chil_core.contracts import ToolCall, ToolResult
 
 MAX_MEMBERS = 100_000
 MAX_GROUPS = 1_000
@@ -161,3 +164,24 @@ def result(groups: dict[str, dict[str, Any]], metrics: dict[str, Any], exact: bo
     """The ``metrics`` answer in the contract's shape (keys sorted, every metric present)."""
     return {"exact": exact, "groups": sorted(groups), "by_group": {g: groups[g] for g in sorted(groups)},
             "metrics": {m: metrics.get(m) for m in METRICS}}
+
+
+class FairnessTool(Tool):
+    """Base of the ``fairness`` backends: answers ``metrics`` with :meth:`metrics` of the validated
+    population (a malformed payload is an error naming the field)."""
+
+    capability: ClassVar[str] = "fairness"
+    ops: ClassVar[frozenset[str]] = frozenset({"metrics"})
+
+    def metrics(self, members: list[Member]) -> dict[str, Any]:
+        """The answer (:func:`result`) for a valid population."""
+        raise NotImplementedError
+
+    def run_one(self, call: ToolCall) -> ToolResult | Any:
+        if call.op != "metrics":
+            return ToolResult.failure(f"fairness has no op {call.op!r}; ops: metrics")
+        try:
+            members = parse_payload(call.payload)
+        except FairnessError as exc:
+            return ToolResult.failure(str(exc))
+        return self.metrics(members)

@@ -32,7 +32,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, ClassVar
+
+from chil_core.components import Tool
+from chil_core.contracts import ToolCall, ToolResult
 
 MAX_NODES = 50_000
 MAX_EDGES = 200_000
@@ -165,3 +168,27 @@ def encode(x: Fraction | None) -> str | None:
     if x is None:
         return None
     return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
+
+
+class GraphTool(Tool):
+    """Base of the ``graph`` backends: answers ``query`` with :meth:`answer` of the validated graph
+    and queries (bounded by the backend's ``max_nodes`` / ``max_edges`` options when it has them)."""
+
+    capability: ClassVar[str] = "graph"
+    ops: ClassVar[frozenset[str]] = frozenset({"query"})
+    max_batch: ClassVar[int] = 16
+
+    def answer(self, graph: Graph, queries: list[dict[str, Any]]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def run_one(self, call: ToolCall) -> ToolResult | Any:
+        if call.op != "query":
+            return ToolResult.failure(f"graph has no op {call.op!r}; ops: query")
+        payload = call.payload if isinstance(call.payload, dict) else {}
+        try:
+            graph = parse_graph(payload.get("graph"), "payload.graph", getattr(self.options, "max_nodes", MAX_NODES),
+                                getattr(self.options, "max_edges", MAX_EDGES))
+            queries = parse_queries(payload.get("queries", []), "payload.queries")
+        except GraphError as exc:
+            return ToolResult.failure(str(exc))
+        return self.answer(graph, queries)

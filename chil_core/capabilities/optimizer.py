@@ -32,9 +32,10 @@ import json
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from chil_core.capabilities.expression import ExpressionError, Program, compile_expression, evaluate
+from chil_core.components import Tool
 
 KINDS: dict[str, str] = {
     "onemax": "max", "knapsack": "max", "tsp": "min", "rastrigin": "min", "sphere": "min", "symbolic_regression": "min",
@@ -370,15 +371,17 @@ def random_solution(problem: Problem, rng: random.Random) -> list[Any]:
     return [rng.uniform(-BOUND, BOUND) for _ in range(n)]
 
 
-class OptimizerTool:
-    """Mixin for ``optimizer`` backends: validates payloads, answers ``optimize`` with
+class OptimizerTool(Tool):
+    """Base of the ``optimizer`` backends: validates payloads, answers ``optimize`` with
     :meth:`solve`, checks what the optimiser returned against the reference :func:`fitness` (an
     optimiser's own bookkeeping is not trusted), and maps problems to typed errors.
 
-    A backend sets ``kinds`` (the problem kinds it handles) and implements
-    ``solve(problem, budget, seed) -> (solution, evaluations)``; it is mixed in before
-    :class:`chil_core.Tool`."""
+    A backend sets ``name``, ``kinds`` (the problem kinds it handles) and ``requires_modules``, and
+    implements ``solve(problem, budget, seed) -> (solution, evaluations)``."""
 
+    capability: ClassVar[str] = "optimizer"
+    ops: ClassVar[frozenset[str]] = frozenset({"optimize"})
+    max_batch: ClassVar[int] = 8
     kinds: frozenset[str] = frozenset()
 
     def solve(self, problem: Problem, budget: int, seed: int) -> tuple[list[Any], int]:

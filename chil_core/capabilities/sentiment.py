@@ -68,6 +68,7 @@ class SentimentTool(Tool):
 
     capability: ClassVar[str] = "sentiment"
     ops: ClassVar[frozenset[str]] = frozenset({"polarity"})
+    max_batch: ClassVar[int] = 512
     Options: ClassVar[type[BaseModel]] = SentimentOptions
     options: SentimentOptions
 

@@ -22,7 +22,10 @@ sends sentences); a payload without a string ``text`` is an ``error`` result nam
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
+
+from chil_core.components import Tool
+from chil_core.contracts import ToolCall, ToolResult
 
 MAX_CHARS = 2_000
 CATEGORIES: tuple[str, ...] = ("race-color", "gender", "socioeconomic", "nationality", "religion", "age",
@@ -34,3 +37,33 @@ def parse_text(payload: Any) -> str:
     if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
         raise ValueError("payload.text: must be a string")
     return payload["text"][:MAX_CHARS]
+
+
+class StereotypeTool(Tool):
+    """Base of the ``stereotype`` backends: validates each ``score`` call (an error names the field) and
+    answers the valid ones with one :meth:`score_texts` per batch."""
+
+    capability: ClassVar[str] = "stereotype"
+    ops: ClassVar[frozenset[str]] = frozenset({"score"})
+
+    def score_texts(self, texts: list[str]) -> list[dict[str, Any]]:
+        """One answer per text (already cut to :data:`MAX_CHARS`)."""
+        raise NotImplementedError
+
+    def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
+        out: list[ToolResult | Any] = [None] * len(calls)
+        texts: list[str] = []
+        idx: list[int] = []
+        for i, call in enumerate(calls):
+            if call.op != "score":
+                out[i] = ToolResult.failure(f"stereotype has no op {call.op!r}; ops: score")
+                continue
+            try:
+                texts.append(parse_text(call.payload))
+                idx.append(i)
+            except ValueError as exc:
+                out[i] = ToolResult.failure(str(exc))
+        if texts:
+            for i, answer in zip(idx, self.score_texts(texts), strict=True):
+                out[i] = answer
+        return out

@@ -21,7 +21,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, ClassVar
+
+from chil_core.components import Tool
+from chil_core.contracts import ToolCall, ToolResult
 
 MAX_PLAYERS = 500
 MAX_NAME = 200
@@ -110,3 +113,25 @@ def parse_game(payload: Any, where: str = "payload", max_players: int = MAX_PLAY
 
 def encode(x: Fraction) -> str:
     return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
+
+
+class VotingTool(Tool):
+    """Base of the ``voting`` backends: answers ``indices`` with :meth:`indices` of the validated game
+    (bounded by the backend's ``max_players`` / ``max_cells`` options when it has them)."""
+
+    capability: ClassVar[str] = "voting"
+    ops: ClassVar[frozenset[str]] = frozenset({"indices"})
+    max_batch: ClassVar[int] = 16
+
+    def indices(self, game: Game) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def run_one(self, call: ToolCall) -> ToolResult | Any:
+        if call.op != "indices":
+            return ToolResult.failure(f"voting has no op {call.op!r}; ops: indices")
+        try:
+            game = parse_game(call.payload, "payload", getattr(self.options, "max_players", MAX_PLAYERS),
+                              getattr(self.options, "max_cells", MAX_CELLS))
+        except VotingError as exc:
+            return ToolResult.failure(str(exc))
+        return self.indices(game)

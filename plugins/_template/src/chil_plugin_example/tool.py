@@ -25,6 +25,11 @@ class ExampleTool(Tool):
     Options = ExampleOptions
     isolation = "thread"
     max_batch = 512
+    # What the backend needs, checked cheaply (nothing imported) by the default ``unavailable_reason``;
+    # a missing one lists the backend as unavailable, with the reason, in ``chil plugins``.  E.g.
+    # ``{"z3": "z3-solver"}`` (module -> distribution) and ``{"lean": "install Lean 4, e.g. with elan"}``.
+    requires_modules: ClassVar[dict[str, str]] = {"pydantic": "pydantic"}
+    requires_binaries: ClassVar[dict[str, str]] = {}
 
     def stem(self, word: str) -> str:
         w = word.lower()

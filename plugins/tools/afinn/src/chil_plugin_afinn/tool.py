@@ -13,7 +13,6 @@ agrees with ``Afinn.score`` on the SST-2 dev sentences (checked by the tests).
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from typing import Any, ClassVar
 
@@ -36,18 +35,11 @@ class AfinnSentiment(SentimentTool):
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "AFINN-165 word list, squashed sum (list in the package)"
     Options: ClassVar[type[AfinnOptions]] = AfinnOptions  # type: ignore[assignment]
-    isolation: ClassVar[str] = "thread"  # type: ignore[assignment]
-    max_batch: ClassVar[int] = 512
     priority: ClassVar[int] = 30
+    requires_modules: ClassVar[dict[str, str]] = {"afinn": "afinn"}
     options: AfinnOptions
 
     _afinn: Any = None
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        if importlib.util.find_spec("afinn") is None:
-            return "afinn is not installed (pip install chil-plugin-afinn)"
-        return None
 
     def start(self) -> None:
         from afinn import Afinn

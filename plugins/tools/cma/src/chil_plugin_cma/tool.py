@@ -9,13 +9,11 @@ is answered; its fitness is recomputed by the core's reference.
 
 from __future__ import annotations
 
-import importlib.util
 import random
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chil_core import Tool
 from chil_core.capabilities.optimizer import BOUND, OptimizerTool, Problem, fitness, seeded_globals
 
 
@@ -28,23 +26,16 @@ class CmaOptions(BaseModel):
     popsize: int | None = Field(default=None, ge=4, le=1000, description="Population size (cma's default 4+3ln(d) when unset).")
 
 
-class CmaOptimizer(OptimizerTool, Tool):
+class CmaOptimizer(OptimizerTool):
     name: ClassVar[str] = "cma"
-    capability: ClassVar[str] = "optimizer"
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "CMA-ES (cma package) for continuous problems."
-    ops: ClassVar[frozenset[str]] = frozenset({"optimize"})
     Options: ClassVar[type[BaseModel]] = CmaOptions
-    isolation = "thread"
-    max_batch: ClassVar[int] = 8
     priority: ClassVar[int] = 5
+    requires_modules: ClassVar[dict[str, str]] = {"cma": "cma"}
     kinds: frozenset[str] = frozenset({"rastrigin", "sphere"})
 
     options: CmaOptions
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        return None if importlib.util.find_spec("cma") else "the cma package is not installed (pip install cma)"
 
     def start(self) -> None:
         import cma  # noqa: F401

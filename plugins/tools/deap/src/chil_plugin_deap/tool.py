@@ -12,12 +12,10 @@ the global ``random`` module: every run seeds it under a process-wide lock and r
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chil_core import Tool
 from chil_core.capabilities.optimizer import (
     BOUND,
     OptimizerTool,
@@ -36,23 +34,16 @@ class DeapOptions(BaseModel):
     mutation: float = Field(default=0.2, ge=0.0, le=1.0, description="Mutation probability per individual.")
 
 
-class DeapOptimizer(OptimizerTool, Tool):
+class DeapOptimizer(OptimizerTool):
     name: ClassVar[str] = "deap"
-    capability: ClassVar[str] = "optimizer"
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "DEAP genetic algorithm: bit strings, permutations (TSP), real vectors."
-    ops: ClassVar[frozenset[str]] = frozenset({"optimize"})
     Options: ClassVar[type[BaseModel]] = DeapOptions
-    isolation = "thread"
-    max_batch: ClassVar[int] = 8
     priority: ClassVar[int] = 10
+    requires_modules: ClassVar[dict[str, str]] = {"deap": "deap"}
     kinds: frozenset[str] = frozenset({"onemax", "knapsack", "tsp", "rastrigin", "sphere"})
 
     options: DeapOptions
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        return None if importlib.util.find_spec("deap") else "the deap package is not installed (pip install deap)"
 
     def start(self) -> None:
         from deap import base, creator, tools  # noqa: F401 - imported once here

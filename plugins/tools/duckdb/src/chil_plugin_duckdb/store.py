@@ -30,7 +30,6 @@ class DuckDBFactStore(SqlFactStore):
     description: ClassVar[str] = "DuckDB fact store (embedded file or memory): TSV / N-Triples / Parquet triples."
     Options: ClassVar[type[BaseModel]] = DuckDBOptions
     priority: ClassVar[int] = 30
-    isolation = "thread"
     inline_lookups: ClassVar[bool] = False
     options: DuckDBOptions
 

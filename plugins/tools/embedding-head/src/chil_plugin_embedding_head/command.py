@@ -82,7 +82,8 @@ def fit_sentiment(data: Path, output: Path, fmt: str, text_field: str, label_fie
     """Fit the embedding-head sentiment backend on labelled DATA; report its cross-validated accuracy."""
     import numpy as np
 
-    from chil_plugin_embedding_head.head import cross_validate, embed, fit_logistic, make_embedder, to_json
+    from chil_core.capabilities.embedding import start_embedder
+    from chil_plugin_embedding_head.head import cross_validate, embed, fit_logistic, to_json
 
     try:
         options = json.loads(embedding_options)
@@ -97,7 +98,7 @@ def fit_sentiment(data: Path, output: Path, fmt: str, text_field: str, label_fie
         click.echo(f"error: {data}: need both labels and at least {folds} rows, got {len(labels)} rows", err=True)
         sys.exit(2)
     try:
-        tool = make_embedder(embedding, options)
+        tool = start_embedder(embedding, options)
     except ValueError as exc:
         click.echo(f"error: --embedding: {exc}", err=True)
         sys.exit(2)

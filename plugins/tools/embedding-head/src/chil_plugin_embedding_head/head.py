@@ -90,23 +90,6 @@ def load_head(path: str | Path) -> dict[str, Any]:
     return head
 
 
-def make_embedder(backend: str, options: dict[str, Any]) -> Any:
-    """A started embedding backend, found by name among the installed plugins."""
-    from chil_core.plugins import get_registry
-
-    reg = get_registry()
-    choices = reg.backends("embedding")
-    if backend not in choices:
-        raise ValueError(f"embedding backend {backend!r} is not installed; installed: {choices}")
-    cls = reg.tool("embedding", backend)
-    reason = reg.unavailable_reason(cls)
-    if reason:
-        raise ValueError(f"embedding backend {backend!r} is unavailable: {reason}")
-    tool = cls(cls.Options.model_validate(options))
-    tool.start()
-    return tool
-
-
 def embed(tool: Any, texts: list[str]) -> Any:
     rows, _empty, _truncated = tool.encode_normalized(texts)
     return rows

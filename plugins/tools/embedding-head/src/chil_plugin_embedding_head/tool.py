@@ -9,7 +9,6 @@ benchmark measures on (and on it the head does not beat AFINN, see the README).
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
@@ -37,28 +36,22 @@ class EmbeddingHeadSentiment(SentimentTool):
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "logistic head on sentence embeddings (fit with `chil fit-sentiment`)"
     Options: ClassVar[type[HeadOptions]] = HeadOptions  # type: ignore[assignment]
-    isolation: ClassVar[str] = "thread"  # type: ignore[assignment]
-    max_batch: ClassVar[int] = 512
     priority: ClassVar[int] = 0
+    requires_modules: ClassVar[dict[str, str]] = {"numpy": "numpy"}
     options: HeadOptions
 
     _embedder: Any = None
 
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        if importlib.util.find_spec("numpy") is None:
-            return "numpy is not installed"
-        return None
-
     def start(self) -> None:
         import numpy as np
 
-        from chil_plugin_embedding_head.head import load_head, make_embedder
+        from chil_core.capabilities.embedding import start_embedder
+        from chil_plugin_embedding_head.head import load_head
 
         if self.options.head is None:
             raise ValueError("tools.embedding-head.head: no head file configured (fit one with `chil fit-sentiment`)")
         head = load_head(self.options.head)
-        self._embedder = make_embedder(head["embedding"]["backend"], head["embedding"].get("options", {}))
+        self._embedder = start_embedder(head["embedding"]["backend"], head["embedding"].get("options", {}))
         if self._embedder.dim != head["dim"]:
             raise ValueError(f"tools.embedding-head.head: the head has dim {head['dim']}, "
                              f"the embedding backend gives {self._embedder.dim}")

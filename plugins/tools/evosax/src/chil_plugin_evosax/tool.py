@@ -10,14 +10,12 @@ core's reference.  One compiled program per (dimension, population, generations)
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import threading
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chil_core import Tool
 from chil_core.capabilities.optimizer import BOUND, OptimizerTool, Problem
 
 
@@ -34,26 +32,16 @@ _COMPILED: dict[tuple[Any, ...], Any] = {}
 _LOCK = threading.Lock()
 
 
-class EvosaxOptimizer(OptimizerTool, Tool):
+class EvosaxOptimizer(OptimizerTool):
     name: ClassVar[str] = "evosax"
-    capability: ClassVar[str] = "optimizer"
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "evosax CMA-ES on JAX (CPU) for continuous problems."
-    ops: ClassVar[frozenset[str]] = frozenset({"optimize"})
     Options: ClassVar[type[BaseModel]] = EvosaxOptions
-    isolation = "thread"
-    max_batch: ClassVar[int] = 8
     priority: ClassVar[int] = 1
+    requires_modules: ClassVar[dict[str, str]] = {"jax": "jax", "evosax": "evosax"}
     kinds: frozenset[str] = frozenset({"rastrigin", "sphere"})
 
     options: EvosaxOptions
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        for mod in ("jax", "evosax"):
-            if importlib.util.find_spec(mod) is None:
-                return f"the {mod} package is not installed (pip install evosax)"
-        return None
 
     def start(self) -> None:
         import evosax  # noqa: F401

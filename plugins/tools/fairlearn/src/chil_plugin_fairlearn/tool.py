@@ -9,12 +9,10 @@ difference is the worst case of the TPR and FPR differences, as in
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from typing import Any, ClassVar
 
-from chil_core import Tool, ToolCall, ToolResult
-from chil_core.capabilities.fairness import FairnessError, parse_payload, result
+from chil_core.capabilities.fairness import FairnessTool, Member, result
 
 
 def _float(x: Any) -> float | None:
@@ -22,22 +20,14 @@ def _float(x: Any) -> float | None:
     return None if math.isnan(x) else x
 
 
-class FairlearnFairness(Tool):
+class FairlearnFairness(FairnessTool):
     """``fairness`` with fairlearn (floats)."""
 
     name: ClassVar[str] = "fairlearn"
-    capability: ClassVar[str] = "fairness"
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "fairlearn MetricFrame: selection rates, demographic parity, equalized odds (floats)."
-    ops: ClassVar[frozenset[str]] = frozenset({"metrics"})
-    isolation = "thread"
     priority: ClassVar[int] = 10
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        if importlib.util.find_spec("fairlearn") is None or importlib.util.find_spec("sklearn") is None:
-            return "the fairlearn and scikit-learn packages are needed"
-        return None
+    requires_modules: ClassVar[dict[str, str]] = {"fairlearn": "fairlearn", "sklearn": "scikit-learn", "numpy": "numpy"}
 
     def start(self) -> None:
         import warnings
@@ -52,13 +42,7 @@ class FairlearnFairness(Tool):
         self.fns = {"selection_rate": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate}
         self.accuracy = accuracy_score
 
-    def run_one(self, call: ToolCall) -> ToolResult | Any:
-        if call.op != "metrics":
-            return ToolResult.failure(f"fairness has no op {call.op!r}; ops: metrics")
-        try:
-            members = parse_payload(call.payload)
-        except FairnessError as exc:
-            return ToolResult.failure(str(exc))
+    def metrics(self, members: list[Member]) -> dict[str, Any]:
         np = self.np
         y_pred = np.array([m.decision for m in members])
         groups_arr = np.array([m.group for m in members], dtype=object)

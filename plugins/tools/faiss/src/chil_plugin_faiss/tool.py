@@ -8,7 +8,6 @@ passages too, and a batch of queries is one ``search``.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import threading
@@ -75,18 +74,11 @@ class FaissIndex(VectorIndexTool):
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "FAISS k-NN over sentence vectors (flat / IVF / HNSW), memory-mapped"
     Options: ClassVar[type[FaissOptions]] = FaissOptions  # type: ignore[assignment]
-    isolation: ClassVar[str] = "thread"  # type: ignore[assignment]
-    max_batch: ClassVar[int] = 256
     priority: ClassVar[int] = 10
+    requires_modules: ClassVar[dict[str, str]] = {"faiss": "faiss-cpu", "numpy": "numpy"}
     options: FaissOptions
 
     _lock = threading.Lock()
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        if importlib.util.find_spec("faiss") is None:
-            return "faiss is not installed (pip install chil-plugin-faiss)"
-        return None
 
     def start(self) -> None:
         import faiss

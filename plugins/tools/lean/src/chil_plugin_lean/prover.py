@@ -70,7 +70,6 @@ class LeanProver(Tool):
     ops: ClassVar[frozenset[str]] = OPS
     version: ClassVar[str] = "0.1.0"
     Options: ClassVar[type[BaseModel]] = LeanOptions
-    isolation = "thread"
     max_batch: ClassVar[int] = 4
     priority: ClassVar[int] = 10
     options: LeanOptions

@@ -7,22 +7,18 @@ and come back as exact rationals; centralities are NetworkX floats.  See
 
 from __future__ import annotations
 
-import importlib.util
 from fractions import Fraction
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chil_core import Tool, ToolCall, ToolResult
 from chil_core.capabilities.graph import (
     MAX_EDGES,
     MAX_NODES,
     TIE_TOLERANCE,
     Graph,
-    GraphError,
+    GraphTool,
     encode,
-    parse_graph,
-    parse_queries,
 )
 
 
@@ -41,40 +37,23 @@ class _Unknown(ValueError):
     pass
 
 
-class NetworkXGraph(Tool):
+class NetworkXGraph(GraphTool):
     """The default ``graph`` backend: NetworkX."""
 
     name: ClassVar[str] = "networkx"
-    capability: ClassVar[str] = "graph"
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "NetworkX: centralities, reachability after removals, exact max flow / min cut / shortest paths."
-    ops: ClassVar[frozenset[str]] = frozenset({"query"})
     Options: ClassVar[type[BaseModel]] = NetworkXOptions
-    isolation = "thread"
-    max_batch = 16
     priority: ClassVar[int] = 20
+    requires_modules: ClassVar[dict[str, str]] = {"networkx": "networkx"}
     options: NetworkXOptions
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        if importlib.util.find_spec("networkx") is None:
-            return "the networkx package is needed"
-        return None
 
     def start(self) -> None:
         import networkx
 
         self.nx = networkx
 
-    def run_one(self, call: ToolCall) -> ToolResult | Any:
-        if call.op != "query":
-            return ToolResult.failure(f"graph has no op {call.op!r}; ops: query")
-        payload = call.payload if isinstance(call.payload, dict) else {}
-        try:
-            graph = parse_graph(payload.get("graph"), "payload.graph", self.options.max_nodes, self.options.max_edges)
-            queries = parse_queries(payload.get("queries", []), "payload.queries")
-        except GraphError as exc:
-            return ToolResult.failure(str(exc))
+    def answer(self, graph: Graph, queries: list[dict[str, Any]]) -> dict[str, Any]:
         g = self._build(graph)
         answers = []
         cache: dict[str, dict[str, float]] = {}

@@ -46,7 +46,6 @@ class OxigraphFactStore(FactStoreTool):
     description: ClassVar[str] = "Oxigraph RDF fact store: read-only SPARQL over TSV / N-Triples / Parquet triples."
     Options: ClassVar[type[BaseModel]] = OxigraphOptions
     priority: ClassVar[int] = 20
-    isolation = "thread"
     options: OxigraphOptions
 
     requires_modules: ClassVar[dict[str, str]] = {"pyoxigraph": "pyoxigraph"}

@@ -9,8 +9,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any, ClassVar
 
-from chil_core import Tool, ToolCall, ToolResult
-from chil_core.capabilities.fairness import FairnessError, Member, encode, parse_payload, result
+from chil_core.capabilities.fairness import FairnessTool, Member, encode, result
 
 
 def _spread(values: list[Fraction | None]) -> Fraction | None:
@@ -60,22 +59,13 @@ def exact_metrics(members: list[Member]) -> dict[str, Any]:
     return result(groups, metrics, exact=True)
 
 
-class RationalFairness(Tool):
+class RationalFairness(FairnessTool):
     """The default ``fairness`` backend: exact rationals, pure Python, microseconds per population."""
 
     name: ClassVar[str] = "rational"
-    capability: ClassVar[str] = "fairness"
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "Exact group fairness metrics (fractions): demographic parity, equalized odds, equal opportunity."
-    ops: ClassVar[frozenset[str]] = frozenset({"metrics"})
-    isolation = "thread"
     priority: ClassVar[int] = 20
 
-    def run_one(self, call: ToolCall) -> ToolResult | Any:
-        if call.op != "metrics":
-            return ToolResult.failure(f"fairness has no op {call.op!r}; ops: metrics")
-        try:
-            members = parse_payload(call.payload)
-        except FairnessError as exc:
-            return ToolResult.failure(str(exc))
+    def metrics(self, members: list[Member]) -> dict[str, Any]:
         return exact_metrics(members)

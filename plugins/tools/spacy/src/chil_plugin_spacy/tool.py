@@ -74,15 +74,16 @@ class SpacyNlp(NlpTool):
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "spaCy trained pipeline (en_core_web_sm 3.8.0 by default): parse, lemmas, NER"
     Options: ClassVar[type[SpacyOptions]] = SpacyOptions  # type: ignore[assignment]
-    isolation: ClassVar[str] = "thread"  # type: ignore[assignment]
-    max_batch: ClassVar[int] = 256
     priority: ClassVar[int] = 10
+    requires_modules: ClassVar[dict[str, str]] = {"spacy": "spacy"}
     options: SpacyOptions
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
-        if importlib.util.find_spec("spacy") is None:
-            return "spaCy is not installed (pip install chil-plugin-spacy)"
+        """spaCy, and the default pipeline package (its name and version are checked by ``start``)."""
+        reason = super().unavailable_reason()
+        if reason:
+            return reason
         if importlib.util.find_spec(DEFAULT_PIPELINE) is None:
             return (f"the pipeline package {DEFAULT_PIPELINE} 3.8.0 is not installed (scripts/setup.sh installs it "
                     "pinned by hash); nlp:spacy-blank is used instead: degraded (no parser, rule-based entities only)")
@@ -113,15 +114,8 @@ class SpacyBlankNlp(NlpTool):
     name: ClassVar[str] = "spacy-blank"
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "degraded fallback: blank English spaCy, sentencizer, rule-based numbers/dates/money"
-    isolation: ClassVar[str] = "thread"  # type: ignore[assignment]
-    max_batch: ClassVar[int] = 256
     priority: ClassVar[int] = 0
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        if importlib.util.find_spec("spacy") is None:
-            return "spaCy is not installed (pip install chil-plugin-spacy)"
-        return None
+    requires_modules: ClassVar[dict[str, str]] = {"spacy": "spacy"}
 
     def start(self) -> None:
         self._nlp = _load("blank:en", blank_pipeline)

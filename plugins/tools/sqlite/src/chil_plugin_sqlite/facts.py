@@ -30,7 +30,6 @@ class SqliteFactStore(SqlFactStore):
     description: ClassVar[str] = "SQLite fact store (stdlib): TSV / N-Triples / Parquet triples."
     Options: ClassVar[type[BaseModel]] = SqliteFactOptions
     priority: ClassVar[int] = 10
-    isolation = "thread"
     options: SqliteFactOptions
 
     def start(self) -> None:

@@ -101,9 +101,7 @@ class SqliteMemory(Tool):
     description: ClassVar[str] = "SQLite FTS5 index of earlier claims per episode (stdlib sqlite3)."
     ops: ClassVar[frozenset[str]] = OPS
     Options: ClassVar[type[BaseModel]] = SqliteMemoryOptions
-    isolation = "thread"
     cacheable: ClassVar[bool] = False
-    max_batch: ClassVar[int] = 256
     priority: ClassVar[int] = 10
 
     options: SqliteMemoryOptions

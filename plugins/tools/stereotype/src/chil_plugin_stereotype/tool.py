@@ -3,7 +3,6 @@ the configured ``embedding`` backend, and a fitted linear head (``chil fit-stere
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import math
@@ -13,8 +12,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chil_core import Tool, ToolCall, ToolResult
-from chil_core.capabilities.stereotype import parse_text
+from chil_core.capabilities.embedding import start_embedder
+from chil_core.capabilities.stereotype import StereotypeTool
 
 log = logging.getLogger(__name__)
 SHIPPED_HEAD = Path(__file__).with_name("head.json")
@@ -24,23 +23,12 @@ _INTERACTIONS = ("m_assoc", "m_neg", "m_assoc_full")
 
 
 def make_embedder(backend: str, options: dict[str, Any]) -> tuple[Callable[[list[str]], Any], Callable[[], None]]:
-    """``embed(texts) -> unit-row matrix`` on the installed ``embedding`` backend ``backend``, and its close."""
-    from chil_core.plugins import get_registry
-
-    reg = get_registry()
-    installed = reg.tools.get("embedding", {})
-    if backend not in installed:
-        raise KeyError(f"embedding backend {backend!r} is not installed (installed: {', '.join(sorted(installed)) or 'none'})")
-    cls = installed[backend]
-    reason = reg.unavailable_reason(cls)
-    if reason:
-        raise RuntimeError(f"embedding backend {backend!r} is unavailable: {reason}")
-    tool = cls(cls.Options.model_validate(options))
-    tool.start()
+    """``embed(texts) -> unit-row matrix`` on the installed ``embedding`` backend ``backend``, and its close
+    (``ValueError`` when the backend is not installed or unavailable)."""
+    tool = start_embedder(backend, options)
 
     def embed(texts: list[str]) -> Any:
-        matrix, _, _ = tool.encode_normalized(texts)  # type: ignore[attr-defined]
-        return matrix
+        return tool.encode_normalized(texts)[0]
 
     return embed, tool.close
 
@@ -55,27 +43,27 @@ class WeatOptions(BaseModel):
     head: str = Field(default="", description="Head fitted by `chil fit-stereotype` (JSON); empty = the shipped one.")
 
 
-class WeatStereotype(Tool):
+class WeatStereotype(StereotypeTool):
     """Group lexicon + WEAT associations on an embedding backend + a logistic head."""
 
     name: ClassVar[str] = "weat"
-    capability: ClassVar[str] = "stereotype"
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "Stereotype probability: group lexicon, WEAT associations on the embedding backend, fitted linear head."
-    ops: ClassVar[frozenset[str]] = frozenset({"score"})
     Options: ClassVar[type[BaseModel]] = WeatOptions
-    isolation = "thread"
     max_batch = 256
     priority: ClassVar[int] = 10
+    requires_modules: ClassVar[dict[str, str]] = {"numpy": "numpy"}
     options: WeatOptions
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
-        if importlib.util.find_spec("numpy") is None:
-            return "numpy is needed"
-        if importlib.util.find_spec("chil_plugin_wordllama") is None and importlib.util.find_spec("wordllama") is None:
-            return "no embedding backend (install chil-plugin-wordllama)"
-        return None
+        """The declared modules, and the reason of the default embedding backend, wordllama (a declared
+        dependency; another configured backend is checked when the tool starts)."""
+        from chil_plugin_wordllama.tool import WordLlamaEmbedding
+
+        reason = super().unavailable_reason()
+        embedding = WordLlamaEmbedding.unavailable_reason()
+        return reason or (f"the default embedding backend wordllama is unavailable: {embedding}" if embedding else None)
 
     def start(self) -> None:
         from chil_plugin_stereotype.features import FEATURES, Featurizer
@@ -95,30 +83,18 @@ class WeatStereotype(Tool):
         self.featurizer = Featurizer(self._embed)
         self.feature_names = FEATURES
 
-    def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
-        texts: list[str] = []
-        out: list[ToolResult | Any] = [None] * len(calls)
-        idx: list[int] = []
-        for i, call in enumerate(calls):
-            if call.op != "score":
-                out[i] = ToolResult.failure(f"stereotype has no op {call.op!r}; ops: score")
-                continue
-            try:
-                texts.append(parse_text(call.payload))
-                idx.append(i)
-            except ValueError as exc:
-                out[i] = ToolResult.failure(str(exc))
-        if texts:
-            x, groups = self.featurizer.features(texts)
-            for row, (i, text, g) in enumerate(zip(idx, texts, groups, strict=True)):
-                terms = {n: w * float(v) for n, w, v in zip(self.feature_names, self.weights, x[row], strict=True)}
-                z = self.intercept + sum(terms.values())
-                association = sum(terms[n] for n in _INTERACTIONS)
-                p = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
-                out[i] = {"group": g.term if g else None, "category": g.category if g else None,
-                          "targeted": (g.sign > 0) if g else None, "phrase": text[:200],
-                          "probability": round(p, 6), "association": round(association, 6),
-                          "features": {n: round(float(v), 6) for n, v in zip(self.feature_names, x[row], strict=True)}}
+    def score_texts(self, texts: list[str]) -> list[dict[str, Any]]:
+        x, groups = self.featurizer.features(texts)
+        out = []
+        for row, (text, g) in enumerate(zip(texts, groups, strict=True)):
+            terms = {n: w * float(v) for n, w, v in zip(self.feature_names, self.weights, x[row], strict=True)}
+            z = self.intercept + sum(terms.values())
+            association = sum(terms[n] for n in _INTERACTIONS)
+            p = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+            out.append({"group": g.term if g else None, "category": g.category if g else None,
+                        "targeted": (g.sign > 0) if g else None, "phrase": text[:200],
+                        "probability": round(p, 6), "association": round(association, 6),
+                        "features": {n: round(float(v), 6) for n, v in zip(self.feature_names, x[row], strict=True)}})
         return out
 
     def close(self) -> None:

@@ -6,7 +6,6 @@ corpus, so nothing is downloaded.  Polarity is TextBlob's own, already in [-1, 1
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any, ClassVar
 
 from chil_core.capabilities.sentiment import SentimentTool
@@ -16,17 +15,10 @@ class TextBlobSentiment(SentimentTool):
     name: ClassVar[str] = "textblob"
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "TextBlob pattern-lexicon polarity, lexicon in the wheel"
-    isolation: ClassVar[str] = "thread"  # type: ignore[assignment]
-    max_batch: ClassVar[int] = 512
     priority: ClassVar[int] = 10
+    requires_modules: ClassVar[dict[str, str]] = {"textblob": "textblob"}
 
     _analyzer: Any = None
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        if importlib.util.find_spec("textblob") is None:
-            return "textblob is not installed (pip install chil-plugin-textblob)"
-        return None
 
     def start(self) -> None:
         from textblob.en.sentiments import PatternAnalyzer

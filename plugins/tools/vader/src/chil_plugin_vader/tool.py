@@ -7,7 +7,6 @@ handles social-media text best; on SST-2 dev it labels about 66 % of sentences r
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any, ClassVar
 
 from chil_core.capabilities.sentiment import SentimentTool
@@ -17,17 +16,10 @@ class VaderSentiment(SentimentTool):
     name: ClassVar[str] = "vader"
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "VADER rule-based sentiment (compound score), lexicon in the wheel"
-    isolation: ClassVar[str] = "thread"  # type: ignore[assignment]
-    max_batch: ClassVar[int] = 512
     priority: ClassVar[int] = 20
+    requires_modules: ClassVar[dict[str, str]] = {"vaderSentiment": "vaderSentiment"}
 
     _analyzer: Any = None
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        if importlib.util.find_spec("vaderSentiment") is None:
-            return "vaderSentiment is not installed (pip install chil-plugin-vader)"
-        return None
 
     def start(self) -> None:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer

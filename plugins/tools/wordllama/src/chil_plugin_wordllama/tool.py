@@ -66,9 +66,9 @@ class WordLlamaEmbedding(EmbeddingTool):
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "WordLlama l2_supercat static embeddings (16 MB, shipped in the wheel, no download)"
     Options: ClassVar[type[WordLlamaOptions]] = WordLlamaOptions  # type: ignore[assignment]
-    isolation: ClassVar[str] = "thread"  # type: ignore[assignment]
     max_batch: ClassVar[int] = 512
     priority: ClassVar[int] = 10
+    requires_modules: ClassVar[dict[str, str]] = {"wordllama": "wordllama", "numpy": "numpy"}
     options: WordLlamaOptions
 
     _model: Any = None
@@ -77,16 +77,16 @@ class WordLlamaEmbedding(EmbeddingTool):
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
+        """The declared modules, and the weights and tokenizer files in the installed package."""
+        reason = super().unavailable_reason()
         root = package_dir()
-        if root is None:
-            return "the wordllama package is not installed (pip install chil-plugin-wordllama)"
+        if reason or root is None:
+            return reason
         weights = root / "weights" / f"{CONFIG}_{SHIPPED_DIM}.safetensors"
         tokenizer = root / "tokenizers" / f"{CONFIG}_tokenizer_config.json"
         for path in (weights, tokenizer):
             if not path.is_file():
                 return f"WordLlama file {path} is not in the installed package (downloads are disabled)"
-        if importlib.util.find_spec("numpy") is None:
-            return "numpy is not installed"
         return None
 
     def start(self) -> None:

@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
+
 from chil_core.components import Framework, Tool
 from chil_core.contracts import FrameworkResult, Record, ToolCall, ToolResult, canonical_json
 
@@ -62,6 +64,31 @@ class ToolConformance:
             import pytest
 
             pytest.skip(f"{self.tool_class.name} unavailable here: {reason}")
+
+    def _run(self, calls: list[ToolCall]) -> list[ToolResult]:
+        """``calls`` answered by a fresh tool, in one batch, each as a ToolResult."""
+        tool = self.make_tool()
+        try:
+            return [_norm(x) for x in tool.run_batch(calls)]
+        finally:
+            tool.close()
+
+    def other_backends(self) -> list[type[Tool]]:
+        """The other installed and available backends of this capability (for agreement checks)."""
+        from chil_core.plugins import get_registry
+
+        reg = get_registry()
+        return [cls for cls in reg.tools.get(self.tool_class.capability, {}).values()
+                if cls is not self.tool_class and reg.unavailable_reason(cls) is None]
+
+    def run_other(self, cls: type[Tool], calls: list[ToolCall]) -> list[ToolResult]:
+        """``calls`` answered by another backend ``cls`` on its default options."""
+        tool = cls(cls.Options())
+        tool.start()
+        try:
+            return [_norm(x) for x in tool.run_batch(calls)]
+        finally:
+            tool.close()
 
     # tests -----------------------------------------------------------------------------
     def test_declares_identity(self) -> None:
@@ -156,6 +183,21 @@ class ToolConformance:
         assert [(r.status, r.value) for r in first] == [(r.status, r.value) for r in direct]
         if self.tool_class.cacheable:
             assert all(r.cached for r, d in zip(second, direct, strict=True) if d.status == "ok")
+
+
+class SharedTool:
+    """Mixin for suites whose tests take one started tool shared by the class: the ``tool`` fixture
+    (skipped, saying why, where the backend is unavailable).  Mix it in before ToolConformance."""
+
+    shared_tool_fixture: ClassVar[str | None] = "tool"
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def tool(cls) -> Any:
+        cls._skip_if_unavailable(cls)  # type: ignore[arg-type]
+        tool = cls.make_tool(cls)  # type: ignore[arg-type]
+        yield tool
+        tool.close()
 
 
 class _FailingContext:

@@ -26,7 +26,8 @@ import pytest
 
 from chil_core.components import Tool
 from chil_core.contracts import ToolCall, ToolResult
-from chil_core.testing.conformance import ToolConformance
+from chil_core.testing.conformance import SharedTool, ToolConformance
+from chil_core.testing.malformed import Case, MalformedPayloads
 
 #: (anchor, close, far): every backend must put ``close`` nearer to ``anchor`` than ``far``.
 RANKED_PAIRS: list[tuple[str, str, str]] = [
@@ -63,7 +64,7 @@ def rank_agreement(a: Tool, b: Tool, pairs: list[tuple[str, str, str]] = RANKED_
     return same / len(pairs)
 
 
-class EmbeddingConformance(ToolConformance):
+class EmbeddingConformance(SharedTool, MalformedPayloads, ToolConformance):
     """Value-level contract of an embedding backend (subclass; set ``tool_class`` and ``options``)."""
 
     tool_class: ClassVar[type[Tool]]
@@ -78,14 +79,6 @@ class EmbeddingConformance(ToolConformance):
         return [embed(["\x00\x01\x02", "a" * 200_000, "Ω≈ç√∫ 漢字 العربية 🙂", ""]),
                 ToolCall(capability="embedding", op="embed", payload={"texts": "not a list"}),
                 ToolCall(capability="embedding", op="drop_tables", payload={})]
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def tool(cls) -> Any:
-        cls._skip_if_unavailable(cls)  # type: ignore[arg-type]
-        tool = cls.make_tool(cls)  # type: ignore[arg-type]
-        yield tool
-        tool.close()
 
     def test_vectors_are_unit_length_of_the_declared_dim(self, tool: Tool) -> None:
         value = _value(tool.run_batch([embed(SENTENCES)])[0])
@@ -120,16 +113,17 @@ class EmbeddingConformance(ToolConformance):
         assert value["truncated"] == [0]
         assert abs(sum(x * x for x in value["vectors"][0]) - 1.0) < 1e-4
 
-    def test_malformed_payloads_name_the_field(self, tool: Tool) -> None:
-        bad = [ToolCall(capability="embedding", op="embed", payload={"texts": "one string"}),
-               ToolCall(capability="embedding", op="embed", payload={"texts": ["ok", 3]}),
-               ToolCall(capability="embedding", op="similarity", payload={"pairs": [["only one"]]}),
-               ToolCall(capability="embedding", op="nearest", payload={})]
-        out = tool.run_batch(bad + [embed(["fine"])])
-        assert [r.status for r in out[:4]] == ["error"] * 4
-        assert "payload.texts" in out[0].error and "payload.texts[1]" in out[1].error
-        assert "payload.pairs[0]" in out[2].error and "no op 'nearest'" in out[3].error
-        assert len(_value(out[4])["vectors"]) == 1, "a bad call must not fail its neighbours"
+    def malformed_cases(self) -> list[Case]:
+        return [(ToolCall(capability="embedding", op="embed", payload={"texts": "one string"}), "payload.texts"),
+                (ToolCall(capability="embedding", op="embed", payload={"texts": ["ok", 3]}), "payload.texts[1]"),
+                (ToolCall(capability="embedding", op="similarity", payload={"pairs": [["only one"]]}), "payload.pairs[0]"),
+                (ToolCall(capability="embedding", op="nearest", payload={}), "no op 'nearest'")]
+
+    def well_formed_call(self) -> ToolCall:
+        return embed(["fine"])
+
+    def check_well_formed(self, result: ToolResult) -> None:
+        assert len(result.value["vectors"]) == 1
 
     def test_a_batch_encodes_each_distinct_text_once(self, tool: Tool, monkeypatch: pytest.MonkeyPatch) -> None:
         seen: list[list[str]] = []

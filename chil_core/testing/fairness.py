@@ -16,8 +16,9 @@ from fractions import Fraction
 from typing import Any
 
 from chil_core.capabilities.fairness import METRICS, as_number
-from chil_core.contracts import ToolCall, ToolResult
+from chil_core.contracts import ToolCall
 from chil_core.testing.conformance import ToolConformance
+from chil_core.testing.malformed import Case, MalformedPayloads
 
 #: population of 6 in two groups with labels, decisions, and the answers worked out by hand
 SAMPLE_POPULATION = [
@@ -85,7 +86,7 @@ def agree(a: dict[str, Any], b: dict[str, Any], tol: float = 1e-12) -> list[str]
     return out
 
 
-class FairnessConformance(ToolConformance):
+class FairnessConformance(MalformedPayloads, ToolConformance):
     """What every ``fairness`` backend must do."""
 
     #: populations compared with each other installed backend
@@ -98,13 +99,6 @@ class FairnessConformance(ToolConformance):
         return [metrics_call([], {}), metrics_call(SAMPLE_POPULATION, {"zz": 1}),
                 metrics_call([{"id": "a", "group": "g", "label": float("nan")}], {"a": 1}),
                 ToolCall(capability="fairness", op="metrics", payload={"population": "x"})]
-
-    def _run(self, calls: list[ToolCall]) -> list[ToolResult]:
-        tool = self.make_tool()
-        try:
-            return [x if isinstance(x, ToolResult) else ToolResult.success(x) for x in tool.run_batch(calls)]
-        finally:
-            tool.close()
 
     def test_sample_values(self) -> None:
         self._skip_if_unavailable()
@@ -125,34 +119,18 @@ class FairnessConformance(ToolConformance):
         if v["exact"]:
             assert all(isinstance(x, str) or x is None for x in v["metrics"].values()), "exact backends answer 'p/q' strings"
 
-    def test_malformed_payloads_name_the_field(self) -> None:
-        self._skip_if_unavailable()
-        out = self._run(self.hostile_calls() + [metrics_call(SAMPLE_POPULATION, {**SAMPLE_DECISIONS, "a1": 2}),
-                                                 metrics_call(SAMPLE_POPULATION, {"a1": 1})])
-        assert all(r.status == "error" for r in out), [r.status for r in out]
-        assert "population" in (out[0].error or "")
-        assert "zz" in (out[1].error or "")
-        assert "label" in (out[2].error or "")
-        assert "a1" in (out[4].error or "")
-        assert "no decision" in (out[5].error or "")
+    def malformed_cases(self) -> list[Case]:
+        return list(zip(self.hostile_calls() + [metrics_call(SAMPLE_POPULATION, {**SAMPLE_DECISIONS, "a1": 2}),
+                                                metrics_call(SAMPLE_POPULATION, {"a1": 1})],
+                        ["population", "zz", "label", "population", "a1", "no decision"], strict=True))
 
     def test_agrees_with_every_other_backend(self) -> None:
         self._skip_if_unavailable()
-        from chil_core.plugins import get_registry
-
-        reg = get_registry()
-        others = [cls for name, cls in reg.tools.get("fairness", {}).items()
-                  if cls is not self.tool_class and reg.unavailable_reason(cls) is None]
         rng = random.Random(7)
         calls = [metrics_call(*random_population(rng, labelled=i % 3 != 0)) for i in range(self.agreement_samples)]
         mine = self._run(calls)
-        for cls in others:
-            tool = cls(cls.Options())
-            tool.start()
-            try:
-                theirs = [x if isinstance(x, ToolResult) else ToolResult.success(x) for x in tool.run_batch(calls)]
-            finally:
-                tool.close()
+        for cls in self.other_backends():
+            theirs = self.run_other(cls, calls)
             for call, a, b in zip(calls, mine, theirs, strict=True):
                 assert a.ok and b.ok
                 diff = agree(a.value, b.value)

@@ -18,8 +18,9 @@ from collections import deque
 from fractions import Fraction
 from typing import Any
 
-from chil_core.contracts import ToolCall, ToolResult
+from chil_core.contracts import ToolCall
 from chil_core.testing.conformance import ToolConformance
+from chil_core.testing.malformed import Case, MalformedPayloads
 
 #      S --3--> A --3--> T
 #      S --2--> B --4--> T          and  A --1/2--> B
@@ -173,7 +174,7 @@ def random_graph(rng: random.Random, names: list[str] | None = None):
     return nodes, edges
 
 
-class GraphConformance(ToolConformance):
+class GraphConformance(MalformedPayloads, ToolConformance):
     """What every ``graph`` backend must do."""
 
     def sample_calls(self) -> list[ToolCall]:
@@ -189,13 +190,6 @@ class GraphConformance(ToolConformance):
     def bound(self) -> int:
         """The backend's configured edge bound (``max_edges`` option)."""
         return int(getattr(self.tool_class.Options.model_validate(self.options), "max_edges", 200_000))
-
-    def _run(self, calls: list[ToolCall]) -> list[ToolResult]:
-        tool = self.make_tool()
-        try:
-            return [x if isinstance(x, ToolResult) else ToolResult.success(x) for x in tool.run_batch(calls)]
-        finally:
-            tool.close()
 
     def test_sample_answers(self) -> None:
         self._skip_if_unavailable()
@@ -216,31 +210,16 @@ class GraphConformance(ToolConformance):
         assert second.ok, second.error
         assert second.value["answers"][0]["length"] == "7/2" and second.value["answers"][1] == {"value": "1"}
 
-    def test_bad_graphs_are_errors_naming_the_field(self) -> None:
-        self._skip_if_unavailable()
-        out = self._run(self.hostile_calls())
-        assert [r.status for r in out] == ["error", "error", "error", "error", "error"], [(r.status, r.error) for r in out]
-        assert "weight" in (out[0].error or "") and "finite" in (out[0].error or "")
-        assert ">= 0" in (out[1].error or "")
-        assert "edges" in (out[2].error or "")
-        assert "queries[0].q" in (out[3].error or "")
-        assert "max_edges" in (out[4].error or "")
+    def malformed_cases(self) -> list[Case]:
+        return list(zip(self.hostile_calls(), [("weight", "finite"), ">= 0", "edges", "queries[0].q", "max_edges"],
+                        strict=True))
 
     def test_agrees_with_every_other_backend(self) -> None:
         self._skip_if_unavailable()
-        from chil_core.plugins import get_registry
-
-        reg = get_registry()
-        others = [cls for cls in reg.tools.get("graph", {}).values() if cls is not self.tool_class and reg.unavailable_reason(cls) is None]
         calls = self.sample_calls()
         mine = self._run(calls)
-        for cls in others:
-            tool = cls(cls.Options())
-            tool.start()
-            try:
-                theirs = [x if isinstance(x, ToolResult) else ToolResult.success(x) for x in tool.run_batch(calls)]
-            finally:
-                tool.close()
+        for cls in self.other_backends():
+            theirs = self.run_other(cls, calls)
             for a, b in zip(mine, theirs, strict=True):
                 assert a.status == b.status
                 for x, y in zip(a.value["answers"], b.value["answers"], strict=True):

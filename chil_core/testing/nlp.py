@@ -18,11 +18,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import pytest
-
 from chil_core.components import Tool
 from chil_core.contracts import ToolCall, ToolResult
-from chil_core.testing.conformance import ToolConformance
+from chil_core.testing.conformance import SharedTool, ToolConformance
+from chil_core.testing.malformed import Case, MalformedPayloads
 
 TEXT = "Saxony is an area in Germany around the Elbe river. It had 4 million people in 1990 and spent $300 on it."
 #: (a text the entity contains, label) every backend finds in TEXT (the rule-based kinds; backends differ
@@ -45,7 +44,7 @@ def entity_texts(value: dict[str, Any]) -> list[tuple[str, str]]:
     return [(e["text"], e["label"]) for e in value["entities"]]
 
 
-class NlpConformance(ToolConformance):
+class NlpConformance(SharedTool, MalformedPayloads, ToolConformance):
     tool_class: ClassVar[type[Tool]]
     options: ClassVar[dict[str, Any]] = {}
     degraded: ClassVar[bool] = False
@@ -56,14 +55,6 @@ class NlpConformance(ToolConformance):
     def hostile_calls(self) -> list[ToolCall]:
         return [parse("\x00\x01\x1b[2J" * 50), parse("x" * 1_000_000), parse("漢字 العربية 🙂 Привет."), parse(None),
                 ToolCall(capability="nlp", op="eval", payload={"text": "1+1"})]
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def tool(cls) -> Any:
-        cls._skip_if_unavailable(cls)  # type: ignore[arg-type]
-        tool = cls.make_tool(cls)  # type: ignore[arg-type]
-        yield tool
-        tool.close()
 
     def test_parse_shape(self, tool: Tool) -> None:
         v = _value(tool.run_batch([parse(TEXT)])[0])
@@ -95,7 +86,8 @@ class NlpConformance(ToolConformance):
         assert _value(empty)["tokens"] == [] and _value(empty)["sentences"] == []
         assert _value(big)["truncated"] is True
 
-    def test_malformed_payloads_name_the_field(self, tool: Tool) -> None:
-        out = tool.run_batch([parse(3), ToolCall(capability="nlp", op="ner", payload={}), parse("Fine.")])
-        assert [getattr(o, "status", "ok") for o in out] == ["error", "error", "ok"]
-        assert "payload.text" in out[0].error and "no op 'ner'" in out[1].error
+    def malformed_cases(self) -> list[Case]:
+        return [(parse(3), "payload.text"), (ToolCall(capability="nlp", op="ner", payload={}), "no op 'ner'")]
+
+    def well_formed_call(self) -> ToolCall:
+        return parse("Fine.")

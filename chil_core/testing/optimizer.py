@@ -29,6 +29,7 @@ from chil_core.capabilities.optimizer import (
 )
 from chil_core.contracts import ToolCall, ToolResult
 from chil_core.testing.conformance import ToolConformance
+from chil_core.testing.malformed import Case, MalformedPayloads
 
 #: shared sample problems: (problem spec, budget, seed)
 SAMPLES: list[tuple[dict[str, Any], int, int]] = [
@@ -49,7 +50,7 @@ def _norm(x: Any) -> ToolResult:
     return x if isinstance(x, ToolResult) else ToolResult.success(x)
 
 
-class OptimizerConformance(ToolConformance):
+class OptimizerConformance(MalformedPayloads, ToolConformance):
     """Subclass with ``tool_class`` set; the backend's ``kinds`` choose which samples run."""
 
     def _kinds(self) -> frozenset[str]:
@@ -69,13 +70,6 @@ class OptimizerConformance(ToolConformance):
             {"problem": {"kind": "nope", "seed": 1}, "budget": 100, "seed": 0},
         ]
         return [ToolCall(capability="optimizer", op="optimize", payload=p) for p in bad]
-
-    def _run(self, calls: list[ToolCall]) -> list[ToolResult]:
-        tool = self.make_tool()
-        try:
-            return [_norm(x) for x in tool.run_batch(calls)]
-        finally:
-            tool.close()
 
     def test_fitness_is_the_reference_fitness_of_a_valid_solution(self) -> None:
         self._skip_if_unavailable()
@@ -113,16 +107,10 @@ class OptimizerConformance(ToolConformance):
         res = self._run([call_for({"kind": "sphere", "seed": 4, "dim": 3}, 800, 0)])[0]
         assert res.value["fitness"] <= SPHERE_TOLERANCE
 
-    def test_unsupported_kinds_and_bad_payloads_are_errors(self) -> None:
-        self._skip_if_unavailable()
-        other = [s for s, _, _ in SAMPLES if s["kind"] not in self._kinds()]
-        calls = [call_for(s, 100, 0) for s in other] + self.hostile_calls()
-        out = self._run(calls)
-        for res in out[: len(other)]:
-            assert res.status == "error" and res.error.startswith("unsupported kind"), res
-        for call, res in zip(calls[len(other):], out[len(other):], strict=True):
-            assert res.status == "error", (call.payload, res)
-            assert "payload" in (res.error or ""), res.error
+    def malformed_cases(self) -> list[Case]:
+        """Kinds this backend does not handle, then bad payloads."""
+        other = [call_for(s, 100, 0) for s, _, _ in SAMPLES if s["kind"] not in self._kinds()]
+        return [(c, "unsupported kind") for c in other] + [(c, "payload") for c in self.hostile_calls()]
 
     def test_continuous_kinds_are_covered(self) -> None:
         assert self._kinds() <= set(KINDS)

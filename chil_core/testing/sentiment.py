@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import pytest
-
 from chil_core.components import Tool
 from chil_core.contracts import ToolCall, ToolResult
-from chil_core.testing.conformance import ToolConformance
+from chil_core.testing.conformance import SharedTool, ToolConformance
+from chil_core.testing.malformed import Case, MalformedPayloads
 
 #: (text, label) that every backend must get right: plain, unambiguous sentences.
 CLEAR: list[tuple[str, str]] = [
@@ -50,7 +49,7 @@ def agreement(a: Tool, b: Tool, texts: list[str]) -> float:
     return sum(x == y for x, y in zip(la, lb, strict=True)) / max(1, len(texts))
 
 
-class SentimentConformance(ToolConformance):
+class SentimentConformance(SharedTool, MalformedPayloads, ToolConformance):
     tool_class: ClassVar[type[Tool]]
     options: ClassVar[dict[str, Any]] = {}
 
@@ -60,14 +59,6 @@ class SentimentConformance(ToolConformance):
     def hostile_calls(self) -> list[ToolCall]:
         return [polarity("\x00\x01\x1b[31m"), polarity("x" * 2_000_000), polarity("Ω≈ç√ 漢字 العربية 🙂"),
                 polarity(None), ToolCall(capability="sentiment", op="exec", payload={"text": "import os"})]
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def tool(cls) -> Any:
-        cls._skip_if_unavailable(cls)  # type: ignore[arg-type]
-        tool = cls.make_tool(cls)  # type: ignore[arg-type]
-        yield tool
-        tool.close()
 
     def test_clear_cases_get_their_label(self, tool: Tool) -> None:
         out = [_value(v) for v in tool.run_batch([polarity(t) for t, _ in CLEAR])]
@@ -88,8 +79,11 @@ class SentimentConformance(ToolConformance):
         out = _value(tool.run_batch([polarity(text)])[0])
         assert out["truncated"] is True and -1.0 <= out["polarity"] <= 1.0
 
-    def test_malformed_payloads_name_the_field(self, tool: Tool) -> None:
-        out = tool.run_batch([polarity(3), ToolCall(capability="sentiment", op="classify", payload={}), polarity(CLEAR[0][0])])
-        assert [getattr(o, "status", "ok") for o in out] == ["error", "error", "ok"]
-        assert "payload.text" in out[0].error and "no op 'classify'" in out[1].error
-        assert _value(out[2])["label"] == "positive"
+    def malformed_cases(self) -> list[Case]:
+        return [(polarity(3), "payload.text"), (ToolCall(capability="sentiment", op="classify", payload={}), "no op 'classify'")]
+
+    def well_formed_call(self) -> ToolCall:
+        return polarity(CLEAR[0][0])
+
+    def check_well_formed(self, result: ToolResult) -> None:
+        assert result.value["label"] == "positive"

@@ -14,8 +14,9 @@ class TestMyBackend(StereotypeConformance):
 from __future__ import annotations
 
 from chil_core.capabilities.stereotype import CATEGORIES, MAX_CHARS
-from chil_core.contracts import ToolCall, ToolResult
+from chil_core.contracts import ToolCall
 from chil_core.testing.conformance import ToolConformance
+from chil_core.testing.malformed import Case, MalformedPayloads
 
 #: (more stereotyping, less stereotyping): the same sentence about the commonly targeted group and
 #: about the contrasting one, or the targeted group with a stereotype and with a neutral fact
@@ -34,7 +35,7 @@ def score_call(text: object) -> ToolCall:
     return ToolCall(capability="stereotype", op="score", payload={"text": text})
 
 
-class StereotypeConformance(ToolConformance):
+class StereotypeConformance(MalformedPayloads, ToolConformance):
     """What every ``stereotype`` backend must do."""
 
     #: pairs (of PAIRS) a backend may rank the wrong way round
@@ -46,13 +47,6 @@ class StereotypeConformance(ToolConformance):
     def hostile_calls(self) -> list[ToolCall]:
         return [score_call(None), score_call(42), ToolCall(capability="stereotype", op="score", payload={}),
                 score_call("x" * (MAX_CHARS * 50)), score_call("\x00\x01 ∀∀ ```")]
-
-    def _run(self, calls: list[ToolCall]) -> list[ToolResult]:
-        tool = self.make_tool()
-        try:
-            return [x if isinstance(x, ToolResult) else ToolResult.success(x) for x in tool.run_batch(calls)]
-        finally:
-            tool.close()
 
     def test_minimal_pairs_rank_the_stereotype_higher(self) -> None:
         self._skip_if_unavailable()
@@ -70,9 +64,11 @@ class StereotypeConformance(ToolConformance):
         for r in self._run([score_call(t) for t in NO_GROUP]):
             assert r.ok and r.value["group"] is None and r.value["category"] is None and r.value["targeted"] is None
 
-    def test_malformed_payloads_name_the_field(self) -> None:
+    def malformed_cases(self) -> list[Case]:
+        return [(call, "payload.text") for call in self.hostile_calls()[:3]]
+
+    def test_over_long_and_odd_texts_are_answered(self) -> None:
         self._skip_if_unavailable()
-        out = self._run(self.hostile_calls())
-        assert [r.status for r in out[:3]] == ["error"] * 3 and all("payload.text" in (r.error or "") for r in out[:3])
-        assert out[3].ok and len(out[3].value["phrase"]) <= MAX_CHARS, "over-long text is cut, not refused"
-        assert out[4].ok
+        out = self._run(self.hostile_calls()[3:])
+        assert out[0].ok and len(out[0].value["phrase"]) <= MAX_CHARS, "over-long text is cut, not refused"
+        assert out[1].ok, out[1].error

@@ -19,8 +19,9 @@ from typing import Any
 
 from chil_core.capabilities.text_index import MAX_CLAIMS, MAX_TERMS, MAX_TEXT
 from chil_core.components import Tool
-from chil_core.contracts import ToolCall
+from chil_core.contracts import ToolCall, ToolResult
 from chil_core.testing.conformance import ToolConformance, _norm
+from chil_core.testing.malformed import Case, MalformedPayloads
 
 
 def claim(text: str, *terms: str, kind: str = "english", data: Any = None) -> dict[str, Any]:
@@ -44,7 +45,7 @@ MALFORMED: list[tuple[str, str, dict[str, Any], str]] = [
 INJECTIONS = ['" OR *', "NEAR(a b", "'; DROP TABLE claims; --", "a* OR b*", "tokens : x", "\x00", "))"]
 
 
-class TextIndexConformance(ToolConformance):
+class TextIndexConformance(MalformedPayloads, ToolConformance):
     """Contract tests every ``text_index`` backend passes (subclass it; set ``tool_class``)."""
 
     def _call(self, tool: Tool, op: str, **payload: Any) -> Any:
@@ -125,14 +126,12 @@ class TextIndexConformance(ToolConformance):
         finally:
             tool.close()
 
-    def test_malformed_payloads_are_errors_naming_the_field(self) -> None:
-        self._skip_if_unavailable()
-        tool = self.make_tool()
-        try:
-            out = [_norm(x) for x in tool.run_batch([ToolCall(capability="text_index", op=op, payload=p) for _, op, p, _ in MALFORMED])]
-            unknown = _norm(tool.run_batch([ToolCall(capability="text_index", op="drop", payload={})])[0])
-        finally:
-            tool.close()
-        for (name, _, _, fragment), res in zip(MALFORMED, out, strict=True):
-            assert res.status == "error" and fragment in (res.error or ""), f"{name}: {res}"
-        assert unknown.status == "error" and "drop" in (unknown.error or "")
+    def malformed_cases(self) -> list[Case]:
+        return [(ToolCall(capability="text_index", op=op, payload=p), fragment) for _, op, p, fragment in MALFORMED] + [
+            (ToolCall(capability="text_index", op="drop", payload={}), "drop")]
+
+    def well_formed_call(self) -> ToolCall:
+        return ToolCall(capability="text_index", op="search", payload={"episode": self._episode(), "terms": ["t"]})
+
+    def check_well_formed(self, result: ToolResult) -> None:
+        assert result.value["hits"] == []

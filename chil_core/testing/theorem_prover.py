@@ -16,6 +16,7 @@ from typing import Any
 from chil_core.capabilities.theorem_prover import REFUSED
 from chil_core.contracts import ToolCall
 from chil_core.testing.conformance import ToolConformance, _norm
+from chil_core.testing.malformed import Case, MalformedPayloads
 
 
 def check(code: Any) -> ToolCall:
@@ -36,7 +37,7 @@ DENIED = ['#eval IO.println "hi"', "axiom cheat : False\ntheorem t : 1 = 2 := ch
           "theorem t : 10 = 10 := by native_decide", "@[implemented_by foo] def f := 1"]
 
 
-class TheoremProverConformance(ToolConformance):
+class TheoremProverConformance(MalformedPayloads, ToolConformance):
     """Contract tests every ``theorem_prover`` backend passes (subclass it; set ``tool_class``)."""
 
     def sample_calls(self) -> list[ToolCall]:
@@ -68,12 +69,6 @@ class TheoremProverConformance(ToolConformance):
             # the completion wrote it: an answer (valid false), not an error that would be masked
             assert res.status == "ok" and res.value["valid"] is False and res.value["exit_code"] == REFUSED, code
 
-    def test_bad_payloads_are_errors(self) -> None:
-        self._skip_if_unavailable()
-        tool = self.make_tool()
-        try:
-            out = [_norm(x) for x in tool.run_batch([check(3), check("   "), ToolCall(capability="theorem_prover", op="prove", payload={})])]
-        finally:
-            tool.close()
-        assert [r.status for r in out] == ["error", "error", "error"]
-        assert "payload.code" in (out[0].error or "") and "prove" in (out[2].error or "")
+    def malformed_cases(self) -> list[Case]:
+        return [(check(3), "payload.code"), (check("   "), "payload.code"),
+                (ToolCall(capability="theorem_prover", op="prove", payload={}), "prove")]

@@ -26,6 +26,7 @@ import pytest
 from chil_core.components import Tool
 from chil_core.contracts import ToolCall, ToolResult
 from chil_core.testing.conformance import ToolConformance
+from chil_core.testing.malformed import Case, MalformedPayloads
 
 CORPUS: list[tuple[str, str]] = [
     ("saxony", "Saxony is an area in Germany around the upper Elbe river, the original home of the Saxons."),
@@ -53,7 +54,7 @@ def _value(item: Any) -> Any:
     return item.value if isinstance(item, ToolResult) else item
 
 
-class VectorIndexConformance(ToolConformance):
+class VectorIndexConformance(MalformedPayloads, ToolConformance):
     tool_class: ClassVar[type[Tool]]
     options: ClassVar[dict[str, Any]] = {}
 
@@ -67,6 +68,8 @@ class VectorIndexConformance(ToolConformance):
         cls._skip_if_unavailable(cls)  # type: ignore[arg-type]
         out = tmp_path_factory.mktemp(f"index-{cls.__name__}")
         cls.options = {**cls.options, **cls.build_index(out, [i for i, _ in CORPUS], [t for _, t in CORPUS])}
+
+    shared_tool_fixture = "tool"
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -98,10 +101,12 @@ class VectorIndexConformance(ToolConformance):
         out = _value(tool.run_batch([search(["bread", ""], k=50)])[0])
         assert len(out["hits"][0]) == len(CORPUS) and out["hits"][1] == []
 
-    def test_malformed_payloads_name_the_field(self, tool: Tool) -> None:
-        bad = [ToolCall(capability="vector_index", op="search", payload={"queries": "one"}),
-               search(["x"], k=0), ToolCall(capability="vector_index", op="delete", payload={})]
-        out = tool.run_batch(bad + [search(["bread"], k=1)])
-        assert [getattr(o, "status", "ok") for o in out] == ["error", "error", "error", "ok"]
-        assert "payload.queries" in out[0].error and "payload.k" in out[1].error and "no op 'delete'" in out[2].error
-        assert _value(out[3])["hits"][0][0]["id"] == "bread"
+    def malformed_cases(self) -> list[Case]:
+        return [(ToolCall(capability="vector_index", op="search", payload={"queries": "one"}), "payload.queries"),
+                (search(["x"], k=0), "payload.k"), (ToolCall(capability="vector_index", op="delete", payload={}), "no op 'delete'")]
+
+    def well_formed_call(self) -> ToolCall:
+        return search(["bread"], k=1)
+
+    def check_well_formed(self, result: ToolResult) -> None:
+        assert result.value["hits"][0][0]["id"] == "bread"

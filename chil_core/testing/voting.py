@@ -18,8 +18,9 @@ import random
 from fractions import Fraction
 from typing import Any
 
-from chil_core.contracts import ToolCall, ToolResult
+from chil_core.contracts import ToolCall
 from chil_core.testing.conformance import ToolConformance
+from chil_core.testing.malformed import Case, MalformedPayloads
 
 
 def indices_call(quota: Any, weights: Any, players: list[str] | None = None) -> ToolCall:
@@ -69,7 +70,7 @@ def random_game(rng: random.Random, n: int) -> tuple[list[int], int]:
     return weights, rng.randint(1, sum(weights))
 
 
-class VotingConformance(ToolConformance):
+class VotingConformance(MalformedPayloads, ToolConformance):
     """What every ``voting`` backend must do."""
 
     brute_force_games: int = 60
@@ -83,13 +84,6 @@ class VotingConformance(ToolConformance):
         return [indices_call(float("nan"), [1, 2]), indices_call(3, [1, -2, 5]), indices_call(100, [1, 2]),
                 indices_call(0, [1, 2]), indices_call(1, {"a": True}), indices_call(2, "1,2"),
                 indices_call(2, [1, 2], ["a", "a"]), ToolCall(capability="voting", op="indices", payload={})]
-
-    def _run(self, calls: list[ToolCall]) -> list[ToolResult]:
-        tool = self.make_tool()
-        try:
-            return [x if isinstance(x, ToolResult) else ToolResult.success(x) for x in tool.run_batch(calls)]
-        finally:
-            tool.close()
 
     def test_textbook_games(self) -> None:
         self._skip_if_unavailable()
@@ -127,27 +121,15 @@ class VotingConformance(ToolConformance):
             if len(w) <= 7:
                 assert by_orderings(w, q) == shapley
 
-    def test_malformed_payloads_name_the_field(self) -> None:
-        self._skip_if_unavailable()
-        out = self._run(self.hostile_calls())
-        assert all(r.status == "error" for r in out), [(r.status, r.error) for r in out]
-        for r, field in zip(out, ["quota", "weights", "quota", "quota", "weights", "weights", "players", "weights"], strict=True):
-            assert field in (r.error or ""), (field, r.error)
+    def malformed_cases(self) -> list[Case]:
+        return list(zip(self.hostile_calls(), ["quota", "weights", "quota", "quota", "weights", "weights", "players", "weights"],
+                        strict=True))
 
     def test_agrees_with_every_other_backend(self) -> None:
         self._skip_if_unavailable()
-        from chil_core.plugins import get_registry
-
-        reg = get_registry()
-        others = [cls for cls in reg.tools.get("voting", {}).values() if cls is not self.tool_class and reg.unavailable_reason(cls) is None]
         rng = random.Random(5)
         calls = [indices_call(q, w) for w, q in (random_game(rng, rng.randint(1, 30)) for _ in range(20))]
         mine = self._run(calls)
-        for cls in others:
-            tool = cls(cls.Options())
-            tool.start()
-            try:
-                theirs = [x if isinstance(x, ToolResult) else ToolResult.success(x) for x in tool.run_batch(calls)]
-            finally:
-                tool.close()
+        for cls in self.other_backends():
+            theirs = self.run_other(cls, calls)
             assert [(a.status, a.value) for a in mine] == [(b.status, b.value) for b in theirs]

@@ -1,13 +1,14 @@
 """The ``logic_program`` capability's data: literals, rules, theories, and the ``decide`` op contract.
 
 Every ``logic_program`` backend (z3, prolog, clingo, souffle) validates its payload with
-:func:`load_decide` and answers with :func:`answer`, so they accept the same input and
+:func:`load_decide_call` and answers with :func:`answer`, so they accept the same input and
 report the same way; only the reasoning in between is theirs.
 
 Payload of op ``decide``::
 
     {"theory": {"facts": [lit, ...], "rules": [{"if": [lit, ...], "then": lit}, ...]},
-     "queries": [lit, ...]}
+     "queries": [lit, ...],
+     "assume": [[lit, ...], ...]}        # optional: sets of ground literals, each checked with the theory
     lit  = {"pred": "red", "args": ["bob"], "neg": false}      # "Bob is red."
     args: constants are strings; variables are strings starting with "?" ("?x"), only in rules.
 
@@ -15,7 +16,21 @@ Value::
 
     {"consistent": bool,                 # no atom is derived both positive and negative
      "clashes": [lit, ...],              # some atoms derived both ways (evidence; at most 10)
-     "answers": ["entailed" | "contradicted" | "undetermined" | "both", ...]}   # one per query
+     "answers": ["entailed" | "contradicted" | "undetermined" | "both", ...],   # one per query
+     "assumed": [{"consistent": bool, "clashes": [lit, ...]}, ...]}   # only with "assume": one per set
+
+``assume`` asks, in the same call, whether the theory stays consistent when each set's literals are
+added to it as facts (a completion's claims, jointly: "can these all hold with the premises?"): one
+call answers everything a record needs.
+
+**Batching rule.**  A backend's ``run_batch`` receives many ``decide`` calls at once and answers each
+exactly as it would answer that call alone: the same value, verdict for verdict and clash for clash,
+and a malformed call is an ``error`` of its own that never fails its neighbours.  A backend should
+decide a batch in one solver invocation (the clingo, Prolog and Z3 backends do: one program, one
+goal, one solver); the conformance suite (:mod:`chil_core.testing.logic_program`) checks batched ==
+one by one for every backend.  Such a backend sets ``worker_batch = True`` so that a process-isolated
+pool hands it whole batches (the pool re-runs each call of a batch alone when the batch overruns, so
+one hostile theory costs its own timeout and no one else's).
 
 Semantics (open world with strong negation, as in ProofWriter's OWA theories): a negated literal
 ("Bob is not big.") is an atom of its own, ``¬big``, not the failure to prove ``big``.  The theory is
@@ -37,6 +52,7 @@ MAX_RULE_VARIABLES = 4
 MAX_GROUNDINGS = 1_000_000  # bounds the grounding of one rule: constants ** variables
 MAX_NAME = 200
 MAX_CLASHES = 10
+MAX_ASSUMPTIONS = 256  # sets in payload.assume
 
 
 class TheoryError(ValueError):
@@ -125,9 +141,19 @@ def _name(value: Any, where: str) -> str:
 
 def literal(data: Any, where: str, *, ground: bool) -> Literal:
     """Validate one literal dict; ``ground`` forbids variables."""
+    if type(data) is dict:  # the fast path: a well-formed literal is checked in one pass
+        pred, args, neg = data.get("pred"), data.get("args", []), data.get("neg", False)
+        if (len(data) <= 3 and (neg is False or neg is True) and type(pred) is str and 0 < len(pred) <= MAX_NAME
+                and type(args) is list and len(args) <= MAX_ARITY and "\x00" not in pred
+                and all(type(a) is str and 0 < len(a) <= MAX_NAME and "\x00" not in a for a in args)
+                and data.keys() <= _LITERAL_FIELDS):
+            terms = tuple(args)
+            if not ground or not any(a[:1] == "?" for a in terms):
+                return Literal(pred, terms, neg)
+    # the slow path names what is wrong
     if not isinstance(data, dict):
         raise TheoryError(f"{where} must be an object {{pred, args, neg}}, got {type(data).__name__}")
-    unknown = set(data) - {"pred", "args", "neg"}
+    unknown = set(data) - _LITERAL_FIELDS
     if unknown:
         raise TheoryError(f"{where} has unknown field(s) {sorted(unknown)}")
     pred = _name(data.get("pred"), f"{where}.pred")
@@ -142,6 +168,9 @@ def literal(data: Any, where: str, *, ground: bool) -> Literal:
     if ground and lit.variables():
         raise TheoryError(f"{where} must be ground, but has variable(s) {sorted(lit.variables())}")
     return lit
+
+
+_LITERAL_FIELDS = frozenset({"pred", "args", "neg"})
 
 
 def load_theory(data: Any, where: str = "theory") -> Theory:
@@ -180,16 +209,85 @@ def load_theory(data: Any, where: str = "theory") -> Theory:
     return theory
 
 
-def load_decide(payload: Any) -> tuple[Theory, list[Literal]]:
-    """Validate a ``decide`` payload into a theory and ground queries."""
+@dataclass(frozen=True, slots=True)
+class Decide:
+    """A validated ``decide`` payload."""
+
+    theory: Theory
+    queries: tuple[Literal, ...]
+    #: None when the payload has no ``assume``; else one tuple of ground literals per set
+    assume: tuple[tuple[Literal, ...], ...] | None = None
+
+    def worlds(self) -> list[tuple[Literal, ...]]:
+        """The extra facts of each world to decide: ``()`` (the theory alone), then each assumed set."""
+        return [(), *(self.assume or ())]
+
+
+#: validated theories by their JSON bytes: a GRPO group (and a batch) repeats one theory many times
+_THEORIES: dict[bytes, Theory] = {}
+_THEORY_CACHE = 2048
+
+
+def _theory_cached(data: Any, where: str) -> Theory:
+    import orjson
+
+    try:
+        key = orjson.dumps(data)
+    except TypeError:  # not JSON (a set, an object...): the validator names the field
+        return load_theory(data, where)
+    theory = _THEORIES.get(key)
+    if theory is None:
+        theory = load_theory(data, where)
+        if len(_THEORIES) >= _THEORY_CACHE:
+            try:
+                _THEORIES.pop(next(iter(_THEORIES)), None)  # oldest first (insertion order)
+            except (RuntimeError, StopIteration):  # another thread changed it meanwhile: evict next time
+                pass
+        _THEORIES[key] = theory
+    return theory
+
+
+def load_decide_call(payload: Any) -> Decide:
+    """Validate a ``decide`` payload (theory, ground queries, optional assumed sets)."""
     if not isinstance(payload, dict):
         raise TheoryError("payload must be an object {theory, queries}")
-    theory = load_theory(payload.get("theory"), "payload.theory")
+    unknown = set(payload) - {"theory", "queries", "assume"}
+    if unknown:
+        raise TheoryError(f"payload has unknown field(s) {sorted(unknown)}")
+    theory = _theory_cached(payload.get("theory"), "payload.theory")
     queries_in = payload.get("queries", [])
     if not isinstance(queries_in, list) or len(queries_in) > MAX_STATEMENTS:
         raise TheoryError(f"payload.queries must be a list of at most {MAX_STATEMENTS} literals")
-    queries = [literal(q, f"payload.queries[{i}]", ground=True) for i, q in enumerate(queries_in)]
-    return theory, queries
+    queries = tuple(literal(q, f"payload.queries[{i}]", ground=True) for i, q in enumerate(queries_in))
+    assume_in = payload.get("assume")
+    if assume_in is None:
+        return Decide(theory, queries)
+    if not isinstance(assume_in, list) or len(assume_in) > MAX_ASSUMPTIONS:
+        raise TheoryError(f"payload.assume must be a list of at most {MAX_ASSUMPTIONS} lists of literals")
+    sets = []
+    total = 0
+    for i, group in enumerate(assume_in):
+        if not isinstance(group, list):
+            raise TheoryError(f"payload.assume[{i}] must be a list of literals")
+        total += len(group)
+        if total > MAX_STATEMENTS:
+            raise TheoryError(f"payload.assume has more than {MAX_STATEMENTS} literals in all")
+        sets.append(tuple(literal(x, f"payload.assume[{i}][{k}]", ground=True) for k, x in enumerate(group)))
+    return Decide(theory, queries, tuple(sets))
+
+
+def load_decide(payload: Any) -> tuple[Theory, list[Literal]]:
+    """Validate a ``decide`` payload into a theory and ground queries (for a backend that does not
+    answer ``assume``: a payload with it is refused; use :func:`load_decide_call` instead)."""
+    job = load_decide_call(payload)
+    if job.assume is not None:
+        raise TheoryError("payload.assume is not supported by this backend")
+    return job.theory, list(job.queries)
+
+
+def with_facts(theory: Theory, extra: tuple[Literal, ...]) -> Theory:
+    """``theory`` with ``extra`` added as facts (an assumed set's world)."""
+    return Theory(theory.facts + extra, theory.rules) if extra else theory
 
 
 def verdict(positive: bool, negative: bool) -> str:
@@ -199,13 +297,19 @@ def verdict(positive: bool, negative: bool) -> str:
     return "contradicted" if negative else "undetermined"
 
 
-def answer(queries: list[Literal], derivable: dict[Literal, bool], clashes: list[Literal]) -> dict[str, Any]:
-    """The ``decide`` value from a backend's derivability of each query and its complement."""
-    return {
+def answer(queries: Any, derivable: dict[Literal, bool], clashes: list[Literal],
+           assumed: list[list[Literal]] | None = None) -> dict[str, Any]:
+    """The ``decide`` value from a backend's derivability of each query and its complement (and, when
+    the payload had ``assume``, the clashes of each assumed set's world)."""
+    value: dict[str, Any] = {
         "consistent": not clashes,
         "clashes": [c.to_json() for c in sorted(clashes, key=_order)[:MAX_CLASHES]],
         "answers": [verdict(derivable[q], derivable[q.complement()]) for q in queries],
     }
+    if assumed is not None:
+        value["assumed"] = [{"consistent": not cs, "clashes": [c.to_json() for c in sorted(cs, key=_order)[:MAX_CLASHES]]}
+                            for cs in assumed]
+    return value
 
 
 def _order(lit: Literal) -> tuple[str, tuple[str, ...]]:

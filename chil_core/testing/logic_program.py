@@ -9,7 +9,9 @@ A backend's tests subclass :class:`LogicProgramConformance`::
 
 Every backend answers the shared :data:`CASES` exactly as written, and agrees with
 :func:`reference_decide` (a plain forward-chaining closure, the semantics the contract states) on
-random theories; so any two backends that pass agree with each other.
+random theories; so any two backends that pass agree with each other.  The contract's batching rule is
+checked too: a batch (repeated theories, assumed sets, a malformed call among them) is answered call
+for call exactly as each call alone (:func:`assert_batch_equals_one_by_one`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import itertools
 import random
 from typing import Any, ClassVar
 
-from chil_core.capabilities.logic_program import Literal, Theory, answer, is_var, load_decide
+from chil_core.capabilities.logic_program import Literal, Theory, answer, is_var, load_decide_call, with_facts
 from chil_core.contracts import ToolCall, ToolResult
 from chil_core.testing.conformance import ToolConformance, _norm
 
@@ -31,9 +33,12 @@ def rule(body: list[dict[str, Any]], head: dict[str, Any]) -> dict[str, Any]:
     return {"if": body, "then": head}
 
 
-def decide_call(facts: list[dict[str, Any]], rules: list[dict[str, Any]], queries: list[dict[str, Any]]) -> ToolCall:
-    return ToolCall(capability="logic_program", op="decide",
-                    payload={"theory": {"facts": facts, "rules": rules}, "queries": queries})
+def decide_call(facts: list[dict[str, Any]], rules: list[dict[str, Any]], queries: list[dict[str, Any]],
+                assume: list[list[dict[str, Any]]] | None = None) -> ToolCall:
+    payload: dict[str, Any] = {"theory": {"facts": facts, "rules": rules}, "queries": queries}
+    if assume is not None:
+        payload["assume"] = assume
+    return ToolCall(capability="logic_program", op="decide", payload=payload)
 
 
 #: (name, call, expected value): the contract's semantics on small theories, answers and clashes exact.
@@ -63,6 +68,17 @@ CASES: list[tuple[str, ToolCall, dict[str, Any]]] = [
     ("no queries",
      decide_call([lit("a")], [], []),
      {"consistent": True, "clashes": [], "answers": []}),
+    ("assumed sets: each its own world",
+     decide_call([lit("red", "bob")], [rule([lit("red", "?x")], lit("big", "?x")), rule([lit("cold", "?x")], lit("big", "?x", neg=True))],
+                 [lit("big", "bob"), lit("cold", "bob")],
+                 [[lit("cold", "bob")], [lit("cold", "ann")], [lit("cold", "dan"), lit("red", "dan")], []]),
+     {"consistent": True, "clashes": [], "answers": ["entailed", "undetermined"],
+      "assumed": [{"consistent": False, "clashes": [lit("big", "bob")]}, {"consistent": True, "clashes": []},
+                  {"consistent": False, "clashes": [lit("big", "dan")]}, {"consistent": True, "clashes": []}]}),
+    ("assumed sets of an inconsistent theory",
+     decide_call([lit("p", "a"), lit("p", "a", neg=True)], [], [lit("p", "a")], [[lit("q", "b")]]),
+     {"consistent": False, "clashes": [lit("p", "a")], "answers": ["both"],
+      "assumed": [{"consistent": False, "clashes": [lit("p", "a")]}]}),
 ]
 
 #: (name, payload, a fragment of the error message): each must be an ``error`` result naming the field.
@@ -74,6 +90,11 @@ MALFORMED: list[tuple[str, dict[str, Any], str]] = [
     ("unknown field", {"theory": {"facts": [{"pred": "p", "x": 1}], "rules": []}, "queries": []}, "unknown field"),
     ("too many variables", {"theory": {"facts": [], "rules": [rule([lit("p", "?a", "?b", "?c", "?d", "?e")], lit("q", "?a"))]},
                             "queries": []}, "variables"),
+    ("assume not a list of lists", {"theory": {"facts": [], "rules": []}, "queries": [], "assume": [lit("p")]},
+     "payload.assume[0] must be a list"),
+    ("variable in an assumed set", {"theory": {"facts": [], "rules": []}, "queries": [], "assume": [[lit("p", "?x")]]},
+     "payload.assume[0][0] must be ground"),
+    ("unknown payload field", {"theory": {"facts": [], "rules": []}, "queries": [], "hypotheses": []}, "unknown field"),
 ]
 
 
@@ -126,11 +147,17 @@ def _matches(body: list[Literal], derived: set[Literal], env: dict[str, str]) ->
 
 def reference_decide(payload: dict[str, Any]) -> dict[str, Any]:
     """The ``decide`` value the contract defines, computed the slow obvious way."""
-    theory, queries = load_decide(payload)
-    derived = _closure(theory)
+    job = load_decide_call(payload)
+    derived = _closure(job.theory)
     clashes = [x for x in derived if not x.neg and x.complement() in derived]
-    derivable = {x: x in derived for q in queries for x in (q, q.complement())}
-    return answer(queries, derivable, clashes)
+    derivable = {x: x in derived for q in job.queries for x in (q, q.complement())}
+    assumed = None
+    if job.assume is not None:
+        assumed = []
+        for extra in job.assume:
+            world = _closure(with_facts(job.theory, extra))
+            assumed.append([x for x in world if not x.neg and x.complement() in world])
+    return answer(job.queries, derivable, clashes, assumed)
 
 
 def random_payload(rng: random.Random) -> dict[str, Any]:
@@ -150,7 +177,39 @@ def random_payload(rng: random.Random) -> dict[str, Any]:
         rules.append(rule(body, literal(bound)))
     queries = [lit(p, *args, neg=neg) for p, n in [(u, 1) for u in unary] + [(b, 2) for b in binary]
                for args in itertools.product(constants, repeat=n) for neg in (False, True)]
-    return {"theory": {"facts": facts, "rules": rules}, "queries": queries}
+    payload: dict[str, Any] = {"theory": {"facts": facts, "rules": rules}, "queries": queries}
+    if rng.random() < 0.5:  # assumed sets, over the theory's constants and one new one
+        payload["assume"] = [[literal(constants + ["dan"]) for _ in range(rng.randint(0, 3))] for _ in range(rng.randint(1, 3))]
+    return payload
+
+
+def mixed_batch(payloads: list[dict[str, Any]], rng: random.Random) -> list[ToolCall]:
+    """``payloads`` as one batch the way a scheduler forms them: shuffled, some theories repeated with
+    other queries and assumed sets (a GRPO group shares its prompt), one malformed call among them."""
+    calls = [ToolCall(capability="logic_program", op="decide", payload=p) for p in payloads]
+    for p in rng.sample(payloads, k=min(len(payloads), max(1, len(payloads) // 4))):
+        q = rng.sample(p["queries"], k=min(len(p["queries"]), 3))
+        calls.append(ToolCall(capability="logic_program", op="decide",
+                              payload={"theory": p["theory"], "queries": q, "assume": [q[:1]]}))
+    rng.shuffle(calls)
+    calls.insert(len(calls) // 2, ToolCall(capability="logic_program", op="decide",
+                                           payload={"theory": {"facts": [lit("p", "?x")]}, "queries": []}))
+    return calls
+
+
+def assert_batch_equals_one_by_one(tool: Any, calls: list[ToolCall], batch_size: int = 64) -> int:
+    """Every call answered in batches of ``batch_size`` equals the same call alone, status, value and
+    error; returns how many calls were compared."""
+    batched: list[Any] = []
+    for i in range(0, len(calls), batch_size):
+        batched.extend(_norm(x) for x in tool.run_batch(calls[i:i + batch_size]))
+    assert len(batched) == len(calls)
+    for i, (call, got) in enumerate(zip(calls, batched, strict=True)):
+        alone = _norm(tool.run_batch([call])[0])
+        assert (got.status, got.value, got.error) == (alone.status, alone.value, alone.error), (
+            f"call {i}: batched {got.status} {got.value or got.error} != alone {alone.status} {alone.value or alone.error}; "
+            f"payload {call.payload}")
+    return len(calls)
 
 
 class LogicProgramConformance(ToolConformance):
@@ -201,6 +260,33 @@ class LogicProgramConformance(ToolConformance):
             tool.close()
         for i, (payload, got) in enumerate(zip(payloads, out, strict=True)):
             self.assert_same_answer(got, reference_decide(payload), f"random theory {i}: {payload['theory']}")
+
+    def test_a_batch_answers_each_call_as_it_would_alone(self) -> None:
+        """The contract's batching rule: a batch with repeated theories, assumed sets and a malformed
+        call among them gets, call for call, what each call gets alone, and the reference's answer."""
+        self._skip_if_unavailable()
+        rng = random.Random(20260102)
+        payloads = [call.payload for _, call, _ in CASES] + [random_payload(rng) for _ in range(self.random_theories)]
+        calls = mixed_batch(payloads, rng)
+        tool = self.make_tool()
+        try:
+            assert assert_batch_equals_one_by_one(tool, calls, batch_size=len(calls)) == len(calls)
+            out = [_norm(x) for x in tool.run_batch(calls)]
+        finally:
+            tool.close()
+        errors = 0
+        for call, got in zip(calls, out, strict=True):
+            try:
+                want = reference_decide(call.payload)
+            except ValueError:
+                assert got.status == "error" and "must be ground" in (got.error or ""), got
+                errors += 1
+                continue
+            self.assert_same_answer(got, want, f"batched {call.payload}")
+            assert ("assumed" in got.value) == ("assume" in call.payload)
+            for k, (a, w) in enumerate(zip(got.value.get("assumed", []), want.get("assumed", []), strict=True)):
+                self.assert_same_answer(ToolResult.success({**a, "answers": []}), {**w, "answers": []}, f"assumed[{k}] of {call.payload}")
+        assert errors == 1
 
     def test_malformed_payloads_are_errors_naming_the_field(self) -> None:
         self._skip_if_unavailable()

@@ -124,6 +124,10 @@ class Tool:
     Options: ClassVar[type[BaseModel]] = NoOptions
     isolation: ClassVar[Isolation] = "thread"
     max_batch: ClassVar[int] = 256
+    #: process isolation feeds a worker one call at a time unless this is True: then a whole batch goes
+    #: in one message (for a ``run_batch`` that answers a batch in one solver invocation), with a short
+    #: deadline after which each call of the batch is re-run alone (``ProcessRunner.call_batch``).
+    worker_batch: ClassVar[bool] = False
     #: among installed backends of one capability, the highest priority available one is the default.
     priority: ClassVar[int] = 0
     #: whether results may be cached (False for backends whose answers depend on mutable state).

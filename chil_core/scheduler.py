@@ -320,6 +320,7 @@ class ProcessRunner:
         self.restarts = 0  # workers killed (timeout, crash) and replaced
         self.recycled = 0  # workers retired after max_calls
         self.surges = 0  # workers started because others were stalled
+        self._per_call_s: float | None = None  # recent seconds per call of a worker batch (call_batch)
         self._waiters: list[asyncio.Future[None]] = []
         self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"chil-{self.name}-start")
         self._closed = False
@@ -422,6 +423,48 @@ class ProcessRunner:
             return ToolResult(status="error", error=str(payload))
         status, value, error = payload[0]
         return ToolResult(status, value, error)
+
+    async def call_batch(self, calls: list[ToolCall], timeout: float) -> list[ToolResult] | None:
+        """Run ``calls`` as one batch in one worker (backends with ``worker_batch``: their
+        ``run_batch`` decides a batch in one solver invocation).  The batch gets a short deadline,
+        ``batch_deadline(timeout)``, and None comes back when it overruns it (the worker is killed),
+        crashes or raises: the caller then runs each call alone with :meth:`call`, so a hostile call
+        costs its own timeout and delays its batch-mates by the deadline only."""
+        proc = await self._acquire()
+        proc.busy_since = started = time.monotonic()
+        proc.calls += len(calls)
+        deadline = self.batch_deadline(timeout, len(calls))
+        try:
+            proc.conn.send([(c.capability, c.op, c.payload) for c in calls])
+            await _readable(proc.conn, deadline)
+            kind, payload = proc.conn.recv()
+        except TimeoutError:
+            proc.kill()
+            log.info("%s: a batch of %d call(s) overran its %gs deadline; worker replaced, each call re-run alone",
+                     self.name, len(calls), deadline)
+            return None
+        except (EOFError, OSError, BrokenPipeError):
+            proc.proc.join(1)
+            log.info("%s: worker crashed (exit code %s) on a batch of %d call(s); each call re-run alone",
+                     self.name, proc.proc.exitcode, len(calls))
+            proc.kill()
+            return None
+        finally:
+            self._release(proc)
+        if kind == "raise" or len(payload) != len(calls):
+            log.info("%s: a batch of %d call(s) failed in its worker; each call re-run alone: %s", self.name, len(calls),
+                     str(payload)[:300])
+            return None
+        per_call = (time.monotonic() - started) / len(calls)
+        self._per_call_s = per_call if self._per_call_s is None else 0.8 * self._per_call_s + 0.2 * per_call
+        return [ToolResult(status, value, error) for status, value, error in payload]
+
+    def batch_deadline(self, timeout: float, n: int) -> float:
+        """How long a batch of ``n`` calls may run before it is taken for a stall: four times what such
+        a batch has recently taken (so a loaded machine does not turn ordinary batches into re-runs),
+        at least ``max(0.5 s, 2 * stall_s)``, at most the call timeout."""
+        typical = 4 * n * (self._per_call_s or 0.0)
+        return min(timeout, max(0.5, 2 * self.stall_s, typical))
 
     def close(self) -> None:
         self._closed = True
@@ -617,12 +660,37 @@ class Backend:
             self.stats.errors += 1
         self._settle(key, fut, result, to_cache)
 
+    async def _run_worker_batch(self, batch: list[tuple[ToolCall, bytes, asyncio.Future[ToolResult]]],
+                                to_cache: list[tuple[bytes, bytes]]) -> None:
+        """A process-isolated ``worker_batch`` backend: the whole batch in one worker message; when
+        that batch overruns its deadline, crashes or raises, each call is re-run alone (its own
+        worker turn, its own timeout), so only the culprit fails."""
+        self.stats.batches += 1
+        self.stats.batched_calls += len(batch)
+        t0 = time.perf_counter()
+        try:
+            results = await self._runner.call_batch([c for c, _, _ in batch], self.timeout)
+        except BatchFailure as failure:  # no worker could start: every call fails alike
+            results = [ToolResult(status="error", error=failure.message) for _ in batch]
+        finally:
+            self.stats.busy_s += time.perf_counter() - t0
+        if results is None:
+            self.stats.retried_batches += 1
+            await asyncio.gather(*(self._run_one(call, key, fut, to_cache) for call, key, fut in batch))
+            return
+        for (_, key, fut), result in zip(batch, results, strict=True):
+            if result.status == "error":
+                self.stats.errors += 1
+            self._settle(key, fut, result, to_cache)
+
     async def _run_batch(self, batch: list[tuple[ToolCall, bytes, asyncio.Future[ToolResult]]]) -> None:
         if self._runner is None:
             self._runner = self._make_runner()
         to_cache: list[tuple[bytes, bytes]] = []
         try:
-            if getattr(self._runner, "per_call", False):
+            if getattr(self._runner, "per_call", False) and len(batch) > 1 and getattr(self.cls, "worker_batch", False):
+                await self._run_worker_batch(batch, to_cache)
+            elif getattr(self._runner, "per_call", False):
                 # each call is answered as soon as it is done, never held back by a slow neighbour
                 self.stats.batches += 1
                 self.stats.batched_calls += len(batch)

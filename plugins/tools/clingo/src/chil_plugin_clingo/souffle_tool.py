@@ -62,11 +62,21 @@ class SouffleLogic(Tool):
         return super().failure(exc)
 
     def decide(self, payload: Any) -> dict[str, Any]:
-        from chil_core.capabilities.logic_program import Literal, answer, load_decide
+        from chil_core.capabilities.logic_program import answer, load_decide_call, with_facts
 
         if self.binary is None:
             raise RuntimeError(self.unavailable_reason())
-        theory, queries = load_decide(payload)
+        job = load_decide_call(payload)
+        held, clashes = self._run(job.theory)
+        derivable = {lit: (lit.neg, lit.pred, lit.args) in held for q in job.queries for lit in (q, q.complement())}
+        # each assumed set is a world of its own: one more run of the theory with those facts added
+        assumed = None if job.assume is None else [self._run(with_facts(job.theory, extra))[1] for extra in job.assume]
+        return answer(list(job.queries), derivable, clashes, assumed)
+
+    def _run(self, theory: Any) -> tuple[set[tuple[bool, str, tuple[str, ...]]], list[Any]]:
+        """(atoms held, clashes) of one theory, from one souffle run."""
+        from chil_core.capabilities.logic_program import Literal
+
         text, names, arities = program(theory)
         held: set[tuple[bool, str, tuple[str, ...]]] = set()
         clashes: list[Literal] = []
@@ -83,8 +93,7 @@ class SouffleLogic(Tool):
                     held.add((row[0] == "neg", decode[row[1]], tuple(decode[a] for a in row[2:])))
                 for row in _rows(Path(tmp, f"c{n}.csv")):
                     clashes.append(Literal(decode[row[0]], tuple(decode[a] for a in row[1:])))
-        derivable = {lit: (lit.neg, lit.pred, lit.args) in held for q in queries for lit in (q, q.complement())}
-        return answer(queries, derivable, clashes)
+        return held, clashes
 
 
 def program(theory: Any) -> tuple[str, dict[str, str], list[int]]:

@@ -1,15 +1,18 @@
 """``PrologLogic``: the ``logic_program`` capability (op ``decide``) decided by SWI-Prolog.
 
-The payload is validated in Python (``chil_core.capabilities.logic_program``), re-encoded as compact JSON
-and handed to ``decide_json/3`` (``decide.pl``, shipped with this package) as one atom argument:
-Prolog reads it with its JSON parser, never as program text, builds ``holds(Sign, Pred, Args)``
-clauses in a temporary module, and answers under tabling and ``call_with_time_limit/2``.  The backend
-runs process-isolated: the scheduler kills and replaces a worker that overruns its timeout or dies.
+A batch of payloads is validated in Python (``chil_core.capabilities.logic_program``), re-encoded as
+one compact JSON text and handed to ``decide_batch_json/3`` (``decide.pl``, shipped with this package)
+as one atom argument: one goal for the whole batch.  Prolog reads it with its JSON parser, never as
+program text, and decides each distinct theory in a temporary module of its own (``holds(World, Sign,
+Pred, Args)`` clauses: world 0 is the theory alone, the others add an assumed set's facts), under
+tabling and its own ``call_with_time_limit/2``.  The backend runs process-isolated: the scheduler
+kills and replaces a worker that overruns its timeout or dies.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chil_core import Tool, ToolCall, ToolResult
 
 PROGRAM = Path(__file__).with_name("decide.pl")
+log = logging.getLogger(__name__)
 
 
 class PrologOptions(BaseModel):
@@ -35,11 +39,12 @@ class PrologLogic(Tool):
 
     name: ClassVar[str] = "prolog"
     capability: ClassVar[str] = "logic_program"
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = "0.2.0"
     description: ClassVar[str] = "SWI-Prolog: tabled derivation over data-built clauses, time-limited, own process."
     ops: ClassVar[frozenset[str]] = frozenset({"decide"})
     Options: ClassVar[type[BaseModel]] = PrologOptions
     isolation = "process"
+    worker_batch: ClassVar[bool] = True
     max_batch: ClassVar[int] = 64
     priority: ClassVar[int] = 3
 
@@ -57,7 +62,7 @@ class PrologLogic(Tool):
         for flag, mb in (("stack_limit", self.options.stack_limit_mb), ("table_space", self.options.table_space_mb)):
             self._once(setflag(flag, mb * 1024 * 1024))
         self._once(Functor("use_module", 1)(str(PROGRAM)))
-        self._decide = Functor("decide_json", 3)
+        self._decide = Functor("decide_batch_json", 3)
 
     def _once(self, goal: Any) -> bool:
         q = self._Query(goal)
@@ -66,35 +71,105 @@ class PrologLogic(Tool):
         finally:
             q.closeQuery()
 
-    def run_one(self, call: ToolCall) -> ToolResult | Any:
-        return self.decide(call.payload)
+    def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
+        """The batch's valid calls in one Prolog goal (:meth:`decide_many`); a malformed call is an
+        error of its own.  Should the joint goal fail, each call is decided alone."""
+        from chil_core.capabilities.logic_program import load_decide_call
+
+        out: list[ToolResult | Any] = [None] * len(calls)
+        jobs: list[tuple[int, Any]] = []
+        for i, call in enumerate(calls):
+            try:
+                jobs.append((i, load_decide_call(call.payload)))
+            except Exception as exc:  # noqa: BLE001 - a bad payload is a status of its own
+                out[i] = self.failure(exc)
+        if len(jobs) > 1:
+            try:
+                for (i, _), value in zip(jobs, self.decide_many([j for _, j in jobs]), strict=True):
+                    out[i] = value
+                return out
+            except Exception:  # noqa: BLE001 - decide each alone below; the culprit gets its own error
+                log.warning("prolog: a joint goal over %d theories failed; deciding each alone", len(jobs), exc_info=True)
+        for i, job in jobs:
+            try:
+                out[i] = self.decide_many([job])[0]
+            except Exception as exc:  # noqa: BLE001
+                out[i] = self.failure(exc)
+        return out
 
     def decide(self, payload: Any) -> dict[str, Any] | ToolResult:
-        from chil_core.capabilities.logic_program import Literal, answer, load_decide
+        """One ``decide`` payload alone."""
+        from chil_core.capabilities.logic_program import load_decide_call
 
-        theory, queries = load_decide(payload)
-        asked = list(dict.fromkeys(lit for q in queries for lit in (q, q.complement())))
-        text = json.dumps({
-            "f": [_lit(f) for f in theory.facts],
-            "r": [[[_lit(b) for b in r.body], _lit(r.head)] for r in theory.rules],
-            "q": [_lit(q) for q in asked],
-        }, ensure_ascii=True, separators=(",", ":"))
+        return self.decide_many([load_decide_call(payload)])[0]
+
+    def decide_many(self, jobs: list[Any]) -> list[dict[str, Any] | ToolResult]:
+        """Validated payloads (:class:`~chil_core.capabilities.logic_program.Decide`) in one goal: each
+        distinct theory once, with one world per distinct assumed set, its queries asked in world 0."""
+        from chil_core.capabilities.logic_program import Literal, answer
+
+        theories: dict[int, int] = {}
+        blocks: list[dict[str, Any]] = []
+        worlds: list[dict[tuple[Any, ...], int]] = []
+        queries: list[dict[Literal, int]] = []
+        plan: list[tuple[int, list[int], dict[Literal, int]]] = []
+        for job in jobs:
+            t = theories.get(id(job.theory))
+            if t is None:
+                t = theories[id(job.theory)] = len(blocks)
+                th = job.theory
+                blocks.append({"f": [_lit(f) for f in th.facts],
+                               "r": [[[_lit(b) for b in r.body], _lit(r.head)] for r in th.rules], "w": [], "q": []})
+                worlds.append({})
+                queries.append({})
+            ws = []
+            for extra in job.worlds():
+                w = worlds[t].get(extra)
+                if w is None:
+                    w = worlds[t][extra] = len(blocks[t]["w"])
+                    blocks[t]["w"].append([_lit(x) for x in extra])
+                ws.append(w)
+            asked: dict[Literal, int] = {}
+            for q in job.queries:
+                for lit in (q, q.complement()):
+                    k = queries[t].get(lit)
+                    if k is None:
+                        k = queries[t][lit] = len(blocks[t]["q"])
+                        blocks[t]["q"].append([ws[0], _lit(lit)])
+                    asked[lit] = k
+            plan.append((t, ws, asked))
+        text = json.dumps({"b": blocks}, ensure_ascii=True, separators=(",", ":"))
         result = self._Variable()
         q = self._Query(self._decide(text, self.options.time_limit_ms, result))
         try:
             if not q.nextSolution():
-                raise RuntimeError("decide_json/3 failed")
+                raise RuntimeError("decide_batch_json/3 failed")
             raw = result.value
         finally:
             q.closeQuery()
         data = json.loads(raw if isinstance(raw, str) else raw.decode())
-        if "error" in data:
-            if data["error"] == "time_limit_exceeded":
-                return ToolResult.failure(f"prolog exceeded its {self.options.time_limit_ms} ms time limit", "timeout")
-            return ToolResult.failure(f"prolog: {data['error'][:500]}")
-        derivable = dict(zip(asked, data["d"], strict=True))
-        clashes = [Literal(p, tuple(a)) for p, a in data["c"]]
-        return answer(queries, derivable, clashes)
+        if "error" in data:  # the batch as a whole (its JSON): every call of it fails alike
+            raise RuntimeError(f"prolog: {data['error'][:500]}")
+        results = data["b"]
+        clashes: list[dict[int, list[Literal]]] = []
+        for res in results:
+            per_world: dict[int, list[Literal]] = {}
+            for w, p, a in res.get("c", []):
+                per_world.setdefault(w, []).append(Literal(p, tuple(a)))
+            clashes.append(per_world)
+        out: list[dict[str, Any] | ToolResult] = []
+        for job, (t, ws, asked) in zip(jobs, plan, strict=True):
+            res = results[t]
+            if "error" in res:
+                if res["error"] == "time_limit_exceeded":
+                    out.append(ToolResult.failure(f"prolog exceeded its {self.options.time_limit_ms} ms time limit", "timeout"))
+                else:
+                    out.append(ToolResult.failure(f"prolog: {res['error'][:500]}"))
+                continue
+            derivable = {lit: res["d"][k] for lit, k in asked.items()}
+            assumed = None if job.assume is None else [clashes[t].get(w, []) for w in ws[1:]]
+            out.append(answer(job.queries, derivable, clashes[t].get(ws[0], []), assumed))
+        return out
 
 
 def _lit(lit: Any) -> list[Any]:

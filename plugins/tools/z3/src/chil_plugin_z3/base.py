@@ -54,11 +54,7 @@ class Z3Tool(Tool):
 
     options: Z3Options
 
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        import importlib.util
-
-        return None if importlib.util.find_spec("z3") else "the z3-solver package is not installed"
+    requires_modules: ClassVar[dict[str, str]] = {"z3": "z3-solver"}
 
     def start(self) -> None:
         import z3
@@ -71,14 +67,18 @@ class Z3Tool(Tool):
         self._calls = 0
 
     def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
-        self._calls += len(calls)
-        if self._calls > self.options.context_calls:  # a fresh context: what the old one accumulated is freed
-            self._calls = len(calls)
+        self._count(len(calls))
+        return super().run_batch(calls)
+
+    def _count(self, n: int) -> None:
+        """Count ``n`` calls; past ``context_calls`` a fresh context frees what the old one accumulated."""
+        self._calls += n
+        if self._calls > self.options.context_calls:
+            self._calls = n
             self.ctx = self.z3.Context()
             from chil_plugin_z3 import arith
 
             arith.reset_context()
-        return super().run_batch(calls)
 
     def solver(self, *, minimal_cores: bool) -> Any:
         """A solver with this tool's limits; ``minimal_cores`` when its unsat cores are shown as

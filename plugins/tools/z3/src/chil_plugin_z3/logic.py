@@ -1,12 +1,24 @@
 """``Z3Logic``: the ``logic_program`` capability (op ``decide``) decided by Z3.
 
 The payload, the answer and the semantics are those of ``chil_core.capabilities.logic_program``.  Each
-atom sign gets its own predicate (``+red/1`` and ``-red/1``: strong negation), facts are ground atoms
-and rules are universally quantified definite clauses over one uninterpreted sort.  A literal is
-derivable exactly when theory ∧ ¬literal is unsat (definite clauses: the least model decides), so Z3
-computes the same closure as the Prolog and Datalog backends, by refutation instead of chaining.
-Consistency is one more check: "no atom holds both ways", guarded per predicate; when it fails, the
-clashing atoms are named through unsat cores over ground atoms of the theory's constants.
+atom sign is an atom of its own (strong negation), facts are ground atoms, rules definite clauses.  A
+literal is derivable exactly when theory ∧ ¬literal is unsat (definite clauses: the least model
+decides), so Z3 computes the same closure as the Prolog and Datalog backends, by refutation instead of
+chaining.
+
+A batch is decided with **one solver**, each theory in a ``push``/``pop`` scope of its own:
+
+- **Ground** (the common case: at most ``GROUND_LIMIT`` rule instances): the rules are instantiated
+  over the theory's constants (exact for function-free definite clauses: nothing about another
+  constant is derivable) and the clauses handed to Z3 as one SMT-LIB text over Boolean atoms, so each
+  check is propositional.  A query is one check under the assumption ¬literal; consistency is one
+  check with "no atom both ways"; when that fails every candidate atom is checked, so the clashes are
+  exactly the atoms derived both ways.
+- **Quantified** (larger groundings): facts over one uninterpreted sort, rules as universally
+  quantified clauses, consistency guarded per predicate and the clashes named through unsat cores, in
+  a fresh solver per theory.
+
+Each world (the theory alone, or with an assumed set's extra facts) is a scope of its own.
 """
 
 from __future__ import annotations
@@ -19,6 +31,8 @@ from chil_plugin_z3.base import Z3Tool
 
 #: ground atoms enumerated to name clashes; more (a huge relation that clashes) is an error.
 MAX_CLASH_CANDIDATES = 20_000
+#: rule instances (constants ** variables, summed over rules) up to which a theory is decided ground
+GROUND_LIMIT = 20_000
 
 
 class Z3Logic(Z3Tool):
@@ -30,14 +44,142 @@ class Z3Logic(Z3Tool):
     ops: ClassVar[frozenset[str]] = frozenset({"decide"})
     max_batch: ClassVar[int] = 64
     priority: ClassVar[int] = 5
+    worker_batch: ClassVar[bool] = True
+
+    def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
+        """Every call of the batch with one solver (a scope per theory); a malformed call, or one that
+        hits a limit, is a status of its own."""
+        from chil_core.capabilities.logic_program import load_decide_call
+
+        self._count(len(calls))
+        solver = self.solver(minimal_cores=False)
+        out: list[ToolResult | Any] = []
+        for call in calls:
+            try:
+                out.append(self.decide_job(load_decide_call(call.payload), solver))
+            except Exception as exc:  # noqa: BLE001 - one bad call is a status, not a failed batch
+                out.append(self.failure(exc))
+                solver = self.solver(minimal_cores=False)  # its scopes may be left open: start clean
+        return out
 
     def run_one(self, call: ToolCall) -> ToolResult | Any:
         return self.decide(call.payload)
 
     def decide(self, payload: Any) -> dict[str, Any]:
-        from chil_core.capabilities.logic_program import Literal, answer, is_var, load_decide
+        """One ``decide`` payload alone."""
+        from chil_core.capabilities.logic_program import load_decide_call
 
-        theory, queries = load_decide(payload)
+        return self.decide_job(load_decide_call(payload), self.solver(minimal_cores=False))
+
+    def decide_job(self, job: Any, solver: Any) -> dict[str, Any]:
+        from chil_core.capabilities.logic_program import answer, with_facts
+
+        constants = set(job.theory.constants())
+        for extra in job.assume or ():
+            constants.update(a for lit in extra for a in lit.args)
+        instances = sum(len(constants) ** len(set().union(*(b.variables() for b in r.body))) for r in job.theory.rules)
+        if instances > GROUND_LIMIT:
+            derivable, clashes = self._quantified(job.theory, job.queries)
+            assumed = None if job.assume is None else [self._quantified(with_facts(job.theory, extra), ())[1]
+                                                       for extra in job.assume]
+            return answer(job.queries, derivable, clashes, assumed)
+        solver.push()
+        try:
+            derivable, clashes, assumed = self._ground(job, sorted(constants), solver)
+        finally:
+            solver.pop()
+        return answer(job.queries, derivable, clashes, assumed)
+
+    def _ground(self, job: Any, constants: list[str], s: Any) -> tuple[dict[Any, bool], list[Any], list[list[Any]] | None]:
+        """The theory instantiated over ``constants``, as propositional Horn clauses in ``s``."""
+        import itertools
+
+        from chil_core.capabilities.logic_program import Literal, is_var
+
+        z3, ctx = self.z3, self.ctx
+        ids: dict[Literal, int] = {}
+
+        def atom(lit: Literal) -> str:
+            k = ids.get(lit)
+            if k is None:
+                k = ids[lit] = len(ids)
+            return f"a{k}"
+
+        lines = [atom(f) for f in job.theory.facts]
+        clauses: list[str] = []
+        heads: set[Literal] = set(job.theory.facts)
+        for rule in job.theory.rules:
+            names = sorted(set().union(*(b.variables() for b in rule.body)))
+            for values in itertools.product(constants, repeat=len(names)):
+                env = dict(zip(names, values, strict=True))
+                body = [atom(Literal(b.pred, tuple(env[a] if is_var(a) else a for a in b.args), b.neg)) for b in rule.body]
+                head = Literal(rule.head.pred, tuple(env[a] if is_var(a) else a for a in rule.head.args), rule.head.neg)
+                heads.add(head)
+                clauses.append(f"(=> {body[0] if len(body) == 1 else '(and ' + ' '.join(body) + ')'} {atom(head)})")
+
+        def text(facts: list[str], extra_clauses: list[str]) -> str:
+            # a solver's SMT-LIB declarations outlive pop(): a0, a1... are declared once per solver
+            declared = getattr(s, "_chil_declared", 0)
+            decls = "".join(f"(declare-const a{k} Bool)" for k in range(declared, len(ids)))
+            s._chil_declared = max(declared, len(ids))
+            return decls + "".join(f"(assert {f})" for f in facts) + "".join(f"(assert {c})" for c in extra_clauses)
+
+        s.from_string(text(lines, clauses))
+        boolean = z3.Bool
+
+        def holds(lit: Literal) -> bool:
+            k = ids.get(lit)
+            if k is None:  # in no clause: free, so not derivable
+                return False
+            r = self.check(s, [z3.Not(boolean(f"a{k}", ctx))])
+            if r is None:
+                raise RuntimeError("z3 returned unknown on a propositional Horn theory")
+            return not r
+
+        def clashes(world_heads: set[Literal]) -> list[Literal]:
+            both = sorted((x for x in world_heads if not x.neg and x.complement() in world_heads), key=lambda x: (x.pred, x.args))
+            if not both:
+                return []
+            if len(both) > MAX_CLASH_CANDIDATES:
+                raise ValueError(f"too many ground atoms to name the clashes (> {MAX_CLASH_CANDIDATES})")
+            s.push()
+            try:
+                s.from_string("".join(f"(assert (not (and {atom(x)} {atom(x.complement())})))" for x in both))
+                if self.check(s, []) is not False:
+                    return []
+            finally:
+                s.pop()
+            # some atom is derived both ways: exactly which, one check per candidate
+            out = []
+            for x in both:
+                s.push()
+                try:
+                    s.from_string(f"(assert (not (and {atom(x)} {atom(x.complement())})))")
+                    if self.check(s, []) is False:
+                        out.append(x)
+                finally:
+                    s.pop()
+            return out
+
+        derivable = {lit: holds(lit) for q in job.queries for lit in (q, q.complement())}
+        base = clashes(heads)
+        assumed: list[list[Literal]] | None = None
+        if job.assume is not None:
+            assumed = []
+            for extra in job.assume:
+                s.push()
+                try:
+                    facts = [atom(x) for x in extra]
+                    s.from_string(text(facts, []))
+                    assumed.append(clashes(heads | set(extra)))
+                finally:
+                    s.pop()
+        return derivable, base, assumed
+
+    def _quantified(self, theory: Any, queries: Any) -> tuple[dict[Any, bool], list[Any]]:
+        """The theory over an uninterpreted sort, rules universally quantified, in a fresh solver."""
+        from chil_core.capabilities.logic_program import Literal, is_var
+
         z3, ctx = self.z3, self.ctx
         U = z3.DeclareSort("U", ctx)
         funcs: dict[tuple[str, int, bool], Any] = {}
@@ -75,7 +217,7 @@ class Z3Logic(Z3Tool):
                     guard = z3.Bool(f"q{len(derivable)}", ctx)
                     s.add(z3.Implies(guard, z3.Not(atom(lit, {}))))
                     derivable[lit] = self._holds(s, guard)
-        return answer(queries, derivable, self._clashes(s, theory, atom))
+        return derivable, self._clashes(s, theory, atom)
 
     def _holds(self, s: Any, guard: Any) -> bool:
         r = self.check(s, [guard])

@@ -317,10 +317,32 @@ class Scorer:
         if not type(self.frameworks[name]).sequential:
             await asyncio.gather(*(worker() for _ in range(workers)))
             return out  # type: ignore[return-value]
-        # results may depend on earlier records: one batch after another, in submission order
+        # Results may depend on earlier records: ``score`` is called in submission order, batch after
+        # batch.  The framework keeps the records of one episode in that order (its contract), so the
+        # next batch may start once every record of this one has *started*: a slow record (a solver
+        # running out its timeout) then delays the records of its own episode, not every later batch.
         lock = self._sequential_locks.setdefault(name, asyncio.Lock())
-        async with lock:
-            await asyncio.gather(*(worker() for _ in range(workers)))
+        await lock.acquire()
+        left = len(records)
+
+        def started() -> None:
+            nonlocal left
+            left -= 1
+            if left == 0:
+                lock.release()
+
+        async def ordered_worker() -> None:
+            for i in indices:
+                task = asyncio.ensure_future(self._score_framework(name, records[i]))
+                await asyncio.sleep(0)  # the task runs up to its first wait: its score() has been called
+                started()
+                out[i] = await task
+
+        try:
+            await asyncio.gather(*(ordered_worker() for _ in range(workers)))
+        finally:
+            if left > 0:  # cancelled before every record started
+                lock.release()
         return out  # type: ignore[return-value]
 
     async def _score_bulk(self, name: str, records: Sequence[Record], infra: list[bool] | None = None) -> list[FrameworkResult]:

@@ -19,6 +19,8 @@ Building a job never raises for bad input: it returns a :class:`Problem` naming 
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -66,6 +68,8 @@ class Job:
     notes: list[str] = field(default_factory=list)
     premises_skipped: int = 0
     question: Question | None = None
+    #: ``theory.to_json()``, shared with every job of the same premises (read-only)
+    theory_json: dict[str, Any] | None = None
 
 
 @dataclass
@@ -83,6 +87,56 @@ class Problem:
 
     status: Literal["abstained", "error"]
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Premises:
+    """A controlled-English theory as parsed from one text (shared by every record with that text)."""
+
+    theory: Theory
+    texts: tuple[str, ...]
+    skipped: int
+    theory_json: dict[str, Any]  # theory.to_json(), built once; never mutated
+
+
+def parse_premises(text: str) -> Premises:
+    parsed = parse_theory(text)
+    theory = parsed.theory()
+    return Premises(theory, tuple(s for s, _ in parsed.statements), len(parsed.skipped), theory.to_json())
+
+
+class TheoryCache:
+    """Parsed premises by their text, least recently used out first: a GRPO group of G completions
+    shares its prompt, so its theory is parsed once, not G times.  Thread-safe (large records are
+    parsed off the event loop)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Premises] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def parse(self, text: str) -> Premises:
+        if self.size <= 0:
+            return parse_premises(text)
+        with self._lock:
+            got = self._items.get(text)
+            if got is not None:
+                self._items.move_to_end(text)
+                self.hits += 1
+                return got
+        got = parse_premises(text)  # outside the lock: a long text does not block the cached ones
+        with self._lock:
+            self.misses += 1
+            self._items[text] = got
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return got
+
+    def __contains__(self, text: str) -> bool:
+        with self._lock:
+            return text in self._items
 
 
 def render(lit: Lit) -> str:
@@ -105,8 +159,9 @@ def _formula_list(value: Any, field_name: str) -> list[str] | Problem:
 QUESTION_FIELDS = ("conclusion_fol", "statement", "options")
 
 
-def build_job(record: Record, max_claims: int) -> Job | Problem:
-    """Premises and claims (or the question) of ``record``, or the Problem that stops it from being judged."""
+def build_job(record: Record, max_claims: int, theories: TheoryCache | None = None) -> Job | Problem:
+    """Premises and claims (or the question) of ``record``, or the Problem that stops it from being judged.
+    ``theories`` caches controlled-English premises parsed from text."""
     meta = record.metadata or {}
     premises_in: list[str] | Problem | None = None
     if "premises_fol" in meta:
@@ -120,7 +175,7 @@ def build_job(record: Record, max_claims: int) -> Job | Problem:
     if premises_in is not None or completion_fol:
         job = _fol_job(meta, premises_in or [], completion_fol, max_claims, asks)
     else:
-        job = _english_job(record, meta, max_claims, asks)
+        job = _english_job(record, meta, max_claims, asks, theories)
     if isinstance(job, Job) and asks:
         return _question(job, meta)
     return job
@@ -194,18 +249,29 @@ def _question(job: Job, meta: dict[str, Any]) -> Job | Problem:
     return job
 
 
-def _english_job(record: Record, meta: dict[str, Any], max_claims: int, asks: bool = False) -> Job | Problem:
+def english_source(record: Record) -> str | None:
+    """The text a record's controlled-English premises are parsed from (None: a structured theory)."""
+    meta = record.metadata or {}
+    theory_in = meta.get("theory", meta.get("context"))
+    if theory_in is None:
+        return record.prompt
+    return theory_in if isinstance(theory_in, str) else None
+
+
+def _english_job(record: Record, meta: dict[str, Any], max_claims: int, asks: bool = False,
+                 theories: TheoryCache | None = None) -> Job | Problem:
     theory_in = meta.get("theory", meta.get("context"))
     if isinstance(theory_in, dict):
         try:
             theory = load_theory(theory_in, "metadata.theory")
         except TheoryError as exc:
             return Problem("error", str(exc))
-        job = Job("english", premise_texts=[], claims=[], theory=theory)
+        job = Job("english", premise_texts=[], claims=[], theory=theory, theory_json=theory.to_json())
     elif theory_in is None or isinstance(theory_in, str):
-        parsed = parse_theory(record.prompt if theory_in is None else theory_in)
-        job = Job("english", premise_texts=[s for s, _ in parsed.statements], claims=[], theory=parsed.theory(),
-                  premises_skipped=len(parsed.skipped))
+        text = record.prompt if theory_in is None else theory_in
+        premises = theories.parse(text) if theories is not None else parse_premises(text)
+        job = Job("english", premise_texts=list(premises.texts), claims=[], theory=premises.theory,
+                  premises_skipped=premises.skipped, theory_json=premises.theory_json)
     else:
         return Problem("error", f"metadata.theory must be text or {{facts, rules}}, got {type(theory_in).__name__}")
     if asks:

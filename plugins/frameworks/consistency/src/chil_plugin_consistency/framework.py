@@ -35,6 +35,7 @@ A tool failure on a call that carried the completion's claims is the completion'
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import itertools
 from dataclasses import dataclass, field
@@ -44,12 +45,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chil_core import Evidence, Framework, FrameworkResult, Record, ToolCall, ToolResult
 from chil_core.capabilities.logic_program import Literal as Lit
-from chil_core.capabilities.logic_program import Theory
 from chil_core.failures import tool_failure
-from chil_plugin_consistency.claims import Claim, Job, Problem, build_job, render
+from chil_plugin_consistency.claims import Claim, Job, Problem, TheoryCache, build_job, english_source, render
 from chil_plugin_consistency.labels import DEFAULT_LABELS, LABEL_NAMES, find_label
 
 _VERDICTS = ("entailed", "contradicted", "undetermined")
+#: records with more text than this are parsed on a helper thread, never on the event loop
+OFFLOAD_CHARS = 16_384
+#: a decide call still running after this long starts its premises-only check beside it
+SPECULATE_S = 1.0
 
 
 class ConsistencyOptions(BaseModel):
@@ -61,6 +65,8 @@ class ConsistencyOptions(BaseModel):
     max_pair_checks: int = Field(default=64, ge=0, description="Controlled English: single/pair consistency checks per record.")
     memory: bool = Field(default=True, description="Check claims against the episode memory when a text_index backend is set.")
     memory_recall: int = Field(default=16, ge=1, le=500, description="Earlier claims recalled per record.")
+    theory_cache: int = Field(default=4096, ge=0, description="Controlled-English theories kept parsed, by their text (0 = off).")
+    max_premise_chars: int = Field(default=200_000, ge=1, description="Longest premise text (prompt or metadata.theory) read; longer is an error.")
     labels: dict[str, list[str]] = Field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_LABELS.items()},
         description="Answer labels: prover verdict (entailed / contradicted / undetermined) -> words a completion may use.")
@@ -109,6 +115,30 @@ class ConsistencyFramework(Framework):
     def __init__(self, options: BaseModel | None = None) -> None:
         super().__init__(options)
         self._episodes: dict[str, tuple[asyncio.Lock, int]] = {}
+        self.theories = TheoryCache(self.options.theory_cache)
+        #: one thread: large records are parsed one after another, off the event loop (a second record
+        #: with the same large prompt then finds it parsed)
+        self._parser: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def close(self) -> None:
+        if self._parser is not None:
+            self._parser.shutdown(wait=False, cancel_futures=True)
+            self._parser = None
+
+    async def _build(self, record: Record) -> Job | Problem:
+        """The record's job; parsed on a helper thread when the record is large and its premises are
+        not cached, so a long (hostile) text never holds the event loop and its neighbours."""
+        source = english_source(record)
+        for text, where in ((record.prompt, "the prompt"), (source, "the premise text")):
+            if text is not None and len(text) > self.options.max_premise_chars:
+                return Problem("error", f"{where} has {len(text):,} characters; at most {self.options.max_premise_chars:,} "
+                                        "are read (frameworks.consistency.options.max_premise_chars)")
+        size = len(record.completion) + (len(source) if source is not None and source not in self.theories else 0)
+        if size <= OFFLOAD_CHARS:
+            return build_job(record, self.options.max_claims, self.theories)
+        if self._parser is None:
+            self._parser = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="chil-consistency-parse")
+        return await asyncio.wrap_future(self._parser.submit(build_job, record, self.options.max_claims, self.theories))
 
     async def score(self, record: Record, ctx: Any) -> FrameworkResult:
         episode = _episode(record) if self.options.memory and ctx.has("text_index") else None
@@ -129,7 +159,7 @@ class ConsistencyFramework(Framework):
                 self._episodes[episode] = (lock, users - 1)
 
     async def _score(self, record: Record, ctx: Any, episode: str | None) -> FrameworkResult:
-        job = build_job(record, self.options.max_claims)
+        job = await self._build(record)
         if isinstance(job, Problem):
             verdict = "empty" if job.status == "abstained" and not record.completion.strip() else None
             return FrameworkResult(status=job.status, explanation=job.message, verdict=verdict)
@@ -210,10 +240,8 @@ class ConsistencyFramework(Framework):
                                          text=f"{c['verdict']}: {text}" + (" | from: " + " ; ".join(job.premise_texts[i] for i in core) if core else ""),
                                          data={"verdict": c["verdict"], "statement": text, "premises": core}))
             return verdicts, evidence
-        theory = job.theory
-        assert theory is not None
         lits = [lit for stmt in q.statements for lit in stmt]
-        res = await ctx.call("logic_program", "decide", _decide(theory, (), lits).payload)
+        res = await ctx.call("logic_program", "decide", _decide(job, lits).payload)
         if not res.ok:
             return tool_failure(res, "logic_program")
         if not res.value["consistent"]:
@@ -286,20 +314,22 @@ class ConsistencyFramework(Framework):
 
     # -- controlled English ------------------------------------------------------------------
     async def _judge_english(self, job: Job, recalled: list[Claim], ctx: Any) -> _Outcome | FrameworkResult:
-        theory = job.theory
-        assert theory is not None
+        """One ``decide`` call for the common case: the claims as queries (verdicts, and whether the
+        premises are consistent) and, as an assumed set, all of them at once (can they hold together
+        with the premises?).  Only when they cannot: one call for each claim alone, one for the pairs."""
         claims = job.claims + recalled
         lits = [c.literal for c in claims]
-        results = await ctx.call_many([_decide(theory, (), lits), _decide(theory, lits, [])])
-        for res in results:
-            if not res.ok:
-                alone = await ctx.call("logic_program", "decide", _decide(theory, (), []).payload)
-                return tool_failure(res, "logic_program", completion_input=alone.ok)
-        first, joint = results[0].value, results[1].value
+        res = await self._call_or_premises(ctx, _decide(job, lits, assume=[lits]), _decide(job, []))
+        if isinstance(res, tuple):  # failed: the completion's doing unless the premises alone fail too
+            failed, alone = res
+            return tool_failure(failed, "logic_program", completion_input=alone.ok)
+        first = res.value
+        joint = first["assumed"][0]
         if not first["consistent"]:
             return FrameworkResult.abstained(
                 "the premises contradict each other",
-                evidence=[Evidence(kind="clash", text=f"the premises derive {_both_ways(first['clashes'])}", data=first)])
+                evidence=[Evidence(kind="clash", text=f"the premises derive {_both_ways(first['clashes'])}",
+                                   data={k: first[k] for k in ("consistent", "clashes", "answers")})])
         answers = first["answers"]
         mine = len(job.claims)
         out = _Outcome(list(answers[:mine]), [[] for _ in job.claims])
@@ -309,30 +339,62 @@ class ConsistencyFramework(Framework):
         # their own, then the pairs that cannot hold together (entailed claims add nothing derivable).
         open_ = [i for i, a in enumerate(answers) if a == "undetermined"]
         singles = open_[: self.options.max_pair_checks]
-        single_res = await ctx.call_many([_decide(theory, [lits[i]], []) for i in singles])
+        single_res = await self._assumed(job, [[lits[i]] for i in singles], ctx)
         bad = set()
         for i, r in zip(singles, single_res, strict=True):
-            if r.ok and not r.value["consistent"]:
+            if r is not None and not r["consistent"]:
                 bad.add(i)
                 if i < mine:
                     out.premise_conflicts.append(i)
-                    out.evidence.append(_clash_evidence([claims[i].text], r.value["clashes"], "with the premises"))
+                    out.evidence.append(_clash_evidence([claims[i].text], r["clashes"], "with the premises"))
         good = [i for i in open_ if i not in bad]
         pairs = [(a, b) for a, b in itertools.combinations(good, 2) if a < mine]
         budget = max(self.options.max_pair_checks - len(singles), 0)
         if len(pairs) > budget:
             job.notes.append(f"{len(pairs) - budget} claim pair(s) not checked (max_pair_checks)")
             pairs = pairs[:budget]
-        pair_res = await ctx.call_many([_decide(theory, [lits[a], lits[b]], []) for a, b in pairs])
+        pair_res = await self._assumed(job, [[lits[a], lits[b]] for a, b in pairs], ctx)
         for (a, b), r in zip(pairs, pair_res, strict=True):
-            if not (r.ok and not r.value["consistent"]):
+            if r is None or r["consistent"]:
                 continue
             if b < mine:
                 out.self_conflicts.append([a, b])
             else:
                 out.episode_conflicts.append((a, claims[b]))
-            out.evidence.append(_clash_evidence([claims[a].text, claims[b].text], r.value["clashes"], "together"))
+            out.evidence.append(_clash_evidence([claims[a].text, claims[b].text], r["clashes"], "together"))
         return out
+
+    async def _call_or_premises(self, ctx: Any, call: ToolCall, premises: ToolCall) -> ToolResult | tuple[ToolResult, ToolResult]:
+        """``call``'s result; when it fails, (that failure, the result of ``premises``: the same theory
+        without the completion's claims, which says whose fault the failure is).  A call still running
+        after ``SPECULATE_S`` starts the premises-only call beside it, so a theory that runs out its
+        timeout costs one timeout, not two in a row (it is the same payload for every record of a
+        prompt: deduplicated and cached)."""
+        main = asyncio.ensure_future(ctx.call(call.capability, call.op, call.payload))
+        done, _ = await asyncio.wait({main}, timeout=SPECULATE_S)
+        spare = None if done else asyncio.ensure_future(ctx.call(premises.capability, premises.op, premises.payload))
+        try:
+            res = await main
+        except BaseException:
+            if spare is not None:
+                spare.cancel()
+            raise
+        if res.ok:
+            if spare is not None:
+                spare.cancel()
+            return res
+        alone = await spare if spare is not None else await ctx.call(premises.capability, premises.op, premises.payload)
+        return res, alone
+
+    async def _assumed(self, job: Job, sets: list[list[Lit]], ctx: Any) -> list[dict[str, Any] | None]:
+        """Whether the premises stay consistent with each set of literals: one call (None per set when it fails)."""
+        if not sets:
+            return []
+        res = await ctx.call("logic_program", "decide", _decide(job, [], assume=sets).payload)
+        if not res.ok:
+            job.notes.append(f"conflict checks failed ({res.status}: {res.error})")
+            return [None] * len(sets)
+        return list(res.value["assumed"])
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -356,12 +418,13 @@ def _lit(data: dict[str, Any]) -> Lit:
     return Lit(data["pred"], tuple(data["args"]), bool(data.get("neg", False)))
 
 
-def _decide(theory: Theory, extra_facts: Any, queries: list[Lit]) -> ToolCall:
-    payload = theory.to_json()
-    if extra_facts:
-        payload["facts"] = payload["facts"] + [lit.to_json() for lit in extra_facts]
-    return ToolCall(capability="logic_program", op="decide",
-                    payload={"theory": payload, "queries": [q.to_json() for q in queries]})
+def _decide(job: Job, queries: list[Lit], assume: list[list[Lit]] | None = None) -> ToolCall:
+    """The ``decide`` call over the job's premises (their JSON is built once per theory and shared)."""
+    theory = job.theory_json if job.theory_json is not None else job.theory.to_json()  # type: ignore[union-attr]
+    payload: dict[str, Any] = {"theory": theory, "queries": [q.to_json() for q in queries]}
+    if assume is not None:
+        payload["assume"] = [[lit.to_json() for lit in group] for group in assume]
+    return ToolCall(capability="logic_program", op="decide", payload=payload)
 
 
 def _inconsistent_fol(job: Job, value: dict[str, Any]) -> FrameworkResult:

@@ -1,0 +1,75 @@
+"""Batched ``decide`` == one theory per call, verdict for verdict, on every backend (issue 19).
+
+The payloads are those the framework sends: every ProofWriter and ProntoQA dev item's theory (parsed
+from its context) with the question's statement and, for ProntoQA, the chain-of-thought claims as
+queries and as one assumed set; plus 1,500 random theories of the ``logic_program`` conformance suite
+(with assumed sets).  Each backend answers them in batches of 64 (shuffled, theories repeated, a
+malformed call among them) and one by one; every answer must be the same.  The full comparison is
+slow (marked); the default run compares a sample.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from chil_plugin_consistency.english import parse_claims, parse_theory
+
+from chil_core import ToolCall
+from chil_core.testing.conformance import _norm
+from chil_core.testing.logic_program import assert_batch_equals_one_by_one, mixed_batch, random_payload
+
+RANDOM_THEORIES = 1_500
+
+
+def dataset_payloads(proofwriter: list[dict], prontoqa: list[dict]) -> list[dict]:
+    out = []
+    for row in proofwriter + prontoqa:
+        theory = parse_theory(row["context"]).theory().to_json()
+        statement = row["question"].split("? ")[-1]
+        claims = parse_claims(" ".join(row.get("explanation", [])) + " " + statement)
+        lits = [lit.to_json() for _, ls in claims.statements for lit in ls]
+        assert lits, row["id"]
+        out.append({"theory": theory, "queries": lits, "assume": [lits]})
+    return out
+
+
+def compare(backends: dict, payloads: list[dict], seed: int) -> dict[str, list]:
+    rng = random.Random(seed)
+    calls = mixed_batch(payloads, rng)
+    answers = {}
+    for name, tool in backends.items():
+        assert assert_batch_equals_one_by_one(tool, calls, batch_size=64) == len(calls)
+        answers[name] = [_norm(x) for x in tool.run_batch(calls[:64])]
+    # and the backends agree with each other on the first batch (clashes up to z3's core-named subset)
+    for a, b in zip(answers["clingo"], answers["prolog"], strict=True):
+        assert (a.status, a.value) == (b.status, b.value)
+    for a, b in zip(answers["clingo"], answers["z3"], strict=True):
+        assert a.status == b.status and (a.status != "ok" or a.value["answers"] == b.value["answers"])
+    return answers
+
+
+def test_batched_equals_one_by_one_on_a_sample(backends, proofwriter, prontoqa) -> None:
+    rng = random.Random(7)
+    payloads = dataset_payloads(proofwriter[::25], prontoqa[::25]) + [random_payload(rng) for _ in range(60)]
+    compare(backends, payloads, seed=1)
+
+
+@pytest.mark.slow
+def test_batched_equals_one_by_one_on_every_dev_item_and_1500_random_theories(backends, proofwriter, prontoqa) -> None:
+    rng = random.Random(19)
+    payloads = dataset_payloads(proofwriter, prontoqa) + [random_payload(rng) for _ in range(RANDOM_THEORIES)]
+    assert len(payloads) == len(proofwriter) + len(prontoqa) + RANDOM_THEORIES
+    compare(backends, payloads, seed=2)
+
+
+def test_a_failing_theory_in_a_batch_fails_alone(backends) -> None:
+    """A theory the backend cannot decide (Prolog: its time limit; all: a malformed payload) is a status
+    of its own; the rest of the batch is answered."""
+    fine = {"theory": {"facts": [{"pred": "big", "args": ["bob"]}], "rules": []}, "queries": [{"pred": "big", "args": ["bob"]}]}
+    bad = {"theory": {"facts": [{"pred": "big", "args": ["?x"]}], "rules": []}, "queries": []}
+    calls = [ToolCall(capability="logic_program", op="decide", payload=p) for p in (fine, bad, fine)]
+    for name, tool in backends.items():
+        out = [_norm(x) for x in tool.run_batch(calls)]
+        assert [r.status for r in out] == ["ok", "error", "ok"], name
+        assert out[0].value == out[2].value == {"consistent": True, "clashes": [], "answers": ["entailed"]}, name

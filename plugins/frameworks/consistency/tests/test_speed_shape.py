@@ -1,0 +1,122 @@
+"""What makes consistency fast without changing a verdict (issue 19): one ``decide`` call per record,
+premises parsed once per prompt, and a long (hostile) prompt parsed off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from chil_plugin_consistency.framework import ConsistencyFramework, ConsistencyOptions
+
+from chil_core import Record
+from chil_core.testing import DirectContext
+
+THEORY = "Bob is big. Dave is not kind. If something is big then it is red. If something is red then it is not nice."
+
+
+class CountingContext(DirectContext):
+    """A DirectContext that records every call it answers."""
+
+    def __init__(self, tools: dict) -> None:
+        super().__init__(tools)
+        self.calls: list = []
+
+    async def call_many(self, calls):  # type: ignore[override]
+        self.calls.extend(calls)
+        return await super().call_many(calls)
+
+
+def score(fw: ConsistencyFramework, ctx: CountingContext, records: list[dict]) -> list:
+    recs = [Record.model_validate({"id": str(i), **r}) for i, r in enumerate(records)]
+
+    async def go() -> list:
+        return list(await asyncio.gather(*(fw.score(r, ctx) for r in recs)))
+
+    return asyncio.run(go())
+
+
+def test_one_decide_call_per_record(backends) -> None:
+    """Claims, the premises' consistency and the claims' joint consistency: one call, not two."""
+    ctx = CountingContext({"logic_program": backends["clingo"]})
+    fw = ConsistencyFramework()
+    out = score(fw, ctx, [{"prompt": THEORY, "completion": "Bob is red."},
+                          {"prompt": THEORY, "completion": "Bob is red. Bob is not nice. Dave is big."},
+                          {"prompt": THEORY, "completion": "Bob is nice."}])
+    assert [r.verdict for r in out] == ["entailed", "undetermined", "contradicted"]
+    assert len(ctx.calls) == 3
+    assert all(c.op == "decide" and "assume" in c.payload for c in ctx.calls)
+
+
+def test_conflicting_claims_take_two_calls_not_one_per_pair(backends) -> None:
+    """Only a jointly inconsistent completion asks more: each claim alone, then the pairs, one call each."""
+    theory = "Bob is big. If something is red then it is cold. If something is round then it is not cold."
+    ctx = CountingContext({"logic_program": backends["clingo"]})
+    out = score(ConsistencyFramework(), ctx, [{"prompt": theory, "completion": "Ann is red. Ann is round. Bob is red."}])
+    assert out[0].verdict == "self_contradictory" and out[0].score == 0.0
+    assert len(ctx.calls) == 3
+    assert [len(c.payload.get("assume", [])) for c in ctx.calls] == [1, 3, 3]  # joint; 3 singles; 3 pairs
+
+
+def test_a_group_sharing_a_prompt_parses_its_theory_once(backends) -> None:
+    fw = ConsistencyFramework()
+    ctx = CountingContext({"logic_program": backends["clingo"]})
+    group = [{"prompt": THEORY, "completion": c} for c in ("Bob is red.", "Bob is nice.", "Dave is kind.", "Bob is big.")]
+    out = score(fw, ctx, group)
+    assert [r.verdict for r in out] == ["entailed", "contradicted", "contradicted", "uninformative"]
+    assert (fw.theories.misses, fw.theories.hits) == (1, 3)
+    # the same verdicts as with the cache off
+    fresh = score(ConsistencyFramework(ConsistencyOptions(theory_cache=0)), ctx, group)
+    assert [(r.score, r.verdict) for r in fresh] == [(r.score, r.verdict) for r in out]
+
+
+def test_the_cache_is_bounded() -> None:
+    fw = ConsistencyFramework(ConsistencyOptions(theory_cache=2))
+    for text in ("Bob is big.", "Ann is big.", "Dan is big.", "Bob is big."):
+        fw.theories.parse(text)
+    assert len(fw.theories._items) == 2 and fw.theories.misses == 4
+
+
+def test_a_long_prompt_is_parsed_off_the_event_loop() -> None:
+    """A 150,000-character theory: the event loop keeps ticking while the record's job is built (on
+    the loop, the loop would stand still for the whole parse)."""
+    from chil_plugin_consistency.claims import Job, parse_premises
+
+    names = [f"Zed{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}{chr(97 + i // 676)}" for i in range(3_000)]
+    long_prompt = " ".join(f"{n} is big. If something is big then it is red." for n in names)
+    assert len(long_prompt) > 150_000
+    t0 = time.perf_counter()
+    parse_premises(long_prompt)
+    parse_s = time.perf_counter() - t0
+    fw = ConsistencyFramework()
+
+    async def go() -> tuple[float, object]:
+        gaps: list[float] = []
+        done = False
+
+        async def ticker() -> None:
+            last = time.perf_counter()
+            while not done:
+                await asyncio.sleep(0.001)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+
+        tick = asyncio.create_task(ticker())
+        job = await fw._build(Record(id="long", prompt=long_prompt, completion=f"{names[1]} is red."))
+        done = True
+        await tick
+        return max(gaps), job
+
+    worst_gap, job = asyncio.run(go())
+    fw.close()
+    assert isinstance(job, Job) and len(job.theory.facts) == 3_000 and len(job.claims) == 1
+    assert worst_gap < max(0.5 * parse_s, 0.05), (worst_gap, parse_s)
+    assert fw.theories.misses == 1  # and cached for the rest of its group
+
+
+def test_an_oversized_prompt_is_an_error_naming_the_option(backends) -> None:
+    fw = ConsistencyFramework(ConsistencyOptions(max_premise_chars=1_000))
+    ctx = CountingContext({"logic_program": backends["clingo"]})
+    out = score(fw, ctx, [{"prompt": "Bob is big. " * 200, "completion": "Bob is big."}])
+    assert out[0].status == "error" and "max_premise_chars" in out[0].explanation
+    assert ctx.calls == []

@@ -115,12 +115,16 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--backends", default="clingo,prolog,z3", help="logic_program backends to measure")
     ap.add_argument("--latency", type=int, default=200, help="records timed one at a time per mode")
+    ap.add_argument("--workloads", default="prontoqa-cot,proofwriter,folio", help="workloads to run")
     args = ap.parse_args()
     if not args.data.is_dir():
         sys.exit(f"data directory not found: {args.data}")
     loads = workloads(args.data)
-    plan = [(name, "logic_program", b) for name in ("prontoqa-cot", "proofwriter") for b in args.backends.split(",") if b]
-    plan.append(("folio", "smt", "z3"))
+    chosen = set(args.workloads.split(","))
+    plan = [(name, "logic_program", b) for name in ("prontoqa-cot", "proofwriter") for b in args.backends.split(",")
+            if b and name in chosen]
+    if "folio" in chosen:
+        plan.append(("folio", "smt", "z3"))
     rows = []
     for name, capability, backend in plan:
         records = loads[name]

@@ -157,3 +157,25 @@ class TestSouffleConformance(LogicProgramConformance):
 
     def hostile_calls(self):
         return _hostile_calls()
+
+
+def test_a_grounding_bomb_inside_a_batch_fails_alone() -> None:
+    """The bomb and ordinary records in one batch (one worker message): the batch overruns its deadline,
+    the worker is killed, every call is re-run alone: the bomb times out, the others are scored."""
+    from chil_core.scoring import Scorer
+
+    theory = {"facts": [L("e", "bob")] + [L("e", f"c{i}") for i in range(30)],
+              "rules": [R([L("e", "?a"), L("e", "?b"), L("e", "?c"), L("e", "?d")], L(f"q{k}", "?a", "?b", "?c", "?d"))
+                        for k in range(4)]}
+    config = {"frameworks": {"consistency": {"tools": {"logic_program": "clingo"}}},
+              "scheduler": {"backends": {"clingo": {"timeout_s": 1.5}}}, "cache": {"enabled": False}}
+    bomb = {"id": "bomb", "prompt": "", "completion": "Bob is e.", "metadata": {"theory": theory}}
+    fine = [{"id": f"fine{i}", "prompt": "Bob is big. If something is big then it is red.", "completion": c}
+            for i, c in enumerate(["Bob is red.", "Bob is not red.", "Bob is nice.", "Bob is big. Bob is red."])]
+    with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
+        out = [r.frameworks["consistency"] for r in scorer.score([fine[0], bomb, *fine[1:]])]
+        stats = scorer.stats()["logic_program:clingo"]
+    assert out[1].status == "timeout"
+    assert [(r.status, r.verdict) for r in out[:1] + out[2:]] == [
+        ("scored", "entailed"), ("scored", "contradicted"), ("scored", "undetermined"), ("scored", "entailed")]
+    assert stats["retried_batches"] >= 1 and stats["worker_restarts"] >= 1

@@ -2,6 +2,7 @@
 naive per-record loop, in the same run.
 
     python benchmarks/bench_consistency.py [--data ../shared/data] [--backends clingo,prolog,z3] [--latency 200]
+                                           [--workloads prontoqa-cot,proofwriter,folio] [--repeat 3]
 
 Workloads (real data, read in place):
 
@@ -11,9 +12,12 @@ Workloads (real data, read in place):
 - ``folio``: FOLIO validation-dev with gold FOL (``smt`` backend z3; one claim).
 
 Modes: ``naive loop`` = the framework over each record in turn with the tools called directly, one
-call at a time, no scheduler, no cache; ``cold`` = one Scorer batch over all records with an empty
-cache; ``warm`` = the same batch again (every tool answer cached).  Latency is one record at a time
-(``scorer.score([record])``) on a sample, cold then warm; p50/p99 in milliseconds.
+call at a time, no scheduler, no cache (its theory cache off too); ``cold`` = one Scorer batch over
+all records with an empty cache, in a fresh Scorer (nothing parsed yet); ``warm`` = the same batch
+again (every tool answer cached).  Naive and cold are the median of ``--repeat`` runs; ``x naive`` is
+records/s over the naive loop's, measured in the same run.  Latency is one record at a time
+(``scorer.score([record])``) on a sample, cold then warm; p50/p99 in milliseconds.  The load average
+is printed before and after: this is a shared 2-core machine, compare ratios, not absolute rates.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import statistics
 import sys
 import tempfile
 import time
@@ -52,12 +58,12 @@ def direct_tool(capability: str, backend: str) -> Any:
 
 def naive(records: list[dict[str, Any]], capability: str, backend: str) -> tuple[float, list[float], float]:
     """The framework over one record at a time, tools called in-process, one call per batch."""
-    from chil_plugin_consistency.framework import ConsistencyFramework
+    from chil_plugin_consistency.framework import ConsistencyFramework, ConsistencyOptions
 
     from chil_core import Record
     from chil_core.testing import DirectContext
 
-    fw = ConsistencyFramework()
+    fw = ConsistencyFramework(ConsistencyOptions(theory_cache=0))
     ctx = DirectContext({capability: direct_tool(capability, backend)})
     recs = [Record.model_validate(r) for r in records]
     lat, claims = [], 0.0
@@ -73,23 +79,30 @@ def naive(records: list[dict[str, Any]], capability: str, backend: str) -> tuple
     return time.perf_counter() - t0, lat, claims
 
 
-def scorer_runs(records: list[dict[str, Any]], tools: dict[str, str], latency_n: int) -> list[dict[str, Any]]:
+def scorer_runs(records: list[dict[str, Any]], tools: dict[str, str], latency_n: int, repeat: int = 1) -> list[dict[str, Any]]:
     from chil_core.scoring import Scorer
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        config = {"frameworks": {"consistency": {"tools": tools}}, "cache": {"path": str(Path(tmp) / "cache")}}
-        with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
-            scorer.score([{"id": "warmup", "prompt": "Bob is big.", "completion": "Bob is big. Bob is red."}])
-            for mode in ("cold", "warm"):
+        colds: list[tuple[float, Any]] = []
+        for k in range(repeat):  # a fresh Scorer each time: empty cache, nothing parsed
+            config = {"frameworks": {"consistency": {"tools": tools}}, "cache": {"path": str(Path(tmp) / f"cache{k}")}}
+            with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
+                scorer.score([{"id": "warmup", "prompt": "Bob is big.", "completion": "Bob is big. Bob is red."}])
                 t0 = time.perf_counter()
                 rewards = scorer.score(records)
-                dt = time.perf_counter() - t0
-                claims = sum(r.frameworks["consistency"].components.get("claims", 0.0) for r in rewards)
-                rows.append({"mode": f"scheduler, {mode} cache", "seconds": dt, "records/s": len(records) / dt,
-                             "claims/s": claims / dt, "statuses": _statuses(rewards)})
+                colds.append((time.perf_counter() - t0, rewards))
+                if k == repeat - 1:
+                    t0 = time.perf_counter()
+                    warm = scorer.score(records)
+                    warm_dt = time.perf_counter() - t0
+        cold_dt = statistics.median(dt for dt, _ in colds)
+        for mode, dt, rewards in (("cold", cold_dt, colds[-1][1]), ("warm", warm_dt, warm)):
+            claims = sum(r.frameworks["consistency"].components.get("claims", 0.0) for r in rewards)
+            rows.append({"mode": f"scheduler, {mode} cache", "seconds": dt, "records/s": len(records) / dt,
+                         "claims/s": claims / dt, "statuses": _statuses(rewards)})
         # latency: one record at a time, on a fresh cache (cold), then again (warm)
-        config["cache"] = {"path": str(Path(tmp) / "latency")}
+        config = {"frameworks": {"consistency": {"tools": tools}}, "cache": {"path": str(Path(tmp) / "latency")}}
         sample = records[:latency_n]
         with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
             scorer.score([{"id": "warmup", "prompt": "Bob is big.", "completion": "Bob is big. Bob is red."}])
@@ -116,6 +129,7 @@ def main() -> None:
     ap.add_argument("--backends", default="clingo,prolog,z3", help="logic_program backends to measure")
     ap.add_argument("--latency", type=int, default=200, help="records timed one at a time per mode")
     ap.add_argument("--workloads", default="prontoqa-cot,proofwriter,folio", help="workloads to run")
+    ap.add_argument("--repeat", type=int, default=3, help="naive and cold runs per workload (the median is shown)")
     args = ap.parse_args()
     if not args.data.is_dir():
         sys.exit(f"data directory not found: {args.data}")
@@ -126,15 +140,23 @@ def main() -> None:
     if "folio" in chosen:
         plan.append(("folio", "smt", "z3"))
     rows = []
+    load_before = os.getloadavg()
     for name, capability, backend in plan:
         records = loads[name]
-        dt, lat, claims = naive(records, capability, backend)
+        naive_runs = [naive(records, capability, backend) for _ in range(args.repeat)]
+        dt = statistics.median(r[0] for r in naive_runs)
+        _, lat, claims = naive_runs[-1]
         base = {"workload": name, "backend": backend, "records": len(records)}
         rows.append({**base, "mode": "naive loop", "seconds": dt, "records/s": len(records) / dt, "claims/s": claims / dt,
-                     "p50 ms": 1000 * percentile(lat, 50), "p99 ms": 1000 * percentile(lat, 99), "statuses": ""})
-        rows.extend({**base, **row} for row in scorer_runs(records, {capability: backend}, args.latency))
+                     "x naive": 1.0, "p50 ms": 1000 * percentile(lat, 50), "p99 ms": 1000 * percentile(lat, 99), "statuses": ""})
+        for row in scorer_runs(records, {capability: backend}, args.latency, args.repeat):
+            rows.append({**base, **row, "x naive": dt / row["seconds"]})
         print(f"[{name}/{backend} done]", file=sys.stderr)
-    print(table(rows, ["workload", "backend", "mode", "records", "seconds", "records/s", "claims/s", "p50 ms", "p99 ms", "statuses"]))
+    load_after = os.getloadavg()
+    print(table(rows, ["workload", "backend", "mode", "records", "seconds", "records/s", "claims/s", "x naive", "p50 ms", "p99 ms",
+                       "statuses"]))
+    print(f"load average (1/5/15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}; "
+          f"after: {' '.join(f'{x:.2f}' for x in load_after)} (2 cores)")
 
 
 if __name__ == "__main__":

@@ -321,6 +321,8 @@ class Scorer:
         # batch.  The framework keeps the records of one episode in that order (its contract), so the
         # next batch may start once every record of this one has *started*: a slow record (a solver
         # running out its timeout) then delays the records of its own episode, not every later batch.
+        if not records:
+            return []
         lock = self._sequential_locks.setdefault(name, asyncio.Lock())
         await lock.acquire()
         left = len(records)

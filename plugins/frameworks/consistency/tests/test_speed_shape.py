@@ -120,3 +120,28 @@ def test_an_oversized_prompt_is_an_error_naming_the_option(backends) -> None:
     out = score(fw, ctx, [{"prompt": "Bob is big. " * 200, "completion": "Bob is big."}])
     assert out[0].status == "error" and "max_premise_chars" in out[0].explanation
     assert ctx.calls == []
+
+
+def test_a_slow_record_does_not_hold_back_later_submissions() -> None:
+    """consistency is sequential (episode memory), yet a record that runs out its solver timeout delays
+    only itself: a record submitted after it is scored meanwhile (records of one episode still wait
+    for each other, in input order: test_framework)."""
+    from chil_core.scoring import Scorer
+
+    theory = {"facts": [{"pred": "e", "args": [f"c{i}"]} for i in range(31)],
+              "rules": [{"if": [{"pred": "e", "args": [v]} for v in ("?a", "?b", "?c", "?d")],
+                         "then": {"pred": f"q{k}", "args": ["?a", "?b", "?c", "?d"]}} for k in range(4)]}
+    bomb = {"id": "bomb", "prompt": "", "completion": "C1 is e.", "metadata": {"theory": theory}}
+    fine = {"id": "fine", "prompt": THEORY, "completion": "Bob is red."}
+    config = {"frameworks": {"consistency": {"tools": {"logic_program": "clingo"}}},
+              "scheduler": {"backends": {"clingo": {"timeout_s": 2.0}}}, "cache": {"enabled": False}}
+    with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
+        scorer.score([fine])  # workers started
+        slow = scorer.submit([bomb])
+        t0 = time.perf_counter()
+        quick = scorer.submit([fine]).result(timeout=60)[0].frameworks["consistency"]
+        quick_s = time.perf_counter() - t0
+        assert not slow.done()
+        late = slow.result(timeout=60)[0].frameworks["consistency"]
+    assert quick.verdict == "entailed" and quick_s < 2.0, quick_s  # before the bomb is done (not slow.done() above)
+    assert late.status == "timeout"

@@ -1,6 +1,6 @@
 """Throughput and latency of the empirical framework, through the Scorer and in a naive loop, same run.
 
-    python benchmarks/bench_empirical.py [--records 4000] [--latency-sample 300]
+    python benchmarks/bench_empirical.py [--records 4000] [--latency-sample 300] [--arith both|native|python]
 
 Workloads (data from ../shared/data; GSM8K: MIT, OpenAI; Countries: ConvE repo, MIT):
 
@@ -16,6 +16,10 @@ A *claim* is one checked item: an arithmetic step, a final answer, a fact lookup
 * Scorer cold cache: a fresh Scorer (in-memory cache), records submitted in batches of 256;
 * Scorer warm cache: the same records again on the same Scorer.
 
+Arithmetic implementation (``--arith``, default ``both``): the GSM8K workloads run twice in the same
+process, with the Python reference (``python``) and with the C++ kernel of chil-native (``native``), and a
+summary gives native / python per mode; the fact workloads (no arithmetic) run once, with the default.
+
 Latency is per evaluation: one record scored alone through the Scorer (``scorer.score([record])``),
 p50 / p99 over a sample, cold (new records) then warm (the same records again).
 """
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import sys
 import time
@@ -129,22 +134,34 @@ def latencies(scorer: Scorer, records: list[dict[str, Any]]) -> list[float]:
     return out
 
 
+def set_arith(impl: str) -> str:
+    """Use the ``native`` or ``python`` arithmetic in this process (and in any worker it starts)."""
+    from chil_plugin_empirical import native
+
+    os.environ["CHIL_NATIVE"] = "1" if impl == "native" else "0"
+    return native.activate(impl == "native").split(" ")[0]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--records", type=int, default=4000)
+    ap.add_argument("--arith", choices=["both", "native", "python"], default="both")
     ap.add_argument("--latency-sample", type=int, default=300)
     ap.add_argument("--workloads", default="gsm8k,gsm8k-model,facts-duckdb,facts-sqlite,facts-oxigraph")
     ap.add_argument("--smt-process", action="store_true", help="also run with Z3 in a worker process")
     args = ap.parse_args()
     rows = []
-    for workload in args.workloads.split(","):
+    impls = ["python", "native"] if args.arith == "both" else [args.arith]
+    runs_to_do = [(w, impl) for w in args.workloads.split(",") for impl in (impls if w.startswith("gsm8k") else [impls[-1]])]
+    for workload, impl in runs_to_do:
+        arith = set_arith(impl)
         if workload.startswith("gsm8k"):
             records = gsm8k_records(args.records, workload == "gsm8k-model")
         else:
             records = fact_records(args.records)
         tools, cfg = tools_for(workload)
         dt, n = naive(records, tools)
-        rows.append({"workload": workload, "mode": "naive per-record loop", "records": len(records), "claims": n,
+        rows.append({"workload": workload, "arith": arith, "mode": "naive per-record loop", "records": len(records), "claims": n,
                      "claims/s": n / dt, "records/s": len(records) / dt})
         cfg = {**cfg, "cache": {"enabled": True, "path": None}, "scheduler": {"max_batch": 256, "max_wait_ms": 1}}
         variants = [("", cfg)]
@@ -158,10 +175,25 @@ def main() -> None:
                 sample = records[: args.latency_sample]
                 lats = [latencies(scorer, sample), latencies(scorer, sample)]
             for label, (dt, n, failed), lat in zip(("Scorer, cold cache", "Scorer, warm cache"), runs, lats, strict=True):
-                rows.append({"workload": workload, "mode": label + suffix, "records": len(records), "claims": n,
+                rows.append({"workload": workload, "arith": arith, "mode": label + suffix, "records": len(records), "claims": n,
                              "claims/s": n / dt, "records/s": len(records) / dt, "p50 ms": percentile(lat, 50),
                              "p99 ms": percentile(lat, 99), "failed": failed})
-    print(table(rows, ["workload", "mode", "records", "claims", "claims/s", "records/s", "p50 ms", "p99 ms", "failed"]))
+    print(table(rows, ["workload", "arith", "mode", "records", "claims", "claims/s", "records/s", "p50 ms", "p99 ms", "failed"]))
+    ratios = []
+    for r in rows:
+        if r["arith"] != "native":
+            continue
+        base = next((b for b in rows if b["arith"] == "python" and b["workload"] == r["workload"] and b["mode"] == r["mode"]), None)
+        if base:
+            ratios.append({"workload": r["workload"], "mode": r["mode"], "native / python": r["claims/s"] / base["claims/s"]})
+    for r in rows:
+        naive_row = next(b for b in rows if b["workload"] == r["workload"] and b["arith"] == r["arith"] and b["mode"].startswith("naive"))
+        r["vs naive"] = r["claims/s"] / naive_row["claims/s"]
+    if ratios:
+        print("\nspeed-up of the C++ arithmetic, same run:")
+        print(table(ratios, ["workload", "mode", "native / python"]))
+    print("\nScorer against the naive loop, same run:")
+    print(table([r for r in rows if not r["mode"].startswith("naive")], ["workload", "arith", "mode", "vs naive"]))
 
 
 if __name__ == "__main__":

@@ -1247,7 +1247,7 @@ struct Py {
     PyObject* one = nullptr;
     PyObject* hundredth = nullptr;
     PyObject* kinds[K_COUNT] = {};
-    PyObject *s_n, *s_v, *s_neg, *s_fact, *s_pct, *s_floordiv, *s_empty;
+    PyObject *s_n, *s_v, *s_neg, *s_fact, *s_pct, *s_floordiv, *s_empty, *s_inline, *s_calculator;
     PyObject* s_char[128] = {};  // one-character strings
     PyObject* small[1025] = {};  // Fraction(k) for 0 <= k <= 1024
 };
@@ -1420,6 +1420,118 @@ static nb::object py_line_steps(nb::handle line, bool inline_kind, i64 max_digit
     return out;
 }
 
+// str.strip() of an ASCII string, then [:200]
+static std::string_view strip200(std::string_view v, bool strip) {
+    auto space = [](char ch) { return ch == ' ' || (ch >= '\t' && ch <= '\r') || (ch >= '\x1c' && ch <= '\x1f'); };
+    if (strip) {
+        while (!v.empty() && space(v.front())) v.remove_prefix(1);
+        while (!v.empty() && space(v.back())) v.remove_suffix(1);
+    }
+    return v.substr(0, 200);
+}
+
+// _REL_CHARS_RE.search on ASCII: [=<>] or \bequals\b or \bmakes\b
+static bool has_relation(std::string_view v) {
+    for (size_t i = 0; i < v.size(); ++i) {
+        char ch = v[i];
+        if (ch == '=' || ch == '<' || ch == '>') return true;
+        if ((ch == 'e' || ch == 'm') && (i == 0 || !isword(v[i - 1]))) {
+            for (std::string_view w : {std::string_view("equals"), std::string_view("makes")})
+                if (v.compare(i, w.size(), w) == 0 && (i + w.size() == v.size() || !isword(v[i + w.size()]))) return true;
+        }
+    }
+    return false;
+}
+
+// the steps of one line appended to `out` as Python tuples; a line the port cannot promise is appended
+// as (line, kind) for the Python reference
+static void line_items(std::string_view line, bool inline_kind, const Limits& L, bool rounding, PyObject* out) {
+    std::vector<Tok> T;
+    tokenize(line.data(), (int)line.size(), T);
+    Ctx c{T, L};
+    c.nodes.reserve(64);
+    std::vector<StepOut> steps;
+    PyObject* kind = inline_kind ? py->s_inline : py->s_calculator;
+    if (!line_steps(c, inline_kind, rounding, steps)) {
+        PyObject* item = tuple({str_of(line), new_ref(kind)});
+        if (!item || PyList_Append(out, item) < 0) {
+            Py_XDECREF(item);
+            throw nb::python_error();
+        }
+        Py_DECREF(item);
+        return;
+    }
+    std::string l, r;
+    for (const StepOut& st : steps) {
+        PyObject* lhs = st.lhs >= 0 ? ast(c, st.lhs) : new_ref(Py_None);
+        PyObject* rhs = st.rhs >= 0 ? ast(c, st.rhs) : new_ref(Py_None);
+        PyObject* detail = st.detail_from_values ? tuple({fraction(st.va), fraction(st.vb)}) : str_of(st.detail);
+        PyObject* key;
+        if (st.lhs >= 0 && st.rhs >= 0) {
+            l.clear();
+            r.clear();
+            render(c, st.lhs, l);
+            render(c, st.rhs, r);
+            key = tuple({str_of(l), str_of(st.rel), str_of(r)});
+        } else {
+            key = new_ref(Py_None);
+        }
+        std::string_view text = strip200(line.substr(st.text_start, st.text_end - st.text_start), st.whole_line);
+        PyObject* item = tuple({new_ref(kind), str_of(text), str_of(st.rel), lhs, rhs, PyUnicode_FromString(st.verdict), detail,
+                                PyBool_FromLong(st.symbolic), key});
+        if (!item || PyList_Append(out, item) < 0) {
+            Py_XDECREF(item);
+            throw nb::python_error();
+        }
+        Py_DECREF(item);
+    }
+}
+
+// steps.extract_steps after normalize_text, before deduplication, for an ASCII text: a list of
+// (kind, text, relation, lhs, rhs, verdict, detail, symbolic, key) and (line, kind) items; None otherwise
+static nb::object py_extract(nb::handle text, i64 max_digits, i64 max_bits, i64 max_exponent, i64 max_ops, i64 max_depth,
+                             bool rounding) {
+    const char* s;
+    int n;
+    if (!py || !ascii(text, s, n) || max_depth > 1000 || max_depth < 0 || max_ops > 2000 || max_ops < 0 || max_digits < 0) return nb::none();
+    Limits L{max_digits, max_bits, max_exponent, max_ops, max_depth};
+    nb::object out = steal(PyList_New(0));
+    std::string_view v(s, n);
+    std::string rest;  // the text without its annotations
+    bool any = v.find("<<") != std::string_view::npos;
+    if (any) {
+        // _ANNOTATION_RE = <<([^<>\n]{0,400})>>, finditer then sub("")
+        rest.reserve(v.size());
+        size_t p = 0, copied = 0;
+        while (p + 1 < v.size()) {
+            if (v[p] == '<' && v[p + 1] == '<') {
+                size_t q = p + 2, run = 0;
+                while (q < v.size() && run <= 400 && v[q] != '<' && v[q] != '>' && v[q] != '\n') ++q, ++run;
+                if (run <= 400 && q + 1 < v.size() && v[q] == '>' && v[q + 1] == '>') {
+                    line_items(v.substr(p + 2, run), false, L, rounding, out.ptr());
+                    rest.append(v.substr(copied, p - copied));
+                    p = copied = q + 2;
+                    continue;
+                }
+            }
+            ++p;
+        }
+        rest.append(v.substr(copied));
+        v = rest;
+    }
+    if (has_relation(v)) {
+        size_t p = 0;
+        while (p <= v.size()) {
+            size_t e = v.find('\n', p);
+            if (e == std::string_view::npos) e = v.size();
+            std::string_view line = v.substr(p, e - p);
+            if (!line.empty() && has_relation(line)) line_items(line, true, L, rounding, out.ptr());
+            p = e + 1;
+        }
+    }
+    return out;
+}
+
 static Py_ssize_t slot_offset(PyObject* cls, const char* name) {
     PyObject* dict = ((PyTypeObject*)cls)->tp_dict;
     PyObject* descr = dict ? PyDict_GetItemString(dict, name) : nullptr;  // borrowed
@@ -1446,6 +1558,8 @@ static void py_init(nb::handle fraction_cls, nb::handle one, nb::handle hundredt
     p->s_pct = PyUnicode_InternFromString("%");
     p->s_floordiv = PyUnicode_InternFromString("//");
     p->s_empty = PyUnicode_InternFromString("");
+    p->s_inline = PyUnicode_InternFromString("inline");
+    p->s_calculator = PyUnicode_InternFromString("calculator");
     for (int ch = 0; ch < 128; ++ch) {
         char b[1] = {(char)ch};
         p->s_char[ch] = PyUnicode_FromStringAndSize(b, 1);
@@ -1469,6 +1583,8 @@ NB_MODULE(_arith, m) {
     m.def("tokenize", &py_tokenize, "text"_a, "expr.tokenize of an ASCII text; None for any other text.");
     m.def("line_steps", &py_line_steps, "line"_a, "inline"_a, "max_digits"_a, "max_bits"_a, "max_exponent"_a, "max_ops"_a,
           "max_depth"_a, "rounding"_a, "steps._line_steps of an ASCII line; None when the Python path must decide.");
+    m.def("extract", &py_extract, "text"_a, "max_digits"_a, "max_bits"_a, "max_exponent"_a, "max_ops"_a, "max_depth"_a,
+          "rounding"_a, "steps.extract_steps of a normalized ASCII text, before deduplication; None for any other text.");
     m.def("fraction", [](i64 n, i64 d) -> nb::object {
         Rat r;
         if (!py || d == 0 || !mk(n, d, r)) return nb::none();

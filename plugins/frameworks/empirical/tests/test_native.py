@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from chil_plugin_empirical import expr, native, steps
 from chil_plugin_empirical.expr import Limits
 from chil_plugin_empirical.framework import EmpiricalFramework
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chil_core.scoring import to_record
 from chil_core.testing import DirectContext

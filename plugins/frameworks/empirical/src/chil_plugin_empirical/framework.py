@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from fractions import Fraction
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -105,9 +104,6 @@ class EmpiricalFramework(Framework):
     capabilities: ClassVar[dict[str, bool]] = {"smt": False, "fact_store": False, "theorem_prover": False}
     default_tools: ClassVar[dict[str, str]] = {"smt": "z3", "fact_store": "duckdb", "theorem_prover": "lean"}
     eval_metrics: ClassVar[tuple[str, ...]] = ("answer_correct",)
-    #: what a result depends on (the record cache's key): not the id nor the group, so that equal
-    #: completions of a GRPO group are scored once
-    reads: ClassVar[tuple[str, ...] | None] = ("prompt", "completion", "reference", "metadata")
     Options: ClassVar[type[BaseModel]] = EmpiricalOptions
     options: EmpiricalOptions
 
@@ -331,37 +327,47 @@ def _arithmetic_part(found: _Findings, unverifiable: str) -> _Part:
 
 
 def _grounded(steps: list[Step], prompt: str, limits: Limits) -> list[bool]:
-    """Per step: does it use a number of the prompt, or one an earlier grounded step produced?"""
+    """Per step: does it use a number of the prompt, or one an earlier grounded step produced?
+
+    Numbers are compared as (numerator, denominator) pairs of their exact values: equal pairs are equal
+    Fractions (both are normalized), and a pair hashes far faster than a Fraction."""
     known = _numbers(prompt, limits)
     out = []
     for st in steps:
-        values = _literals(st.lhs) | _literals(st.rhs)
-        ok = bool(values & known)
+        values: set[tuple[int, int]] = set()
+        _literals(st.lhs, values)
+        _literals(st.rhs, values)
+        ok = not values.isdisjoint(known)
         if ok:
             known |= values
         out.append(ok)
     return out
 
 
-def _numbers(text: str, limits: Limits) -> set[Fraction]:
-    out: set[Fraction] = set()
+def _numbers(text: str, limits: Limits) -> set[tuple[int, int]]:
+    out: set[tuple[int, int]] = set()
     for tok in tokenize(text)[:10_000]:
         if tok[0] == "num":
             try:
-                out.add(parse_literal(tok[1], limits)[0])
+                value = parse_literal(tok[1], limits)[0]
             except Exception:  # noqa: BLE001, S112 - a number too big to read is not a known quantity
                 continue
+            out.add((value.numerator, value.denominator))
     return out
 
 
-def _literals(node: tuple | None) -> set[Fraction]:
-    if node is None:
-        return set()
-    if node[0] == "n":
-        return {node[1]}
-    if node[0] == "v":
-        return set()
-    return set().union(*(_literals(child) for child in node[1:]))
+def _literals(node: tuple | None, out: set[tuple[int, int]]) -> None:
+    """Add the exact value of every literal of ``node`` to ``out``."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n is None:
+            continue
+        tag = n[0]
+        if tag == "n":
+            out.add((n[1].numerator, n[1].denominator))
+        elif tag != "v":
+            stack.extend(n[1:])
 
 
 def _fact_part(found: _Findings) -> _Part:

@@ -78,4 +78,7 @@ def implementation() -> str:
 
 
 def in_use() -> bool:
+    """True when the C++ kernel reads the arithmetic in this process."""
+    from chil_plugin_empirical import steps  # noqa: F401 - importing it activates the kernel
+
     return _state["module"] is not None

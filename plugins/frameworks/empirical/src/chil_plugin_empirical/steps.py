@@ -28,7 +28,6 @@ import math
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import lru_cache
 from typing import Any
 
 from chil_plugin_empirical.expr import (
@@ -121,6 +120,20 @@ def extract_steps(text: str, limits: Limits = DEFAULT_LIMITS, rounding: bool = T
     ``rounding=False`` accepts only exact results (no rounding policy)."""
     text = normalize_text(text)
     steps: list[Step] = []
+    native = _native
+    if native is not None:
+        lim = _native_limits(limits)
+        items = None if lim is None else native.extract(text, *lim, rounding)
+        if items is not None:
+            for item in items:
+                if len(item) == 2:  # a line the kernel hands back (non-ASCII, beyond 64-bit rationals)
+                    _line_steps_py(item[0], item[1], limits, rounding, steps)
+                    continue
+                kind, line_text, rel, lhs, rhs, verdict, detail, symbolic, key = item
+                if detail.__class__ is tuple:  # a false statement: its two exact values
+                    detail = f"{_fmt(detail[0])} {rel} {_fmt(detail[1])} is false"
+                steps.append(Step(kind, line_text, rel, lhs, rhs, verdict, detail, symbolic, key))
+            return _unique(steps)
     if "<<" in text:
         for m in _ANNOTATION_RE.finditer(text):
             _line_steps(m.group(1), "calculator", limits, rounding, steps)
@@ -129,6 +142,10 @@ def extract_steps(text: str, limits: Limits = DEFAULT_LIMITS, rounding: bool = T
         for line in _LINE_SPLIT_RE.split(text):
             if _REL_CHARS_RE.search(line):
                 _line_steps(line, "inline", limits, rounding, steps)
+    return _unique(steps)
+
+
+def _unique(steps: list[Step]) -> list[Step]:
     seen: set[tuple] = set()
     unique = []
     for step in steps:
@@ -143,10 +160,20 @@ def extract_steps(text: str, limits: Limits = DEFAULT_LIMITS, rounding: bool = T
 _native: Any = None
 
 
-@lru_cache(maxsize=64)
+_LIMITS_SEEN: dict[int, tuple[Limits, tuple[int, ...] | None]] = {}
+
+
 def _native_limits(limits: Limits) -> tuple[int, ...] | None:
+    """The limits as the kernel takes them (None: beyond what it takes, the reference decides)."""
+    seen = _LIMITS_SEEN.get(id(limits))
+    if seen is not None and seen[0] is limits:
+        return seen[1]
     values = (limits.max_digits, limits.max_bits, limits.max_exponent, limits.max_ops, limits.max_depth)
-    return values if all(isinstance(v, int) and 0 <= v < 2**62 for v in values) else None
+    ok = all(isinstance(v, int) and 0 <= v < 2**62 for v in values)
+    if len(_LIMITS_SEEN) > 256:
+        _LIMITS_SEEN.clear()
+    _LIMITS_SEEN[id(limits)] = (limits, values if ok else None)
+    return values if ok else None
 
 
 def _line_steps(line: str, kind: str, limits: Limits, rounding: bool, out: list[Step]) -> None:

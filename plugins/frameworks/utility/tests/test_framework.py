@@ -317,3 +317,16 @@ def test_scheduling_instances_are_checked_against_the_optimal_makespan():
     assert wrong_value.score < 1.0 and wrong_value.verdict == "wrong_objective"
     assert unknown.score == 0.0 and "unknown job or machine" in unknown.explanation
     assert empty.status == "scored" and empty.score == 0.0 and empty.verdict == "no_answer"
+
+
+def test_all_equilibria_of_a_game_with_huge_payoffs_is_judged_exactly():
+    """The backend's equilibria of a game with payoffs of 10^50 have long exact fractions: they are read
+    without the bound on a completion's numbers (a crash here once made the record an error)."""
+    big = "1" + "0" * 50
+    game = {"row_payoffs": [[big, 0], [0, 1]], "col_payoffs": [[1, 0], [0, big]]}
+    mixed = {"row": [f"{big}/{int(big) + 1}", f"1/{int(big) + 1}"], "col": [f"1/{int(big) + 1}", f"{big}/{int(big) + 1}"]}
+    right = block({"equilibria": [{"row": "Up", "col": "Left"}, {"row": "Down", "col": "Right"}, mixed], "all": True})
+    partial = block({"equilibria": [{"row": "Up", "col": "Left"}], "all": True})
+    r_right, r_partial = score([game_record(right, game=game), game_record(partial, game=game)], max_digits=200)
+    assert r_right.status == "scored" and r_right.score == 1.0
+    assert r_partial.status == "scored" and r_partial.verdict == "incomplete"

@@ -172,7 +172,7 @@ class UtilityFramework(Framework):
                 else:
                     enumeration = res.value
                     if pair is not None and alive is not None:
-                        lifted = {games.lift(game, alive, pair, tuple(tuple(G.number(x, "equilibria") for x in e[side])
+                        lifted = {games.lift(game, alive, pair, tuple(tuple(games.backend_number(x) for x in e[side])
                                                                       for side in ("row", "col")))
                                   for e in res.value["equilibria"]}
                         enumeration = {**res.value, "profiles": lifted}

@@ -21,6 +21,7 @@ checked against the extreme equilibria the ``game`` backend enumerates: every on
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from itertools import product
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -143,6 +144,13 @@ def profile_of(game: G.Game, raw: Any, where: str, limits: Limits) -> tuple[G.Pr
     if not isinstance(raw, list) or len(raw) != game.n_players:
         raise ClaimError(f"{where} must give one strategy per player ({game.n_players})")
     return tuple(_strategy(game, p, s, f"{where}[{p}]", limits) for p, s in enumerate(raw)), payoffs
+
+
+@lru_cache(maxsize=65_536)
+def backend_number(text: str) -> Fraction:
+    """A probability as the ``game`` backend writes it (``"2/5"``): the backend's own canonical output,
+    read without the length bound of a completion's numbers (exact payoffs can make long ones)."""
+    return Fraction(text)
 
 
 def iesds(game: G.Game) -> list[list[int]]:
@@ -308,7 +316,7 @@ def judge(game: G.Game, claims: GameClaims, asks_all: bool, enumeration: dict[st
         if "profiles" in enumeration:  # already profiles of this game (n players, lifted from a reduced game)
             extreme = set(enumeration["profiles"])
         else:
-            extreme = {tuple(tuple(G.number(x, "equilibria") for x in side) for side in (e["row"], e["col"]))
+            extreme = {tuple(tuple(backend_number(x) for x in side) for side in (e["row"], e["col"]))
                        for e in enumeration["equilibria"]}
         missing = extreme - valid
         wrong = len(seen) - len(valid)

@@ -453,6 +453,51 @@ def serve(host: str, port: int, config_path: str | None, frameworks: str | None,
     run_server(host, port, opts, workers=workers, log_level=log_level)
 
 
+# -- doctor ----------------------------------------------------------------------------------
+@cli.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config (default: ./chil.toml or $CHIL_CONFIG).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--all", "all_components", is_flag=True, help="Also every installed framework and available backend the config does not use.")
+@click.option("--only", help="Comma-separated frameworks / backends (name or capability:name) to check.")
+@click.option("--repeat", default=3, show_default=True, type=click.IntRange(min=1), help="Timed passes per case (determinism, p50/p99).")
+def doctor(config_path: str | None, as_json: bool, all_components: bool, only: str | None, repeat: int) -> None:
+    """Check every enabled framework and backend on this machine with its plugin's self-tests.
+
+    Gold items must score, mutated negatives must fail, hostile items must come back typed; each
+    case twice (same verdict, same cache key); latency p50/p99 and throughput; versions and
+    availability.  Exit status 1 when a check fails (one line each), 0 otherwise."""
+    from chil_core.selftest import run_doctor
+
+    logging.basicConfig(level=logging.ERROR)
+    # native libraries (HiGHS...) print banners on file descriptor 1: send them to stderr while the
+    # checks run, so that stdout holds only the report (--json parses)
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        report = run_doctor(config_path, all_components=all_components, repeat=repeat, only=_split(only))
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        click.echo(f"chil doctor ({report.source or 'installed defaults'}): "
+                   f"{sum(c.kind == 'framework' for c in report.components)} frameworks, "
+                   f"{sum(c.kind == 'backend' and bool(c.cases or c.failures) for c in report.components)} backends checked")
+        if report.components:
+            click.echo(report.table())
+        for c in report.components:
+            for w in c.warnings:
+                click.echo(f"warning: {c.kind} {c.name}: {w}")
+        for line in report.failure_lines():
+            click.echo(f"FAIL {line}")
+        click.echo("ok: every check passed" if report.ok else f"{len(report.failure_lines())} check(s) failed")
+    if not report.ok:
+        sys.exit(1)
+
+
 # -- schema ----------------------------------------------------------------------------------
 @cli.command()
 @click.option("--check", is_flag=True, help="Exit non-zero when schemas/ differs from the contracts.")

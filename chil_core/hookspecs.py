@@ -45,3 +45,10 @@ def chil_shutdown():  # type: ignore[no-untyped-def]
 @hookspec
 def chil_after_batch(records, rewards):  # type: ignore[no-untyped-def]
     """Called after a batch of records is scored (metrics, logging, episode memory)."""
+
+
+@hookspec
+def chil_self_tests():  # type: ignore[no-untyped-def]
+    """Return this plugin's self-test cases (a list of :class:`chil_core.selftest.SelfTest`): gold items
+    that must score, mutated negatives that must fail, hostile items that must come back typed.
+    ``chil doctor`` runs them against the configured backends."""

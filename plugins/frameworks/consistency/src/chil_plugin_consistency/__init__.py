@@ -2,6 +2,7 @@
 (and its parsers) load when the hook runs; no solver is imported here."""
 
 from chil_core import hookimpl
+from chil_plugin_consistency.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

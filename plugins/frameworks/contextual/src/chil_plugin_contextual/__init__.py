@@ -2,6 +2,7 @@
 when the hook runs; no model is loaded here."""
 
 from chil_core import hookimpl
+from chil_plugin_contextual.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

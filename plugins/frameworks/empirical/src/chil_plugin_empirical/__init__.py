@@ -4,6 +4,7 @@ Light entry point: the framework module is imported inside the hook.
 """
 
 from chil_core import hookimpl
+from chil_plugin_empirical.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

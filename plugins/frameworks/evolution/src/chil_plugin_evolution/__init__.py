@@ -2,6 +2,7 @@
 when the hook runs; optimisers (DEAP, cma, evosax) are separate backend plugins."""
 
 from chil_core import hookimpl
+from chil_plugin_evolution.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

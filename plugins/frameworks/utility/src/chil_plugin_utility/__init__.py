@@ -2,6 +2,7 @@
 command.  Light entry point: the framework and the generators are imported inside the hooks."""
 
 from chil_core import hookimpl
+from chil_plugin_utility.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

@@ -1,6 +1,7 @@
 """chil-plugin-afinn: the ``sentiment:afinn`` backend.  Light entry point: the library loads in ``Tool.start``."""
 
 from chil_core import hookimpl
+from chil_plugin_afinn.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

@@ -2,6 +2,7 @@
 PATH).  Light entry point: clingo is imported when the tool starts."""
 
 from chil_core import hookimpl
+from chil_plugin_clingo.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

@@ -2,6 +2,7 @@
 DEAP is imported when the tool starts."""
 
 from chil_core import hookimpl
+from chil_plugin_deap.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

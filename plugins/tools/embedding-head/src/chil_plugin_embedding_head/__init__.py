@@ -2,6 +2,7 @@
 Light entry point: numpy and the embedding backend load when the tool starts or the command runs."""
 
 from chil_core import hookimpl
+from chil_plugin_embedding_head.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

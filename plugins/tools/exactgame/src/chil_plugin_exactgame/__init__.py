@@ -2,6 +2,7 @@
 dependency).  Light entry point: the tool module is imported inside the hook."""
 
 from chil_core import hookimpl
+from chil_plugin_exactgame.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

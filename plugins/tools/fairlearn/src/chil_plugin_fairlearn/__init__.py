@@ -1,6 +1,7 @@
 """chil-plugin-fairlearn: a ``fairness`` backend on fairlearn.  Light entry point: fairlearn loads in ``start``."""
 
 from chil_core import hookimpl
+from chil_plugin_fairlearn.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

@@ -2,6 +2,7 @@
 point: pygambit is imported when the tool starts."""
 
 from chil_core import hookimpl
+from chil_plugin_gambit.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

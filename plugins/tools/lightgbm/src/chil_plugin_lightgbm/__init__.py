@@ -2,6 +2,7 @@
 imported when the tool starts or a model is fitted."""
 
 from chil_core import hookimpl
+from chil_plugin_lightgbm.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

@@ -1,6 +1,7 @@
 """chil-plugin-networkx: the ``graph`` backend.  Light entry point: networkx loads in ``start``."""
 
 from chil_core import hookimpl
+from chil_plugin_networkx.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

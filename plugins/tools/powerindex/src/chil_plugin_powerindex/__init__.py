@@ -1,6 +1,7 @@
 """chil-plugin-powerindex: the ``voting`` backend (exact power indices by dynamic programming)."""
 
 from chil_core import hookimpl
+from chil_plugin_powerindex.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

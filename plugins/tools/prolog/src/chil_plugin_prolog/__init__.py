@@ -2,6 +2,7 @@
 in the worker process when the tool starts."""
 
 from chil_core import hookimpl
+from chil_plugin_prolog.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

@@ -2,6 +2,7 @@
 Light entry point: spaCy loads in ``Tool.start``."""
 
 from chil_core import hookimpl
+from chil_plugin_spacy.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

@@ -4,6 +4,7 @@ Light entry point: numpy, the embedding backend and scikit-learn load when used.
 """
 
 from chil_core import hookimpl
+from chil_plugin_stereotype.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

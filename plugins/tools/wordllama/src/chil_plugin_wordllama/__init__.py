@@ -2,6 +2,7 @@
 load in ``Tool.start``."""
 
 from chil_core import hookimpl
+from chil_plugin_wordllama.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

@@ -2,6 +2,7 @@
 point: xgboost is imported when the tool starts or a model is fitted."""
 
 from chil_core import hookimpl
+from chil_plugin_xgboost.selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
 
 
 @hookimpl

@@ -274,6 +274,7 @@ class _Summary:
         self.statuses: dict[str, Counter[str]] = {}
         self.rewards: list[float] = []
         self.masked = 0
+        self.monitor: Any = None  # a RewardMonitor with --report
 
     def add(self, reward: Any) -> None:
         self.done += 1
@@ -341,9 +342,12 @@ def _score_stream(scorer: Any, rows: Iterator[tuple[dict[str, Any], Any]], batch
 
     def flush(p: Any) -> None:
         chunk_rows, fut = p
-        for data, reward in zip(chunk_rows, fut.result(), strict=True):
+        results = fut.result()
+        for data, reward in zip(chunk_rows, results, strict=True):
             out.write(output_row(data, reward))
             summary.add(reward)
+        if summary.monitor is not None:
+            summary.monitor.observe(chunk_rows, results)
         progress(len(chunk_rows))
 
     chunk_rows: list[dict[str, Any]] = []
@@ -383,7 +387,10 @@ def _make_scorer(settings: Any) -> Any:
 @click.option("--frameworks", help="Comma-separated frameworks to enable (default: the config's, else all installed).")
 @click.option("--batch-size", default=512, show_default=True, type=click.IntRange(min=1), help="Records handed to the scorer at a time.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a TTY).")
-def score(input_path: str, output: str | None, config_path: str | None, frameworks: str | None, batch_size: int, progress: bool | None) -> None:
+@click.option("--report", "monitor_report", is_flag=True,
+              help="Reward-hacking monitors over the file on stderr: statuses and verdicts per framework, reward vs length, repetition, label-only answers, alerts.")
+def score(input_path: str, output: str | None, config_path: str | None, frameworks: str | None, batch_size: int, progress: bool | None,
+          monitor_report: bool = False) -> None:
     """Score every record of INPUT.jsonl; malformed lines are reported and skipped.
 
     Ends with a summary on stderr: records, statuses per framework, mean reward, time."""
@@ -401,6 +408,13 @@ def score(input_path: str, output: str | None, config_path: str | None, framewor
         tqdm.write(line, file=sys.stderr)
 
     scorer = None
+    monitor = None
+    if monitor_report:
+        from chil_core.monitors import RewardMonitor
+
+        # over the whole file: the window holds every record
+        monitor = RewardMonitor(settings.monitors.model_copy(update={"window": 10**9, "enabled": True}))
+        summary.monitor = monitor
     try:
         scorer = _make_scorer(settings)
         _score_stream(scorer, _parse_lines(input_path, stream, summary, warn), batch_size, out, summary, bar.update)
@@ -414,6 +428,9 @@ def score(input_path: str, output: str | None, config_path: str | None, framewor
         out.discard()
     for line in summary.lines(output):
         click.echo(line, err=True)
+    if monitor is not None:
+        monitor.metrics()
+        click.echo(monitor.table(), err=True)
     if summary.bad:
         sys.exit(1)
 

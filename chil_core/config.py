@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from chil_core.components import Isolation
 from chil_core.config_file import ConfigError, find_config, read_toml  # (also importable from here)
 from chil_core.model_route import ModelRoute
+from chil_core.monitors import MonitorSettings
 from chil_core.plugins import Registry, get_registry
 from chil_core.training.config import TrainConfig  # pydantic only: no torch
 
@@ -149,6 +150,7 @@ class Settings(_Strict):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     rewards: RewardSettings = Field(default_factory=RewardSettings)
     train: dict[str, Any] = Field(default_factory=dict, description="The trainer's [train] table (see chil train).")
+    monitors: MonitorSettings = Field(default_factory=MonitorSettings, description="Reward-hacking monitors (chil_core.monitors).")
     source: str | None = Field(default=None, exclude=True)
 
     def enabled_frameworks(self) -> dict[str, FrameworkSettings]:

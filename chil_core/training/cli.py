@@ -88,3 +88,6 @@ def report_command(run_dir: str, out_dir: str | None) -> None:
         sys.exit(2)
     for path in paths:
         click.echo(str(path))
+        if path.name == "monitors.txt":
+            for line in path.read_text(encoding="utf-8").splitlines():
+                click.echo(f"  {line}")

@@ -24,9 +24,14 @@ FIGURES: dict[str, tuple[str, list[str]]] = {
     "completions": ("Completions", ["completion/"]),
     "optimizer": ("Loss and optimizer", ["loss", "grad_norm", "lr"]),
     "speed": ("Speed: tokens/s and seconds per stage", ["speed/", "time/"]),
+    "monitors": ("Reward-hacking monitors (chil_core.monitors)", [
+        "monitor/length_reward_corr", "monitor/repetition_rate", "monitor/degenerate_rate", "monitor/label_only_rate",
+        "monitor/constant_answer_share", "monitor/group_same_answer_rate", "monitor/heldout_divergence", "monitor/alerts"]),
 }
 
-_LABELS = [("frac/", "fraction of completions"), ("failures/", "failed results"), ("reward", "reward"),
+_LABELS = [("monitor/length_reward_corr", "correlation"), ("monitor/heldout_divergence", "reward rise - held-out rise"),
+           ("monitor/alerts", "alerts over threshold"), ("monitor/", "fraction of completions"),
+           ("frac/", "fraction of completions"), ("failures/", "failed results"), ("reward", "reward"),
            ("time/", "seconds"), ("speed/", "tokens / s"), ("completion/length", "tokens"),
            ("completion/truncated", "fraction truncated"), ("clip/", "fraction clipped"), ("ratio/", "importance ratio"),
            ("entropy", "nats / token"), ("kl", "KL (k3)"), ("grad_norm", "gradient norm"), ("lr", "learning rate"),
@@ -175,4 +180,15 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> list
         written.append(path)
     if _eval_figure(plt, _summary(Path(run_dir)), out / "eval.png"):
         written.append(out / "eval.png")
+    written.append(write_monitor_alerts(rows, out / "monitors.txt"))
     return written
+
+
+def write_monitor_alerts(rows: list[dict[str, Any]], path: Path) -> Path:
+    """``monitors.txt``: every reward-hacking alert of the run (first step, steps over its threshold)."""
+    from chil_core.monitors import alerts_in_metrics
+
+    alerts = alerts_in_metrics(rows)
+    lines = [f"ALERT {name}: first at step {first}, over its threshold at {n} logged step(s)" for name, first, n in alerts]
+    path.write_text("\n".join(lines or ["no reward-hacking monitor crossed its threshold"]) + "\n", encoding="utf-8")
+    return path

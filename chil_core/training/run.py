@@ -151,10 +151,15 @@ def train(values: Mapping[str, Any], scorer_config: Mapping[str, Any] | None = N
         "train_seconds": round(train_s, 2), "last_step": last,
         "eval_reward_before": before.get("reward"), "eval_reward_after": after.get("reward"),
         "eval_before": before, "eval_after": after,
+        "monitors": trainer.monitor.summary(), "stopped_by": trainer.stopped_by,
     }
     write_json_atomic(run_dir / "summary.json", summary)
     if before and after:
         echo(eval_table(before, after))
+    for alert, times in sorted(trainer.monitor.fired.items()):
+        echo(f"warning: reward-hacking monitor {alert} crossed its threshold ({times}x); see `chil report {run_dir}`")
+    if trainer.stopped_by:
+        echo(f"stopped early at step {trainer.step}: {trainer.stopped_by}")
     echo(f"summary: {run_dir / 'summary.json'}; trained policy: {run_dir / 'policy'}")
     return summary
 

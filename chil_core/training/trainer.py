@@ -29,6 +29,7 @@ model at all; the normalisers still count them, so the update is the same as com
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import random
 import statistics
@@ -45,6 +46,7 @@ from torch import Tensor
 
 from chil_core.contracts import Record, RecordReward
 from chil_core.failures import failure_metrics
+from chil_core.monitors import RewardMonitor
 from chil_core.training.checkpoint import Checkpointer
 from chil_core.training.config import TrainConfig
 from chil_core.training.data import PromptDataset, PromptOrder, PromptRow, encode_prompts
@@ -68,6 +70,7 @@ from chil_core.training.policy import (
 )
 from chil_core.training.sampling import sample
 
+log = logging.getLogger(__name__)
 DEFAULT_THREADS = torch.get_num_threads()  # torch's own default, before any trainer halves it
 
 
@@ -252,6 +255,9 @@ class Trainer:
         self.metrics: MetricsLogger | None = None
         self.eval_rows = list(eval_rows or [])
         self.eval_samples: list[tuple[PromptRow, str, RecordReward]] = []
+        # reward-hacking monitors (chil_core.monitors), thresholds from the scorer's [monitors] settings
+        self.monitor = RewardMonitor(getattr(getattr(rewards, "settings", None), "monitors", None))
+        self.stopped_by: str | None = None
 
     # -- sampling ------------------------------------------------------------------------------
     def generate(self, rows: list[PromptRow], group_size: int, temperature: float, tag: str, model=None) -> Rollout:
@@ -465,6 +471,12 @@ class Trainer:
                 self.after_step(last)
                 bar.update(1)
                 bar.set_postfix(reward=f"{last['reward/mean']:.3f}", s_step=f"{last['time/step_s']:.2f}")
+                if self.monitor.stop_reason is not None:  # [monitors] action = "stop"
+                    self.stopped_by = self.monitor.stop_reason
+                    log.warning("stopping after step %d: %s", self.step, self.stopped_by)
+                    if not (c.save_every and self.step % c.save_every == 0) and self.step != c.max_steps:
+                        self.save_checkpoint()
+                    break
         finally:
             bar.close()
             self.metrics.close()
@@ -494,6 +506,7 @@ class Trainer:
         self.step += 1
         step_s = time.perf_counter() - t0
         out.update(reward_metrics(rewards))
+        out.update(self.monitor.observe(batch.records(c.group_size), rewards))
         out.update(self._step_times(batch, step_s, wait_s=t_update - t_wait, update_s=t_join - t_update,
                                     join_s=t_joined - t_join))
         return out
@@ -514,6 +527,7 @@ class Trainer:
         c = self.config
         if c.eval_every and self.eval_rows and self.step % c.eval_every == 0:
             last.update({f"eval/{k}": v for k, v in self.evaluate(self.eval_rows).items()})
+            last.update(self.monitor.observe_eval(self.monitor.mean_reward(), _heldout_accuracy(last)))
         assert self.metrics is not None
         self.metrics.log(self.step, last)
         if (c.save_every and self.step % c.save_every == 0) or self.step == c.max_steps:
@@ -591,6 +605,15 @@ class Trainer:
             self.generation_pool.shutdown()
         self.checkpointer.close()
         torch.set_num_threads(self.threads_before)
+
+
+def _heldout_accuracy(metrics: Mapping[str, Any]) -> float | None:
+    """The held-out result the monitors compare the training reward with: a framework's declared
+    accuracy (``eval/<framework>/<metric>``, e.g. ``answer_correct``), else the held-out reward."""
+    declared = sorted(k for k in metrics if k.startswith("eval/") and k.count("/") == 2
+                      and not k.startswith(("eval/reward/", "eval/frac/", "eval/failures/")))
+    value = metrics.get(declared[0]) if declared else metrics.get("eval/reward")
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _as_tuple(value: Any) -> Any:

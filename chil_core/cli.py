@@ -25,10 +25,23 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+LOG_LEVELS = ["critical", "error", "warning", "info", "debug"]
+
+
+def configure_logging(level: str) -> None:
+    """chil's log lines (``LEVEL logger: message``) on stderr from ``level`` up (third-party libraries too)."""
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger().setLevel(getattr(logging, level.upper()))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="chil")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True, help="More log output: -v info, -vv debug.")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default=None,
+              help="Log level (default: warning; overrides -v).")
+def cli(verbose: int, log_level: str | None) -> None:
     """chil: GRPO on rewards checked by real tools."""
+    configure_logging(log_level or ("debug" if verbose >= 2 else "info" if verbose else "warning"))
 
 
 # -- plugins ---------------------------------------------------------------------------------
@@ -448,7 +461,7 @@ def score(input_path: str, output: str | None, config_path: str | None, framewor
 @click.option("--request-timeout", default=120.0, show_default=True, type=click.FloatRange(min=0.001), help="Seconds; a slower request is answered 504.")
 @click.option("--batch-wait-ms", default=2.0, show_default=True, type=click.FloatRange(min=0), help="How long concurrent requests are gathered into one submission.")
 @click.option("--masked-value", default=0.0, show_default=True, type=float, help="/get_reward's number for a record no framework scored.")
-@click.option("--log-level", default="info", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--log-level", default="info", show_default=True, type=click.Choice(LOG_LEVELS))
 def serve(host: str, port: int, config_path: str | None, frameworks: str | None, workers: int, max_concurrency: int,
           max_records: int, max_body_mb: float, request_timeout: float, batch_wait_ms: float, masked_value: float,
           log_level: str) -> None:
@@ -466,7 +479,7 @@ def serve(host: str, port: int, config_path: str | None, frameworks: str | None,
     opts = ServeOptions(config=config_path, frameworks=_split(frameworks), max_body_bytes=int(max_body_mb * 1024 * 1024),
                         max_records=max_records, max_concurrency=max_concurrency, request_timeout_s=request_timeout,
                         batch_wait_ms=batch_wait_ms, masked_value=masked_value)
-    logging.basicConfig(level=getattr(logging, log_level.upper()), format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level)
     run_server(host, port, opts, workers=workers, log_level=log_level)
 
 

@@ -99,3 +99,32 @@ def test_schemas_validate_real_outputs():
     rr = RecordReward(id="x", reward=0.5, frameworks={"f": FrameworkResult.scored(0.5, components={"a": 1.0})})
     jsonschema.validate(json.loads(rr.model_dump_json()), schemas["record_reward.json"])
     jsonschema.validate({"id": "1", "prompt": "p", "completion": "c", "extra": 1}, schemas["record.json"])
+
+
+RAISES = """
+from typing import ClassVar
+from chil_core import Framework, hookimpl
+
+class Raises(Framework):
+    name: ClassVar[str] = "raises"
+    version: ClassVar[str] = "1.0"
+    async def score(self, record, ctx):
+        raise ZeroDivisionError("framework bug")
+
+@hookimpl
+def chil_register_frameworks(register):
+    register(Raises)
+"""
+
+
+def test_log_level_and_verbose_set_what_the_log_shows(chil, fake_dists, tmp_path):
+    fake_dists("raises", RAISES)
+    inp = tmp_path / "in.jsonl"
+    inp.write_text('{"id": "a", "prompt": "p", "completion": "c"}\n')
+    runs = {flags: chil(*flags, "score", str(inp), "-o", str(tmp_path / "o.jsonl"), pythonpath=fake_dists.path, cwd=tmp_path)
+            for flags in ((), ("--log-level", "error"), ("-vv",))}
+    assert all(p.returncode == 0 for p in runs.values()), {f: p.stderr for f, p in runs.items()}
+    warning = "WARNING chil_core.scoring: framework raises raised on record 'a'"
+    assert warning in runs[()].stderr and "ZeroDivisionError: framework bug" in runs[()].stderr  # default: warnings
+    assert "framework raises raised" not in runs[("--log-level", "error")].stderr
+    assert "DEBUG " in runs[("-vv",)].stderr and warning in runs[("-vv",)].stderr

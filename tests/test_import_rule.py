@@ -125,3 +125,26 @@ def test_the_core_has_no_import_cycles() -> None:
     assert "chil_core.config" not in _reachable(lazy, "chil_core.training.config")
     assert not any({"chil_core.config", "chil_core.training.config"} <= set(c) for c in cycles(lazy))
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]  # the check can fail
+
+
+SUITE = re.compile(r"from chil_core\.testing\.(\w+) import")
+
+
+def test_every_capability_has_a_contract_and_a_suite_its_backends_subclass() -> None:
+    """Each capability a tool plugin in this repo serves has its contract in chil_core.capabilities and its
+    conformance suite in chil_core.testing, and the plugin's tests import that suite."""
+    caps = re.compile(r"capability: ClassVar\[str\] = \"(\w+)\"|^class \w+\((\w+)Tool\)", re.M)
+    bases = {"Sentiment": "sentiment", "Optimizer": "optimizer", "Fairness": "fairness", "Graph": "graph",
+             "Voting": "voting", "Stereotype": "stereotype", "Embedding": "embedding", "Nlp": "nlp",
+             "VectorIndex": "vector_index", "FactStore": "fact_store"}
+    seen = {}
+    for folder in sorted([*REPO.glob("plugins/tools/*"), *REPO.glob("plugins/models/*")]):
+        served = {m.group(1) or bases.get(m.group(2), "") for p in folder.glob("src/**/*.py")
+                  for m in caps.finditer(p.read_text(encoding="utf-8"))} - {""}
+        suites = {m.group(1) for p in folder.glob("tests/*.py") for m in SUITE.finditer(p.read_text(encoding="utf-8"))}
+        seen[folder.name] = served
+        for cap in served:
+            assert (REPO / "chil_core" / "capabilities" / f"{cap}.py").is_file(), f"{folder.name}: no contract for {cap!r}"
+            assert (REPO / "chil_core" / "testing" / f"{cap}.py").is_file(), f"{folder.name}: no suite for {cap!r}"
+            assert cap in suites, f"{folder.name}: its tests do not use chil_core.testing.{cap}"
+    assert seen["z3"] == {"smt", "logic_program"} and seen["afinn"] == {"sentiment"}  # the scan finds them

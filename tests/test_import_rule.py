@@ -136,7 +136,7 @@ def test_every_capability_has_a_contract_and_a_suite_its_backends_subclass() -> 
     caps = re.compile(r"capability: ClassVar\[str\] = \"(\w+)\"|^class \w+\((\w+)Tool\)", re.M)
     bases = {"Sentiment": "sentiment", "Optimizer": "optimizer", "Fairness": "fairness", "Graph": "graph",
              "Voting": "voting", "Stereotype": "stereotype", "Embedding": "embedding", "Nlp": "nlp",
-             "VectorIndex": "vector_index", "FactStore": "fact_store"}
+             "VectorIndex": "vector_index", "FactStore": "fact_store", "Model": "model"}
     seen = {}
     for folder in sorted([*REPO.glob("plugins/tools/*"), *REPO.glob("plugins/models/*")]):
         served = {m.group(1) or bases.get(m.group(2), "") for p in folder.glob("src/**/*.py")
@@ -147,4 +147,4 @@ def test_every_capability_has_a_contract_and_a_suite_its_backends_subclass() -> 
             assert (REPO / "chil_core" / "capabilities" / f"{cap}.py").is_file(), f"{folder.name}: no contract for {cap!r}"
             assert (REPO / "chil_core" / "testing" / f"{cap}.py").is_file(), f"{folder.name}: no suite for {cap!r}"
             assert cap in suites, f"{folder.name}: its tests do not use chil_core.testing.{cap}"
-    assert seen["z3"] == {"smt", "logic_program"} and seen["afinn"] == {"sentiment"}  # the scan finds them
+    assert seen["z3"] == {"smt", "logic_program"} and seen["afinn"] == {"sentiment"} and seen["onnx"] == {"model"}

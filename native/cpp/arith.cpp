@@ -1532,6 +1532,38 @@ static nb::object py_extract(nb::handle text, i64 max_digits, i64 max_bits, i64 
     return out;
 }
 
+// the exact values of the first `max_tokens` tokens' numbers, as (numerator, denominator) pairs: what
+// framework._numbers reads from a prompt (a number too big to read is skipped); None when the text is not
+// ASCII or a value does not fit 64-bit rationals
+static nb::object py_numbers(nb::handle text, i64 max_digits, i64 max_tokens) {
+    const char* s;
+    int n;
+    if (!py || !ascii(text, s, n) || max_digits < 0) return nb::none();
+    std::vector<Tok> T;
+    tokenize(s, n, T);
+    Limits L{max_digits, 0, 0, 0, 0};
+    Ctx c{T, L};
+    nb::object out = steal(PyList_New(0));
+    size_t upto = std::min<size_t>(T.size(), (size_t)std::max<i64>(0, max_tokens));
+    for (size_t i = 0; i < upto; ++i) {
+        if (T[i].kind != K_NUM) continue;
+        Rat v;
+        int decimals;
+        if (!literal(c, T[i].text, v, decimals)) {
+            if (c.err == E_FALLBACK) return nb::none();
+            c.err = E_NONE;
+            continue;
+        }
+        PyObject* item = tuple({PyLong_FromLongLong(v.n), PyLong_FromLongLong(v.d)});
+        if (!item || PyList_Append(out.ptr(), item) < 0) {
+            Py_XDECREF(item);
+            throw nb::python_error();
+        }
+        Py_DECREF(item);
+    }
+    return out;
+}
+
 static Py_ssize_t slot_offset(PyObject* cls, const char* name) {
     PyObject* dict = ((PyTypeObject*)cls)->tp_dict;
     PyObject* descr = dict ? PyDict_GetItemString(dict, name) : nullptr;  // borrowed
@@ -1585,6 +1617,8 @@ NB_MODULE(_arith, m) {
           "max_depth"_a, "rounding"_a, "steps._line_steps of an ASCII line; None when the Python path must decide.");
     m.def("extract", &py_extract, "text"_a, "max_digits"_a, "max_bits"_a, "max_exponent"_a, "max_ops"_a, "max_depth"_a,
           "rounding"_a, "steps.extract_steps of a normalized ASCII text, before deduplication; None for any other text.");
+    m.def("numbers", &py_numbers, "text"_a, "max_digits"_a, "max_tokens"_a,
+          "(numerator, denominator) of every readable number among the first max_tokens tokens; None: use Python.");
     m.def("fraction", [](i64 n, i64 d) -> nb::object {
         Rat r;
         if (!py || d == 0 || !mk(n, d, r)) return nb::none();

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chil_plugin_empirical import expr, native, steps
+from chil_plugin_empirical import expr, framework, native, steps
 from chil_plugin_empirical.expr import Limits
 from chil_plugin_empirical.framework import EmpiricalFramework
 from hypothesis import HealthCheck, given, settings
@@ -71,11 +71,13 @@ def check(texts: list[str], limits: list[Limits] | None = None) -> int:
     readings: dict[bool, list[Any]] = {}
     for on in (False, True):
         native.activate(on)
-        readings[on] = [(expr.tokenize(t), [_steps(t, lim, r) for lim in limits for r in (True, False)]) for t in texts]
+        readings[on] = [(expr.tokenize(t), [_steps(t, lim, r) for lim in limits for r in (True, False)],
+                         [framework._numbers(t, lim) for lim in limits]) for t in texts]
     native.activate(True)
     for text, py, nat in zip(texts, readings[False], readings[True], strict=True):
         assert nat[0] == py[0], f"tokens differ on {text!r}"
         assert nat[1] == py[1], f"steps differ on {text!r}:\npython {py[1]}\nnative {nat[1]}"
+        assert nat[2] == py[2], f"numbers read differently from {text!r}"
     return len(texts) * len(limits) * 2
 
 
@@ -99,14 +101,14 @@ def _validity_texts(rows: list[dict[str, str]]) -> list[str]:
     return out
 
 
-def _results(texts: list[str], answers: list[str]) -> list[tuple[Any, ...]]:
+def _results(texts: list[str], answers: list[str], prompts: list[str]) -> list[tuple[Any, ...]]:
     fw = EmpiricalFramework()
     ctx = DirectContext({})
     loop = asyncio.new_event_loop()
     try:
         out = []
-        for i, (text, ans) in enumerate(zip(texts, answers, strict=True)):
-            rec = to_record({"id": str(i), "prompt": "", "completion": text, "reference": {"answer": ans}})
+        for i, (text, ans, prompt) in enumerate(zip(texts, answers, prompts, strict=True)):
+            rec = to_record({"id": str(i), "prompt": prompt, "completion": text, "reference": {"answer": ans}})
             r = loop.run_until_complete(fw.score(rec, ctx))
             out.append((r.status, r.score, r.verdict, r.components, [(e.kind, e.text, e.data) for e in r.evidence]))
         return out
@@ -121,10 +123,12 @@ def _framework_agrees(rows: list[dict[str, str]]) -> None:
     texts = _validity_texts(rows)
     answers = [validity.gold_answer(r["answer"]) for r in rows]
     answers = (answers * (len(texts) // len(answers) + 1))[: len(texts)]
+    prompts = [r["question"] for r in rows] * (len(texts) // len(rows) + 1)
+    prompts = prompts[: len(texts)]
     native.activate(False)
-    py = _results(texts, answers)
+    py = _results(texts, answers, prompts)
     native.activate(True)
-    nat = _results(texts, answers)
+    nat = _results(texts, answers, prompts)
     for text, a, b in zip(texts, py, nat, strict=True):
         assert a == b, f"framework results differ on {text!r}"
 

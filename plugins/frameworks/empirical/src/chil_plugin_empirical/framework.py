@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chil_core import Context, Evidence, Framework, FrameworkResult, Record, ToolCall, ToolResult
 from chil_core.failures import failure_cause, tool_failure
+from chil_plugin_empirical import expr as _expr
 from chil_plugin_empirical.answer import answers_match, find_answer, reference_answer
 from chil_plugin_empirical.claims import DEFAULT_RELATION_PATTERNS, Claim, metadata_claims, sentence_claims
 from chil_plugin_empirical.expr import Limits, parse_literal, to_json, tokenize
@@ -345,6 +346,16 @@ def _grounded(steps: list[Step], prompt: str, limits: Limits) -> list[bool]:
 
 
 def _numbers(text: str, limits: Limits) -> set[tuple[int, int]]:
+    native = _expr._native
+    if native is not None:
+        found = native.numbers(text, limits.max_digits, 10_000)
+        if found is not None:
+            return set(found)
+    return _numbers_py(text, limits)
+
+
+def _numbers_py(text: str, limits: Limits) -> set[tuple[int, int]]:
+    """:func:`_numbers` in pure Python: the reference of the C++ kernel."""
     out: set[tuple[int, int]] = set()
     for tok in tokenize(text)[:10_000]:
         if tok[0] == "num":

@@ -1575,6 +1575,8 @@ static Py_ssize_t slot_offset(PyObject* cls, const char* name) {
 
 static void py_init(nb::handle fraction_cls, nb::handle one, nb::handle hundredth) {
     if (!PyType_Check(fraction_cls.ptr())) throw std::invalid_argument("fraction_cls must be a type");
+    if (py && (PyObject*)py->fraction == fraction_cls.ptr() && py->one == one.ptr() && py->hundredth == hundredth.ptr())
+        return;  // already set up with these objects (activate() may run many times)
     Py* p = new Py();  // lives as long as the interpreter (never freed: no teardown-order issues)
     p->fraction = (PyTypeObject*)fraction_cls.ptr();
     Py_INCREF(p->fraction);

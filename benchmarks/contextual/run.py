@@ -47,6 +47,13 @@ def row(section: str, what: str, value: Any, target: str = "", note: str = "") -
     print(f"  {section:11s} {what:48s} {value if not isinstance(value, float) else round(value, 4)}", file=sys.stderr)
 
 
+def load() -> str:
+    """The 1-minute load average, printed next to every timing (the machine is shared)."""
+    import os
+
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
 def spearman(a: list[float], b: list[float]) -> float:
     import numpy as np
 
@@ -160,24 +167,28 @@ def throughput(n: int, sample: int) -> None:
     ctx = DirectContext({"sentiment": AfinnSentiment(), "embedding": WordLlamaEmbedding()})
     recs = [to_record(r) for r in records]
     loop = asyncio.new_event_loop()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for rec in recs:
         loop.run_until_complete(fw.score(rec, ctx))
     naive = len(recs) / (time.perf_counter() - t0)
+    naive_cpu = len(recs) / (time.process_time() - c0)
     loop.close()
     ctx.close()
-    row("throughput", "naive per-record loop, records/s", naive, "", f"n={n}")
+    row("throughput", "naive per-record loop, records/s", naive, "", f"n={n}; {naive_cpu:.0f} per CPU-second; {load()}")
     cfg = {"cache": {"enabled": True, "path": None}, "scheduler": {"max_batch": 256, "max_wait_ms": 1}}
     with Scorer.from_config(cfg, frameworks=["contextual"]) as scorer:
         scorer.score(records[:1])
-        rates = []
+        rates, cpu = [], []
         for _ in range(2):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for i in range(0, len(records), 256):
                 scorer.score(records[i : i + 256])
             rates.append(len(records) / (time.perf_counter() - t0))
-    row("throughput", "Scorer cold cache, records/s", rates[0], ">= 2000", f"{rates[0] / naive:.2f}x naive")
-    row("throughput", "Scorer warm cache, records/s", rates[1], "", f"{rates[1] / naive:.2f}x naive")
+            cpu.append(len(records) / (time.process_time() - c0))
+    row("throughput", "Scorer cold cache, records/s", rates[0], ">= 2000",
+        f"{rates[0] / naive:.2f}x naive; {cpu[0]:.0f} per CPU-second ({cpu[0] / naive_cpu:.2f}x naive); {load()}")
+    row("throughput", "Scorer warm cache, records/s", rates[1], "",
+        f"{rates[1] / naive:.2f}x naive; {cpu[1]:.0f} per CPU-second; {load()}")
     fresh = mixed_records(sample, seed=9)
     for r in fresh:
         r["id"] = "lat" + r["id"]
@@ -190,7 +201,7 @@ def throughput(n: int, sample: int) -> None:
                 scorer.score([r])
                 lat.append((time.perf_counter() - t0) * 1000)
             row("throughput", f"latency per evaluation, {label}, p50 / p99 ms",
-                f"{percentile(lat, 50):.2f} / {percentile(lat, 99):.2f}", "p99 < 50", f"n={sample}")
+                f"{percentile(lat, 50):.2f} / {percentile(lat, 99):.2f}", "p99 < 50", f"n={sample}; {load()}")
 
 
 def hostile() -> None:

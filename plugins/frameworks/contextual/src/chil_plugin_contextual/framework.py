@@ -34,13 +34,16 @@ abstains (see :mod:`chil_core.failures`).
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chil_core import Evidence, Framework, FrameworkResult, Record, ToolCall, ToolResult
 from chil_core.failures import tool_failure
-from chil_plugin_contextual.text import Reading, content_words, grounding_items, read_completion
+from chil_plugin_contextual.text import (PassageFacts, Reading, content_words, grounding_items, normalized_sources,
+                                         read_completion)
 
 LABELS = ("positive", "negative", "neutral")
 
@@ -99,69 +102,163 @@ def _texts(value: Any, field: str, problems: list[str]) -> list[str]:
     return []
 
 
+class _Shared:
+    """What a record's prompt context gives, computed once and shared by the records of a GRPO group
+    (same prompt, context and passage): normalised sources, context words, passage facts."""
+
+    __slots__ = ("ctx_words", "facts", "last", "source_norm", "whole")
+
+    def __init__(self, prompt: str, context: list[str], passage: list[str]) -> None:
+        self.source_norm = normalized_sources([prompt, *context])
+        self.last = context[-1] if context else ""
+        self.whole = " ".join(context)
+        self.ctx_words = frozenset(content_words(self.whole)) if context else frozenset()
+        self.facts = PassageFacts.of("\n".join(passage)) if passage else None
+
+
+class _Prepared:
+    """One record read and planned by :meth:`ContextualFramework.extract`, finished by ``judge``."""
+
+    __slots__ = ("ask", "calls", "done", "evidence", "plan", "reading", "shared")
+
+    def __init__(self) -> None:
+        self.done: FrameworkResult | None = None
+        self.calls: list[ToolCall] = []
+        self.plan: dict[str, Any] = {}
+
+
 class ContextualFramework(Framework):
-    """Tone (sentiment), relevance to the dialogue (embeddings), grounding in a passage."""
+    """Tone (sentiment), relevance to the dialogue (embeddings), grounding in a passage.
+
+    One round of tool calls per record (``extract`` → the scheduler batches the sentiment, embedding
+    and vector-index calls of every record in flight → ``judge``), so the scorer's bulk path serves it:
+    no coroutine per record.  What the prompt context gives (:class:`_Shared`) is computed once per
+    distinct context and kept in a small LRU."""
 
     name: ClassVar[str] = "contextual"
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = "0.2.0"
     description: ClassVar[str] = "Does it fit its situation? Tone asked for, relevance to the context, grounding in a passage."
     capabilities: ClassVar[dict[str, bool]] = {"sentiment": False, "embedding": False, "vector_index": False}
     default_tools: ClassVar[dict[str, str]] = {"sentiment": "afinn", "embedding": "wordllama", "vector_index": "faiss"}
     default_weight: ClassVar[float] = 1.0
+    #: the result depends on these only: equal completions of a GRPO group (ids differ) are scored once
+    reads: ClassVar[tuple[str, ...]] = ("prompt", "completion", "metadata")
     Options: ClassVar[type[BaseModel]] = ContextualOptions
+    SHARED_SIZE: ClassVar[int] = 512
+    PENDING_SIZE: ClassVar[int] = 65_536
 
     options: ContextualOptions
 
-    async def score(self, record: Record, ctx: Any) -> FrameworkResult:
+    def __init__(self, options: BaseModel | None = None) -> None:
+        super().__init__(options)
+        self._shared: OrderedDict[Any, _Shared] = OrderedDict()
+        self._pending: dict[int, tuple[Record, _Prepared]] = {}
+        self._lock = threading.Lock()
+
+    # -- one round: extract -> calls -> judge ---------------------------------------------------
+    def extract(self, record: Record) -> list[ToolCall]:
+        prep = self._prepare(record)
+        if prep.done is None:
+            with self._lock:
+                if len(self._pending) >= self.PENDING_SIZE:  # records extracted but never judged (timeouts)
+                    self._pending.clear()
+                self._pending[id(record)] = (record, prep)
+        return prep.calls
+
+    def judge(self, record: Record, calls: list[ToolCall], results: list[ToolResult]) -> FrameworkResult:
+        with self._lock:
+            entry = self._pending.pop(id(record), None)
+        prep = entry[1] if entry is not None and entry[0] is record else self._prepare(record)
+        if prep.done is not None:
+            return prep.done
+        return self._finish(prep, results)
+
+    def _shared_for(self, record: Record, ask: _Ask) -> _Shared:
+        key = (record.prompt, tuple(ask.context), tuple(ask.passage))
+        with self._lock:
+            got = self._shared.get(key)
+            if got is not None:
+                self._shared.move_to_end(key)
+                return got
+        got = _Shared(record.prompt, ask.context, ask.passage)
+        with self._lock:
+            self._shared[key] = got
+            if len(self._shared) > self.SHARED_SIZE:
+                self._shared.popitem(last=False)
+        return got
+
+    def _prepare(self, record: Record) -> _Prepared:
+        prep = _Prepared()
         ask = _Ask(record)
+        prep.ask = ask
         if ask.problems:
-            return FrameworkResult.abstained("; ".join(ask.problems), cause="infrastructure")
+            prep.done = FrameworkResult.abstained("; ".join(ask.problems), cause="infrastructure")
+            return prep
         if not ask.anything:
-            return FrameworkResult.abstained("the record asks no tone, context or passage: outside this framework's scope")
-        for cap, needed in (("sentiment", ask.tone is not None), ("embedding", bool(ask.context)),
-                            ("vector_index", ask.retrieve is not None)):
-            if needed and not ctx.has(cap):
-                return FrameworkResult.abstained(f"no {cap} backend is configured", cause="infrastructure")
+            prep.done = FrameworkResult.abstained("the record asks no tone, context or passage: outside this framework's scope")
+            return prep
         o = self.options
-        retrieved: list[Evidence] = []
+        shared = prep.shared = self._shared_for(record, ask)
+        reading = prep.reading = read_completion(record.completion, [], o.max_chars, o.max_sentences, shared.source_norm)
+        prep.evidence = _reading_evidence(reading)
+        if not reading.kept:
+            comps = {k: 0.0 for k in _asked_components(ask)}
+            prep.done = FrameworkResult.scored(0.0, components=comps, verdict="no_answer", evidence=prep.evidence,
+                                               explanation="the record asks for an answer and the completion gives none of its own")
+            return prep
+        calls, plan = prep.calls, prep.plan
         if ask.retrieve is not None:
-            res = await ctx.call("vector_index", "search", {"queries": [ask.retrieve[:4000]], "k": o.retrieve_k})
+            plan["retrieve"] = len(calls)
+            calls.append(ToolCall(capability="vector_index", op="search", payload={"queries": [ask.retrieve[:4000]], "k": o.retrieve_k}))
+        if ask.tone is not None:
+            texts = list(dict.fromkeys([reading.text, *reading.kept]))
+            plan["tone"] = (len(calls), [texts.index(t) for t in [reading.text, *reading.kept]])
+            calls += [ToolCall(capability="sentiment", op="polarity", payload={"text": t}) for t in texts]
+        if ask.context:
+            last, whole = shared.last, shared.whole
+            pairs = [[reading.text, last], [reading.text, whole]]
+            for s in reading.kept:
+                pairs += [[s, last], [s, whole]]
+            plan["relevance"] = len(calls)
+            calls.append(ToolCall(capability="embedding", op="similarity", payload={"pairs": pairs}))
+        return prep
+
+    def _finish(self, prep: _Prepared, results: list[ToolResult]) -> FrameworkResult:
+        ask, reading, plan = prep.ask, prep.reading, prep.plan
+        evidence = list(prep.evidence)
+        facts = prep.shared.facts
+        if "retrieve" in plan:
+            res = results[plan["retrieve"]]
             if not res.ok:  # the query is the record's, not the completion's: an infrastructure failure
                 return tool_failure(res, "vector_index", completion_input=False)
             hits = res.value["hits"][0]
             if not hits:
                 return FrameworkResult.abstained("the index returned no passage for this record", cause="infrastructure")
             ask.passage = [h["text"] for h in hits]
-            retrieved.append(Evidence(kind="retrieved", text=f"{len(hits)} passage(s) retrieved from {ctx.backend('vector_index')}",
-                                      data={"ids": [h["id"] for h in hits], "scores": [h["score"] for h in hits]}))
-        sources = [record.prompt, *ask.context]
-        reading = read_completion(record.completion, sources, o.max_chars, o.max_sentences)
-        evidence = retrieved + _reading_evidence(reading)
-        if not reading.kept:
-            comps = {k: 0.0 for k in _asked_components(ask)}
-            return FrameworkResult.scored(0.0, components=comps, verdict="no_answer", evidence=evidence,
-                                          explanation="the record asks for an answer and the completion gives none of its own")
-        calls, plan = self._calls(ask, reading)
-        results = await ctx.call_many(calls) if calls else []
-        for call, res in zip(calls, results, strict=True):
-            if not res.ok:
+            facts = PassageFacts.of("\n".join(ask.passage))
+            evidence.insert(0, Evidence(kind="retrieved", text=f"{len(hits)} passage(s) retrieved from {res.backend or 'the index'}",
+                                        data={"ids": [h["id"] for h in hits], "scores": [h["score"] for h in hits]}))
+        for call, res in zip(prep.calls, results, strict=True):
+            if not res.ok and call.capability != "vector_index":
                 return tool_failure(res, call.capability, completion_input=True, evidence=evidence)
         parts: dict[str, float] = {}
         comps: dict[str, float] = {}
         verdicts: list[str] = []
         if ask.tone is not None:
-            s, c, v = self._tone(ask.tone, [r.value for r in results[plan["tone"]]])
+            first, order = plan["tone"]
+            values = [results[first + j].value for j in order]
+            s, c, v = self._tone(ask.tone, values)
             parts["tone"] = s
             comps |= c
             verdicts.append(v)
             evidence.append(Evidence(kind="tone", text=f"asked {ask.tone!r}; read {v} (polarity {c['tone_polarity']:+.3f})",
-                                     data={"backend": ctx.backend("sentiment")}))
+                                     data={"backend": results[first].backend}))
         if ask.context:
-            s, c = self._relevance(ask, reading, results[plan["relevance"]].value)
+            s, c = self._relevance(prep.shared, reading, results[plan["relevance"]].value)
             parts["relevance"] = s
             comps |= c
-        if ask.passage:
-            s, c, v, ev = self._grounding(ask, reading)
+        if ask.passage and facts is not None:
+            s, c, v, ev = self._grounding(facts, reading)
             parts["grounding"] = s
             comps |= c
             verdicts.append(v)
@@ -171,23 +268,6 @@ class ContextualFramework(Framework):
         if not verdicts:
             verdict = "relevant" if score >= 0.5 else "off_topic"
         return FrameworkResult.scored(score, components=comps, verdict=verdict, evidence=evidence)
-
-    # -- calls -------------------------------------------------------------------------------
-    def _calls(self, ask: _Ask, reading: Reading) -> tuple[list[ToolCall], dict[str, Any]]:
-        calls: list[ToolCall] = []
-        plan: dict[str, Any] = {}
-        if ask.tone is not None:
-            texts = [reading.text, *reading.kept]
-            plan["tone"] = slice(len(calls), len(calls) + len(texts))
-            calls += [ToolCall(capability="sentiment", op="polarity", payload={"text": t}) for t in texts]
-        if ask.context:
-            last, whole = ask.context[-1], " ".join(ask.context)
-            pairs = [[reading.text, last], [reading.text, whole]]
-            for s in reading.kept:
-                pairs += [[s, last], [s, whole]]
-            plan["relevance"] = len(calls)
-            calls.append(ToolCall(capability="embedding", op="similarity", payload={"pairs": pairs}))
-        return calls, plan
 
     # -- tone --------------------------------------------------------------------------------
     def _tone(self, target: str | float, values: list[dict[str, Any]]) -> tuple[float, dict[str, float], str]:
@@ -215,27 +295,26 @@ class ContextualFramework(Framework):
         return score, {"tone_match": float(match), "tone_margin": round(margin, 6), "tone_polarity": p}, read
 
     # -- relevance ---------------------------------------------------------------------------
-    def _relevance(self, ask: _Ask, reading: Reading, value: dict[str, Any]) -> tuple[float, dict[str, float]]:
+    def _relevance(self, shared: _Shared, reading: Reading, value: dict[str, Any]) -> tuple[float, dict[str, float]]:
         w = self.options.last_turn_weight
         s = value["scores"]
         whole = w * s[0] + (1 - w) * s[1]
         per = [w * s[i] + (1 - w) * s[i + 1] for i in range(2, len(s), 2)]
         weakest = min(per) if per else whole
-        ctx_words = set(content_words(" ".join(ask.context)))
+        ctx_words = shared.ctx_words
         mine = content_words(reading.text)
         keywords = sum(x in ctx_words for x in mine) / len(mine) if mine else 0.0
         score = max(0.0, min(1.0, weakest))
         return score, {"relevance": round(score, 6), "relevance_embedding": round(whole, 6), "relevance_keywords": round(keywords, 6)}
 
     # -- grounding ---------------------------------------------------------------------------
-    def _grounding(self, ask: _Ask, reading: Reading) -> tuple[float, dict[str, float], str, list[Evidence]]:
-        passage = "\n".join(ask.passage)
-        items = grounding_items(reading.kept, passage, self.options.max_items)
+    def _grounding(self, facts: PassageFacts, reading: Reading) -> tuple[float, dict[str, float], str, list[Evidence]]:
+        items = grounding_items(reading.kept, facts, self.options.max_items)
         evidence = [Evidence(kind="unsupported", text=f"{it.kind} {it.text!r} is not in the passage",
                              data={"kind": it.kind, "text": it.text, "sentence": it.sentence})
                     for it in items if not it.supported][:20]
         if not items:
-            pw = set(content_words(passage))
+            pw = facts.content
             mine = content_words(reading.text)
             coverage = sum(x in pw for x in mine) / len(mine) if mine else 0.0
             return 0.5 * coverage, {"grounded_fraction": 0.0, "grounding_items": 0.0, "passage_coverage": round(coverage, 6)}, \

@@ -68,11 +68,12 @@ def content_words(text: str) -> list[str]:
     return [w for w in words(text) if w not in STOPWORDS and (len(w) >= 3 or any(c.isdigit() for c in w))]
 
 
-def _is_filler(s: str) -> bool:
+def _is_filler(s: str, ws: list[str] | None = None) -> bool:
     """No alphabetic content word, and either no number or an equation (``1 = 1.``, ``2 + 2 = 4.``); a
-    bare number (``1990.``) is an answer, not filler."""
-    if any(any(c.isalpha() for c in w) for w in content_words(s)):
-        return False
+    bare number (``1990.``) is an answer, not filler.  ``ws``: :func:`words` of ``s`` when known."""
+    for w in words(s) if ws is None else ws:
+        if not w.isdigit() and w not in STOPWORDS and (len(w) >= 3 or not w.isalpha()) and any(c.isalpha() for c in w):
+            return False
     return "=" in s or not any(c.isdigit() for c in s)
 
 
@@ -95,16 +96,25 @@ class Reading:
         return " ".join(self.kept)
 
 
-def read_completion(completion: str, sources: list[str], max_chars: int, max_sentences: int) -> Reading:
+def normalized_sources(sources: list[str]) -> list[str]:
+    """``sources`` as :func:`read_completion` compares with them (computed once per prompt context)."""
+    return [" " + _norm_sentence(s) + " " for s in sources if s]
+
+
+def read_completion(completion: str, sources: list[str], max_chars: int, max_sentences: int,
+                    source_norm: list[str] | None = None) -> Reading:
     """Split ``completion`` into sentences and sort them: ``copied`` (a sentence of three or more words
     found verbatim, up to case and punctuation, in one of ``sources``: restating the prompt earns
-    nothing), ``filler`` (:func:`_is_filler`: ``1 = 1.``, ``x = x.``), repeats (counted once), ``kept``."""
+    nothing), ``filler`` (:func:`_is_filler`: ``1 = 1.``, ``x = x.``), repeats (counted once), ``kept``.
+    ``source_norm``: :func:`normalized_sources` of ``sources``, when the caller has it already."""
     out = Reading(truncated=len(completion) > max_chars)
     text = clean(completion[:max_chars])
-    source_norm = [" " + _norm_sentence(s) + " " for s in sources if s]
+    if source_norm is None:
+        source_norm = normalized_sources(sources)
     seen: set[str] = set()
     for s in sentences(text):
-        key = _norm_sentence(s)
+        ws = words(s)
+        key = " ".join(ws)
         if not key:
             out.filler.append(s)
             continue
@@ -112,9 +122,9 @@ def read_completion(completion: str, sources: list[str], max_chars: int, max_sen
             out.repeated += 1
             continue
         seen.add(key)
-        if len(key.split()) >= 3 and any(f" {key} " in src for src in source_norm):
+        if len(ws) >= 3 and any(f" {key} " in src for src in source_norm):
             out.copied.append(s)
-        elif _is_filler(s):
+        elif _is_filler(s, ws):
             out.filler.append(s)
         elif len(out.kept) < max_sentences:
             out.kept.append(s)
@@ -178,12 +188,25 @@ class Item:
     sentence: int
 
 
-def grounding_items(kept: list[str], passage: str, max_items: int) -> list[Item]:
+@dataclass(frozen=True)
+class PassageFacts:
+    """What grounding compares with, read once per passage (a GRPO group shares it)."""
+
+    numbers: frozenset[Decimal]
+    words: frozenset[str]
+    content: frozenset[str]
+
+    @classmethod
+    def of(cls, passage: str) -> PassageFacts:
+        return cls(frozenset(passage_numbers(passage)), frozenset(words(passage)), frozenset(content_words(passage)))
+
+
+def grounding_items(kept: list[str], passage: str | PassageFacts, max_items: int) -> list[Item]:
     """Every number and named entity of the kept sentences, each marked supported when the passage
     states it: a number equal in value (``1,000`` = ``1000``, ``three`` = ``3``), an entity whose every
     word occurs in the passage (case-insensitive; ``Elbe River`` vs ``the upper Elbe river``)."""
-    pnums = passage_numbers(passage)
-    pwords = set(words(passage))
+    facts = passage if isinstance(passage, PassageFacts) else PassageFacts.of(passage)
+    pnums, pwords = facts.numbers, facts.words
     items: list[Item] = []
     for i, s in enumerate(kept):
         for m in _NUM_RE.finditer(s):

@@ -9,8 +9,10 @@ unavailable (never downloads) when they are missing.  Vectors can be cut to 64 o
 Pooling is done here rather than by ``WordLlamaInference.embed``: that pads every text of a batch to
 the longest one, so one 20 kB completion would cost a (batch × 5k tokens × 256) tensor; here the token
 ids of the whole batch are concatenated and averaged per text with one ``np.add.reduceat``
-(same vectors, checked by the tests, linear memory).  The loaded model is shared by every instance in
-a process.
+(same vectors, checked by the tests, linear memory).  The sum is one sparse (texts × vocabulary token
+counts) @ (vocabulary × dim) product (scipy CSR): no (tokens × dim) temporary, about 2 µs a sentence
+against 55 µs for gathering the token rows and ``np.add.reduceat``.  The loaded model is shared by
+every instance in a process.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ class WordLlamaEmbedding(EmbeddingTool):
     Options: ClassVar[type[WordLlamaOptions]] = WordLlamaOptions  # type: ignore[assignment]
     max_batch: ClassVar[int] = 512
     priority: ClassVar[int] = 10
-    requires_modules: ClassVar[dict[str, str]] = {"wordllama": "wordllama", "numpy": "numpy"}
+    requires_modules: ClassVar[dict[str, str]] = {"wordllama": "wordllama", "numpy": "numpy", "scipy": "scipy"}
     options: WordLlamaOptions
 
     _model: Any = None
@@ -115,12 +117,15 @@ class WordLlamaEmbedding(EmbeddingTool):
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not lengths.any():
             return out
+        from scipy.sparse import csr_matrix
+
         ids = np.concatenate([np.asarray(e.ids, dtype=np.int64) for e in encodings if e.ids])
         np.clip(ids, 0, self._matrix.shape[0] - 1, out=ids)
+        indptr = np.concatenate(([0], np.cumsum(lengths)))
+        counts = csr_matrix((np.ones(len(ids), dtype=np.float32), ids, indptr), shape=(len(texts), self._matrix.shape[0]))
+        sums = np.asarray(counts @ self._matrix, dtype=np.float32)
         nonempty = lengths > 0
-        starts = np.concatenate(([0], np.cumsum(lengths[nonempty])[:-1]))
-        sums = np.add.reduceat(self._matrix[ids], starts, axis=0)
-        out[nonempty] = sums / lengths[nonempty][:, None]
+        out[nonempty] = sums[nonempty] / lengths[nonempty][:, None]
         return out
 
     def close(self) -> None:

@@ -44,7 +44,8 @@ CAUSES: tuple[str, ...] = ("completion", "infrastructure")
 #: error texts (from the scheduler and worker pool) that mean the machinery failed, not the input.
 INFRASTRUCTURE_ERRORS: tuple[str, ...] = (
     "worker crashed", "worker died", "worker did not start", "backend failed to start", "scheduler:",
-    "no backend configured", "has no op", "backend returned",
+    "no backend configured", "has no op", "backend returned", "backend did not start",
+    "waiting for a CPU",  # a timeout while the machine starved the backend (chil_core.scheduler.STARVED)
 )
 
 

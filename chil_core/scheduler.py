@@ -55,6 +55,56 @@ class BatchFailure(Exception):
         self.splittable = splittable
 
 
+#: the error text of a timeout that the machine, not the call, caused (chil_core.failures counts it as
+#: an infrastructure failure: not the completion's doing)
+STARVED = "waiting for a CPU"
+
+
+def _sched(task: str) -> tuple[float, float, int] | None:
+    """(CPU seconds, seconds spent waiting for a CPU, voluntary context switches) of a thread or a
+    process's main thread (``task``: ``/proc/<pid>`` or ``/proc/self/task/<tid>``); None where the
+    kernel does not say."""
+    try:
+        with open(f"{task}/schedstat", "rb") as fh:
+            cpu_ns, wait_ns = fh.read().split()[:2]
+        with open(f"{task}/status", "rb") as fh:
+            status = fh.read()
+        at = status.index(b"voluntary_ctxt_switches:")
+        voluntary = int(status[at + 24 : status.index(b"\n", at)])
+        return int(cpu_ns) / 1e9, int(wait_ns) / 1e9, voluntary
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _starved(task: str, before: tuple[float, float, int] | None, timeout: float) -> float | None:
+    """When a call overran ``timeout`` because the machine kept its thread from a CPU, how long that
+    thread did not run; else None (the call's own doing, as far as anyone can tell).
+
+    Starved: the thread waited at least half the timeout for a CPU, or it ran for less than half the
+    timeout without ever blocking (no voluntary context switch: it was runnable all along; the kernel
+    adds a wait still in progress to the first figure only once the thread runs again).  A thread that
+    blocked (I/O, a lock, a child process, sleep) is never called starved: conservative, a hostile
+    completion cannot pass its own timeout off as the machine's."""
+    if before is None:
+        return None
+    after = _sched(task)
+    if after is None:
+        return None
+    ran, waited, blocked = after[0] - before[0], after[1] - before[1], after[2] - before[2]
+    if waited >= timeout / 2:
+        return waited
+    if blocked == 0 and ran < timeout / 2:
+        return timeout - ran
+    return None
+
+
+def _timeout_message(timeout: float, waited: float | None, rest: str = "") -> str:
+    if waited is None:
+        return f"backend call exceeded {timeout:g}s{rest}"
+    return (f"backend call exceeded {timeout:g}s while {STARVED} for {waited:.2f}s of it (the machine was "
+            f"overloaded: not the call's doing){rest}")
+
+
 def _as_result(item: Any, backend: str) -> ToolResult:
     if isinstance(item, ToolResult):
         if item.backend is None:
@@ -70,29 +120,40 @@ class InlineRunner:
     def __init__(self, factory: Any) -> None:
         self.tool: Tool = factory()
 
-    async def run(self, calls: list[ToolCall], timeout: float) -> list[Any]:
+    def run_now(self, calls: list[ToolCall]) -> list[Any]:
         try:
             return list(self.tool.run_batch(calls))
         except Exception as exc:  # noqa: BLE001
             log.debug("%s: inline batch of %d call(s) raised", getattr(self.tool, "name", "?"), len(calls), exc_info=True)
             raise BatchFailure("error", f"{type(exc).__name__}: {exc}") from None
 
+    async def run(self, calls: list[ToolCall], timeout: float) -> list[Any]:
+        return self.run_now(calls)
+
     def close(self) -> None:
         self.tool.close()
+
+
+class _StartFailed(Exception):
+    """The backend's ``start`` raised in a runner thread."""
 
 
 class ThreadRunner:
     """A thread pool; each thread owns its own tool instance (no shared non-thread-safe handles).
 
-    A batch that overruns its timeout is reported as a timeout and the pool is replaced, so later
-    batches never queue behind the stuck thread; that thread cannot be killed and is abandoned, so
-    backends that can hang for good should use ``process`` isolation.
+    A batch's timeout counts from when its thread has the tool ready: queueing behind other batches
+    and starting the backend (``Tool.start``: loading a model, opening a store) are not the batch's
+    time.  A backend that does not start within ``start_timeout`` or whose ``start`` raises fails the
+    batch as an infrastructure error.  A batch that overruns its timeout is reported as a timeout and
+    the pool is replaced, so later batches never queue behind the stuck thread; that thread cannot be
+    killed and is abandoned, so backends that can hang for good should use ``process`` isolation.
     """
 
-    def __init__(self, factory: Any, threads: int, name: str) -> None:
+    def __init__(self, factory: Any, threads: int, name: str, start_timeout: float = 120.0) -> None:
         self.factory = factory
         self.threads = threads
         self.name = name
+        self.start_timeout = start_timeout
         self.abandoned = 0
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"chil-{name}")
         self.local = threading.local()
@@ -101,41 +162,67 @@ class ThreadRunner:
         self.tools: weakref.WeakSet[Tool] = weakref.WeakSet()
         self._lock = threading.Lock()
 
-    def _run(self, calls: list[ToolCall]) -> list[Any]:
+    def _tool(self) -> Tool:
         tool = getattr(self.local, "tool", None)
         if tool is None:
-            tool = self.local.tool = self.factory()
+            try:
+                tool = self.factory()
+            except Exception as exc:  # noqa: BLE001
+                raise _StartFailed(f"{type(exc).__name__}: {exc}") from exc
+            self.local.tool = tool
             with self._lock:
                 self.tools.add(tool)
-        return list(tool.run_batch(calls))
+        return tool
+
+    def _replace_pool(self) -> None:
+        self.abandoned += 1
+        self.pool.shutdown(wait=False, cancel_futures=False)
+        self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=f"chil-{self.name}")
 
     async def run(self, calls: list[ToolCall], timeout: float) -> list[Any]:
         loop = asyncio.get_running_loop()
-        started: list[float] = []
+        #: [picked up] then [picked up, started, schedstat path, CPU wait at start], written by the thread
+        phase: list[Any] = []
 
         def job() -> list[Any]:
-            started.append(time.monotonic())
-            return self._run(calls)
+            phase.append(time.monotonic())
+            tool = self._tool()  # start-up, the first time on this thread: not the batch's time
+            task = f"/proc/self/task/{threading.get_native_id()}"
+            phase.extend((time.monotonic(), task, _sched(task)))
+            return list(tool.run_batch(calls))
 
-        fut = _guarded_wrap(loop, self.pool.submit(job))
+        cf = self.pool.submit(job)
+        fut = _guarded_wrap(loop, cf)
         try:
-            # the clock starts when a thread picks the batch up, not when it was queued
             done, _ = await asyncio.wait({fut}, timeout=timeout)
-            while not done and not started:
-                done, _ = await asyncio.wait({fut}, timeout=timeout)
-            if not done:
-                left = started[0] + timeout - time.monotonic()
-                done, _ = await asyncio.wait({fut}, timeout=max(left, 0.0))
-            if not done:
-                raise TimeoutError
+            while not done:
+                now = time.monotonic()
+                if not phase:  # queued behind other batches: the clock has not started
+                    done, _ = await asyncio.wait({fut}, timeout=timeout)
+                elif len(phase) < 2:  # the thread is starting the backend
+                    if now - phase[0] >= self.start_timeout:
+                        self._replace_pool()
+                        log.warning("%s: the backend did not start within %gs; its thread is abandoned", self.name, self.start_timeout)
+                        raise BatchFailure("error", f"backend did not start within {self.start_timeout:g}s", splittable=False)
+                    done, _ = await asyncio.wait({fut}, timeout=min(0.05, timeout))
+                elif (left := phase[1] + timeout - now) > 0:
+                    done, _ = await asyncio.wait({fut}, timeout=left)
+                elif cf.done():  # finished in time; the event loop was late to hear of it
+                    return cf.result()
+                else:
+                    raise TimeoutError
             return fut.result()
         except TimeoutError:
-            self.abandoned += 1
-            log.warning("%s: a batch of %d call(s) overran %gs; its thread is abandoned and the pool replaced",
-                        self.name, len(calls), timeout)
-            self.pool.shutdown(wait=False, cancel_futures=False)
-            self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=f"chil-{self.name}")
-            raise BatchFailure("timeout", f"backend call exceeded {timeout:g}s") from None
+            waited = _starved(phase[2], phase[3], timeout) if len(phase) == 4 else None
+            self._replace_pool()
+            log.warning("%s: a batch of %d call(s) overran %gs%s; its thread is abandoned and the pool replaced",
+                        self.name, len(calls), timeout, f" ({STARVED} for {waited:.2f}s)" if waited is not None else "")
+            raise BatchFailure("timeout", _timeout_message(timeout, waited)) from None
+        except _StartFailed as exc:
+            log.warning("%s: the backend failed to start: %s", self.name, exc)
+            raise BatchFailure("error", f"backend failed to start: {exc}", splittable=False) from None
+        except BatchFailure:
+            raise
         except Exception as exc:  # noqa: BLE001
             log.debug("%s: batch of %d call(s) raised", self.name, len(calls), exc_info=True)
             raise BatchFailure("error", f"{type(exc).__name__}: {exc}") from None
@@ -402,16 +489,23 @@ class ProcessRunner:
     # -- calls ----------------------------------------------------------------------------------
     async def call(self, call: ToolCall, timeout: float) -> ToolResult:
         """Run one call in a worker; every failure is a status."""
-        proc = await self._acquire()
+        proc = await self._acquire()  # a worker that is ready: its start-up is not this call's time
         proc.busy_since = time.monotonic()
         proc.calls += 1
+        task = f"/proc/{proc.proc.pid}"
+        before = _sched(task)  # before the send: the worker may take the call and block at once
         try:
             proc.conn.send([(call.capability, call.op, call.payload)])
-            await _readable(proc.conn, timeout)
+            try:
+                await _readable(proc.conn, timeout)
+            except TimeoutError:
+                if not proc.conn.poll(0):  # else: answered in time; the event loop was late to hear of it
+                    raise
             kind, payload = proc.conn.recv()
         except TimeoutError:
+            waited = _starved(task, before, timeout)
             proc.kill()
-            return ToolResult(status="timeout", error=f"backend call exceeded {timeout:g}s; worker killed and replaced")
+            return ToolResult(status="timeout", error=_timeout_message(timeout, waited, "; worker killed and replaced"))
         except (EOFError, OSError, BrokenPipeError):
             proc.proc.join(1)
             code = proc.proc.exitcode
@@ -494,8 +588,39 @@ class BackendStats:
         return d
 
 
+class _Slot:
+    """One distinct call on its way to a backend: equal calls (in flight at the same time) share it.
+
+    ``result`` is set when the call is answered; ``waiter`` is done by then.  For batch runners
+    (inline, thread) the waiter is the batch's one future, shared by every slot of the batch (a batch
+    is answered all at once); for per-call runners (process) each slot has its own."""
+
+    __slots__ = ("call", "key", "result", "waiter")
+
+    def __init__(self, call: ToolCall, key: bytes, waiter: asyncio.Future[None]) -> None:
+        self.call = call
+        self.key = key
+        self.waiter = waiter
+        self.result: ToolResult | None = None
+
+
+#: what :meth:`Backend.enqueue` answers: the result now, or the slot that will hold it
+Answer = ToolResult | _Slot
+
+
+async def wait_all(waiters: set[asyncio.Future[None]] | list[asyncio.Future[None]], timeout: float | None = None) -> None:
+    """Wait for slot waiters without ever cancelling them (they are shared by other callers)."""
+    pending = [w for w in waiters if not w.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=timeout)
+
+
 class Backend:
-    """One configured backend: queue, dedup table, cache access and runner."""
+    """One configured backend: queue, dedup table, cache access and runner.
+
+    Per call the hot path allocates only its slot (and its result): the cache is read once per
+    ``enqueue_many``, a thread batch shares one future, and an inline backend asked to run now
+    (:meth:`enqueue_many` with ``now=True``) answers in the caller, with no future or task at all."""
 
     def __init__(self, cls: type[Tool], options: dict[str, Any], run: BackendRunSettings, cache: Cache | None) -> None:
         self.cls = cls
@@ -508,10 +633,13 @@ class Backend:
         self.timeout = float(run.timeout_s or 10.0)
         self.cache = cache if (cache is not None and cls.cacheable and run.cache) else None
         self.salt = make_salt(f"{cls.capability}:{cls.name}", cls.version, canonical_json(options))
+        self.isolation = run.isolation or cls.isolation
+        self.per_call = self.isolation == "process"
         self.stats = BackendStats()
-        self._pending: list[tuple[ToolCall, bytes, asyncio.Future[ToolResult]]] = []
-        self._inflight: dict[bytes, asyncio.Future[ToolResult]] = {}
-        self._timer: asyncio.TimerHandle | None = None
+        self._pending: list[_Slot] = []
+        self._batch_waiter: asyncio.Future[None] | None = None  # shared by the slots of the open batch
+        self._inflight: dict[bytes, _Slot] = {}
+        self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
         self._sem: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: Any = None
@@ -524,52 +652,176 @@ class Backend:
             tool.start()
             return tool
 
-        isolation = self.run_settings.isolation or self.cls.isolation
-        if isolation == "inline":
+        if self.isolation == "inline":
             return InlineRunner(factory)
-        if isolation == "process":
+        if self.isolation == "process":
             r = self.run_settings
             return ProcessRunner(self.cls, self.options, int(r.workers or 1), spare_workers=int(r.spare_workers or 0),
                                  stall_s=float(r.stall_s or 0.25), max_calls=int(r.worker_max_calls or 0),
                                  memory_mb=r.memory_mb or getattr(self.cls, "memory_mb", None))
         return ThreadRunner(factory, int(self.run_settings.concurrency or 1), self.name)
 
+    def _runner_or_failure(self) -> ToolResult | None:
+        """Make the runner if needed; a backend that cannot be built answers every call with an
+        infrastructure error (never an exception that would leave its callers waiting)."""
+        if self._runner is None:
+            try:
+                self._runner = self._make_runner()
+            except Exception as exc:  # noqa: BLE001
+                log.error("%s: the backend failed to start", self.name, exc_info=True)
+                return ToolResult(status="error", error=f"backend failed to start: {type(exc).__name__}: {exc}", backend=self.name)
+        return None
+
+    # -- queueing --------------------------------------------------------------------------------
     def enqueue(self, call: ToolCall) -> ToolResult | asyncio.Future[ToolResult]:
         """Answer from the cache, join an equal call in flight, or queue the call for the next batch.
 
-        Returns a ToolResult when the answer is known now, else a future shared by equal calls
-        (await it through :meth:`call`, or ``asyncio.wait`` it: never cancel it)."""
-        self.stats.calls += 1
-        if self.cls.ops and call.op not in self.cls.ops:
-            return ToolResult(status="error", error=f"backend {self.name!r} has no op {call.op!r}; ops: {', '.join(sorted(self.cls.ops))}", backend=self.name)
-        key = make_key(self.salt, call.key())
-        shared = self._inflight.get(key)
-        if shared is not None:
-            self.stats.dedup_hits += 1
-            return shared
-        if self.cache is not None:
-            raw = self.cache.get(key)
-            if raw is not None:
-                self.stats.cache_hits += 1
-                return ToolResult("ok", _loads(raw), None, self.name, True)
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[ToolResult] = loop.create_future()
-        self._inflight[key] = fut
-        self._pending.append((call, key, fut))
-        if len(self._pending) >= self.max_batch:
-            self._flush()
-        elif self._timer is None:
-            if self.max_wait <= 0:
-                self._timer = loop.call_soon(self._flush)  # type: ignore[assignment]
-            else:
-                self._timer = loop.call_later(self.max_wait, self._flush)
+        Returns a ToolResult when the answer is known now, else a future of it (await it, or
+        ``asyncio.wait`` it; it is this caller's own, cancelling it cancels nothing else).  The hot
+        paths use :meth:`enqueue_many`, which hands out the shared slots instead (no future per call)."""
+        answer = self.enqueue_many([call])[0]
+        if type(answer) is ToolResult:
+            return answer
+        fut: asyncio.Future[ToolResult] = asyncio.get_running_loop().create_future()
+
+        def relay(_: object, slot: _Slot = answer) -> None:  # type: ignore[assignment]
+            if not fut.done():
+                fut.set_result(slot.result)  # type: ignore[arg-type]
+
+        if answer.waiter.done():
+            relay(None)
+        else:
+            answer.waiter.add_done_callback(relay)
         return fut
 
+    def enqueue_many(self, calls: Sequence[ToolCall], now: bool = False) -> list[Answer]:
+        """:meth:`enqueue` for many calls at once (one cache read for all of them).
+
+        ``now``: the caller has no more calls coming (the scorer's bulk path): the queue is flushed, and
+        an inline backend answers here and now (no future, no task; ``run_batch`` was going to run on
+        the event loop anyway)."""
+        n = len(calls)
+        self.stats.calls += n
+        out: list[Answer | None] = [None] * n
+        keys: list[bytes] = []
+        fresh: list[int] = []  # indices of the calls that are neither in flight nor repeated here
+        seen: dict[bytes, int] = {}
+        repeats: list[tuple[int, int]] = []
+        ops, salt, inflight = self.cls.ops, self.salt, self._inflight
+        for i, call in enumerate(calls):
+            if ops and call.op not in ops:
+                out[i] = ToolResult(status="error", error=f"backend {self.name!r} has no op {call.op!r}; ops: {', '.join(sorted(ops))}", backend=self.name)
+                keys.append(b"")
+                continue
+            key = make_key(salt, call.key())
+            keys.append(key)
+            shared = inflight.get(key)
+            if shared is not None:
+                out[i] = shared
+                continue
+            first = seen.get(key)
+            if first is not None:
+                repeats.append((i, first))
+                continue
+            seen[key] = i
+            fresh.append(i)
+        self.stats.dedup_hits += len(repeats) + sum(1 for a in out if type(a) is _Slot)
+        if fresh and self.cache is not None:
+            raws = self.cache.get_many([keys[i] for i in fresh])
+            missing = []
+            for i, raw in zip(fresh, raws, strict=True):
+                if raw is None:
+                    missing.append(i)
+                else:
+                    self.stats.cache_hits += 1
+                    out[i] = ToolResult("ok", _loads(raw), None, self.name, True)
+            fresh = missing
+        if fresh:
+            if now and self.isolation == "inline" and not self._pending:
+                self._run_inline(calls, keys, fresh, out)
+            else:
+                self._queue(calls, keys, fresh, out)
+                if now:
+                    self._flush()
+        for i, first in repeats:
+            out[i] = out[first]
+        return out  # type: ignore[return-value]
+
+    def _queue(self, calls: Sequence[ToolCall], keys: list[bytes], fresh: list[int], out: list[Answer | None]) -> None:
+        loop = asyncio.get_running_loop()
+        for i in fresh:
+            if self.per_call:
+                waiter = loop.create_future()
+            else:
+                waiter = self._batch_waiter
+                if waiter is None:
+                    waiter = self._batch_waiter = loop.create_future()
+            slot = _Slot(calls[i], keys[i], waiter)
+            self._inflight[slot.key] = slot
+            self._pending.append(slot)
+            out[i] = slot
+            if len(self._pending) >= self.max_batch:
+                self._flush()
+        if self._pending and self._timer is None:
+            if self.max_wait <= 0:
+                self._timer = loop.call_soon(self._flush)
+            else:
+                self._timer = loop.call_later(self.max_wait, self._flush)
+
+    def _run_inline(self, calls: Sequence[ToolCall], keys: list[bytes], fresh: list[int], out: list[Answer | None]) -> None:
+        """Run the ``fresh`` calls on an inline backend now, in batches of ``max_batch``."""
+        failed = self._runner_or_failure()
+        to_cache: list[tuple[bytes, bytes]] = []
+        for start in range(0, len(fresh), self.max_batch):
+            part = fresh[start : start + self.max_batch]
+            if failed is not None:
+                results = [failed] * len(part)
+                self.stats.errors += len(part)
+            else:
+                results = self._execute_inline([calls[i] for i in part])
+            for i, result in zip(part, results, strict=True):
+                out[i] = result
+                if result.status == "ok":
+                    if self.cache is not None:
+                        try:
+                            to_cache.append((keys[i], _dumps(result.value)))
+                        except TypeError:
+                            log.debug("%s: result is not JSON-able: served, not cached", self.name)
+                elif result.status == "timeout":
+                    self.stats.timeouts += 1
+        self._write_cache(to_cache)
+
+    def _execute_inline(self, calls: list[ToolCall]) -> list[ToolResult]:
+        """One inline batch, failures isolated as :meth:`_execute` does (a batch that raises is split in
+        halves; an inline backend has no timeout)."""
+        t0 = time.perf_counter()
+        try:
+            raw = self._runner.run_now(calls)
+            if len(raw) != len(calls):
+                raise BatchFailure("error", f"backend returned {len(raw)} results for {len(calls)} calls")
+            name = self.name
+            return [_as_result(item, name) for item in raw]
+        except BatchFailure as failure:
+            if len(calls) == 1 or not failure.splittable:
+                self.stats.errors += len(calls)
+                log.info("%s: %d call(s) failed: error: %s", self.name, len(calls), failure.message)
+                return [ToolResult(status="error", error=failure.message, backend=self.name) for _ in calls]
+            self.stats.retried_batches += 1
+            log.info("%s: a batch of %d call(s) failed (error); retrying in halves", self.name, len(calls))
+        finally:
+            self.stats.busy_s += time.perf_counter() - t0
+            self.stats.batches += 1
+            self.stats.batched_calls += len(calls)
+        mid = len(calls) // 2
+        return self._execute_inline(calls[:mid]) + self._execute_inline(calls[mid:])
+
     async def call(self, call: ToolCall) -> ToolResult:
-        answer = self.enqueue(call)
-        if isinstance(answer, ToolResult):
+        answer = self.enqueue_many([call])[0]
+        if type(answer) is ToolResult:
             return answer
-        return await asyncio.shield(answer)  # a cancelled caller must not cancel a shared call
+        if not answer.waiter.done():
+            await asyncio.shield(answer.waiter)  # a cancelled caller must not cancel a shared call
+        return answer.result  # type: ignore[return-value]
 
     def flush(self) -> None:
         """Send what is queued now (bulk callers that know no more calls are coming)."""
@@ -579,13 +831,26 @@ class Backend:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        while self._pending:
-            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-            task = asyncio.get_running_loop().create_task(self._run_batch(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        waiter, self._batch_waiter = self._batch_waiter, None
+        if len(pending) <= self.max_batch:  # always, as queued (a full batch is flushed at once)
+            job = self._run_batch(pending, waiter)
+        else:
+            job = self._run_batches([pending[i : i + self.max_batch] for i in range(0, len(pending), self.max_batch)], waiter)
+        task = asyncio.get_running_loop().create_task(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _execute(self, batch: list[tuple[ToolCall, bytes, asyncio.Future[ToolResult]]]) -> list[ToolResult]:
+    async def _run_batches(self, batches: list[list[_Slot]], waiter: asyncio.Future[None] | None) -> None:
+        try:
+            await asyncio.gather(*(self._run_batch(batch, None) for batch in batches))
+        finally:
+            if waiter is not None:
+                _wake(waiter)
+
+    async def _execute(self, calls: list[ToolCall]) -> list[ToolResult]:
         """Run one batch (thread/inline runners), isolating failures; always one result per call.
 
         A batch that raises is split in halves (raising is fast, so halving finds the culprit in a few
@@ -594,7 +859,6 @@ class Backend:
         however many hostile calls it holds, instead of one timeout per halving round."""
         if self._sem is None:
             self._sem = asyncio.Semaphore(int(self.run_settings.concurrency or 1))
-        calls = [c for c, _, _ in batch]
         async with self._sem:
             t0 = time.perf_counter()
             try:
@@ -603,65 +867,65 @@ class Backend:
                     raise BatchFailure("error", f"backend returned {len(raw)} results for {len(calls)} calls")
                 return [_as_result(item, self.name) for item in raw]
             except BatchFailure as failure:
-                if len(batch) == 1 or not failure.splittable:
+                if len(calls) == 1 or not failure.splittable:
                     if failure.status == "timeout":
-                        self.stats.timeouts += len(batch)
+                        self.stats.timeouts += len(calls)
                     else:
-                        self.stats.errors += len(batch)
+                        self.stats.errors += len(calls)
                     status = "timeout" if failure.status == "timeout" else "error"
-                    log.info("%s: %d call(s) failed: %s: %s", self.name, len(batch), status, failure.message)
-                    return [ToolResult(status=status, error=failure.message, backend=self.name) for _ in batch]
+                    log.info("%s: %d call(s) failed: %s: %s", self.name, len(calls), status, failure.message)
+                    return [ToolResult(status=status, error=failure.message, backend=self.name) for _ in calls]
                 self.stats.retried_batches += 1
-                log.info("%s: a batch of %d call(s) failed (%s); retrying %s", self.name, len(batch), failure.status,
+                log.info("%s: a batch of %d call(s) failed (%s); retrying %s", self.name, len(calls), failure.status,
                          "each call alone" if failure.status == "timeout" else "in halves")
                 by_call = failure.status == "timeout"
             finally:
                 self.stats.busy_s += time.perf_counter() - t0
                 self.stats.batches += 1
-                self.stats.batched_calls += len(batch)
+                self.stats.batched_calls += len(calls)
         if by_call:
-            parts = await asyncio.gather(*(self._execute([item]) for item in batch))
+            parts = await asyncio.gather(*(self._execute([call]) for call in calls))
             return [r for part in parts for r in part]
-        mid = len(batch) // 2
-        left, right = await asyncio.gather(self._execute(batch[:mid]), self._execute(batch[mid:]))
+        mid = len(calls) // 2
+        left, right = await asyncio.gather(self._execute(calls[:mid]), self._execute(calls[mid:]))
         return left + right
 
-    def _settle(self, key: bytes, fut: asyncio.Future[ToolResult], result: ToolResult,
-                to_cache: list[tuple[bytes, bytes]]) -> None:
+    def _settle(self, slot: _Slot, result: ToolResult, to_cache: list[tuple[bytes, bytes]]) -> None:
         if result.backend is None:
             result.backend = self.name
-        self._inflight.pop(key, None)
+        if self._inflight.get(slot.key) is slot:
+            del self._inflight[slot.key]
         if result.status == "ok":
             if self.cache is not None:
                 try:
-                    to_cache.append((key, _dumps(result.value)))
+                    to_cache.append((slot.key, _dumps(result.value)))
                 except TypeError:
                     log.debug("%s: result is not JSON-able: served, not cached", self.name)
         elif result.status == "timeout":
             self.stats.timeouts += 1  # the backend's own time limits count too (a solver giving up)
-        if not fut.done():
-            fut.set_result(result)
+        if slot.result is None:
+            slot.result = result
 
-    async def _run_one(self, call: ToolCall, key: bytes, fut: asyncio.Future[ToolResult],
-                       to_cache: list[tuple[bytes, bytes]]) -> None:
+    async def _run_one(self, slot: _Slot, to_cache: list[tuple[bytes, bytes]]) -> None:
         t0 = time.perf_counter()
         try:
-            result = await self._runner.call(call, self.timeout)
+            result = await self._runner.call(slot.call, self.timeout)
         except BaseException as exc:  # noqa: BLE001 - never leave a caller waiting
             if not isinstance(exc, BatchFailure):
                 log.error("%s: scheduler error on one call", self.name, exc_info=True)
             result = ToolResult(status="error", error=getattr(exc, "message", None) or f"scheduler: {type(exc).__name__}: {exc}")
             if isinstance(exc, asyncio.CancelledError):
-                self._settle(key, fut, result, to_cache)
+                self._settle(slot, result, to_cache)
+                _wake(slot.waiter)
                 raise
         finally:
             self.stats.busy_s += time.perf_counter() - t0
         if result.status == "error":
             self.stats.errors += 1
-        self._settle(key, fut, result, to_cache)
+        self._settle(slot, result, to_cache)
+        _wake(slot.waiter)
 
-    async def _run_worker_batch(self, batch: list[tuple[ToolCall, bytes, asyncio.Future[ToolResult]]],
-                                to_cache: list[tuple[bytes, bytes]]) -> None:
+    async def _run_worker_batch(self, batch: list[_Slot], to_cache: list[tuple[bytes, bytes]]) -> None:
         """A process-isolated ``worker_batch`` backend: the whole batch in one worker message; when
         that batch overruns its deadline, crashes or raises, each call is re-run alone (its own
         worker turn, its own timeout), so only the culprit fails."""
@@ -669,49 +933,60 @@ class Backend:
         self.stats.batched_calls += len(batch)
         t0 = time.perf_counter()
         try:
-            results = await self._runner.call_batch([c for c, _, _ in batch], self.timeout)
+            results = await self._runner.call_batch([slot.call for slot in batch], self.timeout)
         except BatchFailure as failure:  # no worker could start: every call fails alike
             results = [ToolResult(status="error", error=failure.message) for _ in batch]
         finally:
             self.stats.busy_s += time.perf_counter() - t0
         if results is None:
             self.stats.retried_batches += 1
-            await asyncio.gather(*(self._run_one(call, key, fut, to_cache) for call, key, fut in batch))
+            await asyncio.gather(*(self._run_one(slot, to_cache) for slot in batch))
             return
-        for (_, key, fut), result in zip(batch, results, strict=True):
+        for slot, result in zip(batch, results, strict=True):
             if result.status == "error":
                 self.stats.errors += 1
-            self._settle(key, fut, result, to_cache)
+            self._settle(slot, result, to_cache)
+            _wake(slot.waiter)
 
-    async def _run_batch(self, batch: list[tuple[ToolCall, bytes, asyncio.Future[ToolResult]]]) -> None:
-        if self._runner is None:
-            self._runner = self._make_runner()
+    async def _run_batch(self, batch: list[_Slot], waiter: asyncio.Future[None] | None) -> None:
         to_cache: list[tuple[bytes, bytes]] = []
         try:
-            if getattr(self._runner, "per_call", False) and len(batch) > 1 and getattr(self.cls, "worker_batch", False):
+            failed = self._runner_or_failure()
+            if failed is not None:
+                self.stats.errors += len(batch)
+                for slot in batch:
+                    self._settle(slot, failed, to_cache)
+            elif self.per_call and len(batch) > 1 and getattr(self.cls, "worker_batch", False):
                 await self._run_worker_batch(batch, to_cache)
-            elif getattr(self._runner, "per_call", False):
+            elif self.per_call:
                 # each call is answered as soon as it is done, never held back by a slow neighbour
                 self.stats.batches += 1
                 self.stats.batched_calls += len(batch)
-                await asyncio.gather(*(self._run_one(call, key, fut, to_cache) for call, key, fut in batch))
+                await asyncio.gather(*(self._run_one(slot, to_cache) for slot in batch))
             else:
                 try:
-                    results = await self._execute(batch)
+                    results = await self._execute([slot.call for slot in batch])
                 except Exception as exc:  # noqa: BLE001 - never leave a caller waiting
                     log.error("%s: scheduler error on a batch of %d call(s)", self.name, len(batch), exc_info=True)
                     results = [ToolResult(status="error", error=f"scheduler: {type(exc).__name__}: {exc}", backend=self.name)] * len(batch)
-                for (_, key, fut), result in zip(batch, results, strict=True):
-                    self._settle(key, fut, result, to_cache)
+                for slot, result in zip(batch, results, strict=True):
+                    self._settle(slot, result, to_cache)
         finally:
-            for _, key, fut in batch:  # cancelled at shutdown: answer whoever still waits
-                if not fut.done():
-                    self._settle(key, fut, ToolResult(status="error", error="scheduler shut down", backend=self.name), to_cache)
-            if to_cache and self.cache is not None:
-                try:
-                    self.cache.put_many(to_cache)
-                except Exception:  # noqa: BLE001 - a cache that cannot write must not fail the calls
-                    log.warning("%s: cache write failed", self.name, exc_info=True)
+            for slot in batch:  # cancelled at shutdown: answer whoever still waits
+                if slot.result is None:
+                    self._settle(slot, ToolResult(status="error", error="scheduler shut down", backend=self.name), to_cache)
+                if self.per_call:
+                    _wake(slot.waiter)
+            if waiter is not None:  # a batch's shared waiter: once every slot of it is answered
+                _wake(waiter)
+            self._write_cache(to_cache)
+
+    def _write_cache(self, to_cache: list[tuple[bytes, bytes]]) -> None:
+        if to_cache and self.cache is not None:
+            try:
+                self.cache.put_many(to_cache)
+            except Exception:  # noqa: BLE001 - a cache that cannot write must not fail the calls
+                log.warning("%s: cache write failed", self.name, exc_info=True)
 
     async def drain(self) -> None:
         self._flush()
@@ -735,6 +1010,11 @@ class Backend:
             self._runner = None
 
 
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class Scheduler:
     """Owns one :class:`Backend` per configured backend and routes calls to them."""
 
@@ -752,14 +1032,29 @@ class Scheduler:
         return self.backends.get((capability, name))
 
     async def call_many(self, routes: Sequence[tuple[Backend | None, ToolCall]]) -> list[ToolResult]:
-        async def one(backend: Backend | None, call: ToolCall) -> ToolResult:
-            if backend is None:
-                return ToolResult(status="unavailable", error=f"no backend configured for capability {call.capability!r}")
-            return await backend.call(call)
-
+        """Queue every call at once (one cache read per backend, no task per call), then wait for
+        the batches they joined; results in order."""
         if len(routes) == 1:
-            return [await one(*routes[0])]
-        return list(await asyncio.gather(*(one(b, c) for b, c in routes)))
+            backend, call = routes[0]
+            if backend is None:
+                return [_unrouted(call)]
+            return [await backend.call(call)]
+        answers: list[Answer] = [None] * len(routes)  # type: ignore[list-item]
+        by_backend: dict[Backend, list[int]] = {}
+        for i, (backend, call) in enumerate(routes):
+            if backend is None:
+                answers[i] = _unrouted(call)
+            else:
+                by_backend.setdefault(backend, []).append(i)
+        waiters: set[asyncio.Future[None]] = set()
+        for backend, idx in by_backend.items():
+            for i, answer in zip(idx, backend.enqueue_many([routes[i][1] for i in idx]), strict=True):
+                answers[i] = answer
+                if type(answer) is _Slot:
+                    waiters.add(answer.waiter)
+        if waiters:
+            await wait_all(waiters)
+        return [a if type(a) is ToolResult else a.result for a in answers]  # type: ignore[misc]
 
     async def drain(self) -> None:
         await asyncio.gather(*(b.drain() for b in self.backends.values()))
@@ -773,3 +1068,7 @@ class Scheduler:
     def close(self) -> None:
         for backend in self.backends.values():
             backend.close()
+
+
+def _unrouted(call: ToolCall) -> ToolResult:
+    return ToolResult(status="unavailable", error=f"no backend configured for capability {call.capability!r}")

@@ -33,7 +33,7 @@ from chil_core.failures import failure_cause
 from chil_core.model_route import apply_routes, build_routes
 from chil_core.plugins import PluginManager, Registry, get_plugin_manager
 from chil_core.rewards import aggregate
-from chil_core.scheduler import Backend, Scheduler, _guarded_wrap
+from chil_core.scheduler import Backend, Scheduler, _guarded_wrap, _Slot, wait_all
 
 log = logging.getLogger(__name__)
 
@@ -351,38 +351,42 @@ class Scorer:
         """Frameworks on the default extract → tools → judge path: every record's calls are queued
         at once, the backends are flushed, and each record is judged when its answers are in.
         No coroutine per record: this is the fast path."""
-        fw, ctx = self.frameworks[name], self.contexts[name]
+        fw, routes = self.frameworks[name], self.contexts[name].routes
         out: list[FrameworkResult | None] = [None] * len(records)
         rows: list[tuple[int, Record, list[ToolCall], list[Any]]] = []
-        waiting: list[asyncio.Future[ToolResult]] = []
-        touched: set[Backend] = set()
         deadline = time.monotonic() + self.settings.scheduler.record_timeout_s
         extracted = await self._extract_all(name, records, out, deadline)
+        # every record's calls, per backend: one enqueue_many (one cache read) per backend
+        per_backend: dict[Backend, tuple[list[ToolCall], list[tuple[list[Any], int]]]] = {}
         for i, record in enumerate(records):
             calls = extracted[i]
             if calls is None:
                 continue
-            answers: list[Any] = []
-            for call in calls:
-                backend = ctx.routes.get(call.capability)
+            answers: list[Any] = [None] * len(calls)
+            for k, call in enumerate(calls):
+                backend = routes.get(call.capability)
                 if backend is None:
-                    answers.append(ToolResult(status="unavailable", error=f"no backend configured for capability {call.capability!r}"))
+                    answers[k] = ToolResult(status="unavailable", error=f"no backend configured for capability {call.capability!r}")
                     continue
-                answer = backend.enqueue(call)
-                if not isinstance(answer, ToolResult):
-                    waiting.append(answer)
-                    touched.add(backend)
-                answers.append(answer)
+                entry = per_backend.get(backend)
+                if entry is None:
+                    entry = per_backend[backend] = ([], [])
+                entry[0].append(call)
+                entry[1].append((answers, k))
             rows.append((i, record, calls, answers))
-        for backend in touched:
-            backend.flush()
-        if waiting:
-            await asyncio.wait(waiting, timeout=max(deadline - time.monotonic(), 0.0))
+        waiters: set[asyncio.Future[None]] = set()
+        for backend, (calls, places) in per_backend.items():
+            for (answers, k), answer in zip(places, backend.enqueue_many(calls, now=True), strict=True):
+                answers[k] = answer
+                if type(answer) is _Slot:
+                    waiters.add(answer.waiter)
+        if waiters:
+            await wait_all(waiters, timeout=max(deadline - time.monotonic(), 0.0))
         for i, record, calls, answers in rows:
-            if any(not isinstance(a, ToolResult) and not a.done() for a in answers):
+            results = [a if type(a) is ToolResult else a.result for a in answers]
+            if None in results:
                 out[i] = self._record_timeout(name)  # the calls go on (shared, cached), the record does not wait
                 continue
-            results = [a if isinstance(a, ToolResult) else a.result() for a in answers]
             if infra is not None and _infrastructure_failed(results):
                 infra[i] = True
             try:

@@ -149,6 +149,8 @@ def config_show(config_path: str | None, as_json: bool) -> None:
 
 
 # -- score -----------------------------------------------------------------------------------
+#: errno of "the disk refused the write": full, over quota, over a file-size limit, read-only, I/O error
+_DISK_ERRNOS = {28, 122, 27, 30, 5}
 #: a temporary output of ``chil score`` is ``.chil-score-<pid>-<random>.tmp`` beside the output
 _TMP_PREFIX = ".chil-score-"
 _TMP_RE = re.compile(r"\.chil-score-(?:(\d+)-)?[^/]*\.tmp\Z")
@@ -273,7 +275,10 @@ class _Output:
 
     def discard(self) -> None:
         if self.tmp is not None:  # interrupted: leave no half-written output behind
-            self.tmp.close()
+            try:
+                self.tmp.close()
+            except OSError:  # closing flushes the buffer: on a full disk that fails too
+                logging.getLogger(__name__).debug("closing the temporary output failed", exc_info=True)
             Path(self.tmp.name).unlink(missing_ok=True)
             self.tmp = None
 
@@ -428,10 +433,16 @@ def score(input_path: str, output: str | None, config_path: str | None, framewor
         # over the whole file: the window holds every record
         monitor = RewardMonitor(settings.monitors.model_copy(update={"window": 10**9, "enabled": True}))
         summary.monitor = monitor
+    write_error = None
     try:
         scorer = _make_scorer(settings)
         _score_stream(scorer, _parse_lines(input_path, stream, summary, warn), batch_size, out, summary, bar.update)
         out.commit()
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRNOS:
+            raise
+        # a full disk, a quota, a size limit: one line, and no half-written output left behind
+        write_error = f"cannot write the output {output or '(stdout)'}: {exc.strerror or exc}; nothing was written"
     finally:
         bar.close()
         if scorer is not None:
@@ -439,6 +450,8 @@ def score(input_path: str, output: str | None, config_path: str | None, framewor
         if stream is not sys.stdin.buffer:
             stream.close()
         out.discard()
+    if write_error:
+        _fail(write_error)
     for line in summary.lines(output):
         click.echo(line, err=True)
     if monitor is not None:

@@ -72,6 +72,34 @@ def train_command(config_path: str | None, max_steps: int | None, output_dir: st
     except (ConfigError, TrainConfigError, ValueError, FileNotFoundError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except (OSError, RuntimeError) as exc:
+        # a full disk (or quota, or size limit) while writing the run directory: one line; every artefact
+        # is written atomically, so the last complete checkpoint stays loadable (`--resume`)
+        why = _disk_full(exc)
+        if why is None:
+            raise
+        click.echo(f"error: the run directory could not be written: {why}; the last complete checkpoint is kept "
+                   "(free space, then `chil train --resume`)", err=True)
+        sys.exit(2)
+
+
+def _disk_full(exc: BaseException) -> str | None:
+    """Why the disk refused a write, when that is what ``exc`` (or what it wraps: torch reports a failed
+    write as a RuntimeError of its own) is about; None otherwise."""
+    seen = 0
+    cur: BaseException | None = exc
+    while cur is not None and seen < 6:
+        if isinstance(cur, OSError) and cur.errno in (28, 122, 27, 30, 5):
+            return f"{cur.strerror} ({cur.filename or 'the run directory'})"
+        text = str(cur)
+        for phrase in ("No space left on device", "Disk quota exceeded", "File too large"):
+            if phrase in text:
+                return phrase
+        if "inline_container" in text or "PytorchStreamWriter" in text:  # torch.save's own write error
+            return "a checkpoint write failed (No space left on device?): " + text.splitlines()[0][:200]
+        cur = cur.__cause__ or cur.__context__
+        seen += 1
+    return None
 
 
 @click.command("report")

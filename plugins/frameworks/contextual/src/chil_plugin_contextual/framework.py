@@ -10,8 +10,11 @@ none (it is outside its scope):
   ``1 − |polarity − target|`` (0 when a sentence has the opposite sign).  Components ``tone_match``
   (0/1) and ``tone_margin`` (the polarity signed toward the target).
 * **relevance**: ``metadata.context`` (dialogue turns as a list, or a string).  Sentence-embedding cosine
-  of each answer sentence with the last turn (0.7) and the whole context (0.3); the score is the
-  *weakest* sentence's, so an off-topic answer cannot be padded into a relevant one.  Components
+  of each answer sentence with the last turn (0.85) and the whole context (0.15), shrunk toward 0.4 by
+  the sentence's size (``(n·cos + 2·0.4)/(n + 2)``, n = its content words: a two-word sentence's cosine
+  is mostly noise); the score is the *weakest* sentence's, so an off-topic answer cannot be padded into
+  a relevant one.  The three constants were chosen on the even rows of grade_coherence and are reported
+  on the odd rows (``benchmarks/contextual/run.py``).  Components
   ``relevance`` (that score), ``relevance_embedding`` (whole answer), ``relevance_keywords`` (share of
   the answer's content words found in the context).
 * **grounding**: ``metadata.passage`` (a string or a list of strings), or, with ``metadata.retrieve``
@@ -57,7 +60,10 @@ class ContextualOptions(BaseModel):
     max_sentences: int = Field(default=64, ge=1, le=1000, description="Sentences judged per completion; more are dropped.")
     max_items: int = Field(default=200, ge=1, le=10_000, description="Grounding: numbers and entities checked per completion.")
     neutral_band: float = Field(default=0.05, ge=0.0, lt=1.0, description="|polarity| below this is neutral.")
-    last_turn_weight: float = Field(default=0.7, ge=0.0, le=1.0, description="Relevance: weight of the last turn vs the whole context.")
+    last_turn_weight: float = Field(default=0.85, ge=0.0, le=1.0, description="Relevance: weight of the last turn vs the whole context.")
+    short_sentence_weight: float = Field(default=2.0, ge=0.0, le=100.0,
+                                         description="Relevance: a sentence of n content words scores (n·cos + this·prior)/(n + this).")
+    short_sentence_prior: float = Field(default=0.4, ge=0.0, le=1.0, description="Relevance: what a sentence's cosine is shrunk toward.")
     retrieve_k: int = Field(default=3, ge=1, le=100, description="Passages retrieved for a record with metadata.retrieve and no passage.")
 
 
@@ -296,10 +302,15 @@ class ContextualFramework(Framework):
 
     # -- relevance ---------------------------------------------------------------------------
     def _relevance(self, shared: _Shared, reading: Reading, value: dict[str, Any]) -> tuple[float, dict[str, float]]:
-        w = self.options.last_turn_weight
+        o = self.options
+        w, k, prior = o.last_turn_weight, o.short_sentence_weight, o.short_sentence_prior
         s = value["scores"]
         whole = w * s[0] + (1 - w) * s[1]
-        per = [w * s[i] + (1 - w) * s[i + 1] for i in range(2, len(s), 2)]
+        per = []
+        for j, sentence in enumerate(reading.kept):
+            cos = w * s[2 + 2 * j] + (1 - w) * s[3 + 2 * j]
+            n = len(content_words(sentence))
+            per.append((n * cos + k * prior) / (n + k))  # a short sentence's cosine is noisy: shrunk toward the prior
         weakest = min(per) if per else whole
         ctx_words = shared.ctx_words
         mine = content_words(reading.text)

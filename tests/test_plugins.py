@@ -217,3 +217,20 @@ def test_declared_requirements_give_the_default_unavailable_reason():
                                             "no `no-such-binary-xyz` binary on PATH (build it from source)")
     assert Present.unavailable_reason() is None
     assert Tool.unavailable_reason() is None
+
+
+def test_installed_backends_declare_their_requirements():
+    """Requirements are declared (requires_modules / requires_binaries); a backend overrides
+    unavailable_reason only to add a check, and then calls the declarative one first (sqlite's FTS5 probe
+    has nothing to declare)."""
+    import inspect
+
+    from chil_core.plugins import get_registry
+
+    custom = {}
+    for capability, tools in get_registry().tools.items():
+        for name, cls in tools.items():
+            if "unavailable_reason" in vars(cls):
+                custom[f"{capability}:{name}"] = "super().unavailable_reason()" in inspect.getsource(cls.unavailable_reason)
+    assert {k for k, calls_super in custom.items() if not calls_super} <= {"text_index:sqlite"}, custom
+    assert custom.get("nlp:spacy") is True and custom.get("text_index:sqlite") is False  # the scan sees overrides

@@ -182,6 +182,31 @@ class RewardMonitor:
         self.first_eval: tuple[float, float] | None = None  # (training reward, held-out) at the first evaluation
         self.last_values: dict[str, float] = {}
 
+    # -- checkpointing ---------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the metrics and alerts depend on, as plain values (checkpoints load with
+        ``weights_only=True``): a resumed run reports the same monitor metrics as an uninterrupted one."""
+        return {
+            "window": [[getattr(i, f) for f in _Item.__slots__] for i in self.window],
+            "seen": self.seen, "baseline": {k: dict(v) for k, v in self.baseline.items()},
+            "baseline_n": self.baseline_n, "active": sorted(self.active), "fired": dict(self.fired),
+            "stop_reason": self.stop_reason, "first_eval": list(self.first_eval) if self.first_eval else None,
+            "last_values": dict(self.last_values),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.window.clear()
+        for values in state["window"]:
+            item = _Item(*values)
+            item.frameworks = {k: tuple(v) for k, v in item.frameworks.items()}
+            self.window.append(item)
+        self.seen, self.baseline_n = state["seen"], state["baseline_n"]
+        self.baseline = {k: Counter(v) for k, v in state["baseline"].items()}
+        self.active, self.fired = set(state["active"]), dict(state["fired"])
+        self.stop_reason = state["stop_reason"]
+        self.first_eval = tuple(state["first_eval"]) if state["first_eval"] else None
+        self.last_values = dict(state["last_values"])
+
     # -- input ---------------------------------------------------------------------------------
     def observe(self, records: Iterable[Any], rewards: Sequence[Any]) -> dict[str, float]:
         """Add scored completions (``records``: Record objects or dicts with ``completion``, ``prompt``,

@@ -119,3 +119,20 @@ def test_score_report_shows_the_monitors(chil, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "reward-hacking monitors over 120 completions" in proc.stderr
     assert "empirical: scored 100.0%" in proc.stderr and "ALERT length_reward_corr" in proc.stderr
+
+
+def test_state_round_trips_through_a_weights_only_checkpoint(tmp_path: Path) -> None:
+    import torch
+
+    items = honest(120, seed=3)
+    straight, first = RewardMonitor(), RewardMonitor()
+    feed(straight, items[:60])
+    feed(first, items[:60])
+    first.observe_eval(0.4, 0.5)
+    straight.observe_eval(0.4, 0.5)
+    torch.save({"monitor": first.state_dict()}, tmp_path / "state.pt")
+    resumed = RewardMonitor()
+    resumed.load_state_dict(torch.load(tmp_path / "state.pt", weights_only=True)["monitor"])
+    assert resumed.metrics() == straight.metrics() and resumed.first_eval == straight.first_eval
+    assert feed(resumed, items[60:]) == feed(straight, items[60:])
+    assert resumed.seen == straight.seen == 120 and resumed.fired == straight.fired

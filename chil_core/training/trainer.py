@@ -565,6 +565,7 @@ class Trainer:
             "config": self.config.model_dump_json(),
             # a synced reference is no longer the initial policy: it travels with the checkpoint
             "ref_model": self.ref_model.state_dict() if self.config.sync_ref_model and self.ref_model else None,
+            "monitor": self.monitor.state_dict(),  # its rolling window: the same monitor metrics after a resume
         }
 
     def save_checkpoint(self) -> Future[Path]:
@@ -587,6 +588,8 @@ class Trainer:
         random.setstate(_as_tuple(st["rng"]["python"]))
         self.sampler_rng.set_state(st["rng"]["sampler"])
         self.step, self.generated = st["step"], st["generated"]
+        if st.get("monitor") is not None:  # (checkpoints written before the monitors had state have none)
+            self.monitor.load_state_dict(st["monitor"])
         self.pending = None
         if st["pending"] is not None:
             self.pending = self.submit(Rollout.from_state(st["pending"]))

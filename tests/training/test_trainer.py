@@ -10,7 +10,7 @@ import torch
 
 from chil_core.training.data import PromptDataset
 from chil_core.training.metrics import read_metrics
-from chil_core.training.policy import load_policy, tiny_policy
+from chil_core.training.policy import load_policy
 from chil_core.training.trainer import Trainer
 
 REQUIRED = ["reward/mean", "reward/std", "reward/empirical/mean", "reward/empirical/std", "frac/zero_spread_groups",
@@ -49,7 +49,7 @@ def _comparable(rows):
     return [{k: v for k, v in r.items() if not k.startswith(("time/", "speed/"))} for r in rows]
 
 
-def test_resume_continues_exactly_as_an_uninterrupted_run(tmp_path, tokenizer, arithmetic_jsonl, make_trainer):
+def test_resume_continues_exactly_as_an_uninterrupted_run(tmp_path, arithmetic_jsonl, make_trainer, warm_policy_dir):
     straight = make_trainer(tmp_path / "a", arithmetic_jsonl)
     straight.train()
     straight.close()
@@ -58,8 +58,13 @@ def test_resume_continues_exactly_as_an_uninterrupted_run(tmp_path, tokenizer, a
     first.train(until=2)  # interrupted after step 2; its checkpoint holds the batch already sampled for step 3
     first.close()
     del first
-    resumed = make_trainer(tmp_path / "b", arithmetic_jsonl,
-                           model=tiny_policy(tokenizer, hidden_size=32, num_layers=2, num_heads=2, seed=99))
+    # the policy as a resumed `chil train` builds it (from the same path), with other weights: the
+    # checkpoint's must replace them (a model built another way may run other CPU kernels: other rounding)
+    model = load_policy(warm_policy_dir)[0]
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p))
+    resumed = make_trainer(tmp_path / "b", arithmetic_jsonl, model=model)
     assert resumed.resume() and resumed.step == 2
     resumed.train()
     resumed.close()

@@ -10,6 +10,8 @@ Two shapes, both as GRPO sends them (one prompt, one completion):
   False / Unknown), wrong = another label.  The record asks something (``asks``): a non-answer is wrong.
 - **claims** (ProntoQA dev-half): the prompt is the theory; right = the gold chain of thought (every
   step follows), wrong = the same chain with its last step negated (a claim the premises contradict).
+  The record asks nothing (no question): a completion that states nothing is out of scope (masked),
+  as the framework documents.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def claim_pairs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         flipped = _negate(steps[-1]) if steps else None
         if flipped is None:
             continue
-        out.append({"id": f"prontoqa-cot-{r['id']}", "prompt": r["context"], "asks": True,
+        out.append({"id": f"prontoqa-cot-{r['id']}", "prompt": r["context"], "asks": False,
                     "right": " ".join(steps), "wrong": " ".join(steps[:-1] + [flipped])})
     return out
 

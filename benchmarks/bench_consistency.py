@@ -18,6 +18,11 @@ again (every tool answer cached).  Naive and cold are the median of ``--repeat``
 records/s over the naive loop's, measured in the same run.  Latency is one record at a time
 (``scorer.score([record])``) on a sample, cold then warm; p50/p99 in milliseconds.  The load average
 is printed before and after: this is a shared 2-core machine, compare ratios, not absolute rates.
+
+CPU columns (what a busy machine cannot distort as much as wall time): ``cpu ms/rec`` is CPU time per
+record, for the Scorer the event-loop process + its worker processes (read from /proc); ``cpu-bound
+rec/s`` is the rate those CPU costs allow on two idle cores (naive: 1 / its CPU per record; the Scorer:
+1 / the larger of the two, parent and workers running in parallel); ``x naive (cpu)`` compares those.
 """
 
 from __future__ import annotations
@@ -56,7 +61,24 @@ def direct_tool(capability: str, backend: str) -> Any:
     return get_registry().tool(capability, backend)()
 
 
-def naive(records: list[dict[str, Any]], capability: str, backend: str) -> tuple[float, list[float], float]:
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a live process has used so far; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _worker_pids(scorer: Any) -> set[int]:
+    pids = set()
+    for backend in scorer.scheduler.backends.values():
+        for proc in getattr(backend._runner, "live", ()):
+            pids.add(proc.proc.pid)
+    return pids
+
+
+def naive(records: list[dict[str, Any]], capability: str, backend: str) -> tuple[float, list[float], float, float]:
     """The framework over one record at a time, tools called in-process, one call per batch."""
     from chil_plugin_consistency.framework import ConsistencyFramework, ConsistencyOptions
 
@@ -67,7 +89,7 @@ def naive(records: list[dict[str, Any]], capability: str, backend: str) -> tuple
     ctx = DirectContext({capability: direct_tool(capability, backend)})
     recs = [Record.model_validate(r) for r in records]
     lat, claims = [], 0.0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         for r in recs:
             t1 = time.perf_counter()
@@ -76,7 +98,7 @@ def naive(records: list[dict[str, Any]], capability: str, backend: str) -> tuple
             claims += res.components.get("claims", 0.0)
     finally:
         ctx.close()
-    return time.perf_counter() - t0, lat, claims
+    return time.perf_counter() - t0, lat, claims, time.process_time() - c0
 
 
 def scorer_runs(records: list[dict[str, Any]], tools: dict[str, str], latency_n: int, repeat: int = 1) -> list[dict[str, Any]]:
@@ -85,22 +107,33 @@ def scorer_runs(records: list[dict[str, Any]], tools: dict[str, str], latency_n:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         colds: list[tuple[float, Any]] = []
+        cpus: list[tuple[float, float]] = []  # (parent, workers) CPU seconds of each cold run
         for k in range(repeat):  # a fresh Scorer each time: empty cache, nothing parsed
             config = {"frameworks": {"consistency": {"tools": tools}}, "cache": {"path": str(Path(tmp) / f"cache{k}")}}
             with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
                 scorer.score([{"id": "warmup", "prompt": "Bob is big.", "completion": "Bob is big. Bob is red."}])
-                t0 = time.perf_counter()
+                before = {pid: _proc_cpu(pid) for pid in _worker_pids(scorer)}
+                t0, c0 = time.perf_counter(), time.process_time()
                 rewards = scorer.score(records)
                 colds.append((time.perf_counter() - t0, rewards))
+                parent = time.process_time() - c0
+                after = {pid: _proc_cpu(pid) for pid in _worker_pids(scorer) | set(before)}
+                cpus.append((parent, sum(after[p] - before.get(p, 0.0) for p in after)))
                 if k == repeat - 1:
                     t0 = time.perf_counter()
                     warm = scorer.score(records)
                     warm_dt = time.perf_counter() - t0
         cold_dt = statistics.median(dt for dt, _ in colds)
+        parent_cpu = statistics.median(c[0] for c in cpus)
+        worker_cpu = statistics.median(c[1] for c in cpus)
         for mode, dt, rewards in (("cold", cold_dt, colds[-1][1]), ("warm", warm_dt, warm)):
             claims = sum(r.frameworks["consistency"].components.get("claims", 0.0) for r in rewards)
-            rows.append({"mode": f"scheduler, {mode} cache", "seconds": dt, "records/s": len(records) / dt,
-                         "claims/s": claims / dt, "statuses": _statuses(rewards)})
+            row = {"mode": f"scheduler, {mode} cache", "seconds": dt, "records/s": len(records) / dt,
+                   "claims/s": claims / dt, "statuses": _statuses(rewards)}
+            if mode == "cold":
+                row["cpu ms/rec"] = f"{1000 * parent_cpu / len(records):.2f}+{1000 * worker_cpu / len(records):.2f}"
+                row["cpu-bound rec/s"] = len(records) / max(parent_cpu, worker_cpu, 1e-9)
+            rows.append(row)
         # latency: one record at a time, on a fresh cache (cold), then again (warm)
         config = {"frameworks": {"consistency": {"tools": tools}}, "cache": {"path": str(Path(tmp) / "latency")}}
         sample = records[:latency_n]
@@ -145,16 +178,20 @@ def main() -> None:
         records = loads[name]
         naive_runs = [naive(records, capability, backend) for _ in range(args.repeat)]
         dt = statistics.median(r[0] for r in naive_runs)
-        _, lat, claims = naive_runs[-1]
+        naive_cpu = statistics.median(r[3] for r in naive_runs)
+        _, lat, claims, _ = naive_runs[-1]
         base = {"workload": name, "backend": backend, "records": len(records)}
+        naive_bound = len(records) / naive_cpu
         rows.append({**base, "mode": "naive loop", "seconds": dt, "records/s": len(records) / dt, "claims/s": claims / dt,
-                     "x naive": 1.0, "p50 ms": 1000 * percentile(lat, 50), "p99 ms": 1000 * percentile(lat, 99), "statuses": ""})
+                     "x naive": 1.0, "p50 ms": 1000 * percentile(lat, 50), "p99 ms": 1000 * percentile(lat, 99), "statuses": "",
+                     "cpu ms/rec": f"{1000 * naive_cpu / len(records):.2f}", "cpu-bound rec/s": naive_bound, "x naive (cpu)": 1.0})
         for row in scorer_runs(records, {capability: backend}, args.latency, args.repeat):
-            rows.append({**base, **row, "x naive": dt / row["seconds"]})
+            extra = {"x naive (cpu)": row["cpu-bound rec/s"] / naive_bound} if "cpu-bound rec/s" in row else {}
+            rows.append({**base, **row, "x naive": dt / row["seconds"], **extra})
         print(f"[{name}/{backend} done]", file=sys.stderr)
     load_after = os.getloadavg()
     print(table(rows, ["workload", "backend", "mode", "records", "seconds", "records/s", "claims/s", "x naive", "p50 ms", "p99 ms",
-                       "statuses"]))
+                       "cpu ms/rec", "cpu-bound rec/s", "x naive (cpu)", "statuses"]))
     print(f"load average (1/5/15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}; "
           f"after: {' '.join(f'{x:.2f}' for x in load_after)} (2 cores)")
 

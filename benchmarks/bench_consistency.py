@@ -20,7 +20,8 @@ records/s over the naive loop's, measured in the same run.  Latency is one recor
 is printed before and after: this is a shared 2-core machine, compare ratios, not absolute rates.
 
 CPU columns (what a busy machine cannot distort as much as wall time): ``cpu ms/rec`` is CPU time per
-record, for the Scorer the event-loop process + its worker processes (read from /proc); ``cpu-bound
+record, for the Scorer the event-loop process + its worker processes (read from /proc every 10 ms,
+so a worker retired or killed meanwhile counts up to its last reading); ``cpu-bound
 rec/s`` is the rate those CPU costs allow on two idle cores (naive: 1 / its CPU per record; the Scorer:
 1 / the larger of the two, parent and workers running in parallel); ``x naive (cpu)`` compares those.
 """
@@ -33,6 +34,7 @@ import json
 import os
 import statistics
 import sys
+import threading
 import tempfile
 import time
 from pathlib import Path
@@ -113,12 +115,26 @@ def scorer_runs(records: list[dict[str, Any]], tools: dict[str, str], latency_n:
             with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
                 scorer.score([{"id": "warmup", "prompt": "Bob is big.", "completion": "Bob is big. Bob is red."}])
                 before = {pid: _proc_cpu(pid) for pid in _worker_pids(scorer)}
+                seen = dict(before)  # last CPU reading of every worker seen (spares come and go)
+                stop = threading.Event()
+
+                def sample(scorer: Any = scorer, seen: dict[int, float] = seen, stop: threading.Event = stop) -> None:
+                    while not stop.is_set():
+                        for pid in _worker_pids(scorer):
+                            seen[pid] = max(seen.get(pid, 0.0), _proc_cpu(pid))
+                        stop.wait(0.01)
+
+                sampler = threading.Thread(target=sample, daemon=True)
+                sampler.start()
                 t0, c0 = time.perf_counter(), time.process_time()
                 rewards = scorer.score(records)
                 colds.append((time.perf_counter() - t0, rewards))
                 parent = time.process_time() - c0
-                after = {pid: _proc_cpu(pid) for pid in _worker_pids(scorer) | set(before)}
-                cpus.append((parent, sum(after[p] - before.get(p, 0.0) for p in after)))
+                stop.set()
+                sampler.join()
+                for pid in _worker_pids(scorer):
+                    seen[pid] = max(seen.get(pid, 0.0), _proc_cpu(pid))
+                cpus.append((parent, sum(cpu - before.get(pid, 0.0) for pid, cpu in seen.items())))
                 if k == repeat - 1:
                     t0 = time.perf_counter()
                     warm = scorer.score(records)

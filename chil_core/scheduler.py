@@ -521,7 +521,7 @@ class ProcessRunner:
     async def call_batch(self, calls: list[ToolCall], timeout: float) -> list[ToolResult] | None:
         """Run ``calls`` as one batch in one worker (backends with ``worker_batch``: their
         ``run_batch`` decides a batch in one solver invocation).  The batch gets a short deadline,
-        ``batch_deadline(timeout)``, and None comes back when it overruns it (the worker is killed),
+        :meth:`batch_deadline`, and None comes back when it overruns it (the worker is killed),
         crashes or raises: the caller then runs each call alone with :meth:`call`, so a hostile call
         costs its own timeout and delays its batch-mates by the deadline only."""
         proc = await self._acquire()

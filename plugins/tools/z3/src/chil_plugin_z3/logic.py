@@ -40,6 +40,7 @@ class Z3Logic(Z3Tool):
 
     name: ClassVar[str] = "z3"
     capability: ClassVar[str] = "logic_program"
+    version: ClassVar[str] = "0.2.0"  # batches with one solver, ground mode (exact clashes): cached answers renewed
     description: ClassVar[str] = "Z3: literal entailment under strong negation (definite clauses, refutation)."
     ops: ClassVar[frozenset[str]] = frozenset({"decide"})
     max_batch: ClassVar[int] = 64

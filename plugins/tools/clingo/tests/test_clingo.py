@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -9,7 +10,7 @@ from chil_plugin_clingo.clingo_tool import ClingoLogic
 from chil_plugin_clingo.souffle_tool import SouffleLogic, program
 
 from chil_core import ToolCall, ToolResult
-from chil_core.capabilities.logic_program import load_theory
+from chil_core.capabilities.logic_program import load_decide_call, load_theory
 from chil_core.testing.logic_program import LogicProgramConformance
 
 HOSTILE = ["halt.", "shell('rm -rf /')", ":- initialization(halt).", 'x"). #include "/etc/passwd". h(pos,"x',
@@ -53,14 +54,20 @@ def test_clashes_are_listed(clingo: ClingoLogic) -> None:
     assert out == {"consistent": False, "clashes": [L("nice", "bob")], "answers": ["both"]}
 
 
-def test_hostile_names_stay_inside_string_literals(clingo: ClingoLogic) -> None:
+def test_hostile_names_never_enter_the_program(clingo: ClingoLogic) -> None:
     theory = {"facts": [L(n, n) for n in HOSTILE], "rules": [R([L(n, "?x")], L("seen", "?x")) for n in HOSTILE]}
-    out = decide(clingo, theory, [L(n, n) for n in HOSTILE] + [L("seen", n) for n in HOSTILE] + [L(HOSTILE[0], HOSTILE[1])])
+    queries = [L(n, n) for n in HOSTILE] + [L("seen", n) for n in HOSTILE] + [L(HOSTILE[0], HOSTILE[1])]
+    out = decide(clingo, theory, queries)
     assert out["answers"] == ["entailed"] * (2 * len(HOSTILE)) + ["undetermined"]
-    # one line per statement: no name broke out of its string literal (newlines are escaped too)
-    lines = clingo.program(load_theory(theory)).splitlines()
-    assert len(lines) == 2 * len(HOSTILE) + 1
-    assert all(line.startswith("h(") for line in lines[: 2 * len(HOSTILE)])
+    # names and constants are numbers in the program: its text holds none of them
+    job = load_decide_call({"theory": theory, "queries": queries})
+    prog = clingo.program([job])
+    assert set(prog.predicates) == {*HOSTILE, "seen"} and set(prog.constants) == set(HOSTILE)
+    assert re.fullmatch(r"[a-z0-9A-Z(),.:\- \n]*", prog.text), prog.text  # numbers and generated names only
+    # one line per fact and per rule, then the generic rules (one per arity used, one per rule shape)
+    lines = prog.text.splitlines()
+    assert sum(line.startswith("f1(0,p,") for line in lines) == len(HOSTILE)
+    assert sum(line.startswith("r0(0,p,") for line in lines) == len(HOSTILE)
 
 
 def test_bad_payload_is_an_error_naming_the_field(clingo: ClingoLogic) -> None:

@@ -1,17 +1,28 @@
 """``ClingoLogic``: the ``logic_program`` capability (op ``decide``) decided by clingo (Datalog/ASP).
 
-The validated theory becomes a definite program over one predicate ``h(Sign, Pred, a(Args...))``::
+A batch of validated ``decide`` calls becomes one clingo program whose rules are *data*: every
+predicate name and constant is replaced by a number of the batch (so no name from a payload ever
+enters the program text: there is nothing to quote or escape), and each rule of each theory becomes
+one fact of its *shape*, the pattern of variables in its literals.  One generic rule per shape
+derives what such rules derive in every world of every theory::
 
-    h(pos,"kind",a("bob")).
-    h(pos,"red",a(V0)) :- h(pos,"kind",a(V0)), h(pos,"rough",a(V0)).
-    clash(P,A) :- h(pos,P,A), h(neg,P,A).
+    f1(0,p,4,1).                      % theory 0: kind(charlie)         (p/n: the sign; kind = 4, charlie = 1)
+    r0(0,p,4,p,5,p,2).                % theory 0: kind(X), rough(X) -> red(X)
+    w(0,0). w(0,1). h1(1,p,2,1).      % its worlds: 0 alone, 1 with the assumed red(charlie) (red = 2)
+    q1(0,0,p,4,1).                    % query 0: is kind(charlie) derivable in world 0?
+    h1(W,S,P,X0) :- f1(T,S,P,X0), w(T,W).
+    h1(W,S2,P2,V0) :- r0(T,S0,P0,S1,P1,S2,P2), w(T,W), h1(W,S0,P0,V0), h1(W,S1,P1,V0).
+    yes(K) :- q1(K,W,S,P,X0), h1(W,S,P,X0).
+    clash1(W,P,X0) :- h1(W,p,P,X0), h1(W,n,P,X0).
 
-Every name is a clingo string literal rendered by clingo itself (``str(clingo.String(name))``), so
-quotes, backslashes and newlines in a name stay inside the string; variables are ``V0, V1...``
-generated here.  The program is definite (no default negation, no choice), so clingo's grounder
-computes its unique model and the answer is read from the grounded atoms: there is no search to
-put a solve time limit on (an asynchronous, time-limited ``solve`` cost 7x the whole call).  What
-can run long is grounding, which cannot be interrupted in-process: the backend therefore runs
+A world is a number of its own (a theory alone, or with an assumed set's extra facts), so no world
+sees another's atoms however many share the program.  The program is definite (no default negation,
+no choice), so clingo's grounder computes its unique model, grounded once per batch, and the answer
+is read from the grounded ``yes/1`` and ``clash<n>`` atoms: there is no search to put a solve time
+limit on (an asynchronous, time-limited ``solve`` cost 7x the whole call).  A handful of generic
+rules instead of one clingo rule per theory rule is what makes a batch cheap: clingo's per-rule
+overhead, not the atoms, dominated grounding (ProntoQA chains 1.1 -> 0.5 ms of worker CPU a call).
+What can run long is grounding, which cannot be interrupted in-process: the backend therefore runs
 process-isolated and the scheduler kills and replaces a worker that overruns its timeout.
 """
 
@@ -24,8 +35,33 @@ from chil_core import Tool, ToolCall, ToolResult
 
 log = logging.getLogger(__name__)
 
-#: quoted names kept across batches (a run repeats its predicates and constants); cleared when full
-_QUOTE_CACHE = 50_000
+
+def _shape(rule: Any) -> tuple[tuple[int, ...], ...]:
+    """A rule's shape: per literal (body first, head last) its arguments, a variable as its number in
+    order of first appearance, a constant as -1.  Rules of one shape share one generic clingo rule."""
+    names: dict[str, int] = {}
+    out = []
+    for lit in (*rule.body, rule.head):
+        out.append(tuple(names.setdefault(a, len(names)) if a[:1] == "?" else -1 for a in lit.args))
+    return tuple(out)
+
+
+def _generic_rule(shape: tuple[tuple[int, ...], ...], s: int) -> str:
+    """The clingo rule of shape number ``s``: its fact ``r<s>(T, S0,P0,C.., S1,P1,C.., ..., Sh,Ph,C..)``
+    names the theory, each literal's sign and predicate and its constants."""
+    params, atoms, c = [], [], 0
+    for i, pattern in enumerate(shape):
+        params.append(f"S{i},P{i}")
+        args = []
+        for x in pattern:
+            if x < 0:
+                params.append(f"C{c}")
+                args.append(f",C{c}")
+                c += 1
+            else:
+                args.append(f",V{x}")
+        atoms.append(f"h{len(pattern)}(W,S{i},P{i}{''.join(args)})")
+    return f"{atoms[-1]} :- r{s}(T,{','.join(params)}), w(T,W), {', '.join(atoms[:-1])}."
 
 
 class ClingoLogic(Tool):
@@ -33,8 +69,8 @@ class ClingoLogic(Tool):
 
     name: ClassVar[str] = "clingo"
     capability: ClassVar[str] = "logic_program"
-    version: ClassVar[str] = "0.2.0"
-    description: ClassVar[str] = "clingo: the theory as a definite Datalog program, unique model, one program per batch."
+    version: ClassVar[str] = "0.3.0"
+    description: ClassVar[str] = "clingo: the theories of a batch as data of one definite Datalog program, unique model, grounded once."
     ops: ClassVar[frozenset[str]] = frozenset({"decide"})
     isolation = "process"
     worker_batch: ClassVar[bool] = True
@@ -47,7 +83,6 @@ class ClingoLogic(Tool):
         import clingo
 
         self.clingo = clingo
-        self._quoted: dict[str, str] = {}
 
     def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
         """Every valid call of the batch in one program, grounded once (see :meth:`decide_many`); a
@@ -82,101 +117,113 @@ class ClingoLogic(Tool):
 
         return self.decide_many([load_decide_call(payload)])[0]
 
-    def _quote(self, name: str) -> str:
-        q = self._quoted.get(name)
-        if q is None:
-            if len(self._quoted) >= _QUOTE_CACHE:
-                self._quoted.clear()
-            q = self._quoted[name] = str(self.clingo.String(name))
-        return q
-
-    def program(self, theory: Any, t: int | None = None) -> str:
-        """The clingo program text of a validated theory: alone (``t`` None: ``h(Sign, Pred, a(Args))``
-        atoms, as documented above), or as theory number ``t`` of a joint program: predicates of its
-        own (``f<t>(Sign,Pred,a(Args))`` for its facts, ``h<t>(W,Sign,Pred,a(Args))`` for what holds in
-        world ``W``), so that each theory is a component of its own for the grounder."""
-        from chil_core.capabilities.logic_program import is_var, variable_names
-
-        quote = self._quote
-        h = "h(" if t is None else f"h{t}(W,"
-
-        def atom(lit: Any, names: dict[str, str]) -> str:
-            args = ",".join(names[a] if is_var(a) else quote(a) for a in lit.args)
-            return f"{h}{'neg' if lit.neg else 'pos'},{quote(lit.pred)},a({args}))"
-
-        if t is None:
-            lines = [atom(f, {}) + "." for f in theory.facts]
-        else:
-            lines = [f"f{t}({'neg' if f.neg else 'pos'},{quote(f.pred)},a({','.join(quote(a) for a in f.args)}))."
-                     for f in theory.facts]
-            lines.append(f"h{t}(W,S,P,A) :- f{t}(S,P,A), w{t}(W).")
-        for rule in theory.rules:
-            names = variable_names(rule)
-            lines.append(f"{atom(rule.head, names)} :- {', '.join(atom(b, names) for b in rule.body)}.")
-        if t is None:
-            lines.append("clash(P,A) :- h(pos,P,A), h(neg,P,A).")
-        else:
-            lines.append(f"yes(K) :- q{t}(K,W,S,P,A), h{t}(W,S,P,A).")
-            lines.append(f"clash(W,P,A) :- h{t}(W,pos,P,A), h{t}(W,neg,P,A).")
-        return "\n".join(lines)
+    def program(self, jobs: list[Any]) -> _Program:
+        """The clingo program of validated ``decide`` payloads (see the module docstring), with what
+        is needed to read its model back."""
+        return _Program(jobs)
 
     def decide_many(self, jobs: list[Any]) -> list[dict[str, Any]]:
         """Decide validated ``decide`` payloads (:class:`~chil_core.capabilities.logic_program.Decide`)
-        in one clingo program, grounded once, its model read back once.
-
-        Each distinct theory ``t`` is written once (:meth:`program`); every *world* ``W`` (a theory
-        alone, or with an assumed set's extra facts) is a number of its own (``w<t>(W)``), whose atoms
-        ``h<t>(W,...)`` only its own facts and rules derive, so no world sees another's atoms however
-        many share the program.  Queries are ``q<t>(K,W,Sign,Pred,a(Args))`` facts; the model is read
-        through ``yes(K)`` (the derivable ones) and ``clash(W,Pred,a(Args))``."""
+        in one clingo program, grounded once, its model read back once.  Each distinct theory is
+        written once, each distinct world (a theory alone or with an assumed set) once."""
         from chil_core.capabilities.logic_program import Literal, answer
 
-        quote = self._quote
-        lines: list[str] = []
-        theory_ids: dict[int, int] = {}
-        worlds: dict[tuple[int, tuple[Any, ...]], int] = {}
-        queries: dict[tuple[int, Literal], int] = {}
-        plan: list[tuple[list[int], dict[Literal, int]]] = []
-
-        def ground(w: int, lit: Literal) -> str:
-            return f"{w},{'neg' if lit.neg else 'pos'},{quote(lit.pred)},a({','.join(quote(a) for a in lit.args)})"
-
-        for job in jobs:
-            t = theory_ids.get(id(job.theory))
-            if t is None:
-                t = theory_ids[id(job.theory)] = len(theory_ids)
-                lines.append(self.program(job.theory, t))
-            ws = []
-            for extra in job.worlds():
-                w = worlds.get((t, extra))
-                if w is None:
-                    w = worlds[(t, extra)] = len(worlds)
-                    lines.append(f"w{t}({w}).")
-                    lines.extend(f"h{t}({ground(w, lit)})." for lit in extra)
-                ws.append(w)
-            asked: dict[Literal, int] = {}
-            for q in job.queries:
-                for lit in (q, q.complement()):
-                    if lit not in asked:
-                        k = queries.get((ws[0], lit))
-                        if k is None:
-                            k = queries[(ws[0], lit)] = len(queries)
-                            lines.append(f"q{t}({k},{ground(ws[0], lit)}).")
-                        asked[lit] = k
-            plan.append((ws, asked))
+        prog = _Program(jobs)
         ctl = self.clingo.Control(["--warn=none"])
-        ctl.add("base", [], "\n".join(lines))
+        ctl.add("base", [], prog.text)
         ctl.ground([("base", [])])
         # A definite program: the grounder has computed its unique model, every atom in it is a fact.
         atoms = ctl.symbolic_atoms
         yes = {sa.symbol.arguments[0].number for sa in atoms.by_signature("yes", 1)}
         clashes: dict[int, list[Literal]] = {}
-        for sa in atoms.by_signature("clash", 3):
-            w, pred, args = sa.symbol.arguments
-            clashes.setdefault(w.number, []).append(Literal(pred.string, tuple(a.string for a in args.arguments)))
+        consts, preds = prog.constants, prog.predicates
+        for n in prog.arities:
+            for sa in atoms.by_signature(f"clash{n}", n + 2):
+                w, p, *args = sa.symbol.arguments
+                clashes.setdefault(w.number, []).append(Literal(preds[p.number], tuple(consts[a.number] for a in args)))
         out = []
-        for job, (ws, asked) in zip(jobs, plan, strict=True):
+        for job, (ws, asked) in zip(jobs, prog.plan, strict=True):
             derivable = {lit: k in yes for lit, k in asked.items()}
             assumed = None if job.assume is None else [clashes.get(w, []) for w in ws[1:]]
             out.append(answer(job.queries, derivable, clashes.get(ws[0], []), assumed))
         return out
+
+
+class _Program:
+    """The text of one batch's clingo program and the tables that read its model back: ``constants``
+    and ``predicates`` (number -> name), ``arities`` present, and per job its worlds and the number
+    of each literal asked (``plan``)."""
+
+    def __init__(self, jobs: list[Any]) -> None:
+        self.constants: list[str] = []
+        self.predicates: list[str] = []
+        self.arities: set[int] = set()
+        self.plan: list[tuple[list[int], dict[Any, int]]] = []
+        self._consts: dict[str, int] = {}
+        self._preds: dict[tuple[str, int], int] = {}
+        lines: list[str] = []
+        shapes: dict[tuple[tuple[int, ...], ...], int] = {}
+        theories: dict[int, int] = {}
+        worlds: dict[tuple[int, tuple[Any, ...]], int] = {}
+        atom = self._atom
+        k = 0
+        for job in jobs:
+            theory = job.theory
+            t = theories.get(id(theory))
+            if t is None:
+                t = theories[id(theory)] = len(theories)
+                lines.extend(f"f{len(f.args)}({t},{atom(f)})." for f in theory.facts)
+                for rule in theory.rules:
+                    shape = _shape(rule)
+                    s = shapes.setdefault(shape, len(shapes))
+                    lines.append(f"r{s}({t},{','.join(self._params(lit) for lit in (*rule.body, rule.head))}).")
+            ws = []
+            for extra in job.worlds():
+                w = worlds.get((t, extra))
+                if w is None:
+                    w = worlds[(t, extra)] = len(worlds)
+                    lines.append(f"w({t},{w}).")
+                    lines.extend(f"h{len(lit.args)}({w},{atom(lit)})." for lit in extra)
+                ws.append(w)
+            asked: dict[Any, int] = {}
+            for q in job.queries:
+                for lit in (q, q.complement()):
+                    if lit not in asked:
+                        asked[lit] = k
+                        lines.append(f"q{len(lit.args)}({k},{ws[0]},{atom(lit)}).")
+                        k += 1
+            self.plan.append((ws, asked))
+        for n in sorted(self.arities):
+            xs = "".join(f",X{i}" for i in range(n))
+            lines.append(f"h{n}(W,S,P{xs}) :- f{n}(T,S,P{xs}), w(T,W).")
+            lines.append(f"yes(K) :- q{n}(K,W,S,P{xs}), h{n}(W,S,P{xs}).")
+            lines.append(f"clash{n}(W,P{xs}) :- h{n}(W,p,P{xs}), h{n}(W,n,P{xs}).")
+        lines.extend(_generic_rule(shape, s) for shape, s in shapes.items())
+        self.text = "\n".join(lines)
+
+    def _const(self, name: str) -> int:
+        n = self._consts.get(name)
+        if n is None:
+            n = self._consts[name] = len(self.constants)
+            self.constants.append(name)
+        return n
+
+    def _pred(self, lit: Any) -> int:
+        key = (lit.pred, len(lit.args))
+        n = self._preds.get(key)
+        if n is None:
+            n = self._preds[key] = len(self.predicates)
+            self.predicates.append(lit.pred)
+            self.arities.add(len(lit.args))
+        return n
+
+    def _atom(self, lit: Any) -> str:
+        """``Sign,Pred,Arg...`` of a ground literal."""
+        const = self._const
+        return f"{'n' if lit.neg else 'p'},{self._pred(lit)}{''.join(f',{const(a)}' for a in lit.args)}"
+
+    def _params(self, lit: Any) -> str:
+        """A rule literal's part of its shape fact: sign, predicate, then its constants (variables are
+        the shape's)."""
+        const = self._const
+        return f"{'n' if lit.neg else 'p'},{self._pred(lit)}{''.join(f',{const(a)}' for a in lit.args if a[:1] != '?')}"

@@ -139,9 +139,10 @@ def _name(value: Any, where: str) -> str:
     return value
 
 
-def literal(data: Any, where: str, *, ground: bool) -> Literal:
-    """Validate one literal dict; ``ground`` forbids variables."""
-    if type(data) is dict:  # the fast path: a well-formed literal is checked in one pass
+def _fast_literal(data: Any, ground: bool) -> Literal | None:
+    """A well-formed literal checked in one pass, or None (then :func:`literal` names what is wrong);
+    callers in loops use it first so that the field's name is only formatted for an error."""
+    if type(data) is dict:
         pred, args, neg = data.get("pred"), data.get("args", []), data.get("neg", False)
         if (len(data) <= 3 and (neg is False or neg is True) and type(pred) is str and 0 < len(pred) <= MAX_NAME
                 and type(args) is list and len(args) <= MAX_ARITY and "\x00" not in pred
@@ -150,6 +151,14 @@ def literal(data: Any, where: str, *, ground: bool) -> Literal:
             terms = tuple(args)
             if not ground or not any(a[:1] == "?" for a in terms):
                 return Literal(pred, terms, neg)
+    return None
+
+
+def literal(data: Any, where: str, *, ground: bool) -> Literal:
+    """Validate one literal dict; ``ground`` forbids variables."""
+    lit = _fast_literal(data, ground)
+    if lit is not None:
+        return lit
     # the slow path names what is wrong
     if not isinstance(data, dict):
         raise TheoryError(f"{where} must be an object {{pred, args, neg}}, got {type(data).__name__}")
@@ -181,28 +190,30 @@ def load_theory(data: Any, where: str = "theory") -> Theory:
         raise TheoryError(f"{where}.facts and {where}.rules must be lists")
     if len(facts_in) + len(rules_in) > MAX_STATEMENTS:
         raise TheoryError(f"{where} has more than {MAX_STATEMENTS} facts and rules")
-    facts = tuple(literal(f, f"{where}.facts[{i}]", ground=True) for i, f in enumerate(facts_in))
+    facts = tuple(_fast_literal(f, True) or literal(f, f"{where}.facts[{i}]", ground=True) for i, f in enumerate(facts_in))
     rules = []
+    widths = []  # variables of each rule
     for i, r in enumerate(rules_in):
-        w = f"{where}.rules[{i}]"
-        if not isinstance(r, dict) or set(r) != {"if", "then"}:
-            raise TheoryError(f"{w} must be an object with exactly the fields 'if' and 'then'")
-        if not isinstance(r["if"], list) or not 1 <= len(r["if"]) <= MAX_BODY:
-            raise TheoryError(f"{w}.if must be a list of 1 to {MAX_BODY} literals")
-        body = tuple(literal(b, f"{w}.if[{k}]", ground=False) for k, b in enumerate(r["if"]))
-        head = literal(r["then"], f"{w}.then", ground=False)
-        bound = set().union(*(b.variables() for b in body))
-        loose = head.variables() - bound
+        if not isinstance(r, dict) or len(r) != 2 or "if" not in r or "then" not in r:
+            raise TheoryError(f"{where}.rules[{i}] must be an object with exactly the fields 'if' and 'then'")
+        body_in = r["if"]
+        if not isinstance(body_in, list) or not 1 <= len(body_in) <= MAX_BODY:
+            raise TheoryError(f"{where}.rules[{i}].if must be a list of 1 to {MAX_BODY} literals")
+        body = tuple(_fast_literal(b, False) or literal(b, f"{where}.rules[{i}].if[{k}]", ground=False)
+                     for k, b in enumerate(body_in))
+        head = _fast_literal(r["then"], False) or literal(r["then"], f"{where}.rules[{i}].then", ground=False)
+        bound = {a for b in body for a in b.args if a[:1] == "?"}
+        loose = {a for a in head.args if a[:1] == "?"} - bound
         if loose:
-            raise TheoryError(f"{w}: head variable(s) {sorted(loose)} do not occur in the body")
+            raise TheoryError(f"{where}.rules[{i}]: head variable(s) {sorted(loose)} do not occur in the body")
         if len(bound) > MAX_RULE_VARIABLES:
-            raise TheoryError(f"{w} has {len(bound)} variables; at most {MAX_RULE_VARIABLES} are allowed")
+            raise TheoryError(f"{where}.rules[{i}] has {len(bound)} variables; at most {MAX_RULE_VARIABLES} are allowed")
         rules.append(Rule(body, head))
+        widths.append(len(bound))
     theory = Theory(facts, tuple(rules))
     if rules:
         n = len(theory.constants())
-        for i, r in enumerate(rules):
-            k = len(set().union(*(b.variables() for b in r.body)))
+        for i, k in enumerate(widths):
             if n**k > MAX_GROUNDINGS:
                 raise TheoryError(f"{where}.rules[{i}]: {k} variables over {n} constants may ground {n}**{k} instances; "
                                   f"at most {MAX_GROUNDINGS} are allowed")
@@ -258,7 +269,7 @@ def load_decide_call(payload: Any) -> Decide:
     queries_in = payload.get("queries", [])
     if not isinstance(queries_in, list) or len(queries_in) > MAX_STATEMENTS:
         raise TheoryError(f"payload.queries must be a list of at most {MAX_STATEMENTS} literals")
-    queries = tuple(literal(q, f"payload.queries[{i}]", ground=True) for i, q in enumerate(queries_in))
+    queries = tuple(_fast_literal(q, True) or literal(q, f"payload.queries[{i}]", ground=True) for i, q in enumerate(queries_in))
     assume_in = payload.get("assume")
     if assume_in is None:
         return Decide(theory, queries)
@@ -272,7 +283,7 @@ def load_decide_call(payload: Any) -> Decide:
         total += len(group)
         if total > MAX_STATEMENTS:
             raise TheoryError(f"payload.assume has more than {MAX_STATEMENTS} literals in all")
-        sets.append(tuple(literal(x, f"payload.assume[{i}][{k}]", ground=True) for k, x in enumerate(group)))
+        sets.append(tuple(_fast_literal(x, True) or literal(x, f"payload.assume[{i}][{k}]", ground=True) for k, x in enumerate(group)))
     return Decide(theory, queries, tuple(sets))
 
 

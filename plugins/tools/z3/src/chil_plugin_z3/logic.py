@@ -92,31 +92,38 @@ class Z3Logic(Z3Tool):
         return answer(job.queries, derivable, clashes, assumed)
 
     def _ground(self, job: Any, constants: list[str], s: Any) -> tuple[dict[Any, bool], list[Any], list[list[Any]] | None]:
-        """The theory instantiated over ``constants``, as propositional Horn clauses in ``s``."""
-        import itertools
-
-        from chil_core.capabilities.logic_program import Literal, is_var
+        """The theory instantiated over ``constants``, as propositional Horn clauses in ``s``.  Ground
+        atoms are plain ``(pred, args, neg)`` tuples here (a ``Literal`` per rule instance cost most of
+        the time); rule literals are compiled once to argument templates over the rule's variables."""
+        from chil_core.capabilities.logic_program import Literal
 
         z3, ctx = self.z3, self.ctx
-        ids: dict[Literal, int] = {}
+        ids: dict[tuple[str, tuple[str, ...], bool], int] = {}
 
-        def atom(lit: Literal) -> str:
-            k = ids.get(lit)
-            if k is None:
-                k = ids[lit] = len(ids)
-            return f"a{k}"
+        def key(lit: Literal) -> tuple[str, tuple[str, ...], bool]:
+            return (lit.pred, lit.args, lit.neg)
 
-        lines = [atom(f) for f in job.theory.facts]
+        def atom(k: tuple[str, tuple[str, ...], bool]) -> str:
+            n = ids.get(k)
+            if n is None:
+                n = ids[k] = len(ids)
+            return f"a{n}"
+
+        lines = [atom(key(f)) for f in job.theory.facts]
         clauses: list[str] = []
-        heads: set[Literal] = set(job.theory.facts)
+        heads: set[tuple[str, tuple[str, ...], bool]] = {key(f) for f in job.theory.facts}
         for rule in job.theory.rules:
-            names = sorted(set().union(*(b.variables() for b in rule.body)))
+            names = sorted({a for b in rule.body for a in b.args if a[:1] == "?"})
+            index = {n: i for i, n in enumerate(names)}
+            # each literal: (pred, neg, ((variable index, -1) | (-1, constant), ...))
+            body_t = [(b.pred, b.neg, tuple((index[a], a) if a[:1] == "?" else (-1, a) for a in b.args)) for b in rule.body]
+            h = rule.head
+            head_t = (h.pred, h.neg, tuple((index[a], a) if a[:1] == "?" else (-1, a) for a in h.args))
             for values in itertools.product(constants, repeat=len(names)):
-                env = dict(zip(names, values, strict=True))
-                body = [atom(Literal(b.pred, tuple(env[a] if is_var(a) else a for a in b.args), b.neg)) for b in rule.body]
-                head = Literal(rule.head.pred, tuple(env[a] if is_var(a) else a for a in rule.head.args), rule.head.neg)
-                heads.add(head)
-                clauses.append(f"(=> {body[0] if len(body) == 1 else '(and ' + ' '.join(body) + ')'} {atom(head)})")
+                body = [atom((p, tuple(values[i] if i >= 0 else c for i, c in spec), neg)) for p, neg, spec in body_t]
+                hk = (head_t[0], tuple(values[i] if i >= 0 else c for i, c in head_t[2]), head_t[1])
+                heads.add(hk)
+                clauses.append(f"(=> {body[0] if len(body) == 1 else '(and ' + ' '.join(body) + ')'} {atom(hk)})")
 
         def text(facts: list[str], extra_clauses: list[str]) -> str:
             # a solver's SMT-LIB declarations outlive pop(): a0, a1... are declared once per solver
@@ -129,7 +136,7 @@ class Z3Logic(Z3Tool):
         boolean = z3.Bool
 
         def holds(lit: Literal) -> bool:
-            k = ids.get(lit)
+            k = ids.get(key(lit))
             if k is None:  # in no clause: free, so not derivable
                 return False
             r = self.check(s, [z3.Not(boolean(f"a{k}", ctx))])
@@ -137,27 +144,27 @@ class Z3Logic(Z3Tool):
                 raise RuntimeError("z3 returned unknown on a propositional Horn theory")
             return not r
 
-        def clashes(world_heads: set[Literal]) -> list[Literal]:
-            both = sorted((x for x in world_heads if not x.neg and x.complement() in world_heads), key=lambda x: (x.pred, x.args))
+        def clashes(world_heads: set[tuple[str, tuple[str, ...], bool]]) -> list[Literal]:
+            both = sorted((p, a) for p, a, neg in world_heads if not neg and (p, a, True) in world_heads)
             if not both:
                 return []
             if len(both) > MAX_CLASH_CANDIDATES:
                 raise ValueError(f"too many ground atoms to name the clashes (> {MAX_CLASH_CANDIDATES})")
             s.push()
             try:
-                s.from_string("".join(f"(assert (not (and {atom(x)} {atom(x.complement())})))" for x in both))
+                s.from_string("".join(f"(assert (not (and {atom((p, a, False))} {atom((p, a, True))})))" for p, a in both))
                 if self.check(s, []) is not False:
                     return []
             finally:
                 s.pop()
             # some atom is derived both ways: exactly which, one check per candidate
             out = []
-            for x in both:
+            for p, a in both:
                 s.push()
                 try:
-                    s.from_string(f"(assert (not (and {atom(x)} {atom(x.complement())})))")
+                    s.from_string(f"(assert (not (and {atom((p, a, False))} {atom((p, a, True))})))")
                     if self.check(s, []) is False:
-                        out.append(x)
+                        out.append(Literal(p, a))
                 finally:
                     s.pop()
             return out
@@ -170,9 +177,9 @@ class Z3Logic(Z3Tool):
             for extra in job.assume:
                 s.push()
                 try:
-                    facts = [atom(x) for x in extra]
+                    facts = [atom(key(x)) for x in extra]
                     s.from_string(text(facts, []))
-                    assumed.append(clashes(heads | set(extra)))
+                    assumed.append(clashes(heads | {key(x) for x in extra}))
                 finally:
                     s.pop()
         return derivable, base, assumed

@@ -137,6 +137,7 @@ def hostile(model: Path, work: Path) -> list[dict[str, Any]]:
     huge = "the cat sat on the mat " * 45_000
     for backend in ("onnx", "transformers"):
         tool = start_model(backend, {"path": str(model), "threads": 2})
+        tool.run_batch([ToolCall(capability="model", op="classify", payload={"texts": ["warm up"]})])  # load first
         t0 = time.perf_counter()
         out = tool.run_batch([ToolCall(capability="model", op="classify", payload={"texts": [huge, huge + "x", "", "12 + 3 = 15"]})])[0]
         dt = time.perf_counter() - t0
@@ -144,10 +145,10 @@ def hostile(model: Path, work: Path) -> list[dict[str, Any]]:
         rows.append({"case": f"1 MB texts x2 + empty + normal ({backend})", "outcome":
                      f"ok; truncated={out['truncated']} empty={out['empty']}; {dt * 1000:.0f} ms for the batch"})
     bad = work / "bad-corpus.jsonl"
-    good = json.dumps({"id": "g", "prompt": "q", "completion": "48/2 = 24"})
-    lines = [good] * 12 + ["\xff\xfe not utf-8", "{not json", json.dumps({"id": 3, "prompt": "q"})]
-    bad.write_bytes(b"\n".join(x.encode("utf-8", "surrogateescape") if not x.startswith("\xff") else b"\xff\xfe not utf-8" for x in lines) + b"\n")
-    p = sh(CHIL, "model", "distill", str(bad), "--teacher", "empirical", "-o", str(work / "bad-student"), "--epochs", "1", check=False)
+    good = [json.dumps({"id": f"g{i}", "prompt": "q", "completion": f"{i}*2 = {2 * i + (i % 2)}"}).encode() for i in range(40)]
+    bad.write_bytes(b"\n".join([*good[:20], b"\xff\xfe not utf-8", b"{not json", json.dumps({"id": 3, "prompt": "q"}).encode(), *good[20:]]) + b"\n")
+    p = sh(CHIL, "model", "distill", str(bad), "--teacher", "empirical", "-o", str(work / "bad-student"), "--epochs", "1",
+           "--min-count", "2", check=False)
     skipped = [line for line in p.stderr.splitlines() if "skipped" in line or line.startswith("error")]
     rows.append({"case": "invalid UTF-8 / bad JSON / bad record in a distill corpus", "outcome": f"exit {p.returncode}; " + " | ".join(skipped)})
     corrupt = work / "corrupt"
@@ -161,7 +162,9 @@ def hostile(model: Path, work: Path) -> list[dict[str, Any]]:
     (corrupt / "chil-model.json").write_text("{", encoding="utf-8")
     cfg = work / "chil.toml"
     cfg.write_text(f'[frameworks.empirical.model]\nbackend = "onnx"\npath = "{corrupt}"\n', encoding="utf-8")
-    p = sh(CHIL, "score", "--config", str(cfg), "--frameworks", "empirical", check=False)
+    recs = work / "one.jsonl"
+    recs.write_text(json.dumps({"id": "1", "prompt": "q", "completion": "hello"}) + "\n", encoding="utf-8")
+    p = sh(CHIL, "score", str(recs), "--config", str(cfg), "--frameworks", "empirical", check=False)
     rows.append({"case": "corrupt chil-model.json (config load)", "outcome": f"exit {p.returncode}: " + " ".join(p.stderr.split())[:200]})
     return rows
 
@@ -181,7 +184,7 @@ def main() -> None:
     # 1. distillation
     dist_rows = []
     sh(CHIL, "model", "corpus", "gsm8k-steps", "-o", str(work / "steps.jsonl"), "--data", str(DATA), "--limit", str(steps_n))
-    sh(CHIL, "model", "corpus", "proofwriter", "-o", str(work / "pw.jsonl"), "--data", str(DATA))
+    sh(CHIL, "model", "corpus", "proofwriter", "-o", str(work / "pw.jsonl"), "--data", str(DATA), *(["--limit", "200"] if args.quick else []))
     plans = [("empirical", work / "steps.jsonl", "{completion}", "64"), ("consistency", work / "pw.jsonl", "{completion} | {prompt}", "256")]
     for teacher, corpus, template, max_len in plans:
         out = work / f"{teacher}-student"

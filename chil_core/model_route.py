@@ -15,7 +15,9 @@ With no ``model`` table nothing changes.  With one, the framework's results are 
 framework, no code of its own needed):
 
 - **the tools abstained** (nothing they could parse) and the completion is not empty: the model
-  classifies the text; the result becomes ``scored`` with ``score = Σ p(label)·label_scores[label]``,
+  classifies the text.  When its most probable label is ``abstained`` (a distilled student learns
+  where its teacher abstains) or below ``min_confidence``, the abstention stands (with the model's
+  components added); otherwise the result becomes ``scored`` with ``score = Σ p(label)·label_scores[label]``,
   ``components.model_score`` and ``model_confidence``, ``verdict = "model:<label>"``, evidence of kind
   ``model`` naming the backend and the model directory, and the route's own ``weight`` for this record;
 - **the tools scored**: they stay the authority.  With ``compare`` the model's score is added as
@@ -160,6 +162,7 @@ async def apply_routes(routes: Mapping[str, RouteRuntime], names: Sequence[str],
     route with its own weight scored a record, else None."""
     import asyncio
 
+    from chil_core.capabilities.model import ABSTAINED
     from chil_core.contracts import Evidence, FrameworkResult, ToolResult
 
     if not routes:
@@ -210,7 +213,7 @@ async def apply_routes(routes: Mapping[str, RouteRuntime], names: Sequence[str],
             comps["model_disagreement"] = round(abs(old.score - score), 6)
             per_fw[j][i] = old.model_copy(update={"components": {**old.components, **comps}, "evidence": [*old.evidence, ev]})
             continue
-        if conf < rt.route.min_confidence:
+        if top == ABSTAINED or conf < rt.route.min_confidence:  # the model sees nothing to judge either
             per_fw[j][i] = old.model_copy(update={"components": {**old.components, **comps}, "evidence": [*old.evidence, ev]})
             continue
         per_fw[j][i] = FrameworkResult.scored(

@@ -128,3 +128,19 @@ def test_corrupt_model_card_is_named(demo: Path, tmp_path: Path) -> None:
     (d / "chil-model.json").write_text(json.dumps({"format": "chil-model", "kind": "classifier", "labels": ["a"]}))
     with pytest.raises(ConfigError, match=r"chil-model\.json: 'labels'"):
         load_settings(config(d, tmp_path), frameworks=["empirical"])
+
+
+def test_a_student_that_says_abstained_leaves_the_abstention(demo: Path, tmp_path: Path) -> None:
+    """A distilled student learns the label 'abstained' where its teacher had nothing to judge; the route
+    then keeps the abstention (here: the demo model with its 'word' label renamed 'abstained')."""
+    d = tmp_path / "m"
+    shutil.copytree(demo, d)
+    card = json.loads((d / "chil-model.json").read_text())
+    card.update(labels=["number", "abstained"], label_scores={"number": 1.0, "abstained": 0.0})
+    (d / "chil-model.json").write_text(json.dumps(card))
+    with Scorer.from_config(config(d, tmp_path), frameworks=["empirical"]) as s:
+        words, number = s.score(RECORDS[:2])
+    w = words.frameworks["empirical"]
+    assert w.status == "abstained" and w.components["model_score"] < 0.1 and w.evidence[-1].data["label"] == "abstained"
+    assert words.masked and words.reward is None
+    assert number.frameworks["empirical"].status == "scored" and number.frameworks["empirical"].verdict == "model:number"

@@ -65,6 +65,8 @@ CAPABILITY = "model"
 OPS = frozenset({"classify", "embed", "score", "generate"})
 CARD = "chil-model.json"
 CARD_FORMAT = "chil-model"
+#: the label of a distilled student for "the teacher had nothing to judge" (the model route keeps the abstention)
+ABSTAINED = "abstained"
 MAX_TEXTS = 4096
 MAX_CONTINUATIONS = 64
 MAX_NEW_TOKENS = 256

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from chil_core.capabilities.model import read_jsonl_rows
+from chil_core.capabilities.model import ABSTAINED, read_jsonl_rows
 
 
 def _die(message: str, code: int = 2) -> None:
@@ -126,17 +126,30 @@ def fit(data: Path, output: Path, text_field: str, label_field: str, **shape_kw:
 
 
 def teacher_labels(records: list[dict[str, Any]], teacher: str, config: Path | None, label_from: str,
-                   chunk: int = 512) -> tuple[list[int], list[str], list[float], Counter[str]]:
+                   chunk: int = 128, record_timeout_s: float = 600.0, keep_abstentions: bool = True) -> tuple[list[int], list[str], list[float], Counter[str]]:
     """Score ``records`` with framework ``teacher`` through the Scorer: (kept indices, labels, scores,
-    count of what was dropped by status)."""
+    count of what was dropped by status).  With ``keep_abstentions`` a record the teacher abstained on
+    is kept with the label ``abstained``: the student learns where the teacher has nothing to judge, and
+    the model route leaves such text abstained."""
     from chil_core import Scorer
+    from chil_core.config import load_settings
+    from chil_core.plugins import get_plugin_manager
 
     kept, labels, scores = [], [], []
     dropped: Counter[str] = Counter()
-    with Scorer.from_config(config, frameworks=[teacher]) as scorer:
+    pm = get_plugin_manager()
+    settings = load_settings(config, frameworks=[teacher], registry=pm.registry)
+    # labelling is offline: a record may take its time (a busy machine must not turn labels into timeouts)
+    settings.scheduler.record_timeout_s = max(settings.scheduler.record_timeout_s, record_timeout_s)
+    with Scorer(settings, pm.registry, pm) as scorer:
         for start in range(0, len(records), chunk):
             for k, rr in enumerate(scorer.score(records[start:start + chunk])):
                 res = rr.frameworks[teacher]
+                if res.status == "abstained" and keep_abstentions:
+                    kept.append(start + k)
+                    labels.append(ABSTAINED)
+                    scores.append(0.0)
+                    continue
                 if res.status != "scored":
                     dropped[res.status] += 1
                     continue
@@ -161,9 +174,11 @@ def teacher_labels(records: list[dict[str, Any]], teacher: str, config: Path | N
               help="verdict: the teacher's verdict names; score: right (score >= 0.5) / wrong.")
 @click.option("--min-count", type=click.IntRange(1), default=5, show_default=True, help="Labels seen fewer times are dropped.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Use the first N records.")
+@click.option("--abstentions/--no-abstentions", default=True, show_default=True,
+              help="Keep the records the teacher abstained on, as the label 'abstained' (the route then leaves them abstained).")
 @_shape_options
 def distill(corpus: Path, teacher: str, output: Path, config: Path | None, template: str, label_from: str, min_count: int,
-            limit: int | None, **shape_kw: Any) -> None:
+            limit: int | None, abstentions: bool, **shape_kw: Any) -> None:
     """Label CORPUS (chil records, JSONL) with the TEACHER framework's verdicts and train a student to
     predict them; report the student's agreement with its teacher on a held-out part."""
     from chil_core.config import ConfigError
@@ -185,7 +200,7 @@ def distill(corpus: Path, teacher: str, output: Path, config: Path | None, templ
     if len(records) < 10:
         _die(f"{corpus}: need at least 10 good records, got {len(records)}")
     try:
-        kept, labels, scores, dropped = teacher_labels(records, teacher, config, label_from)
+        kept, labels, scores, dropped = teacher_labels(records, teacher, config, label_from, keep_abstentions=abstentions)
     except ConfigError as exc:
         _die(str(exc))
     counts = Counter(labels)

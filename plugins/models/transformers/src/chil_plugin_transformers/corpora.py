@@ -2,7 +2,9 @@
 
 - ``gsm8k-steps``: the calculator steps of GSM8K solutions (``<<48/2=24>>``), each written as a
   completion ``48/2 = 24``, half of them with a wrong result (off by one, by ten, a digit changed, the
-  operands' other operation) so that the teacher (``empirical``) has right and wrong steps to label.
+  operands' other operation) so that the teacher (``empirical``) has right and wrong steps to label,
+  and, for half of the problems, one sentence of the question (prose with no step: the teacher
+  abstains, and a student learns to say so).
 - ``proofwriter``: each ProofWriter theory as the prompt and the statement asked about as the
   completion (one claim), for ``consistency`` (entailed / contradicted / undetermined).
 
@@ -21,6 +23,7 @@ from typing import Any
 
 STEP = re.compile(r"<<([^<>=]{1,80})=([^<>=]{1,40})>>")
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+SENTENCE = re.compile(r"(?<=[.?!])\s+")
 
 
 def _fmt(v: Fraction) -> str:
@@ -68,6 +71,12 @@ def gsm8k_steps(path: str | Path, limit: int | None = None, seed: int = 0) -> li
                     continue
                 out.append({"id": f"gsm8k-{n}-{k}", "prompt": row.get("question", ""), "completion": f"{lhs} = {shown}",
                             "metadata": {"perturbed": wrong}})
+                if limit is not None and len(out) >= limit:
+                    return out
+            sentences = [x.strip() for x in SENTENCE.split(row.get("question", "")) if len(x.strip()) > 3]
+            if sentences and rng.random() < 0.5:  # prose with no step: the teacher abstains on it
+                out.append({"id": f"gsm8k-{n}-q", "prompt": row.get("question", ""), "completion": rng.choice(sentences),
+                            "metadata": {"prose": True}})
                 if limit is not None and len(out) >= limit:
                     return out
     return out

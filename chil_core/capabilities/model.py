@@ -32,7 +32,9 @@ directory.  :func:`check_model_dir` reads the card and checks the files before a
 corrupt directory is a :class:`ModelDirError` naming the file, never a traceback from deep inside a
 library.
 
-A backend subclasses :class:`ModelTool` and implements :meth:`ModelTool.load` (one directory → a
+A directory whose card says ``architecture.type = "linear-head"`` holds a linear head on an
+``embedding`` backend (``head.json``, :class:`HeadModel`); every model backend serves it.  Otherwise a
+backend subclasses :class:`ModelTool` and implements :meth:`ModelTool.load` (one directory → a
 :class:`LoadedModel`); the base class validates, deduplicates the texts of a whole batch of calls,
 runs each op once per model per batch, and answers every call.
 """
@@ -285,6 +287,55 @@ class LoadedModel:
         """Free the model."""
 
 
+HEAD_FILE = "head.json"
+HEAD_FORMAT = "chil-linear-head"
+
+
+class HeadModel(LoadedModel):
+    """A linear head on an ``embedding`` backend (``chil model fit --base embedding:<name>``): logits =
+    W·v + b over the backend's unit sentence vectors.  Any model backend serves it (it needs no torch
+    and no ONNX Runtime); the weights are JSON data, never a pickle."""
+
+    def __init__(self, directory: Path, card: dict[str, Any]) -> None:
+        import numpy as np
+
+        from chil_core.capabilities.embedding import start_embedder
+
+        p = directory / HEAD_FILE
+        if not p.is_file():
+            raise ModelDirError(f"{p}: missing")
+        try:
+            head = json.loads(p.read_bytes().decode("utf-8"))
+            w = np.asarray(head["weights"], dtype=np.float64)
+            b = np.asarray(head["bias"], dtype=np.float64)
+            emb = head["embedding"]
+            backend, options = str(emb["backend"]), dict(emb.get("options") or {})
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            raise ModelDirError(f"{p}: not a {HEAD_FORMAT} file ({type(exc).__name__}: {exc})") from None
+        labels = list(card["labels"])
+        if head.get("format") != HEAD_FORMAT or w.ndim != 2 or w.shape[0] != len(labels) or b.shape != (len(labels),):
+            raise ModelDirError(f"{p}: weights must be {len(labels)} rows (one per label) with a bias each, format {HEAD_FORMAT!r}")
+        try:
+            self.embedder = start_embedder(backend, options)
+        except ValueError as exc:
+            raise ModelDirError(f"{p}: embedding: {exc}") from None
+        if self.embedder.dim != w.shape[1]:
+            raise ModelDirError(f"{p}: weights have {w.shape[1]} columns but {backend} gives {self.embedder.dim} dimensions")
+        self.directory, self.card, self.kind, self.labels = directory, card, "classifier", labels
+        self.w, self.b = w, b
+
+    def vectors(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
+        rows, _, truncated = self.embedder.encode_normalized(texts)
+        return rows, truncated
+
+    def logits(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
+        rows, truncated = self.vectors(texts)
+        return rows @ self.w.T + self.b, truncated
+
+    def close(self) -> None:
+        self.embedder.close()
+
+
 class ModelTool(Tool):
     """Base of the model backends: validation, per-model batching, answers; see the module docstring."""
 
@@ -315,7 +366,11 @@ class ModelTool(Tool):
             got = self._models.get(key)
             if got is None:
                 try:
-                    got = self.load(Path(key))
+                    card = read_card(key)
+                    if (card.get("architecture") or {}).get("type") == "linear-head":
+                        got = HeadModel(Path(key), card)
+                    else:
+                        got = self.load(Path(key))
                 except ModelDirError as exc:
                     got = exc
                 except Exception as exc:  # noqa: BLE001 - a library's own error: name the directory

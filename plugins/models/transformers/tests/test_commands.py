@@ -56,3 +56,38 @@ def test_fit_reports_bad_rows_and_refuses_one_label(tmp_path: Path) -> None:
     one.write_text("".join(json.dumps({"text": f"t{i}", "label": "a"}) + "\n" for i in range(20)))
     res = CliRunner().invoke(fit, [str(one), "-o", str(tmp_path / "m2")])
     assert res.exit_code == 2 and "need at least two labels" in res.output and not (tmp_path / "m2").exists()
+
+
+def test_fit_linear_head_on_an_embedding_backend(tmp_path: Path) -> None:
+    """--base embedding:wordllama: a head.json any model backend serves (here: transformers and onnx agree)."""
+    from chil_plugin_transformers.commands import fit
+    from chil_plugin_transformers.demo import demo_rows
+
+    from chil_core.capabilities.model import start_model
+    from chil_core.contracts import ToolCall, ToolResult
+    from chil_core.plugins import get_registry
+
+    if "wordllama" not in get_registry().backends("embedding"):
+        pytest.skip("no wordllama embedding backend installed")
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in demo_rows(200)))
+    out = tmp_path / "head"
+    res = CliRunner().invoke(fit, [str(data), "-o", str(out), "--base", "embedding:wordllama"])
+    assert res.exit_code == 0, res.output
+    card = read_card(out)
+    assert card["architecture"]["type"] == "linear-head" and card["metrics"]["held_out_rows"] == 40
+    call = ToolCall(capability="model", op="classify", payload={"texts": ["The dog ran 42 far away", "The cat sat on the mat.", ""]})
+    answers = []
+    for backend in ("transformers", "onnx"):
+        tool = start_model(backend, {"path": str(out)})
+        answers.append(tool.run_batch([call])[0])
+        tool.close()
+    assert answers[0] == answers[1] and not isinstance(answers[0], ToolResult)
+    assert answers[0]["empty"] == [2] and answers[0]["probs"][2] == card["prior"]
+    (out / "head.json").write_text('{"format": "chil-linear-head", "weights": [[1]], "bias": [0]}')
+    tool = start_model("onnx", {"path": str(out)})
+    bad = tool.run_batch([call])[0]
+    tool.close()
+    assert isinstance(bad, ToolResult) and "head.json" in (bad.error or "")
+    res = CliRunner().invoke(fit, [str(data), "-o", str(tmp_path / "h2"), "--base", "embedding:nope"])
+    assert res.exit_code == 2 and "--base" in res.output and "not installed" in res.output

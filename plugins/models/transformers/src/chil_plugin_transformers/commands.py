@@ -87,17 +87,81 @@ def _train_and_save(output: Path, texts: list[str], names: list[str], labels: li
     return full
 
 
+def fit_softmax(x: Any, y: Any, n: int, l2: float = 1e-3, iterations: int = 400, lr: float = 2.0) -> tuple[Any, Any]:
+    """Multinomial logistic regression by full-batch gradient descent (NumPy): weights (n × dim), bias."""
+    import numpy as np
+
+    x = np.asarray(x, dtype=np.float64)
+    onehot = np.eye(n)[np.asarray(y)]
+    w = np.zeros((n, x.shape[1]))
+    b = np.zeros(n)
+    for _ in range(iterations):
+        z = x @ w.T + b
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        g = (p - onehot) / len(x)
+        w -= lr * (g.T @ x + l2 * w)
+        b -= lr * g.sum(axis=0)
+    return w, b
+
+
+def _fit_head(output: Path, texts: list[str], names: list[str], labels: list[str], base: str, shape_kw: dict[str, Any],
+              card: dict[str, Any]) -> dict[str, Any]:
+    """A linear head on an embedding backend: the model directory holds head.json and the card."""
+    import numpy as np
+
+    from chil_core.capabilities.embedding import start_embedder
+    from chil_core.capabilities.model import HEAD_FILE, HEAD_FORMAT, write_card
+    from chil_plugin_transformers.student import split
+
+    backend = base.split(":", 1)[1]
+    try:
+        emb = start_embedder(backend)
+    except ValueError as exc:
+        _die(f"--base: {exc}")
+    y = np.asarray([names.index(x) for x in labels])
+    x, _, _ = emb.encode_normalized(texts)
+    train, held = split(len(texts), shape_kw["held_out"], shape_kw["seed"])
+    w, b = fit_softmax(x[train], y[train], len(names))
+    acc = float(((x[held] @ w.T + b).argmax(1) == y[held]).mean()) if held else float("nan")
+    majority = int(np.bincount(y[train], minlength=len(names)).argmax())
+    w, b = fit_softmax(x, y, len(names))  # the saved head sees every row
+    output.mkdir(parents=True, exist_ok=True)
+    head = {"format": HEAD_FORMAT, "embedding": {"backend": backend, "options": emb.options.model_dump(mode="json")},
+            "weights": [[round(float(v), 7) for v in row] for row in w], "bias": [round(float(v), 7) for v in b]}
+    (output / HEAD_FILE).write_text(json.dumps(head), encoding="utf-8")
+    counts = Counter(labels)
+    import datetime as dt
+
+    full = {"kind": "classifier", "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), **card, "labels": names,
+            "prior": [round(counts[n] / len(labels), 6) for n in names], "label_counts": dict(counts),
+            "architecture": {"type": "linear-head", "embedding": backend, "dim": int(x.shape[1])},
+            "metrics": {"held_out_rows": len(held), "held_out_accuracy": round(acc, 4), "train_rows": len(train),
+                        "majority_baseline": round(float((y[held] == majority).mean()), 4), "majority_label": names[majority]}}
+    write_card(output, full)
+    (output / "samples.jsonl").write_text("".join(json.dumps({"text": texts[i]}, ensure_ascii=False) + "\n" for i in held[:256]),
+                                          encoding="utf-8")
+    emb.close()
+    return full
+
+
 @click.command("fit")
 @click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Model directory to write.")
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--label-field", default="label", show_default=True)
+@click.option("--base", default="student", show_default=True,
+              help="student: a tiny transformer trained from scratch; embedding:NAME: a linear head on that embedding backend.")
 @_shape_options
-def fit(data: Path, output: Path, text_field: str, label_field: str, **shape_kw: Any) -> None:
-    """Train a tiny transformer classifier from scratch (byte-level tokenizer) on labelled JSONL DATA.
+def fit(data: Path, output: Path, text_field: str, label_field: str, base: str, **shape_kw: Any) -> None:
+    """Train a classifier on labelled JSONL DATA: a tiny transformer from scratch (byte-level tokenizer),
+    or a linear head on an embedding backend (--base embedding:wordllama).
 
     Each line: {"text": "...", "label": "..."} (any label names; at least two).  Bad lines are reported
     with their line number and skipped (exit code 1 when there were any)."""
+    if base != "student" and not base.startswith("embedding:"):
+        _die(f"--base: must be 'student' or 'embedding:<backend>', got {base!r}")
     rows, bad = read_jsonl_rows(data)
     texts, labels = [], []
     for n, row in rows:
@@ -117,7 +181,10 @@ def fit(data: Path, output: Path, text_field: str, label_field: str, **shape_kw:
         _die(f"{data}: need at least two labels and 10 rows, got {len(names)} label(s) in {len(texts)} rows")
     card = {"task": f"classify {text_field} into {label_field}", "data": {"source": data.name, "sha256": _sha(data), "rows": len(texts),
                                                                             "bad_lines": len(bad)}}
-    full = _train_and_save(output, texts, names, labels, shape_kw=shape_kw, card=card)
+    if base == "student":
+        full = _train_and_save(output, texts, names, labels, shape_kw=shape_kw, card=card)
+    else:
+        full = _fit_head(output, texts, names, labels, base, shape_kw, card)
     m = full["metrics"]
     click.echo(f"{output}: {len(names)} labels, {len(texts)} rows; held-out accuracy {m['held_out_accuracy']:.3f} "
                f"(majority baseline {m['majority_baseline']:.3f}, {m['held_out_rows']} rows); {len(bad)} bad lines skipped")

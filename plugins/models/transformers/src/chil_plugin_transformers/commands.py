@@ -40,7 +40,8 @@ def _shape_options(f: Any) -> Any:
         click.option("--time-budget", type=click.FloatRange(min=0, min_open=True), default=None, help="Stop training after this many seconds."),
         click.option("--held-out", type=click.FloatRange(0.05, 0.5), default=0.2, show_default=True, help="Fraction kept aside to measure."),
         click.option("--seed", type=int, default=0, show_default=True),
-        click.option("--threads", type=click.IntRange(1, 64), default=2, show_default=True, help="torch CPU threads."),
+        click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
+                     help="torch CPU threads (more help only on an idle machine: on a busy one, threads wait on each other)."),
     ]):
         f = opt(f)
     return f

@@ -19,8 +19,8 @@ encoded (model output is hostile: a 1 MB completion costs what 20 kB cost), and 
 
 ``model`` (optional) picks a model directory other than the backend's ``path`` option (the model
 route of a framework uses it, so that several frameworks share one backend); a backend keeps a few
-loaded models.  Probabilities and vector components are rounded to 6 decimals, so equal calls give
-byte-equal JSON (the cache key of a result).  A text with nothing to encode (``""``) gets the prior of
+loaded models.  Probabilities and vector components are rounded to 6 decimals (3 for an INT8 graph, whose
+dynamic quantization scale depends on the batch), so equal calls give byte-equal JSON whatever their batch.  A text with nothing to encode (``""``) gets the prior of
 the model for ``classify`` and the zero vector for ``embed``, with its index in ``empty``.  A malformed
 payload is an ``error`` result naming the field; an op the loaded model cannot do (``generate`` on a
 sequence classifier) is an ``error`` naming the model's kind and its ops.
@@ -265,6 +265,9 @@ class LoadedModel:
     labels: list[str]
     card: dict[str, Any]
     directory: Path
+    #: decimals kept in probabilities and vectors: below the model's own noise, so that equal texts get
+    #: equal answers whatever batch they ride in (dynamic INT8 quantizes each batch with its own scale)
+    digits: int = ROUND
 
     def ops(self) -> frozenset[str]:
         return KIND_OPS[self.kind]
@@ -473,12 +476,12 @@ class ModelTool(Tool):
                 empty = [k for k, j in enumerate(idx) if not cut[j].strip()]
                 trunc = [k for k, j in enumerate(idx) if char_cut[j] or tok_cut[j]]
                 if op == "classify":
-                    probs = [[round(float(x), ROUND) for x in rows[j]] for j in idx]
+                    probs = [[round(float(x), model.digits) for x in rows[j]] for j in idx]
                     out.append({"labels": list(model.labels), "probs": probs,
                                 "predicted": [model.labels[int(np.argmax(rows[j]))] for j in idx],
                                 "empty": empty, "truncated": trunc})
                 else:
-                    out.append({"dim": int(rows.shape[1]), "vectors": [[round(float(x), ROUND) for x in rows[j]] for j in idx],
+                    out.append({"dim": int(rows.shape[1]), "vectors": [[round(float(x), model.digits) for x in rows[j]] for j in idx],
                                 "empty": empty, "truncated": trunc})
             return out
         out = []

@@ -135,7 +135,7 @@ class ModelConformance(ToolConformance):
         assert value["empty"] == [] and value["truncated"] == []
         for probs, predicted in zip(value["probs"], value["predicted"], strict=True):
             assert len(probs) == len(value["labels"]) and all(0.0 <= p <= 1.0 for p in probs)
-            assert abs(sum(probs) - 1.0) < 1e-4
+            assert abs(sum(probs) - 1.0) < 2e-3  # rounded to 3 decimals for INT8 graphs
             assert predicted == value["labels"][probs.index(max(probs))]
         assert value["predicted"] == [y for _, y in self.labelled], "the model must give the right label on the labelled texts"
 

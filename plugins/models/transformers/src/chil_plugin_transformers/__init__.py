@@ -3,6 +3,8 @@ Light entry point: torch and transformers load when a model is first used or a c
 
 from chil_core import hookimpl
 
+from .selftest import chil_self_tests  # noqa: F401  (chil doctor's cases)
+
 
 @hookimpl
 def chil_register_models(register):  # type: ignore[no-untyped-def]

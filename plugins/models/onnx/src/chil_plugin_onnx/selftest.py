@@ -1,0 +1,11 @@
+"""``chil doctor``'s self-test cases for model:onnx: the demo model exported to INT8 (built and exported
+in a temporary folder on first use) gives the right labels; malformed payloads come back typed."""
+
+from chil_core import hookimpl
+
+
+@hookimpl
+def chil_self_tests():  # type: ignore[no-untyped-def]
+    from chil_plugin_transformers.selftest import model_cases
+
+    return model_cases("onnx", export=True)

@@ -8,6 +8,7 @@ weight = 0.3                          # the framework's weight on records the mo
 template = "{completion}"             # the model's input; {prompt} and {completion} are replaced
 compare = true                        # also run it where the tools scored: disagreement as a component
 min_confidence = 0.0                  # below this top probability the tools' abstention stands
+timeout_s = 120                       # one batch of model calls (the first loads the model)
 # label_scores = { right = 1.0, wrong = 0.0 }   # default: the card's label_scores
 ```
 
@@ -64,6 +65,8 @@ class ModelRoute(BaseModel):
     compare: bool = Field(default=True, description="Also run the model where the tools scored (disagreement component).")
     min_confidence: float = Field(default=0.0, ge=0, le=1, description="Below this top probability the abstention stands.")
     label_scores: dict[str, float] | None = Field(default=None, description="Score of each label (default: the model card's).")
+    timeout_s: float = Field(default=120.0, gt=0, description="Timeout of one batch of model calls (the first one loads the model); "
+                             "a longer [scheduler.backends.<backend>] timeout_s wins.")
 
 
 def resolve_route(name: str, route: ModelRoute, registry: Registry, errors: list[tuple[str, str]]) -> None:
@@ -141,6 +144,7 @@ def build_routes(scheduler: Scheduler, settings: Settings, registry: Registry) -
             continue
         cls = registry.tool(CAPABILITY, route.backend)
         run = settings.scheduler.for_backend(route.backend, cls.isolation, cls.max_batch)
+        run = run.model_copy(update={"timeout_s": max(run.timeout_s or 0.0, route.timeout_s)})
         options = backend_options(cls, settings.tools.get(route.backend, {}))
         out[name] = RouteRuntime(name, route, scheduler.add_backend(cls, options, run))
     return out

@@ -144,3 +144,16 @@ def test_a_student_that_says_abstained_leaves_the_abstention(demo: Path, tmp_pat
     assert w.status == "abstained" and w.components["model_score"] < 0.1 and w.evidence[-1].data["label"] == "abstained"
     assert words.masked and words.reward is None
     assert number.frameworks["empirical"].status == "scored" and number.frameworks["empirical"].verdict == "model:number"
+
+
+def test_route_timeout_covers_the_first_load(demo: Path, tmp_path: Path) -> None:
+    """A model call's timeout is the route's (default 120 s: the first batch loads the model), unless the
+    backend's scheduler timeout is longer."""
+    with Scorer.from_config(config(demo, tmp_path), frameworks=["empirical"]) as s:
+        assert s.model_routes["empirical"].backend.timeout == 120.0
+    with Scorer.from_config(config(demo, tmp_path, timeout_s=7), frameworks=["empirical"]) as s:
+        assert s.model_routes["empirical"].backend.timeout == 10.0, "the scheduler's default 10 s is longer"
+    cfg = config(demo, tmp_path, timeout_s=30)
+    cfg["scheduler"] = {"backends": {"onnx": {"timeout_s": 300}}}
+    with Scorer.from_config(cfg, frameworks=["empirical"]) as s:
+        assert s.model_routes["empirical"].backend.timeout == 300.0

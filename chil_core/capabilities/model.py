@@ -84,6 +84,9 @@ KIND_OPS: dict[str, frozenset[str]] = {
 ModelKind = Literal["classifier", "encoder", "causal_lm"]
 
 
+_LOAD_LOCK = threading.RLock()
+
+
 class ModelDirError(ValueError):
     """A model directory that cannot be used; the message names the file and what is wrong with it."""
 
@@ -365,7 +368,9 @@ class ModelTool(Tool):
         if not raw:
             raise ModelDirError(f"{self.name}: no model directory: set [tools.{self.name}] path or the call's 'model'")
         key = str(Path(raw).expanduser().resolve())
-        with self._lock:
+        # one load at a time in the process: libraries such as transformers are not safe to import from
+        # two threads at once (a thread abandoned after a timeout may still be importing)
+        with _LOAD_LOCK, self._lock:
             got = self._models.get(key)
             if got is None:
                 try:
@@ -374,11 +379,11 @@ class ModelTool(Tool):
                         got = HeadModel(Path(key), card)
                     else:
                         got = self.load(Path(key))
-                except ModelDirError as exc:
+                except ModelDirError as exc:  # the directory's fault: remembered, not re-read per call
                     got = exc
-                except Exception as exc:  # noqa: BLE001 - a library's own error: name the directory
+                except Exception as exc:  # noqa: BLE001 - a library's own error: name the directory, retry next time
                     log.warning("%s: loading %s raised", self.name, key, exc_info=True)
-                    got = ModelDirError(f"{key}: cannot load the model: {type(exc).__name__}: {str(exc)[:300]}")
+                    raise ModelDirError(f"{key}: cannot load the model: {type(exc).__name__}: {str(exc)[:300]}") from None
                 self._models[key] = got
                 while len(self._models) > self.options.max_models:
                     _, old = self._models.popitem(last=False)

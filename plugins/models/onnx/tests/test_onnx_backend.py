@@ -77,3 +77,27 @@ def test_export_command_reports_bad_sample_lines(model_dir: Path, tmp_path: Path
     assert res.exit_code == 0, res.output
     assert f"{samples}:2: skipped: not UTF-8" in res.output and f"{samples}:4: skipped: not JSON" in res.output
     assert json.loads(res.stdout.strip().splitlines()[-1])["samples"] == 4  # 2 good lines + empty + over-long
+
+
+def test_corrupt_weights_name_the_file(model_dir: Path, tmp_path: Path) -> None:
+    """A corrupt ONNX graph is the directory's fault: an error naming the file, typed, and the same error
+    on the next call (remembered, not re-read per call); the same for truncated safetensors weights."""
+    from chil_core.contracts import ToolCall, ToolResult
+
+    d = tmp_path / "m"
+    shutil.copytree(model_dir, d)
+    (d / "model.int8.onnx").write_bytes(b"\x00" * 64)
+    good = (d / "model.safetensors").read_bytes()
+    (d / "model.safetensors").write_bytes(good[: len(good) // 3])
+    call = ToolCall(capability="model", op="classify", payload={"texts": ["12 + 3 = 15"]})
+    i8 = _start(OnnxRuntimeModel, path=str(d), threads=1)
+    hf = _start(TransformersModel, path=str(d), threads=1, device="cpu")
+    try:
+        for tool, name in ((i8, "model.int8.onnx"), (hf, "model.safetensors")):
+            first, again = tool.run_batch([call])[0], tool.run_batch([call])[0]
+            for bad in (first, again):
+                assert isinstance(bad, ToolResult) and bad.status == "error"
+                assert str(d / name) in (bad.error or "") and "cannot load" in (bad.error or "")
+    finally:
+        i8.close()
+        hf.close()

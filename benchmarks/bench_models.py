@@ -208,6 +208,7 @@ def main() -> None:
         m = c["metrics"]
         dist_rows.append({"teacher": teacher, "records": c["data"]["records"], "labels": " ".join(f"{k}:{v}" for k, v in c["label_counts"].items()),
                           "held_out": m["held_out_rows"], "agreement": m["held_out_accuracy"], "majority": m["majority_baseline"],
+                          "by_label": " ".join(f"{k}:{v['agreement']:.2f}/{v['rows']}" for k, v in m.get("held_out_by_label", {}).items()),
                           "epochs": c["training"]["epochs"], "train_s": c["training"]["seconds"], "wall_s": round(time.perf_counter() - t0, 1),
                           "load": load()})
     print("\n## Distillation: student vs teacher on held-out rows\n")

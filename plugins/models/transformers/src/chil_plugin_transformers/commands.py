@@ -74,8 +74,14 @@ def _train_and_save(output: Path, texts: list[str], names: list[str], labels: li
     baseline = sum(int(y[i] == majority) for i in held) / max(1, len(held))
     counts = Counter(labels)
     prior = [counts[x] / len(labels) for x in names]
+    # per teacher label: how many held-out rows it has and the share the student gives the same label
+    recall = {names[k]: {"rows": sum(int(y[i] == k) for i in held),
+                         "agreement": round(sum(int(p == k) for p, i in zip(pred, held, strict=True) if y[i] == k)
+                                            / max(1, sum(int(y[i] == k) for i in held)), 4)}
+              for k in range(len(names))}
     metrics = {"held_out_rows": len(held), "held_out_accuracy": round(agree, 4),
-               "majority_baseline": round(baseline, 4), "majority_label": names[majority], "train_rows": len(train)}
+               "majority_baseline": round(baseline, 4), "majority_label": names[majority], "train_rows": len(train),
+               "held_out_by_label": recall}
     full = {**card, "labels": names, "prior": [round(p, 6) for p in prior], "label_counts": dict(counts),
             "architecture": {"type": "bert", "hidden": shape.hidden, "layers": shape.layers, "heads": shape.heads,
                              "parameters": sum(p.numel() for p in model.parameters())},

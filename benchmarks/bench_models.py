@@ -101,7 +101,10 @@ def run_backend(backend: str, model: Path, texts_file: Path, precision: str = "i
 
 
 # -- 4. scheduler vs naive ----------------------------------------------------------------------------
-def scheduler_vs_naive(model: Path, texts: list[str]) -> dict[str, Any]:
+def scheduler_vs_naive(model: Path, texts: list[str]) -> list[dict[str, Any]]:
+    """Rows: the naive per-record loop, then the scheduler three ways (a task per call as a framework's
+    ``await backend.call``; the bulk path ``Scheduler.call_many`` the Scorer uses; the bulk path with one
+    ONNX thread, leaving the other core to the event loop).  Wall-clock and records per CPU-second."""
     from chil_core.capabilities.model import start_model
     from chil_core.config import SchedulerSettings
     from chil_core.contracts import ToolCall
@@ -116,23 +119,31 @@ def scheduler_vs_naive(model: Path, texts: list[str]) -> dict[str, Any]:
     naive = [tool.run_batch([c])[0] for c in calls[:n_naive]]
     naive_s, naive_cpu = time.perf_counter() - t0, time.process_time() - c0
     tool.close()
+    rows = [{"mode": "naive loop (one call, one forward pass per record), 2 threads", "records": n_naive, "rec_per_s": n_naive / naive_s,
+             "ratio": 1.0, "rec_per_cpu_s": n_naive / naive_cpu, "same_answers": 1.0, "statuses": "ok", "load": load()}]
     cls = get_registry().tool("model", "onnx")
-    sched = Scheduler(None)  # no cache: every call runs
-    run = SchedulerSettings(max_batch=512, max_wait_ms=2, timeout_s=60, concurrency=1).for_backend("onnx", cls.isolation, cls.max_batch)
-    backend = sched.add_backend(cls, cls.Options.model_validate({"path": str(model), "threads": 2}).model_dump(mode="json"), run)
+    for mode, threads in (("scheduler, a task per call (await backend.call)", 2), ("scheduler, bulk (Scheduler.call_many)", 2),
+                          ("scheduler, bulk (Scheduler.call_many)", 1)):
+        sched = Scheduler(None)  # no cache: every call runs
+        run = SchedulerSettings(max_batch=512, max_wait_ms=2, timeout_s=60, concurrency=1).for_backend("onnx", cls.isolation, cls.max_batch)
+        backend = sched.add_backend(cls, cls.Options.model_validate({"path": str(model), "threads": threads}).model_dump(mode="json"), run)
+        bulk = "bulk" in mode
 
-    async def go(cs: list[ToolCall]) -> list[Any]:
-        return list(await asyncio.gather(*(backend.call(c) for c in cs)))
+        async def go(cs: list[ToolCall], bulk: bool = bulk, backend: Any = backend, sched: Scheduler = sched) -> list[Any]:
+            if bulk:
+                return await sched.call_many([(backend, c) for c in cs])
+            return list(await asyncio.gather(*(backend.call(c) for c in cs)))
 
-    asyncio.run(go(calls[:64]))  # load
-    t0, c0 = time.perf_counter(), time.process_time()
-    got = asyncio.run(go(calls))
-    sched_s, sched_cpu = time.perf_counter() - t0, time.process_time() - c0
-    sched.close()
-    same = sum(int(a["predicted"] == b.value["predicted"]) for a, b in zip(naive, got, strict=False)) / n_naive
-    return {"naive_rps": n_naive / naive_s, "scheduler_rps": len(calls) / sched_s, "same_answers": same,
-            "naive_rec_per_cpu_s": n_naive / naive_cpu, "scheduler_rec_per_cpu_s": len(calls) / sched_cpu,
-            "statuses": sorted({r.status for r in got})}
+        asyncio.run(go(calls[:64]))  # load
+        t0, c0 = time.perf_counter(), time.process_time()
+        got = asyncio.run(go(calls))
+        sched_s, sched_cpu = time.perf_counter() - t0, time.process_time() - c0
+        sched.close()
+        same = sum(int(b.ok and a["predicted"] == b.value["predicted"]) for a, b in zip(naive, got, strict=False)) / n_naive
+        rows.append({"mode": f"{mode}, {threads} thread(s)", "records": len(calls), "rec_per_s": len(calls) / sched_s,
+                     "ratio": (len(calls) / sched_s) / rows[0]["rec_per_s"], "rec_per_cpu_s": len(calls) / sched_cpu,
+                     "same_answers": same, "statuses": " ".join(sorted({r.status for r in got})), "load": load()})
+    return rows
 
 
 # -- 5. hostile inputs ----------------------------------------------------------------------------------
@@ -244,17 +255,15 @@ def main() -> None:
     print(table(rows))
 
     # 4. scheduler vs naive
-    s = scheduler_vs_naive(student, texts)
-    print("\n## One classify call per record (ONNX INT8 student): scheduler vs naive per-record loop\n")
-    print(table([{"mode": "naive loop (one call, one forward pass per record)", "rec_per_s": s["naive_rps"], "ratio": 1.0,
-                  "rec_per_cpu_s": s["naive_rec_per_cpu_s"], "load": load()},
-                 {"mode": "scheduler (batched up to 512, no cache)", "rec_per_s": s["scheduler_rps"], "ratio": s["scheduler_rps"] / s["naive_rps"],
-                  "rec_per_cpu_s": s["scheduler_rec_per_cpu_s"], "load": load()}]))
-    # 2 cores give at most 2 CPU-seconds per second: records per CPU-second x 2 is what an unloaded 2-core machine allows
-    print(f"same answers: {s['same_answers']:.4f}; statuses {s['statuses']}; target >= 2,000 rec/s through the scheduler: "
-          f"wall-clock {'met' if s['scheduler_rps'] >= 2000 else 'NOT met'} ({s['scheduler_rps']:,.0f}/s); "
-          f"CPU-seconds {'met' if s['scheduler_rec_per_cpu_s'] >= 2000 else 'NOT met'} ({s['scheduler_rec_per_cpu_s']:,.0f} per CPU-second, "
-          f"even on one core)")
+    srows = scheduler_vs_naive(student, texts)
+    print("\n## One classify call per record (ONNX INT8 student): scheduler (batched up to 512, no cache) vs naive per-record loop\n")
+    print(table(srows))
+    best = max(srows[1:], key=lambda r: r["rec_per_s"])
+    best_cpu = max(srows[1:], key=lambda r: r["rec_per_cpu_s"])
+    # 2 cores give at most 2 CPU-seconds per second: records per CPU-second is the rate of one idle core
+    print(f"target >= 2,000 rec/s through the scheduler: wall-clock {'met' if best['rec_per_s'] >= 2000 else 'NOT met'} "
+          f"({best['rec_per_s']:,.0f}/s, {best['mode']}); CPU-seconds {'met' if best_cpu['rec_per_cpu_s'] >= 2000 else 'NOT met'} "
+          f"({best_cpu['rec_per_cpu_s']:,.0f} records per CPU-second, {best_cpu['mode']})")
 
     # 5. hostile
     print("\n## Hostile inputs\n")

@@ -162,6 +162,7 @@ def hostile(model: Path, work: Path) -> list[dict[str, Any]]:
         tool.close()
         rows.append({"case": f"1 MB texts x2 + empty + normal ({backend})", "outcome":
                      f"ok; truncated={out['truncated']} empty={out['empty']}; {dt * 1000:.0f} ms for the batch"})
+    shutil.rmtree(work / "bad-student", ignore_errors=True)
     bad = work / "bad-corpus.jsonl"
     good = [json.dumps({"id": f"g{i}", "prompt": "q", "completion": f"{i}*2 = {2 * i + (i % 2)}"}).encode() for i in range(40)]
     bad.write_bytes(b"\n".join([*good[:20], b"\xff\xfe not utf-8", b"{not json", json.dumps({"id": 3, "prompt": "q"}).encode(), *good[20:]]) + b"\n")
@@ -170,6 +171,7 @@ def hostile(model: Path, work: Path) -> list[dict[str, Any]]:
     skipped = [line for line in p.stderr.splitlines() if "skipped" in line or line.startswith("error")]
     rows.append({"case": "invalid UTF-8 / bad JSON / bad record in a distill corpus", "outcome": f"exit {p.returncode}; " + " | ".join(skipped)})
     corrupt = work / "corrupt"
+    shutil.rmtree(corrupt, ignore_errors=True)  # an earlier run's, with --keep
     shutil.copytree(model, corrupt)
     (corrupt / "model.int8.onnx").write_bytes(b"\x00" * 64)
     tool = start_model("onnx", {"path": str(corrupt)})

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -230,8 +231,9 @@ def main() -> None:
     # 2. export
     student = work / "empirical-student"
     t0 = time.perf_counter()
-    if not (args.reuse and (student / "model.int8.onnx").is_file()):
-        sh(CHIL, "model", "export", str(student))
+    for d in (student, work / "consistency-student"):
+        if not (args.reuse and (d / "model.int8.onnx").is_file()):
+            sh(CHIL, "model", "export", str(d))
     onnx = card(student)["onnx"]
     print(f"\nexport: {time.perf_counter() - t0:.1f}s; check on {onnx['samples']} samples: FP32 agreement {onnx['fp32_label_agreement']}, "
           f"INT8 agreement {onnx['int8_label_agreement']}, largest INT8 logit difference {onnx['int8_max_logit_diff']}")
@@ -255,6 +257,19 @@ def main() -> None:
                      "agreement": agree, "mem_mb": r["mem_mb"], "file_kb": (student / name).stat().st_size / 1024, "load": load()})
     print("\n## Same distilled student: ONNX Runtime vs transformers (batched classify; speed-up and agreement vs the first row)\n")
     print(table(rows))
+    print(f"labels the FP32 reference gives ({student.name}): {dict(Counter(ref['predicted']))}")
+    # agreement on a second student whose answers are spread over more labels (ProofWriter, templated as in training)
+    cs = work / "consistency-student"
+    template = card(cs)["teacher"]["template"]
+    pw = [json.loads(x) for x in (work / "pw.jsonl").read_text(encoding="utf-8").splitlines()]
+    cf = work / "pw-texts.jsonl"
+    cf.write_text("".join(json.dumps({"text": template.replace("{prompt}", r["prompt"]).replace("{completion}", r["completion"])}) + "\n"
+                          for r in pw), encoding="utf-8")
+    cref = run_backend("transformers", cs, cf)
+    ci8 = run_backend("onnx", cs, cf, "int8", 2)
+    cagree = sum(int(a == b) for a, b in zip(ci8["predicted"], cref["predicted"], strict=True)) / len(pw)
+    print(f"{cs.name}: INT8 ONNX vs FP32 transformers label agreement {cagree:.4f} on {len(pw)} texts; "
+          f"FP32 labels {dict(Counter(cref['predicted']))}; INT8 labels {dict(Counter(ci8['predicted']))}")
 
     # 4. scheduler vs naive
     srows = scheduler_vs_naive(student, texts)

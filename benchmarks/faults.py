@@ -94,8 +94,18 @@ def inject_scoring(n: int, rate: float, work: Path) -> dict[str, Any]:
         ledger = work / f"ledger-{label}.txt"
         ledger.unlink(missing_ok=True)
         with Scorer.from_config(_fault_config(r, ledger), plugin_manager=pm) as scorer:
-            futures = [scorer.submit(records[i:i + 256]) for i in range(0, n, 256)]
-            results[label] = [x.frameworks["consistency"] for f in futures for x in f.result()]
+            # as chil score does: the next chunk is submitted while the previous one is scored (submitting
+            # all at once would put the last chunks past their record timeout while they wait)
+            got: list[Any] = []
+            pending = None
+            for i in range(0, n, 256):
+                fut = scorer.submit(records[i:i + 256])
+                if pending is not None:
+                    got += pending.result()
+                pending = fut
+            if pending is not None:
+                got += pending.result()
+            results[label] = [x.frameworks["consistency"] for x in got]
             stats[label] = scorer.stats().get("smt:faulty", {})
     faults = read_ledger(work / "ledger-faulty.txt")
     kinds = {k: sum(1 for kind, _ in faults if kind == k) for k in ("raise", "hang", "crash", "slow")}
@@ -104,12 +114,13 @@ def inject_scoring(n: int, rate: float, work: Path) -> dict[str, Any]:
     harmful = kinds["raise"] + kinds["crash"] + kinds["hang"]
     newly_failed = [i for i in changed if faulty[i].status in FAILED and clean[i].status not in FAILED]
     st_clean, st_faulty = stats["clean"], stats["faulty"]
+    clean_failed = sum(r.status in FAILED for r in clean)
     return {
         "part": "inject: score", "runs": f"{len(faulty)}/{n} records scored", "faults": len(faults), "by kind": kinds,
-        "accounted": (len(faulty) == n and len(changed) == len(newly_failed) == harmful
+        "accounted": (len(faulty) == n and clean_failed == 0 and len(changed) == len(newly_failed) == harmful
                       and st_faulty.get("errors", 0) - st_clean.get("errors", 0) == kinds["raise"] + kinds["crash"]
                       and st_faulty.get("timeouts", 0) - st_clean.get("timeouts", 0) == kinds["hang"]),
-        "detail": {"records_changed": len(changed), "newly_failed": len(newly_failed), "harmful_faults": harmful,
+        "detail": {"clean_failed": clean_failed, "records_changed": len(changed), "newly_failed": len(newly_failed), "harmful_faults": harmful,
                    "backend_clean": {k: st_clean.get(k) for k in ("calls", "errors", "timeouts")},
                    "backend_faulty": {k: st_faulty.get(k) for k in ("calls", "errors", "timeouts", "worker_restarts")},
                    "statuses": {s: sum(r.status == s for r in faulty) for s in ("scored", "abstained", "timeout", "error")}},

@@ -287,9 +287,14 @@ def _model_of(annotation: Any) -> Any:
     return None
 
 
+def _msg(err: Any) -> str:
+    """Pydantic's message for a validator's ValueError reads "Value error, <ours>": the user sees ours."""
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
 def _with_suggestion(err: Any, model: Any) -> str:
-    """Pydantic's message, plus the nearest valid name for an unknown key."""
-    msg = err["msg"]
+    """Pydantic's message (without its "Value error, " prefix), plus the nearest valid name for an unknown key."""
+    msg = _msg(err)
     if err.get("type") != "extra_forbidden" or not err["loc"]:
         return msg
     loc = tuple(err["loc"])
@@ -433,7 +438,7 @@ def _resolve_tool_options(backend: str, table: dict[str, Any], registry: Registr
         try:
             merged.update(backend_options(cls, table))
         except ValidationError as exc:
-            errors.extend((f"tools.{backend}.{_loc(e['loc'])}", e["msg"]) for e in exc.errors())
+            errors.extend((f"tools.{backend}.{_loc(e['loc'])}", _msg(e)) for e in exc.errors())
     return merged
 
 

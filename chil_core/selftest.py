@@ -184,6 +184,7 @@ class ComponentReport:
     name: str
     plugin: str | None = None
     version: str | None = None
+    libraries: dict[str, str] = field(default_factory=dict)  #: installed versions of the distributions it requires
     available: bool = True
     unavailable_reason: str | None = None
     used: bool = True  #: enabled by the config (False: tested because of --all, or listed only)
@@ -215,7 +216,7 @@ class ComponentReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "name": self.name, "plugin": self.plugin, "version": self.version,
+            "kind": self.kind, "name": self.name, "plugin": self.plugin, "version": self.version, "libraries": self.libraries,
             "available": self.available, "unavailable_reason": self.unavailable_reason, "used": self.used,
             "ok": self.ok, "counts": {k: {"passed": p, "total": t} for k, (p, t) in self.counts().items()},
             "deterministic": self.deterministic, "determinism_problems": self.determinism_problems,
@@ -255,7 +256,7 @@ class DoctorReport:
                 "components": [c.as_dict() for c in self.components]}
 
     def table(self) -> str:
-        head = ("component", "version", "gold", "negative", "hostile", "determ.", "p50 ms", "p99 ms", "per s", "status")
+        head = ("component", "version", "gold", "negative", "hostile", "determ.", "p50 ms", "p99 ms", "per s", "status", "libraries")
         rows = [head]
         for c in self.components:
             counts = c.counts()
@@ -273,12 +274,29 @@ class DoctorReport:
             det = "-" if c.deterministic is None else ("yes" if c.deterministic else "NO")
             rows.append((f"{c.kind[0]}:{c.name}" if c.kind == "framework" else c.name, c.version or "-",
                          cell["gold"], cell["negative"], cell["hostile"], det, _fmt(c.percentile(0.5)),
-                         _fmt(c.percentile(0.99)), _fmt(c.throughput, 0), status))
+                         _fmt(c.percentile(0.99)), _fmt(c.throughput, 0), status,
+                         ", ".join(f"{d} {v}" for d, v in c.libraries.items()) or "-"))
         widths = [max(len(str(r[i])) for r in rows) for i in range(len(head))]
-        lines = ["  ".join(str(v).ljust(w) if i in (0, 1, 9) else str(v).rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))
+        lines = ["  ".join(str(v).ljust(w) if i in (0, 1, 9, 10) else str(v).rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))
                  for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join(lines)
+        return "\n".join(line.rstrip() for line in lines)
+
+
+def library_versions(cls: type) -> dict[str, str]:
+    """The installed version of each distribution a backend requires (``requires_modules``), or
+    "missing"; read from package metadata, nothing imported."""
+    from importlib import metadata
+
+    req = getattr(cls, "requires_modules", ()) or ()
+    dists = list(req.values()) if isinstance(req, Mapping) else list(req)
+    out = {}
+    for dist in dists:
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "missing"
+    return out
 
 
 def _fmt(v: float | None, digits: int = 1) -> str:
@@ -373,8 +391,8 @@ def run_doctor(config: Any = None, *, all_components: bool = False, repeat: int 
     for tid, cls in tools.items():
         used = tid in used_tools
         reason = reg.unavailable_reason(cls)
-        comp = ComponentReport("backend", tid, plugin_of(f"tool:{tid}")[0], cls.version, available=reason is None,
-                               unavailable_reason=reason, used=used)
+        comp = ComponentReport("backend", tid, plugin_of(f"tool:{tid}")[0], cls.version, library_versions(cls),
+                               available=reason is None, unavailable_reason=reason, used=used)
         report.components.append(comp)
         if reason is not None:
             if used:

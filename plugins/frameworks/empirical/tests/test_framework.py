@@ -81,10 +81,36 @@ def test_facts_are_looked_up() -> None:
     assert refuted[0].data["object"] == "europe" and refuted[0].data["facts"] == [["zambia", "locatedin", "eastern_africa", True]]
 
 
-def test_metadata_triples_and_bad_metadata() -> None:
-    ok, bad = score([rec("", palau=1, triples=[["Zambia", "locatedin", "Africa"]]), rec("", triples=[["a", "b"]])])
-    assert ok.status == "scored" and ok.components["facts_supported"] == 1
+def test_metadata_triples_are_facts_that_decide_the_completions_claims() -> None:
+    given = [["Zambia", "locatedin", "Europe", "true"], ["Fiji", "neighbor", "Tonga", "false"]]  # the record's facts
+    says_true, says_false, silent, empty, bad, conflict = score([
+        rec("Zambia is located in Europe. Fiji does not border Tonga.", triples=given),
+        rec("Zambia is located in Africa. Fiji borders Tonga.", triples=given),
+        rec("2 + 2 = 4", triples=given),
+        rec("", triples=[["Zambia", "locatedin", "Africa"]]),
+        rec("", triples=[["a", "b"]]),
+        rec("", triples=[["a", "r", "b"], ["a", "r", "b", "false"]]),
+    ])
+    # the given facts override the store (which says Zambia is in Africa) for this record, and decide
+    # what the completion says: the same metadata, opposite claims, opposite rewards
+    assert (says_true.score, says_true.components["facts_supported"], says_true.components["facts_refuted"]) == (1.0, 2, 0)
+    assert all(e.data["facts"] and "metadata.triples" in e.text for e in says_true.evidence if e.kind == "fact")
+    # "Africa" is not given: looked up in the store (supported); "Fiji borders Tonga" is given false
+    assert (says_false.score, says_false.verdict, says_false.components["facts_refuted"]) == (0.0, "refuted_fact", 1)
+    assert says_false.components["facts_supported"] == 1
+    # triples the completion does not state earn and cost nothing: not claims of the completion
+    assert silent.score == 1.0 and "facts_supported" not in silent.components
+    assert empty.status == "abstained" and empty.score is None
     assert bad.status == "error" and "metadata.triples[0]" in bad.explanation
+    assert conflict.status == "error" and "metadata.triples[1]" in conflict.explanation and "both" in conflict.explanation
+
+
+def test_metadata_triples_decide_without_a_fact_store() -> None:
+    given = [["Zambia", "locatedin", "Europe"]]
+    yes, other = score([rec("Zambia is located in Europe.", triples=given), rec("Zambia is located in Africa.", triples=given)],
+                       facts=False)
+    assert (yes.score, yes.components["facts_supported"]) == (1.0, 1)
+    assert other.status == "abstained"  # no store: a claim no given fact settles stays undecided
 
 
 def test_nothing_to_check_abstains() -> None:
@@ -183,9 +209,13 @@ def test_proofs_abstain_without_lean_and_run_with_one(tmp_path: Path, monkeypatc
     pm = PluginManager()  # a fresh registry: availability is cached per registry
     pm.load_entry_points()
     with Scorer.from_config(scorer_config(), frameworks=["empirical"], plugin_manager=pm) as scorer:
-        (checked,) = scorer.score([rec(text)])
+        checked, preamble_only, with_preamble = scorer.score(
+            [rec(text), rec("2 + 2 = 4", lean="theorem t : True := trivial"), rec(text, lean=["import Mathlib"])])
     result = checked.frameworks["empirical"]
     assert result.components["proofs_checked"] == 1 and result.components["proof_accuracy"] == 1
+    # metadata.lean is the record's preamble, never a proof of the completion's
+    assert "proofs_checked" not in preamble_only.frameworks["empirical"].components
+    assert with_preamble.frameworks["empirical"].components["proofs_checked"] == 1
 
 
 class TestEmpiricalConformance(FrameworkConformance):

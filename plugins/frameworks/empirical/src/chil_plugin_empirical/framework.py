@@ -3,9 +3,11 @@
 * Arithmetic (no tool): every statement of the completion is found and checked exactly
   (:mod:`chil_plugin_empirical.steps`); statements with variables go to the ``smt`` capability.
 * Final answer (no tool): compared exactly with ``reference.answer`` (:mod:`chil_plugin_empirical.answer`).
-* Facts (``fact_store``): claims from controlled sentences and ``metadata.triples`` are looked up.
-* Proofs (``theorem_prover``): fenced ```` ```lean ```` blocks and ``metadata.lean`` are checked, when a
-  backend is available; otherwise the framework abstains on proofs.
+* Facts (``fact_store``): the completion's claims (controlled sentences) are decided by the facts the
+  record gives (``metadata.triples``), else looked up; the record's triples are never claims themselves.
+* Proofs (``theorem_prover``): the completion's fenced ```` ```lean ```` blocks are checked (after the
+  record's ``metadata.lean`` preamble, if any) when a backend is available; otherwise the framework
+  abstains on proofs.
 
 Score (also in the plugin README).  Each part is 1 when everything it decided holds, else 0, so one
 wrong step, refuted fact or invalid proof is not averaged away by correct (or filler) ones::
@@ -130,11 +132,18 @@ class EmpiricalFramework(Framework):
         if opts.answer:
             found.answer = self._answer(record)
         claims: list[Claim] = []
-        if opts.facts and ctx.has("fact_store"):
+        if opts.facts:
             try:
-                claims = self._claims(record)
+                given = _given_facts(record)
             except ValueError as exc:
                 return FrameworkResult.failed(str(exc))
+            if given or ctx.has("fact_store"):
+                claims = self._claims(record)
+                # the completion's claims that metadata.triples decide need no lookup; without a fact
+                # store the others stay undecided (not the completion's doing)
+                claims = _decide_given(claims, given, found) if given else claims
+                if not ctx.has("fact_store"):
+                    claims = []
         snippets = self._lean_snippets(record) if opts.proofs else []
         if snippets and not ctx.has("theorem_prover"):
             found.proofs_skipped, snippets = len(snippets), []
@@ -166,22 +175,23 @@ class EmpiricalFramework(Framework):
         return {"correct": ok, "found": True, "text": f"final answer {got.text!r} ({got.source}) vs reference {ref.text!r}: {verdict}{note}"}
 
     def _claims(self, record: Record) -> list[Claim]:
-        claims: list[Claim] = []
-        if "triples" in record.metadata:
-            claims += metadata_claims(record.metadata["triples"])
-        claims += sentence_claims(record.completion, self.options.relation_patterns)
+        """The completion's claims (never the record's: ``metadata.triples`` are facts that decide them)."""
+        claims = sentence_claims(record.completion, self.options.relation_patterns)
         unique = list({(c.subject, c.relation, c.object, c.negated): c for c in claims}.values())
         return unique[: self.options.max_claims]
 
     @staticmethod
     def _lean_snippets(record: Record) -> list[str]:
-        snippets = _LEAN_BLOCK_RE.findall(record.completion)
+        """The completion's ```` ```lean ```` blocks, each after ``metadata.lean`` (the record's preamble:
+        imports, definitions, the statement to prove).  The preamble is never checked alone: it is the
+        same for every completion of a prompt, so it would pay (or cost) them all alike."""
+        blocks = [b for b in _LEAN_BLOCK_RE.findall(record.completion) if b.strip()]
         extra = record.metadata.get("lean")
-        if isinstance(extra, str):
-            snippets.append(extra)
-        elif isinstance(extra, list):
-            snippets += [s for s in extra if isinstance(s, str)]
-        return [s for s in snippets if s.strip()]
+        if isinstance(extra, list):
+            extra = "\n\n".join(s for s in extra if isinstance(s, str))
+        if isinstance(extra, str) and extra.strip():
+            return [f"{extra.rstrip()}\n\n{b}" for b in blocks]
+        return blocks
 
     # -- tools ---------------------------------------------------------------------------------
     async def _lookup(self, ctx: Context, record: Record, claims: list[Claim], snippets: list[str], found: _Findings) -> None:
@@ -203,7 +213,7 @@ class EmpiricalFramework(Framework):
             if res.status == "unavailable":
                 found.proofs_skipped += 1
             elif not res.ok or not isinstance(res.value, dict):
-                found.failures.append((res, "theorem_prover", snippet in record.completion))
+                found.failures.append((res, "theorem_prover", True))  # every snippet carries a block of the completion
             else:
                 found.proofs.append((snippet, bool(res.value.get("valid")), str(res.value.get("messages", ""))[:300]))
 
@@ -379,6 +389,37 @@ def _literals(node: tuple | None, out: set[tuple[int, int]]) -> None:
             out.add((n[1].numerator, n[1].denominator))
         elif tag != "v":
             stack.extend(n[1:])
+
+
+def _given_facts(record: Record) -> dict[tuple[str, str, str], bool]:
+    """``metadata.triples`` as facts given with the record: (subject, relation, object) -> true or false.
+
+    They decide the completion's claims about them; they are never claims themselves (a reward judges
+    what the completion says, and the record's metadata is the same for every completion of a prompt).
+    A triple given both true and false is an error naming it.  Raises ``ValueError`` naming the bad entry."""
+    if "triples" not in record.metadata:
+        return {}
+    facts: dict[tuple[str, str, str], bool] = {}
+    for i, c in enumerate(metadata_claims(record.metadata["triples"])):
+        key = (c.subject, c.relation, c.object)
+        if facts.get(key, not c.negated) is c.negated:
+            raise ValueError(f"metadata.triples[{i}]: {' '.join(key)} is given both true and false")
+        facts[key] = not c.negated
+    return facts
+
+
+def _decide_given(claims: list[Claim], given: dict[tuple[str, str, str], bool], found: _Findings) -> list[Claim]:
+    """Decide the claims that ``given`` facts settle (into ``found.claims``); return the others."""
+    rest = []
+    for c in claims:
+        truth = given.get((c.subject, c.relation, c.object))
+        if truth is None:
+            rest.append(c)
+            continue
+        verdict = "supported" if truth != c.negated else "refuted"
+        fact = [c.subject, c.relation, c.object, truth]
+        found.claims.append((c, verdict, {"verdict": verdict, "reason": "given by metadata.triples", "facts": [fact]}))
+    return rest
 
 
 def _fact_part(found: _Findings) -> _Part:

@@ -5,12 +5,17 @@
 Two backends: ``noop`` (answers instantly: pure scheduler overhead) and ``roundtrip`` (a fixed 0.3 ms
 per call plus 2 µs per item, the shape of a database or IPC round trip, where batching pays).
 The naive loop calls the framework logic once per record with a one-call batch, no async, no cache.
+``--distinct``: the share of distinct records (the rest repeat one, as equal completions of a GRPO
+group do); the probe framework declares the one field it reads (``metadata``), so repeats are scored
+once through the record cache ("record dedup"); ``--distinct 1`` measures the overhead with nothing
+repeated.  The load average is printed with the figures (the machine may be shared).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -46,6 +51,7 @@ class Probe(Framework):
     capabilities: ClassVar[dict[str, bool]] = {"noop": False, "roundtrip": False}
     Options = None  # type: ignore[assignment]
     capability = "noop"
+    reads = ("metadata",)  # all it reads: extract() uses metadata["k"]
 
     def extract(self, record):
         return [ToolCall(capability=self.capability, op="echo", payload={"k": record.metadata["k"]})]
@@ -93,12 +99,14 @@ def main() -> None:
     ), "bench")
 
     rows = []
+    load_before = os.getloadavg()
     for cap, tool_cls in (("noop", NoopTool), ("roundtrip", RoundTrip)):
         fw_name = frameworks[cap].name
         naive_n = n if cap == "noop" else min(n, 2000)  # the naive round-trip loop is slow: time a slice
         t_naive = naive(records[:naive_n], frameworks[cap](), tool_cls())
         rows.append({"backend": cap, "mode": "naive per-record loop", "records": naive_n, "seconds": t_naive,
-                     "records/s": naive_n / t_naive, "mean batch": 1.0, "cache hits": 0, "dedup hits": 0})
+                     "records/s": naive_n / t_naive, "mean batch": 1.0, "cache hits": 0, "dedup hits": 0,
+                     "record hits": 0, "record dedup": 0})
         for label, cache in (("scheduler, cold cache", True), ("scheduler, warm cache", True), ("scheduler, no cache", False)):
             with tempfile.TemporaryDirectory() as tmp:
                 cfg = {"frameworks": {fw_name: {}}, "cache": {"enabled": cache, "path": str(Path(tmp) / "c")},
@@ -108,18 +116,26 @@ def main() -> None:
                         scorer.score(records)
                         for b in scorer.scheduler.backends.values():
                             b.stats.__init__()
+                        for rs in scorer.record_stats.values():
+                            rs.__init__()
                     t0 = time.perf_counter()
                     out = scorer.score(records)
                     dt = time.perf_counter() - t0
                     assert all(r.reward == 1.0 for r in out)
                     st = scorer.scheduler.backend(cap, cap).stats
+                    rs = scorer.stats().get(f"records:{fw_name}", {})
             rows.append({"backend": cap, "mode": label, "records": n, "seconds": dt, "records/s": n / dt,
-                         "mean batch": st.as_dict()["mean_batch"], "cache hits": st.cache_hits, "dedup hits": st.dedup_hits})
+                         "mean batch": st.as_dict()["mean_batch"], "cache hits": st.cache_hits, "dedup hits": st.dedup_hits,
+                         "record hits": rs.get("hits", 0), "record dedup": rs.get("dedup_hits", 0)})
     print(table(rows))
+    load = os.getloadavg()
+    print(f"load average (1/5/15 min): {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f} before, "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} after, on {os.cpu_count()} CPUs; --records {n} --distinct {args.distinct}")
     by = {(r["backend"], r["mode"]): r["records/s"] for r in rows}
     for cap in ("noop", "roundtrip"):
         ratio = by[(cap, "scheduler, cold cache")] / by[(cap, "naive per-record loop")]
-        print(f"{cap}: scheduler (cold cache) / naive throughput = {ratio:.2f}x; "
+        warm = by[(cap, "scheduler, warm cache")] / by[(cap, "naive per-record loop")]
+        print(f"{cap}: scheduler (cold cache) / naive throughput = {ratio:.2f}x, warm {warm:.2f}x; "
               f"scheduler overhead ≈ {1e6 / by[(cap, 'scheduler, no cache')]:.1f} µs/record without cache")
 
 

@@ -52,3 +52,9 @@ def chil_self_tests():  # type: ignore[no-untyped-def]
     """Return this plugin's self-test cases (a list of :class:`chil_core.selftest.SelfTest`): gold items
     that must score, mutated negatives that must fail, hostile items that must come back typed.
     ``chil doctor`` runs them against the configured backends."""
+
+
+@hookspec
+def chil_training_tasks():  # type: ignore[no-untyped-def]
+    """Return this plugin's embedded training tasks (a list of
+    :class:`chil_core.training.tasks.EmbeddedTask`): what ``chil train --task NAME`` runs without data."""

@@ -31,7 +31,9 @@ def _parse_set(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--model", help="Hugging Face causal LM (path or id); default: the embedded tiny policy.")
 @click.option("--data", type=click.Path(dir_okay=False, exists=True), help="Prompts, .jsonl or .parquet.")
 @click.option("--eval-data", type=click.Path(dir_okay=False, exists=True), help="Held-out prompts.")
-@click.option("--frameworks", help="Comma-separated frameworks that score (default: the config's; embedded task: empirical).")
+@click.option("--task", help="The embedded run's task (no --data): arithmetic (default) or one a plugin adds, "
+              "e.g. utility:lotteries; --task help lists them.")
+@click.option("--frameworks", help="Comma-separated frameworks that score (default: the config's; embedded task: its own).")
 @click.option("--seed", type=int)
 @click.option("--preset", type=click.Choice(["chil", "trl"]),
               help="Defaults to start from: chil's, or TRL 1.16's GRPOConfig (explicit settings still win).")
@@ -40,13 +42,14 @@ def _parse_set(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Any [train] setting, repeatable.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train_command(config_path: str | None, max_steps: int | None, output_dir: str | None, model: str | None,
-                  data: str | None, eval_data: str | None, frameworks: str | None, seed: int | None,
+                  data: str | None, eval_data: str | None, task: str | None, frameworks: str | None, seed: int | None,
                   preset: str | None, resume: bool, overwrite: bool, overrides: tuple[str, ...],
                   no_progress: bool) -> None:
     """GRPO on rewards from the enabled chil frameworks.
 
     With no arguments: the embedded task (arithmetic claims checked by the empirical framework) on a
     tiny local policy, a few minutes on a CPU; prints held-out reward before and after training.
+    --task picks another embedded task (utility:lotteries, utility:knapsack, ...; --task help).
     """
     import warnings
 
@@ -59,10 +62,17 @@ def train_command(config_path: str | None, max_steps: int | None, output_dir: st
     from chil_core.training.config import TrainConfigError, split_config
     from chil_core.training.run import train
 
+    if task == "help":
+        from chil_core.training.tasks import DEFAULT_TASK, plugin_tasks
+
+        click.echo(f"{DEFAULT_TASK:<24} arithmetic claims (47+8=) checked by the empirical framework (default)")
+        for name, t in sorted(plugin_tasks().items()):
+            click.echo(f"{name:<24} {t.description} ({', '.join(t.frameworks)})")
+        return
     try:
         values, scorer_config, _source = split_config(config_path)
         values.update(_parse_set(overrides))
-        flags = {"max_steps": max_steps, "output_dir": output_dir, "model": model, "data": data,
+        flags = {"max_steps": max_steps, "output_dir": output_dir, "model": model, "data": data, "task": task,
                  "eval_data": eval_data, "seed": seed, "preset": preset,
                  "frameworks": [f.strip() for f in frameworks.split(",") if f.strip()] if frameworks else None}
         values.update({k: v for k, v in flags.items() if v is not None})

@@ -79,6 +79,8 @@ class TrainConfig(BaseModel):
     # what to train on
     model: str | None = Field(default=None, description="HF causal LM path or id; unset: the embedded tiny policy.")
     data: str | None = Field(default=None, description="Prompts (.jsonl / .parquet); unset: the embedded task.")
+    task: str | None = Field(default=None, description="The embedded task when data is unset: arithmetic (the "
+                             "default) or one a plugin adds, e.g. utility:lotteries (chil train --task help lists them).")
     eval_data: str | None = Field(default=None, description="Held-out prompts evaluated before and after.")
     prompt_field: str = "prompt"
     frameworks: list[str] | None = Field(default=None, description="Frameworks that score; unset: the config's.")

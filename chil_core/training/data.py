@@ -36,7 +36,12 @@ class PromptDataset:
             elif suffix in (".jsonl", ".json", ".ndjson"):
                 import pyarrow.json as pj
 
-                self.table = pj.read_json(self.path)
+                try:
+                    self.table = pj.read_json(self.path)
+                except pa.ArrowInvalid as exc:
+                    if "changed from" not in str(exc):  # a column of mixed types ([["1/5", 10]]): kept as JSON
+                        raise
+                    self.table = self._mixed_jsonl()
             else:
                 raise ValueError(f"data: {self.path.name}: expected a .jsonl or .parquet file")
         except pa.ArrowInvalid as exc:
@@ -50,16 +55,56 @@ class PromptDataset:
         if self.table.num_rows == 0:
             raise ValueError(f"data: {self.path} has no rows")
 
+    #: columns held as JSON text (objects and lists of a file whose values Arrow cannot type: a list
+    #: mixing strings and numbers), decoded again row by row
+    _json_columns: frozenset[str] = frozenset()
+
+    def _mixed_jsonl(self):
+        """The file read line by line: objects and lists stored as JSON text (exact, whatever they mix)."""
+        import json
+
+        import pyarrow as pa
+
+        rows, json_columns = [], set()
+        with open(self.path, encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except ValueError as exc:
+                    raise ValueError(f"data: {self.path.name}:{lineno}: not JSON: {exc}") from None
+                if not isinstance(row, dict):
+                    raise ValueError(f"data: {self.path.name}:{lineno}: expected an object")
+                for key, value in row.items():
+                    if isinstance(value, dict | list):
+                        row[key] = json.dumps(value)
+                        json_columns.add(key)
+                rows.append(row)
+        self._json_columns = frozenset(json_columns)
+        return pa.Table.from_pylist(rows)
+
+    def _decoded(self, rows: list[dict]) -> list[dict]:
+        if not self._json_columns:
+            return rows
+        import json
+
+        for row in rows:
+            for key in self._json_columns:
+                if isinstance(row.get(key), str):
+                    row[key] = json.loads(row[key])
+        return rows
+
     def __len__(self) -> int:
         return self.table.num_rows
 
     def rows(self, indices: Sequence[int]) -> list[PromptRow]:
         """The rows at ``indices`` (one Arrow ``take``, converted to Python once)."""
-        taken = self.table.take(list(indices)).to_pylist()
+        taken = self._decoded(self.table.take(list(indices)).to_pylist())
         return [prompt_row(r, i, self.prompt_field) for r, i in zip(taken, indices, strict=True)]
 
     def all_rows(self) -> list[PromptRow]:
-        return [prompt_row(r, i, self.prompt_field) for i, r in enumerate(self.table.to_pylist())]
+        return [prompt_row(r, i, self.prompt_field) for i, r in enumerate(self._decoded(self.table.to_pylist()))]
 
 
 class PromptOrder:

@@ -70,12 +70,15 @@ def write_data() -> None:
         path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
-def exact_match(model, tokenizer, examples: list[tuple[str, str]], max_new_tokens: int = 24) -> float:
+def exact_match(model, tokenizer, examples: list[tuple[str, str]], max_new_tokens: int | None = None) -> float:
     """Share of ``examples`` whose greedy completion is exactly the expected one."""
     from chil_core.training.data import encode_prompts
     from chil_core.training.sampling import sample
 
-    ids, mask = encode_prompts(tokenizer, [p for p, _ in examples], max_length=64)
+    longest = max(len(p.encode()) for p, _ in examples) + 2  # byte tokenizer: a token a byte, plus bos
+    if max_new_tokens is None:
+        max_new_tokens = max(24, max(len(w.encode()) for _, w in examples) + 2)
+    ids, mask = encode_prompts(tokenizer, [p for p, _ in examples], max_length=max(64, longest))
     model.eval()
     out = sample(model, ids, mask, group_size=1, max_new_tokens=max_new_tokens, eos_ids=[tokenizer.eos_token_id],
                  pad_id=tokenizer.pad_token_id, temperature=0.0)
@@ -123,21 +126,29 @@ WARM_START_MANIFEST = "warm_start.json"
 WARM_START_VERSION = 1
 
 
-def warm_start_key(seed: int) -> str:
+def warm_start_key(seed: int, train_file: Path = TRAIN_FILE, warm: dict[str, Any] | None = None,
+                   policy: dict[str, Any] | None = None, task: str = "arithmetic") -> str:
     """A digest of everything that shapes the warm-started policy: seed, procedure and its settings,
-    architecture, tokenizer, training data and library versions."""
+    architecture, tokenizer, task, training data and library versions."""
     import hashlib
 
     import transformers
 
-    facts = {"version": WARM_START_VERSION, "seed": seed, "warm_start": WARM_START, "policy": POLICY,
-             "tokenizer": "byte", "train_data": hashlib.sha256(TRAIN_FILE.read_bytes()).hexdigest(),
+    facts = {"version": WARM_START_VERSION, "seed": seed, "warm_start": warm or WARM_START, "policy": policy or POLICY,
+             "tokenizer": "byte", "train_data": hashlib.sha256(train_file.read_bytes()).hexdigest(),
              "torch": torch.__version__, "transformers": transformers.__version__}
+    if task != "arithmetic":
+        facts["task"] = task
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def warm_started_policy(run_dir: Path, seed: int, echo=print):
+def warm_started_policy(run_dir: Path, seed: int, echo=print, *, train_file: Path = TRAIN_FILE,
+                        task: str = "arithmetic", warm: dict[str, Any] | None = None,
+                        policy: dict[str, Any] | None = None):
     """(model, tokenizer): the tiny policy warm-started once and saved under ``run_dir/warm_start``.
+
+    ``train_file`` (rows with ``prompt`` and ``solution``), ``warm`` (overrides of :data:`WARM_START`) and
+    ``policy`` (of :data:`POLICY`) are the embedded task's; the defaults are the arithmetic task's.
 
     The directory is built under a temporary name and renamed into place with its manifest
     (``warm_start.json``: the key of everything that shaped it) written last, so a kill leaves either
@@ -149,8 +160,10 @@ def warm_started_policy(run_dir: Path, seed: int, echo=print):
     from chil_core.training.data import PromptDataset
     from chil_core.training.policy import byte_tokenizer, load_policy, tiny_policy
 
+    warm = {**WARM_START, **(warm or {})}
+    policy = {**POLICY, **(policy or {})}
     path = run_dir / "warm_start"
-    key = warm_start_key(seed)
+    key = warm_start_key(seed, train_file, warm, policy, task)
     manifest = _read_manifest(path / WARM_START_MANIFEST)
     if manifest is not None and manifest.get("key") == key:
         try:
@@ -161,17 +174,17 @@ def warm_started_policy(run_dir: Path, seed: int, echo=print):
         why = "is incomplete (interrupted)" if manifest is None else "was made with other settings (seed, data or versions)"
         echo(f"warm start in {path} {why}; rebuilding it")
     tokenizer = byte_tokenizer()
-    model = tiny_policy(tokenizer, seed=seed, **POLICY)
-    rows = PromptDataset(TRAIN_FILE).table.select(["prompt", "solution"]).to_pylist()
-    echo(f"warm start: supervised steps on {len(rows)} worked examples (until {WARM_START['target']:.0%} "
-         f"of probed prompts are answered exactly, at most {WARM_START['max_steps']} steps)...")
-    total = WARM_START["max_steps"]
+    model = tiny_policy(tokenizer, seed=seed, **policy)
+    rows = PromptDataset(train_file).table.select(["prompt", "solution"]).to_pylist()
+    echo(f"warm start: supervised steps on {len(rows)} worked examples (until {warm['target']:.0%} "
+         f"of probed prompts are answered exactly, at most {warm['max_steps']} steps)...")
+    total = warm["max_steps"]
 
     def report(step: int, loss: float, rate: float) -> None:
         echo(f"warm start: step {step}/{total}, loss {loss:.3f}, exact match {rate:.0%} of probed prompts")
 
     steps, rate = warm_start(model, tokenizer, [(r["prompt"], r["solution"]) for r in rows], seed=seed,
-                             progress=report, **WARM_START)
+                             progress=report, **warm)
     echo(f"warm start: {steps} supervised steps on {len(rows)} worked examples; "
          f"{rate:.0%} of probed training prompts answered exactly")
     tmp = run_dir / f".warm_start.{os.getpid()}.tmp"

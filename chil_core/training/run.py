@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 #: what a run writes in its directory (``--overwrite`` removes these and nothing else)
 RUN_ARTEFACTS = ("metrics.jsonl", "tensorboard", "checkpoints", "warm_start", "eval_before.json", "summary.json",
-                 "policy", "report")
+                 "policy", "report", "task")
 
 
 def write_json_atomic(path: Path, value: Any) -> None:
@@ -67,17 +67,50 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
 
 
 def resolve_config(values: Mapping[str, Any]) -> tuple[TrainConfig, bool]:
-    """(config, is the embedded task): the embedded defaults apply when no ``data`` is given."""
+    """(config, is the embedded task): the embedded defaults apply when no ``data`` is given, those of
+    the embedded task ``task`` names (:mod:`chil_core.training.tasks`) on top."""
     from chil_core.training import default_task
+    from chil_core.training.tasks import find_task
 
     embedded = not values.get("data")
     if values.get("eval_data") and embedded:
         raise ValueError("eval_data: set data too (the embedded task brings its own held-out prompts)")
-    base = build_train_config(default_task.DEFAULTS) if embedded else None
+    if values.get("task") and not embedded:
+        raise ValueError("task: picks the embedded run's task; with data given, leave it out")
+    base = None
+    if embedded:
+        task = find_task(str(values.get("task") or "arithmetic"))
+        extra = {} if task is None else {**task.train, "frameworks": list(task.frameworks)}
+        base = build_train_config({**default_task.DEFAULTS, **extra})
     return build_train_config(values, base), embedded
 
 
-def _policy(config: TrainConfig, embedded: bool, run_dir: Path, echo):
+def embedded_task_files(config: TrainConfig, run_dir: Path) -> tuple[Path, Path, Any]:
+    """(training prompts, held-out prompts, the plugin task or None) of the embedded run: the bundled
+    arithmetic files, or the plugin task's rows generated (seed :data:`DATA_SEED`) into
+    ``run_dir/task/`` (atomically; generated again on resume: the same seed gives the same rows)."""
+    from chil_core.training import default_task
+    from chil_core.training.tasks import DATA_SEED, find_task
+
+    task = find_task(config.task or "arithmetic")
+    if task is None:
+        return default_task.TRAIN_FILE, default_task.EVAL_FILE, None
+    train_rows, eval_rows = task.make_rows(DATA_SEED)
+    if not train_rows or not eval_rows or any("solution" not in r for r in train_rows):
+        raise ValueError(f"task: {task.name!r} gave no training or held-out rows, or rows without a solution")
+    folder = run_dir / "task"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, rows in (("train.jsonl", train_rows), ("eval.jsonl", eval_rows)):
+        path = folder / name
+        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths[0], paths[1], task
+
+
+def _policy(config: TrainConfig, embedded: bool, run_dir: Path, echo, train_path: Path | None = None, task: Any = None):
     from chil_core.training import default_task
     from chil_core.training.policy import load_policy
 
@@ -88,7 +121,10 @@ def _policy(config: TrainConfig, embedded: bool, run_dir: Path, echo):
             raise ValueError(f"model: cannot load {config.model!r}: {exc}") from None
     if not embedded:
         raise ValueError("model: required when data is given (a Hugging Face causal LM path or id)")
-    return default_task.warm_started_policy(run_dir, config.seed, echo)
+    if task is None:
+        return default_task.warm_started_policy(run_dir, config.seed, echo)
+    return default_task.warm_started_policy(run_dir, config.seed, echo, train_file=train_path or default_task.TRAIN_FILE,
+                                            task=task.name, warm=dict(task.warm_start), policy=dict(task.policy))
 
 
 def eval_table(before: Mapping[str, float], after: Mapping[str, float]) -> str:
@@ -114,15 +150,19 @@ def train(values: Mapping[str, Any], scorer_config: Mapping[str, Any] | None = N
     config, embedded = resolve_config(values)
     run_dir = Path(config.output_dir)
     prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
-    train_path = default_task.TRAIN_FILE if embedded else Path(config.data or "")
-    eval_path = default_task.EVAL_FILE if embedded else (Path(config.eval_data) if config.eval_data else None)
+    task = None
+    if embedded:
+        train_path, eval_path, task = embedded_task_files(config, run_dir)
+    else:
+        train_path = Path(config.data or "")
+        eval_path = Path(config.eval_data) if config.eval_data else None
     dataset = PromptDataset(train_path, config.prompt_field)
     eval_rows: list[PromptRow] = []
     if eval_path is not None:
         eval_rows = PromptDataset(eval_path, config.prompt_field).all_rows()[: config.eval_max_prompts]
     before_path = run_dir / "eval_before.json"
     with Scorer.from_config(dict(scorer_config or {}), frameworks=config.frameworks) as scorer:  # config errors first
-        model, tokenizer = _policy(config, embedded, run_dir, echo)
+        model, tokenizer = _policy(config, embedded, run_dir, echo, train_path, task)
         trainer = Trainer(config, model, tokenizer, dataset, scorer, run_dir=run_dir, eval_rows=eval_rows)
         try:
             resumed = resume and trainer.resume()
@@ -147,6 +187,7 @@ def train(values: Mapping[str, Any], scorer_config: Mapping[str, Any] | None = N
             trainer.close()
     summary: dict[str, Any] = {
         "run_dir": str(run_dir), "model": config.model or "embedded tiny policy (warm-started)",
+        "task": (config.task or "arithmetic") if embedded else None,
         "data": str(train_path), "frameworks": sorted(scorer.frameworks), "steps": trainer.step,
         "train_seconds": round(train_s, 2), "last_step": last,
         "eval_reward_before": before.get("reward"), "eval_reward_after": after.get("reward"),

@@ -19,3 +19,11 @@ def chil_register_commands(cli):  # type: ignore[no-untyped-def]
 
     cli.add_command(tasks_command, "tasks")
     cli.add_command(fit_predictor_command, "fit-predictor")
+
+
+@hookimpl
+def chil_training_tasks():  # type: ignore[no-untyped-def]
+    """``chil train --task utility:KIND``: the generators with worked solutions (see ``tasks.embedded_tasks``)."""
+    from chil_plugin_utility.tasks import embedded_tasks
+
+    return embedded_tasks()

@@ -166,6 +166,101 @@ GENERATORS = {"games": games, "knapsack": knapsack, "lp": lp, "assignment": assi
               "lotteries": lotteries}
 
 
+# -- worked solutions: the warm start of ``chil train --task utility:KIND`` ---------------------------
+def _block(answer: dict[str, Any]) -> str:
+    return "```json\n" + json.dumps(answer, separators=(",", ":")) + "\n```"
+
+
+def _frac(x: Fraction) -> str:
+    return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
+
+
+def solution(record: dict[str, Any]) -> str | None:
+    """A completion that earns the full reward on a generated ``record``, in the format its prompt asks
+    for; None for the kinds without one here (games, lp: their answers need the solvers the framework
+    checks with)."""
+    md = record["metadata"]
+    kind = md["task"]
+    if kind == "lotteries":
+        evs, vrs = {}, {}
+        for name, lot in md["lotteries"].items():
+            pairs = [(Fraction(p), Fraction(x)) for p, x in lot]
+            ev = sum(p * x for p, x in pairs)
+            evs[name], vrs[name] = ev, sum(p * (x - ev) ** 2 for p, x in pairs)
+        best = max(evs, key=lambda n: evs[n])
+        return _block({"expected_values": {n: _frac(v) for n, v in evs.items()},
+                       "variances": {n: _frac(v) for n, v in vrs.items()}, "choice": best})
+    if kind == "knapsack":
+        inst = md["knapsack"]
+        values, weights, cap = inst["values"], inst["weights"], inst["capacity"]
+        best = [[0] * (cap + 1)]  # best[i][c]: the optimum with the first i items and capacity c
+        for v, w in zip(values, weights, strict=True):
+            row = best[-1]
+            best.append([max(row[c], row[c - w] + v) if c >= w else row[c] for c in range(cap + 1)])
+        chosen, c = [], cap
+        for i in range(len(values), 0, -1):
+            if best[i][c] != best[i - 1][c]:
+                chosen.append(i - 1)
+                c -= weights[i - 1]
+        return _block({"selected": [inst["items"][i] for i in sorted(chosen)], "objective": best[-1][cap]})
+    if kind == "assignment":
+        inst = md["assignment"]
+        costs, size = inst["costs"], len(inst["agents"])
+        perm = min(itertools.permutations(range(size)), key=lambda p: sum(costs[i][p[i]] for i in range(size)))
+        return _block({"assignment": {inst["agents"][i]: inst["tasks"][perm[i]] for i in range(size)},
+                       "objective": sum(costs[i][perm[i]] for i in range(size))})
+    if kind == "scheduling":
+        inst = md["scheduling"]
+        durations, machines = inst["durations"], inst["machines"]
+        best, combo = None, None
+        for c in itertools.product(range(len(machines)), repeat=len(durations)):
+            loads = [0] * len(machines)
+            for d, m in zip(durations, c, strict=True):
+                loads[m] += d
+            if best is None or max(loads) < best:
+                best, combo = max(loads), c
+        assert combo is not None
+        return _block({"schedule": {m: [j for j, k in zip(inst["jobs"], combo, strict=True) if k == i]
+                                    for i, m in enumerate(machines)}, "makespan": best})
+    return None
+
+
+#: kinds ``chil train --task utility:KIND`` offers (those with a worked solution)
+TRAINING_KINDS = ("lotteries", "knapsack", "assignment", "scheduling")
+#: bytes of the longest worked solution of each kind (a test checks them): sizes max_new_tokens
+_LONGEST_SOLUTION = {"lotteries": 160, "knapsack": 110, "assignment": 100, "scheduling": 100}
+#: rows generated per embedded task, and how many of them are held out
+TRAINING_ROWS, HELD_OUT = 600, 64
+
+
+def training_rows(kind: str, seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(training rows with their ``solution``, held-out rows) of ``kind``, seeded."""
+    rows = GENERATORS[kind](random.Random(f"{seed}:{kind}:train"), TRAINING_ROWS)
+    for r in rows:
+        r["solution"] = solution(r)
+    return rows[HELD_OUT:], [{k: v for k, v in r.items() if k != "solution"} for r in rows[:HELD_OUT]]
+
+
+def embedded_tasks() -> list[Any]:
+    """The ``chil train --task utility:KIND`` tasks: the tiny byte-level policy is warm-started on the
+    worked solutions (until 20% of probed training prompts are answered exactly, at most 600 steps),
+    then trained with GRPO on the utility framework's reward."""
+    from functools import partial
+
+    from chil_core.training.tasks import EmbeddedTask
+
+    out = []
+    for kind in TRAINING_KINDS:
+        longest = _LONGEST_SOLUTION[kind]
+        out.append(EmbeddedTask(
+            name=f"utility:{kind}", description=f"chil tasks --kind {kind}: prompts generated with worked solutions",
+            make_rows=partial(training_rows, kind), frameworks=("utility",),
+            train={"max_new_tokens": longest + 32, "max_prompt_length": 1024, "prompts_per_step": 8},
+            policy={"max_positions": 1536},
+            warm_start={"max_steps": 600, "batch_size": 32, "learning_rate": 3e-3, "target": 0.2}))
+    return out
+
+
 def generate(kinds: list[str], n: int, seed: int) -> list[dict[str, Any]]:
     """``n`` records of each kind, seeded."""
     out = []

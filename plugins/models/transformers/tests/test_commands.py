@@ -38,6 +38,7 @@ def test_distill_empirical_student_with_bad_lines(tmp_path: Path) -> None:
     assert card["teacher"]["framework"] == "empirical" and card["data"]["bad_lines"] == 3 and card["data"]["records"] == 150
     m = card["metrics"]
     assert m["held_out_rows"] == 30 and 0.0 <= m["held_out_accuracy"] <= 1.0 and "majority_baseline" in m
+    assert card["training"]["loss_last_50_steps"] > 0 and card["training"]["steps"] >= 1
     by = m["held_out_by_label"]
     assert set(by) == set(card["labels"]) and sum(v["rows"] for v in by.values()) == 30
     assert sum(v["rows"] * v["agreement"] for v in by.values()) == pytest.approx(30 * m["held_out_accuracy"], abs=0.01)

@@ -10,6 +10,7 @@ number of epochs or a time budget, whichever ends first.  ``save_model()`` write
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import logging
 import math
@@ -81,7 +82,10 @@ def _batch(ids: list[list[int]], rows: Sequence[int], pad: int) -> tuple[Any, An
 def train_classifier(model: Any, tokenizer: Any, texts: Sequence[str], labels: Sequence[int], *, max_length: int,
                      epochs: int = 10, batch_size: int = 64, lr: float = 3e-3, seed: int = 0,
                      time_budget_s: float | None = None, log_every: int = 0) -> dict[str, Any]:
-    """Train ``model`` in place; returns what happened (epochs run, last loss, seconds)."""
+    """Train ``model`` in place; returns what happened (epochs run, the mean loss of the last 50 steps, seconds).
+
+    One batch's loss says little (length bucketing can make the last batch all one label), so the
+    card carries the mean over the last 50 steps: near ln(number of labels) means nothing was learned."""
     import torch
 
     rng = random.Random(seed)
@@ -95,7 +99,8 @@ def train_classifier(model: Any, tokenizer: Any, texts: Sequence[str], labels: S
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 20) * max(0.05, 1 - s / total))
     loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
     model.train()
-    t0, step, done_epochs, last = time.perf_counter(), 0, 0, float("nan")
+    t0, step, done_epochs = time.perf_counter(), 0, 0
+    recent: collections.deque[float] = collections.deque(maxlen=50)
     pad = int(tokenizer.pad_token_id)
     for _epoch in range(epochs):
         order = list(range(len(ids)))
@@ -116,9 +121,9 @@ def train_classifier(model: Any, tokenizer: Any, texts: Sequence[str], labels: S
             opt.step()
             sched.step()
             step += 1
-            last = float(loss.detach())
+            recent.append(float(loss.detach()))
             if log_every and step % log_every == 0:
-                log.info("step %d loss %.4f", step, last)
+                log.info("step %d loss %.4f", step, recent[-1])
             if time_budget_s is not None and time.perf_counter() - t0 > time_budget_s:
                 break
         else:
@@ -126,7 +131,8 @@ def train_classifier(model: Any, tokenizer: Any, texts: Sequence[str], labels: S
             continue
         break
     model.eval()
-    return {"epochs": done_epochs, "steps": step, "last_loss": round(last, 4), "seconds": round(time.perf_counter() - t0, 1)}
+    mean = sum(recent) / len(recent) if recent else float("nan")
+    return {"epochs": done_epochs, "steps": step, "loss_last_50_steps": round(mean, 4), "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def predict(model: Any, tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int = 256) -> list[int]:

@@ -76,7 +76,7 @@ def spearman(a: list[float], b: list[float]) -> float:
 def sentiment() -> None:
     import numpy as np
     from chil_plugin_afinn.tool import AfinnSentiment
-    from chil_plugin_embedding_head.head import cross_validate
+    from chil_plugin_embedding_head.head import cross_validate, features, nested_cross_validate
     from chil_plugin_textblob.tool import TextBlobSentiment
     from chil_plugin_vader.tool import VaderSentiment
     from chil_plugin_wordllama.tool import WordLlamaEmbedding
@@ -98,7 +98,18 @@ def sentiment() -> None:
     x, _, _ = emb.encode_normalized(texts)
     y = np.array([int(g == "positive") for g in gold])
     acc, _ = cross_validate(x, y, l2=3.0, folds=10)
-    row("sentiment", "SST-2 dev accuracy, embedding-head (10-fold CV)", acc, ">= 0.85 best", "wordllama 256-d, l2=3")
+    row("sentiment", "SST-2 dev accuracy, embedding-head (10-fold CV)", acc, ">= 0.85 best", "wordllama 256-d, l2=3, no lexicons")
+    lexicons = []
+    for cls in (VaderSentiment, AfinnSentiment, TextBlobSentiment):
+        lexicons.append(cls())
+        lexicons[-1].start()
+    xl, _ = features(emb, lexicons, texts)
+    acc, _ = cross_validate(xl, y, l2=1.0, folds=10, light=len(lexicons))
+    row("sentiment", "SST-2 dev accuracy, embedding-head + lexicons (10-fold CV)", acc, ">= 0.85 best",
+        "wordllama 256-d + vader, afinn, textblob polarities; l2=1 (the `chil fit-sentiment` defaults)")
+    acc, chosen = nested_cross_validate(xl, y, folds=10, light=len(lexicons))
+    row("sentiment", "  same, l2 chosen inside each fold (nested CV)", acc, ">= 0.85 best",
+        f"l2 from (0.3, 1, 3, 10) by 5-fold CV on the 9 training folds; chosen {sorted(set(chosen))}")
 
 
 def relevance(quick: bool) -> None:

@@ -63,12 +63,49 @@ class TestEmbeddingHead(SentimentConformance):
 def test_head_file_is_plain_json_naming_its_embedding(head_file: Path) -> None:
     head = load_head(head_file)
     assert head["embedding"] == {"backend": "wordllama", "options": {"max_chars": 20000, "dim": 256}}
-    assert head["dim"] == 256 and head["trained"]["rows"] == len(TRAIN)
+    assert head["lexicons"] == ["vader", "afinn", "textblob"]  # the command's default extra features
+    assert head["dim"] == 256 + 3 and head["trained"]["rows"] == len(TRAIN)
+
+
+def test_version_1_head_without_lexicons_still_scores(tmp_path: Path) -> None:
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in TRAIN), encoding="utf-8")
+    p = tmp_path / "v1.json"
+    res = CliRunner().invoke(fit_sentiment, [str(data), "-o", str(p), "--folds", "3", "--l2", "0.3", "--lexicons", ""])
+    assert res.exit_code == 0, res.output
+    v1 = json.loads(p.read_text())
+    assert v1.pop("lexicons") == [] and v1["dim"] == 256
+    v1["version"] = 1  # as the previous release wrote it
+    p.write_text(json.dumps(v1))
+    tool = EmbeddingHeadSentiment(EmbeddingHeadSentiment.Options(head=str(p)))
+    tool.start()
+    out = tool.run_batch([polarity("An excellent, delightful, wonderful experience."), polarity("Awful, dull and painfully boring.")])
+    assert [o["label"] for o in out] == ["positive", "negative"]
+    tool.close()
+
+
+def test_lexicon_features_are_the_backends_polarities(head_file: Path) -> None:
+    import numpy as np
+    from chil_plugin_embedding_head.head import features, start_lexicons
+    from chil_plugin_vader.tool import VaderSentiment
+
+    from chil_core.capabilities.embedding import start_embedder
+
+    emb = start_embedder("wordllama")
+    texts = ["I loved it.", "", "It was terrible."]
+    x, empty = features(emb, start_lexicons(["vader"]), texts)
+    vader = VaderSentiment()
+    vader.start()
+    assert x.shape == (3, 257) and empty == [False, True, False]
+    assert x[1, -1] == 0.0 and np.allclose(x[[0, 2], -1], vader.polarities([texts[0], texts[2]]))
+    with pytest.raises(ValueError, match="not an installed sentiment backend"):
+        start_lexicons(["no-such-lexicon"])
 
 
 def test_bad_head_files_name_the_field(tmp_path: Path, head_file: Path) -> None:
     good = json.loads(head_file.read_text())
     for change, field in [({"format": "pickle"}, "format"), ({"weights": [1, "x"]}, "weights"), ({"dim": 3}, "dim"),
+                          ({"lexicons": ["embedding-head"]}, "lexicons"),
                           ({"embedding": {"backend": 3}}, "embedding")]:
         p = tmp_path / f"{field}.json"
         p.write_text(json.dumps({**good, **change}))
@@ -98,7 +135,7 @@ def test_fit_on_sst2_beats_chance_cross_validated(tmp_path: Path) -> None:
     res = CliRunner().invoke(fit_sentiment, [str(SST), "--format", "sst", "-o", str(tmp_path / "h.json"), "--folds", "5"])
     assert res.exit_code == 0, res.output
     head = load_head(tmp_path / "h.json")
-    assert head["trained"]["rows"] == 872 and head["trained"]["cv_accuracy"] > 0.6
+    assert head["trained"]["rows"] == 872 and head["trained"]["cv_accuracy"] > 0.7  # 69.7 % without lexicons
     tool = EmbeddingHeadSentiment(EmbeddingHeadSentiment.Options(head=str(tmp_path / "h.json")))
     tool.start()
     out = tool.run_batch([polarity("a wonderful , moving film"), polarity("a dull , lifeless mess")])

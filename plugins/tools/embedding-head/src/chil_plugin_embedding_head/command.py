@@ -75,15 +75,17 @@ def read_labelled(path: Path, fmt: str, text_field: str, label_field: str) -> tu
 @click.option("--label-field", default="label", show_default=True)
 @click.option("--embedding", default="wordllama", show_default=True, help="Embedding backend the head is fitted on.")
 @click.option("--embedding-options", default="{}", help="JSON options of that backend, e.g. '{\"dim\": 128}'.")
-@click.option("--l2", type=click.FloatRange(min=0.0, min_open=True), default=3.0, show_default=True, help="L2 penalty.")
+@click.option("--lexicons", default="vader,afinn,textblob", show_default=True,
+              help="Comma-separated sentiment backends whose polarities are extra features ('' for none).")
+@click.option("--l2", type=click.FloatRange(min=0.0, min_open=True), default=1.0, show_default=True, help="L2 penalty.")
 @click.option("--folds", type=click.IntRange(2, 100), default=10, show_default=True, help="Cross-validation folds reported.")
 def fit_sentiment(data: Path, output: Path, fmt: str, text_field: str, label_field: str, embedding: str,
-                  embedding_options: str, l2: float, folds: int) -> None:
+                  embedding_options: str, lexicons: str, l2: float, folds: int) -> None:
     """Fit the embedding-head sentiment backend on labelled DATA; report its cross-validated accuracy."""
     import numpy as np
 
     from chil_core.capabilities.embedding import start_embedder
-    from chil_plugin_embedding_head.head import cross_validate, embed, fit_logistic, to_json
+    from chil_plugin_embedding_head.head import cross_validate, features, fit_logistic, start_lexicons, to_json
 
     try:
         options = json.loads(embedding_options)
@@ -102,17 +104,25 @@ def fit_sentiment(data: Path, output: Path, fmt: str, text_field: str, label_fie
     except ValueError as exc:
         click.echo(f"error: --embedding: {exc}", err=True)
         sys.exit(2)
-    x = embed(tool, texts)
+    names = [n.strip() for n in lexicons.split(",") if n.strip()]
+    try:
+        lex = start_lexicons(names)
+    except ValueError as exc:
+        click.echo(f"error: --lexicons: {exc}", err=True)
+        sys.exit(2)
+    x, _ = features(tool, lex, texts)
     y = np.asarray(labels)
-    acc, _ = cross_validate(x, y, l2, folds)
-    w, b = fit_logistic(x, y, l2)
+    acc, _ = cross_validate(x, y, l2, folds, light=len(lex))
+    w, b = fit_logistic(x, y, l2, light=len(lex))
     head = to_json(w, b, embedding={"backend": embedding, "options": tool.options.model_dump(mode="json")}, l2=l2,
+                   lexicons=names,
                    trained={"rows": len(labels), "positive": int(y.sum()), "cv_accuracy": round(acc, 4), "folds": folds,
                             "source": data.name})
     tmp = output.with_name(output.name + ".tmp")
     tmp.write_text(json.dumps(head), encoding="utf-8")
     tmp.replace(output)
-    click.echo(f"{output}: head on {embedding} ({tool.dim} dims), {len(labels)} rows, "
+    extra = f" + {', '.join(names)}" if names else ""
+    click.echo(f"{output}: head on {embedding} ({tool.dim} dims){extra}, {len(labels)} rows, "
                f"{folds}-fold cross-validated accuracy {acc:.3f}; {len(bad)} bad lines skipped")
     if bad:
         sys.exit(1)

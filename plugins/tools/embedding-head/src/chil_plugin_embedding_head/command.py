@@ -85,7 +85,13 @@ def fit_sentiment(data: Path, output: Path, fmt: str, text_field: str, label_fie
     import numpy as np
 
     from chil_core.capabilities.embedding import start_embedder
-    from chil_plugin_embedding_head.head import cross_validate, features, fit_logistic, start_lexicons, to_json
+    from chil_plugin_embedding_head.head import (
+        cross_validate,
+        features,
+        fit_logistic,
+        start_lexicons,
+        to_json,
+    )
 
     try:
         options = json.loads(embedding_options)

@@ -16,7 +16,8 @@ import click
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--id-field", default="id", show_default=True)
 @click.option("--embedding", default="wordllama", show_default=True, help="Embedding backend for passages and queries.")
-@click.option("--embedding-options", default="{}", help="JSON options of that backend.")
+@click.option("--embedding-options", default="{}", help="JSON options of that backend. A backend trained on the corpus "
+              "(gensim) without a 'model' option is trained here first and saved inside the index directory.")
 @click.option("--kind", type=click.Choice(["flat", "ivf", "hnsw"]), default="flat", show_default=True)
 @click.option("--nlist", type=click.IntRange(0, 1 << 20), default=0, help="IVF cells (0: sqrt of the corpus size).")
 @click.option("--m", "m", type=click.IntRange(2, 256), default=32, show_default=True, help="HNSW links per node.")
@@ -26,7 +27,7 @@ def index_command(corpus: Path, output: Path, text_field: str, id_field: str, em
     Bad lines are reported as file:line: skipped: <field>: <why> and the rest is indexed (exit status 1)."""
     from chil_core.capabilities.embedding import start_embedder
     from chil_core.capabilities.vector_index import read_corpus
-    from chil_plugin_faiss.tool import build
+    from chil_plugin_faiss.tool import build, train_embedding, trainable
 
     try:
         options = json.loads(embedding_options)
@@ -54,14 +55,18 @@ def index_command(corpus: Path, output: Path, text_field: str, id_field: str, em
     if kind == "ivf" and nlist > len(texts):
         click.echo(f"error: --nlist {nlist} is larger than the corpus ({len(texts)} passages)", err=True)
         sys.exit(2)
+    t0 = time.perf_counter()
+    trained = ""
     try:
+        if trainable(embedding) and not options.get("model"):
+            options = train_embedding(embedding, texts, output, options)
+            trained = f"; {embedding} vectors trained on the corpus in {time.perf_counter() - t0:.1f} s"
         embedder = start_embedder(embedding, options)
     except ValueError as exc:
         click.echo(f"error: --embedding: {exc}", err=True)
         sys.exit(2)
-    t0 = time.perf_counter()
     meta = build(output, ids, texts, embedder, kind=kind, nlist=nlist, m=m)  # type: ignore[arg-type]
     click.echo(f"{output}: {meta['count']} passages, {kind}, {meta['dim']} dims ({embedding}) in "
-               f"{time.perf_counter() - t0:.1f} s; {bad} bad lines skipped")
+               f"{time.perf_counter() - t0:.1f} s; {bad} bad lines skipped{trained}")
     if bad:
         sys.exit(1)

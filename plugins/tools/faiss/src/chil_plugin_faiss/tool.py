@@ -38,6 +38,18 @@ class FaissOptions(VectorIndexOptions):
     ef_search: int = Field(default=64, ge=1, le=65536, description="HNSW: candidate list size per query.")
 
 
+def embedding_options_of(embedder: Any, out: Path) -> dict[str, Any]:
+    """The embedder's options as ``meta.json`` records them: a ``model`` inside the index directory relative to it."""
+    opts = embedder.options.model_dump(mode="json")
+    model = opts.get("model")
+    if isinstance(model, str):
+        try:
+            opts["model"] = str(Path(model).resolve().relative_to(out.resolve()))
+        except ValueError:  # a model outside the index: keep its path as given
+            pass
+    return opts
+
+
 def build(out: str | Path, ids: list[str], texts: list[str], embedder: Any, kind: Kind = "flat", nlist: int = 0,
           m: int = 32, batch: int = 2048) -> dict[str, Any]:
     """Embed ``texts`` with ``embedder`` and write an index directory at ``out``; returns its meta."""
@@ -64,9 +76,45 @@ def build(out: str | Path, ids: list[str], texts: list[str], embedder: Any, kind
     write_texts(out, ids, texts)
     meta = {"format": FORMAT, "version": VERSION, "backend": "faiss", "kind": kind, "dim": dim, "count": len(texts),
             "nlist": nlist if kind == "ivf" else None, "m": m if kind == "hnsw" else None,
-            "embedding": {"backend": embedder.name, "options": embedder.options.model_dump(mode="json")}}
+            "embedding": {"backend": embedder.name, "options": embedding_options_of(embedder, out)}}
     (out / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return meta
+
+
+EMBEDDING_DIR = "embedding"
+
+
+def trainable(backend: str) -> bool:
+    """Whether the embedding backend learns its vectors from the corpus (``trainable`` and ``train``)."""
+    from chil_core.plugins import get_registry
+
+    reg = get_registry()
+    if backend not in reg.backends("embedding"):
+        return False
+    return bool(getattr(reg.tool("embedding", backend), "trainable", False))
+
+
+def train_embedding(backend: str, texts: list[str], out: str | Path, options: dict[str, Any]) -> dict[str, Any]:
+    """Train ``backend`` on the corpus ``texts``, saved under ``out/embedding/``; returns its options with
+    ``model`` set (``build`` records it relative to the index directory, so the directory can be moved).
+    ``ValueError`` says why not."""
+    from chil_core.plugins import get_registry
+
+    reg = get_registry()
+    cls = reg.tool("embedding", backend)
+    reason = reg.unavailable_reason(cls)
+    if reason:
+        raise ValueError(f"embedding backend {backend!r} is unavailable: {reason}")
+    return cls.train(texts, Path(out) / EMBEDDING_DIR, options)  # type: ignore[attr-defined]
+
+
+def embedding_options(index_dir: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """The embedding options recorded in ``meta.json`` with a relative ``model`` path resolved against the index."""
+    opts = dict(options)
+    model = opts.get("model")
+    if isinstance(model, str) and not Path(model).is_absolute():
+        opts["model"] = str(index_dir / model)
+    return opts
 
 
 class FaissIndex(VectorIndexTool):
@@ -98,7 +146,7 @@ class FaissIndex(VectorIndexTool):
         elif meta.get("kind") == "hnsw":
             self.index.hnsw.efSearch = self.options.ef_search
         self.passages = Passages(path)
-        self.embedder = start_embedder(meta["embedding"]["backend"], meta["embedding"].get("options", {}))
+        self.embedder = start_embedder(meta["embedding"]["backend"], embedding_options(path, meta["embedding"].get("options", {})))
         if self.embedder.dim != meta["dim"]:
             raise ValueError(f"tools.faiss.path: index dim {meta['dim']} != embedding dim {self.embedder.dim}")
         log.debug("faiss: %s (%s, %d passages) loaded", path, meta.get("kind"), meta["count"])

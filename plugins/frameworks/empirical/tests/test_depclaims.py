@@ -72,3 +72,37 @@ def test_hostile_text_is_bounded(parse) -> None:  # type: ignore[no-untyped-def]
     text = " ".join(f"Country{i} borders Country{i + 1} and Country{i + 2}." for i in range(600))
     claims = dependency_claims(parse(text))
     assert 0 < len(claims) <= 256
+
+
+# -- in the framework (claims_from) ---------------------------------------------------------------
+def _score(completion: str, claims_from: str, nlp: bool = True):  # type: ignore[no-untyped-def]
+    from chil_plugin_empirical.framework import EmpiricalFramework, EmpiricalOptions
+
+    from chil_core.testing import score_direct
+
+    reg = get_registry()
+    store = reg.tool("fact_store", "sqlite")
+    tools = {"fact_store": store(store.Options(
+        triples=[["mexico", "locatedin", "central_america"], ["spain", "neighbor", "portugal"], ["chile", "locatedin", "south_america"]],
+        symmetric=["neighbor"], transitive=["locatedin"], functional=["locatedin"]))}
+    if nlp:
+        tools["nlp"] = reg.tool("nlp", "spacy")()
+    fw = EmpiricalFramework(EmpiricalOptions(claims_from=claims_from, arithmetic=False, answer=False))
+    (r,) = score_direct(fw, [{"id": "r", "prompt": "p", "completion": completion}], tools=tools)
+    return r
+
+
+def test_the_framework_reads_parsed_claims_when_asked(parse) -> None:  # type: ignore[no-untyped-def]
+    text = "Mexico can be found in Central America. Spain and Portugal are neighbours. Chile is located in Europe."
+    patterns = _score(text, "patterns")
+    both = _score(text, "both")
+    nlp_only = _score(text, "nlp")
+    assert (patterns.components["facts_supported"], patterns.components["facts_refuted"]) == (0, 1)
+    assert (both.components["facts_supported"], both.components["facts_refuted"]) == (2, 1)
+    assert (nlp_only.components["facts_supported"], nlp_only.components["facts_refuted"]) == (2, 1)
+    assert both.verdict == "refuted_fact" and both.score == 0.0  # a wrong fact is never paid
+
+
+def test_without_an_nlp_backend_the_patterns_are_read(parse) -> None:  # type: ignore[no-untyped-def]
+    r = _score("Chile is located in South America.", "nlp", nlp=False)
+    assert r.components["facts_supported"] == 1

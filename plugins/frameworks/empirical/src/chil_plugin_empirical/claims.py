@@ -5,7 +5,7 @@ negation: ``X is located in Y`` / ``X is not located in Y``, ``X borders Y`` / `
 The subject is the noun phrase right before the phrase (after the last comma or clause word), the
 object the one right after; ``X borders Y, Z and W`` gives three claims.  Entities are normalized by
 :func:`~chil_core.capabilities.fact_store.normalize_term`.  Claims outside these controlled forms are read
-from a dependency parse by :mod:`.depclaims` (``nlp`` capability), which the framework does not call yet.
+from a dependency parse by :mod:`.depclaims` (``nlp`` capability) when ``claims_from`` asks for it.
 """
 
 from __future__ import annotations

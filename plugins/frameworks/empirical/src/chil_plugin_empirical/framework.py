@@ -38,6 +38,7 @@ from chil_core.failures import failure_cause, tool_failure
 from chil_plugin_empirical import expr as _expr
 from chil_plugin_empirical.answer import answers_match, find_answer, reference_answer
 from chil_plugin_empirical.claims import DEFAULT_RELATION_PATTERNS, Claim, metadata_claims, sentence_claims
+from chil_plugin_empirical.depclaims import DEFAULT_LEXICON, dependency_claims
 from chil_plugin_empirical.expr import Limits, parse_literal, to_json, tokenize
 from chil_plugin_empirical.steps import ACCEPTED, Step, extract_steps
 
@@ -66,6 +67,14 @@ class EmpiricalOptions(BaseModel):
     relation_patterns: dict[str, list[str]] = Field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_RELATION_PATTERNS.items()},
         description="relation -> verb phrases read as claims ('is located in', 'borders').",
+    )
+    claims_from: Literal["patterns", "nlp", "both"] = Field(
+        default="patterns", description="Where claims in sentences are read from: the relation_patterns, a dependency "
+        "parse (the nlp capability, spaCy; relation_lexicon) or both (on countries_kg sentences: precision/recall "
+        "0.95/0.48 patterns, 0.90/0.80 parse, 0.90/0.87 both).")
+    relation_lexicon: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_LEXICON.items()},
+        description="relation -> lemma paths of a dependency parse read as claims ('locate in', 'share border with').",
     )
     max_claims: int = Field(default=64, ge=1, le=4096, description="Most fact claims looked up per record.")
     filler_steps: Literal["ignore", "count"] = Field(
@@ -104,7 +113,7 @@ class EmpiricalFramework(Framework):
     name: ClassVar[str] = "empirical"
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "Is it true? Exact arithmetic (Z3 for symbols), final answer, fact-store claims, Lean proofs."
-    capabilities: ClassVar[dict[str, bool]] = {"smt": False, "fact_store": False, "theorem_prover": False}
+    capabilities: ClassVar[dict[str, bool]] = {"smt": False, "fact_store": False, "theorem_prover": False, "nlp": False}
     default_tools: ClassVar[dict[str, str]] = {"smt": "z3", "fact_store": "duckdb", "theorem_prover": "lean"}
     eval_metrics: ClassVar[tuple[str, ...]] = ("answer_correct",)
     Options: ClassVar[type[BaseModel]] = EmpiricalOptions
@@ -138,7 +147,10 @@ class EmpiricalFramework(Framework):
             except ValueError as exc:
                 return FrameworkResult.failed(str(exc))
             if given or ctx.has("fact_store"):
-                claims = self._claims(record)
+                parsed = opts.claims_from != "patterns" and ctx.has("nlp")  # no nlp backend: the patterns are read
+                claims = self._claims(record, patterns=not parsed or opts.claims_from == "both")
+                if parsed:
+                    claims = await self._parsed_claims(ctx, record, claims, found)
                 # the completion's claims that metadata.triples decide need no lookup; without a fact
                 # store the others stay undecided (not the completion's doing)
                 claims = _decide_given(claims, given, found) if given else claims
@@ -174,9 +186,9 @@ class EmpiricalFramework(Framework):
         verdict = "correct" if ok else "incorrect"
         return {"correct": ok, "found": True, "text": f"final answer {got.text!r} ({got.source}) vs reference {ref.text!r}: {verdict}{note}"}
 
-    def _claims(self, record: Record) -> list[Claim]:
+    def _claims(self, record: Record, patterns: bool = True) -> list[Claim]:
         """The completion's claims (never the record's: ``metadata.triples`` are facts that decide them)."""
-        claims = sentence_claims(record.completion, self.options.relation_patterns)
+        claims = sentence_claims(record.completion, self.options.relation_patterns) if patterns else []
         unique = list({(c.subject, c.relation, c.object, c.negated): c for c in claims}.values())
         return unique[: self.options.max_claims]
 
@@ -194,6 +206,19 @@ class EmpiricalFramework(Framework):
         return blocks
 
     # -- tools ---------------------------------------------------------------------------------
+    async def _parsed_claims(self, ctx: Context, record: Record, claims: list[Claim], found: _Findings) -> list[Claim]:
+        """``claims`` plus those read from the completion's dependency parse (``claims_from`` nlp / both).
+        A failed parse is a tool failure like any other (the completion is its input)."""
+        if not record.completion.strip():
+            return claims
+        res = (await ctx.call_many([ToolCall(capability="nlp", op="parse", payload={"text": record.completion})]))[0]
+        if not res.ok or not isinstance(res.value, dict):
+            found.failures.append((res, "nlp", True))
+            return claims
+        parsed = dependency_claims(res.value, self.options.relation_lexicon)
+        unique = list({(c.subject, c.relation, c.object, c.negated): c for c in claims + parsed}.values())
+        return unique[: self.options.max_claims]
+
     async def _lookup(self, ctx: Context, record: Record, claims: list[Claim], snippets: list[str], found: _Findings) -> None:
         calls = [ToolCall(capability="fact_store", op="lookup", payload={"subject": c.subject, "relation": c.relation, "object": c.object})
                  for c in claims]

@@ -34,7 +34,13 @@ from typing import Any
 
 import orjson
 
-from chil_core.integrations.common import framework_scores, make_record, reward_value, split_query
+from chil_core.integrations.common import (
+    RecordBatcher,
+    framework_scores,
+    make_record,
+    reward_value,
+    split_query,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,67 +66,6 @@ class HTTPError(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code, self.message = code, message
-
-
-class _Batcher:
-    """Gathers the records of concurrent requests into one scorer submission."""
-
-    def __init__(self, scorer: Any, max_records: int, wait_s: float) -> None:
-        self.scorer = scorer
-        self.max_records = max_records
-        self.wait_s = wait_s
-        self.queue: asyncio.Queue[tuple[list[Any], asyncio.Future[list[Any]]]] = asyncio.Queue()
-        self.task: asyncio.Task[None] | None = None
-        self.batches: set[asyncio.Task[None]] = set()
-
-    def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._loop())
-
-    async def score(self, records: list[Any]) -> list[Any]:
-        fut: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        await self.queue.put((records, fut))
-        return await fut
-
-    async def _loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            items = [await self.queue.get()]
-            size = len(items[0][0])
-            deadline = loop.time() + self.wait_s
-            while size < self.max_records:
-                left = deadline - loop.time()
-                try:
-                    item = self.queue.get_nowait() if left <= 0 else await asyncio.wait_for(self.queue.get(), left)
-                except (asyncio.QueueEmpty, TimeoutError):
-                    break
-                items.append(item)
-                size += len(item[0])
-            task = loop.create_task(self._run(items))
-            self.batches.add(task)
-            task.add_done_callback(self.batches.discard)
-
-    async def _run(self, items: list[tuple[list[Any], asyncio.Future[list[Any]]]]) -> None:
-        records = [r for recs, _ in items for r in recs]
-        try:
-            rewards = await asyncio.wrap_future(self.scorer.submit(records))
-        except Exception as exc:  # noqa: BLE001 - every waiting request gets the failure
-            log.error("scoring a batch of %d records raised", len(records), exc_info=True)
-            for _, fut in items:
-                if not fut.done():
-                    fut.set_exception(exc)
-            return
-        at = 0
-        for recs, fut in items:
-            if not fut.done():
-                fut.set_result(rewards[at: at + len(recs)])
-            at += len(recs)
-
-    async def close(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
-        if self.batches:
-            await asyncio.gather(*list(self.batches), return_exceptions=True)
 
 
 class Metrics:
@@ -205,7 +150,7 @@ def create_app(options: ServeOptions | None = None, scorer: Any = None) -> Any:
             s = scorer
         state["scorer"] = s
         state["metrics"] = Metrics(s)
-        state["batcher"] = _Batcher(s, opts.batch_records, opts.batch_wait_ms / 1000.0)
+        state["batcher"] = RecordBatcher(s, opts.batch_records, opts.batch_wait_ms / 1000.0)
         state["batcher"].start()
         log.info("chil serve: frameworks %s", ", ".join(s.frameworks) or "none")
         try:

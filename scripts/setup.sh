@@ -54,13 +54,13 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 # 3. PyTorch, pinned: 2.13.0 is a CPU build (an unpinned torch pulls GBs of CUDA wheels).
 "$VENV/bin/python" -c "import torch" 2>/dev/null || "${PIP[@]}" install "torch==2.13.0"
 
-# 4. The core (editable, with the trainer, TRL adapter, HTTP service, Ray backend and dev extras) and every plugin.
+# 4. The core (editable, with the trainer, TRL adapter, HTTP service, Ray backend, verifiers adapter and dev extras) and every plugin.
 plugins=()
 for p in plugins/*/*/pyproject.toml; do
   case "$p" in plugins/_template/*) continue ;; esac
   plugins+=(-e "$(dirname "$p")")
 done
-"${PIP[@]}" install --no-build-isolation -e ".[train,trl,dev,serve,ray]" "${plugins[@]}"
+"${PIP[@]}" install --no-build-isolation -e ".[train,trl,dev,serve,ray,verifiers]" "${plugins[@]}"
 
 # 5. chil-native: the C++ kernels (nanobind, scikit-build-core; needs g++ and cmake).  Rebuilt only when
 #    native/ changes; a failed build is a warning: every kernel has a pure-Python reference.

@@ -3,8 +3,11 @@ into chil records, and rewards turned back into plain numbers.  No third-party i
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import json
 import logging
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -116,3 +119,118 @@ def framework_scores(rewards: list[RecordReward], names: list[str], masked_value
         out[f"chil_{name}"] = col
     out["chil_masked"] = [1.0 if r.reward is None else 0.0 for r in rewards]
     return out
+
+
+class RecordBatcher:
+    """Gathers the records of concurrent callers (HTTP requests, per-sample reward calls) on one event loop
+    into one scorer submission: up to ``max_records`` records, or whatever arrived within ``wait_s``."""
+
+    def __init__(self, scorer: Any, max_records: int, wait_s: float) -> None:
+        self.scorer = scorer
+        self.max_records = max_records
+        self.wait_s = wait_s
+        self.queue: asyncio.Queue[tuple[list[Any], asyncio.Future[list[Any]]]] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+        self.batches: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def score(self, records: list[Any]) -> list[Any]:
+        fut: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        await self.queue.put((records, fut))
+        return await fut
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            items = [await self.queue.get()]
+            size = len(items[0][0])
+            deadline = loop.time() + self.wait_s
+            while size < self.max_records:
+                left = deadline - loop.time()
+                try:
+                    item = self.queue.get_nowait() if left <= 0 else await asyncio.wait_for(self.queue.get(), left)
+                except (asyncio.QueueEmpty, TimeoutError):
+                    break
+                items.append(item)
+                size += len(item[0])
+            task = loop.create_task(self._run(items))
+            self.batches.add(task)
+            task.add_done_callback(self.batches.discard)
+
+    async def _run(self, items: list[tuple[list[Any], asyncio.Future[list[Any]]]]) -> None:
+        records = [r for recs, _ in items for r in recs]
+        try:
+            rewards = await asyncio.wrap_future(self.scorer.submit(records))
+        except Exception as exc:  # noqa: BLE001 - every waiting request gets the failure
+            log.error("scoring a batch of %d records raised", len(records), exc_info=True)
+            for _, fut in items:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        at = 0
+        for recs, fut in items:
+            if not fut.done():
+                fut.set_result(rewards[at: at + len(recs)])
+            at += len(recs)
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        if self.batches:
+            await asyncio.gather(*list(self.batches), return_exceptions=True)
+
+
+_SCORERS: dict[tuple[str | None, tuple[str, ...] | None], Any] = {}
+_SCORERS_LOCK = threading.Lock()
+
+
+def shared_scorer(config: str | None = None, frameworks: Any = None) -> Any:
+    """One Scorer per (config, frameworks) and process, built on first use and closed at exit: what
+    trainers that import a reward *function* (verl, OpenRLHF, verifiers) call on every batch.
+
+    ``config``: a TOML path, else ``$CHIL_CONFIG``, else ``./chil.toml``, else the installed defaults;
+    ``frameworks``: a list or a comma-separated string, else ``$CHIL_FRAMEWORKS``, else the config's."""
+    import os
+
+    if isinstance(frameworks, str):
+        frameworks = [f.strip() for f in frameworks.split(",") if f.strip()]
+    if frameworks is None and os.environ.get("CHIL_FRAMEWORKS"):
+        frameworks = [f.strip() for f in os.environ["CHIL_FRAMEWORKS"].split(",") if f.strip()]
+    key = (config, tuple(frameworks) if frameworks else None)
+    with _SCORERS_LOCK:
+        scorer = _SCORERS.get(key)
+        if scorer is None:
+            from chil_core.scoring import Scorer
+
+            scorer = _SCORERS[key] = Scorer.from_config(config, frameworks=list(frameworks) if frameworks else None)
+            if len(_SCORERS) == 1:
+                atexit.register(close_shared_scorers)
+        return scorer
+
+
+def close_shared_scorers() -> None:
+    with _SCORERS_LOCK:
+        scorers = list(_SCORERS.values())
+        _SCORERS.clear()
+    for scorer in scorers:
+        try:
+            scorer.close()
+        except Exception:  # noqa: BLE001
+            log.warning("closing a shared scorer raised", exc_info=True)
+
+
+_BATCHERS: dict[tuple[int, int], RecordBatcher] = {}
+
+
+def loop_batcher(scorer: Any, max_records: int = 1024, wait_s: float = 0.002) -> RecordBatcher:
+    """The :class:`RecordBatcher` of ``scorer`` on the running event loop (one per loop and scorer)."""
+    loop = asyncio.get_running_loop()
+    key = (id(loop), id(scorer))
+    batcher = _BATCHERS.get(key)
+    if batcher is None or batcher.task is None or batcher.task.done():
+        batcher = _BATCHERS[key] = RecordBatcher(scorer, max_records, wait_s)
+        batcher.start()
+    return batcher

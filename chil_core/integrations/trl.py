@@ -29,6 +29,10 @@ completion (then they differ by the constant factor sum(weights), which group or
 advantage removes, and ``scale_rewards = "none"`` does not), or with ``[rewards] aggregate = "sum"``
 and ``on_missing = "mask"``.
 
+``asynchronous=True`` gives ``async`` reward functions instead (TRL >= 0.20 awaits async reward functions
+concurrently on its own event loop): chil's scoring then runs alongside the trainer's other async
+rewards (an LLM judge, a remote service) instead of before them; the batch is still scored once.
+
 Dataset columns reach the frameworks with each record, as in ``chil train``: ``reference`` (an
 object) or ``answer`` become the record's reference, ``metadata`` its metadata.  Conversational
 prompts and completions (lists of messages) are joined into text.
@@ -58,22 +62,51 @@ def _text(value: Any) -> str:
 class ChilRewards:
     """The reward functions and weights of a :class:`~chil_core.scoring.Scorer`'s frameworks."""
 
-    def __init__(self, scorer, per_framework: bool = False) -> None:
+    def __init__(self, scorer, per_framework: bool = False, asynchronous: bool = False) -> None:
         self.scorer = scorer
         self.names: list[str] = list(scorer.frameworks)
         self.per_framework = per_framework
-        self.funcs: list[Callable[..., list[float | None]]] = [self._reward_func(n) for n in self.names]
+        self.asynchronous = asynchronous
+        self.funcs: list[Callable[..., Any]] = [self._reward_func(n) for n in self.names]
         self.weights: list[float] = [float(scorer.weights[n]) for n in self.names]
         if not per_framework:
             self.funcs.insert(0, self._aggregate_func())
             self.weights = [1.0] + [0.0] * len(self.names)
         self._lock = threading.Lock()
+        self._pending: dict[tuple[Any, ...], Any] = {}
         self._last: tuple[tuple[Any, ...], list[RecordReward]] | None = None
         self._batches = itertools.count()
 
+    def _records(self, texts: list[str], outs: list[str], columns: dict[str, Any]) -> list[Record]:
+        from chil_core.training.rows import prompt_row
+
+        batch = next(self._batches)
+        first_index: dict[str, int] = {}
+        records = []
+        for i, (prompt, completion) in enumerate(zip(texts, outs, strict=True)):
+            row = {"prompt": prompt, **{k: v[i] for k, v in columns.items()
+                                        if k in ("reference", "answer", "metadata") and isinstance(v, list)}}
+            parsed = prompt_row(row, i)
+            group = first_index.setdefault(prompt, i)
+            records.append(Record(id=f"trl{batch}:{i}", prompt=prompt, completion=completion,
+                                  group=f"trl{batch}:{group}", reference=parsed.reference, metadata=parsed.metadata))
+        return records
+
     def score(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[RecordReward]:
         """Score one TRL batch (memoised: the next function asking for the same batch reuses it)."""
-        from chil_core.training.rows import prompt_row
+        texts = [_text(p) for p in prompts]
+        outs = [_text(c) for c in completions]
+        key = (tuple(texts), tuple(outs))
+        with self._lock:
+            if self._last is not None and self._last[0] == key:
+                return self._last[1]
+            rewards = self.scorer.score(self._records(texts, outs, columns))
+            self._last = (key, rewards)
+            return rewards
+
+    async def ascore(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[RecordReward]:
+        """:meth:`score`, awaited: the functions TRL awaits together for one batch share one scoring."""
+        import asyncio
 
         texts = [_text(p) for p in prompts]
         outs = [_text(c) for c in completions]
@@ -81,21 +114,25 @@ class ChilRewards:
         with self._lock:
             if self._last is not None and self._last[0] == key:
                 return self._last[1]
-            batch = next(self._batches)
-            first_index: dict[str, int] = {}
-            records = []
-            for i, (prompt, completion) in enumerate(zip(texts, outs, strict=True)):
-                row = {"prompt": prompt, **{k: v[i] for k, v in columns.items()
-                                            if k in ("reference", "answer", "metadata") and isinstance(v, list)}}
-                parsed = prompt_row(row, i)
-                group = first_index.setdefault(prompt, i)
-                records.append(Record(id=f"trl{batch}:{i}", prompt=prompt, completion=completion,
-                                      group=f"trl{batch}:{group}", reference=parsed.reference, metadata=parsed.metadata))
-            rewards = self.scorer.score(records)
+            pending = self._pending.get(key)
+            if pending is None:
+                pending = asyncio.wrap_future(self.scorer.submit(self._records(texts, outs, columns)))
+                self._pending = {key: pending}  # only the batch in progress
+        rewards = await asyncio.shield(pending)
+        with self._lock:
             self._last = (key, rewards)
-            return rewards
+            self._pending.pop(key, None)
+        return rewards
 
-    def _reward_func(self, name: str) -> Callable[..., list[float | None]]:
+    def _reward_func(self, name: str) -> Callable[..., Any]:
+        if self.asynchronous:
+            async def areward(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+                results = [r.frameworks.get(name) for r in await self.ascore(prompts, completions, **kwargs)]
+                return [res.score if res is not None and res.status == "scored" else None for res in results]
+
+            areward.__name__ = areward.__qualname__ = f"chil_{name}"
+            return areward
+
         def reward(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
             results = [r.frameworks.get(name) for r in self.score(prompts, completions, **kwargs)]
             return [res.score if res is not None and res.status == "scored" else None for res in results]
@@ -103,7 +140,14 @@ class ChilRewards:
         reward.__name__ = reward.__qualname__ = f"chil_{name}"
         return reward
 
-    def _aggregate_func(self) -> Callable[..., list[float | None]]:
+    def _aggregate_func(self) -> Callable[..., Any]:
+        if self.asynchronous:
+            async def achil_reward(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+                return [r.reward for r in await self.ascore(prompts, completions, **kwargs)]
+
+            achil_reward.__name__ = achil_reward.__qualname__ = "chil_reward"
+            return achil_reward
+
         def chil_reward(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
             return [r.reward for r in self.score(prompts, completions, **kwargs)]
 
@@ -120,7 +164,8 @@ class ChilRewards:
 
 
 def chil_reward_funcs(config: str | Path | Mapping[str, Any] | None = None, *,
-                      frameworks: list[str] | None = None, scorer=None, per_framework: bool = False) -> ChilRewards:
+                      frameworks: list[str] | None = None, scorer=None, per_framework: bool = False,
+                      asynchronous: bool = False) -> ChilRewards:
     """Reward functions for the frameworks a chil config enables (or of an existing ``scorer``).
 
     ``config`` is a dict, a TOML path (a ``[train]`` table is validated, not used here) or None
@@ -129,4 +174,4 @@ def chil_reward_funcs(config: str | Path | Mapping[str, Any] | None = None, *,
         from chil_core.scoring import Scorer
 
         scorer = Scorer.from_config(config, frameworks=frameworks)
-    return ChilRewards(scorer, per_framework=per_framework)
+    return ChilRewards(scorer, per_framework=per_framework, asynchronous=asynchronous)

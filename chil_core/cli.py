@@ -407,14 +407,21 @@ def _make_scorer(settings: Any) -> Any:
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a TTY).")
 @click.option("--report", "monitor_report", is_flag=True,
               help="Reward-hacking monitors over the file on stderr: statuses and verdicts per framework, reward vs length, repetition, label-only answers, alerts.")
+@click.option("--ray", "ray_address", metavar="ADDRESS", help="Run thread/process backends as Ray actors on this cluster ('auto', 'ray://host:10001', 'local').")
 def score(input_path: str, output: str | None, config_path: str | None, frameworks: str | None, batch_size: int, progress: bool | None,
-          monitor_report: bool = False) -> None:
+          monitor_report: bool = False, ray_address: str | None = None) -> None:
     """Score every record of INPUT.jsonl; malformed lines are reported and skipped.
 
     Ends with a summary on stderr: records, statuses per framework, mean reward, time."""
     from tqdm import tqdm
 
     settings = _settings(config_path, frameworks)
+    if ray_address:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            _fail("--ray needs the ray extra: pip install 'chil-core[ray]'")
+        settings.scheduler.ray_address = ray_address
     stream, total = _open_input(input_path)
     summary = _Summary()
     out = _Output(output)

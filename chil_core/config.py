@@ -56,7 +56,7 @@ class _Strict(BaseModel):
 class BackendRunSettings(_Strict):
     """How the scheduler runs one backend.  Unset fields fall back to ``[scheduler]``."""
 
-    isolation: Isolation | None = None
+    isolation: Isolation | Literal["ray"] | None = None
     max_batch: int | None = Field(default=None, ge=1)
     max_wait_ms: float | None = Field(default=None, ge=0)
     timeout_s: float | None = Field(default=None, gt=0)
@@ -67,6 +67,9 @@ class BackendRunSettings(_Strict):
     worker_max_calls: int | None = Field(default=None, ge=0)
     memory_mb: int | None = Field(default=None, ge=64)
     cache: bool | None = None
+    replicas: int | None = Field(default=None, ge=1)
+    cpus: float | None = Field(default=None, gt=0)
+    ray_address: str | None = None
 
 
 class SchedulerSettings(_Strict):
@@ -81,23 +84,34 @@ class SchedulerSettings(_Strict):
     worker_max_calls: int = Field(default=0, ge=0, description="Replace a worker after this many calls (0 = never).")
     memory_mb: int | None = Field(default=None, ge=64, description="Address-space bound of each worker process (None = the backend's own).")
     max_records_in_flight: int = Field(default=4096, ge=1, description="Records scored concurrently.")
+    ray_address: str | None = Field(default=None, description="Ray cluster ('auto', 'ray://host:10001', 'local'): "
+                                    "thread and process backends run as Ray actors (chil-core[ray]).")
+    replicas: int = Field(default=1, ge=1, description="Ray actors per backend run on Ray.")
+    cpus: float = Field(default=1.0, gt=0, description="CPUs per Ray actor (a Ray resource request).")
     backends: dict[str, BackendRunSettings] = Field(default_factory=dict)
 
     def for_backend(self, name: str, default_isolation: Isolation, default_max_batch: int) -> BackendRunSettings:
         """Effective settings of backend ``name`` (its own section over these defaults)."""
         own = self.backends.get(name, BackendRunSettings())
+        ray_address = own.ray_address or self.ray_address
+        isolation = own.isolation or ("ray" if ray_address and default_isolation != "inline" else default_isolation)
+        replicas = own.replicas or self.replicas
         return BackendRunSettings(
-            isolation=own.isolation or default_isolation,
+            isolation=isolation,
             max_batch=own.max_batch or min(self.max_batch, default_max_batch),
             max_wait_ms=self.max_wait_ms if own.max_wait_ms is None else own.max_wait_ms,
             timeout_s=own.timeout_s or self.timeout_s,
-            concurrency=own.concurrency or self.concurrency,
+            # on Ray, enough batches in flight to keep every actor busy
+            concurrency=own.concurrency or (max(self.concurrency, replicas) if isolation == "ray" else self.concurrency),
             workers=own.workers or self.workers,
             spare_workers=self.spare_workers if own.spare_workers is None else own.spare_workers,
             stall_s=own.stall_s or self.stall_s,
             worker_max_calls=self.worker_max_calls if own.worker_max_calls is None else own.worker_max_calls,
             memory_mb=own.memory_mb or self.memory_mb,
             cache=True if own.cache is None else own.cache,
+            replicas=replicas,
+            cpus=own.cpus or self.cpus,
+            ray_address=ray_address,
         )
 
 

@@ -654,6 +654,12 @@ class Backend:
 
         if self.isolation == "inline":
             return InlineRunner(factory)
+        if self.isolation == "ray":  # a pool of Ray actors (chil_core.ray_backend; Ray is imported only here)
+            from chil_core.ray_backend import RayRunner
+
+            r = self.run_settings
+            return RayRunner(self.cls, self.options, replicas=int(r.replicas or 1), cpus=float(r.cpus or 1.0),
+                             memory_mb=r.memory_mb, address=r.ray_address)
         if self.isolation == "process":
             r = self.run_settings
             return ProcessRunner(self.cls, self.options, int(r.workers or 1), spare_workers=int(r.spare_workers or 0),

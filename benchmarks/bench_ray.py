@@ -1,0 +1,136 @@
+"""Reward backends as Ray actors vs process isolation, in one run on this machine.
+
+Workload: FOLIO validation-dev with gold FOL (``consistency`` framework, ``smt:z3``: one Z3 proof per
+item), each item with its right label and a wrong one as completions; the cache is off, so every run
+does every proof.  Modes, each after a warm-up batch that starts its workers / actors:
+
+* ``process x1`` / ``process x2``: the scheduler's process pool with 1 / 2 workers;
+* ``ray x1`` / ``ray x2``: a local Ray instance, 1 / 2 actors (``replicas``);
+
+then a fault run: ``ray x2`` with one actor SIGKILLed mid-run (every record must still get its verdict:
+the dead actor's batch is retried on a replacement).  Reports records/s, the 2-vs-1 ratios, and Ray's
+overhead against process isolation (time per record, same worker count).  Ray's start-up is timed apart.
+
+``python benchmarks/bench_ray.py [--items 200] [--max-batch 4] [--json out.json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DATA, table  # noqa: E402
+
+WRONG = {"True": "False", "False": "Uncertain", "Uncertain": "True"}
+
+
+def folio_records(n: int) -> list[dict[str, Any]]:
+    rows = [json.loads(x) for x in (DATA / "folio" / "folio-validation-dev.jsonl").read_text().splitlines() if x.strip()][:n]
+    out = []
+    for i, r in enumerate(rows):
+        base = {"prompt": " ".join(r["premises"]) + "\nQuestion: is the following True, False or Uncertain? " + r["conclusion"],
+                "metadata": {"premises_fol": r["premises-FOL"], "conclusion_fol": r["conclusion-FOL"]},
+                "reference": {"answer": r["label"]}}
+        out.append({"id": f"r{i}", "completion": f"Answer: {r['label']}", **base})
+        out.append({"id": f"w{i}", "completion": f"Answer: {WRONG[r['label']]}", **base})
+    return out
+
+
+def config(**scheduler: Any) -> dict[str, Any]:
+    return {"cache": {"enabled": False}, "frameworks": {"consistency": {"tools": {"smt": "z3"}}}, "scheduler": scheduler}
+
+
+def run_mode(name: str, records: list[dict[str, Any]], warm: list[dict[str, Any]], kill: bool = False,
+             **scheduler: Any) -> dict[str, Any]:
+    from chil_core.scoring import Scorer
+
+    with Scorer.from_config(config(**scheduler), frameworks=["consistency"]) as s:
+        s.score(warm)  # starts the workers / actors
+        killed: list[int] = []
+        if kill:
+            def killer() -> None:
+                backend = s.scheduler.backends[("smt", "z3")]
+                while backend.stats.batches < 10 and not done.is_set():
+                    time.sleep(0.005)
+                pids = list(getattr(backend._runner, "pids", {}).values())
+                if pids and not done.is_set():
+                    os.kill(pids[0], signal.SIGKILL)
+                    killed.append(pids[0])
+
+            done = threading.Event()
+            t = threading.Thread(target=killer)
+            t.start()
+        t0 = time.perf_counter()
+        got = s.score(records)
+        wall = time.perf_counter() - t0
+        if kill:
+            done.set()
+            t.join()
+        st = s.stats()["smt:z3"]
+        runner = s.scheduler.backends[("smt", "z3")]._runner
+    statuses: dict[str, int] = {}
+    for r in got:
+        k = r.frameworks["consistency"].status
+        statuses[k] = statuses.get(k, 0) + 1
+    return {"mode": name, "records": len(records), "wall_s": wall, "records_per_s": len(records) / wall,
+            "calls": st["calls"] - st["dedup_hits"], "batches": st["batches"], "statuses": statuses,
+            "rewards": [r.reward for r in got], "killed": killed,
+            "restarts": getattr(runner, "restarts", None), "retried": getattr(runner, "retried", None)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--items", type=int, default=200)
+    ap.add_argument("--max-batch", type=int, default=4)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    records = folio_records(args.items)
+    warm = folio_records(2)
+    out: dict[str, Any] = {"uptime_before": os.popen("uptime").read().strip()}
+    rows = [run_mode("process x1", records, warm, workers=1, spare_workers=0, max_batch=args.max_batch),
+            run_mode("process x2", records, warm, workers=2, spare_workers=0, max_batch=args.max_batch)]
+    import ray
+
+    t0 = time.perf_counter()
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
+    out["ray_start_s"] = time.perf_counter() - t0
+    try:
+        rows.append(run_mode("ray x1", records, warm, ray_address="auto", replicas=1, max_batch=args.max_batch))
+        rows.append(run_mode("ray x2", records, warm, ray_address="auto", replicas=2, max_batch=args.max_batch))
+        fault = run_mode("ray x2, one actor killed", records, warm, kill=True, ray_address="auto", replicas=2,
+                         max_batch=args.max_batch)
+    finally:
+        ray.shutdown()
+    ref = rows[0]["rewards"]
+    for r in [*rows, fault]:
+        r["same_rewards_as_process_x1"] = r["rewards"] == ref
+    by = {r["mode"]: r for r in rows}
+    out["ratio_ray_2_vs_1"] = by["ray x2"]["records_per_s"] / by["ray x1"]["records_per_s"]
+    out["ratio_process_2_vs_1"] = by["process x2"]["records_per_s"] / by["process x1"]["records_per_s"]
+    out["ray_overhead_x1"] = by["ray x1"]["wall_s"] / by["process x1"]["wall_s"]
+    out["ray_overhead_x2"] = by["ray x2"]["wall_s"] / by["process x2"]["wall_s"]
+    out["ms_per_call_overhead_x1"] = 1000 * (by["ray x1"]["wall_s"] - by["process x1"]["wall_s"]) / by["ray x1"]["batches"]
+    out["uptime_after"] = os.popen("uptime").read().strip()
+    out["modes"] = [{k: v for k, v in r.items() if k != "rewards"} for r in [*rows, fault]]
+    print(out["uptime_before"])
+    print(table(out["modes"], ["mode", "records", "calls", "batches", "wall_s", "records_per_s", "same_rewards_as_process_x1"]))
+    print(f"Ray start-up {out['ray_start_s']:.1f}s; ray x2 / x1 = {out['ratio_ray_2_vs_1']:.2f}x; process x2 / x1 = "
+          f"{out['ratio_process_2_vs_1']:.2f}x; Ray time / process time: x1 {out['ray_overhead_x1']:.2f}, "
+          f"x2 {out['ray_overhead_x2']:.2f} ({out['ms_per_call_overhead_x1']:.1f} ms more per batch at x1)")
+    print(f"fault: killed {fault['killed']}, statuses {fault['statuses']}, actors replaced {fault['restarts']}, "
+          f"batches retried {fault['retried']}, same rewards: {fault['same_rewards_as_process_x1']}")
+    print(out["uptime_after"])
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -144,16 +144,25 @@ def train(values: Mapping[str, Any], scorer_config: Mapping[str, Any] | None = N
     A non-empty output directory is refused unless ``resume`` (continue it) or ``overwrite``.  Every
     artefact is written atomically; a partial one left by a kill is rebuilt, not trusted."""
     from chil_core.scoring import Scorer
-    from chil_core.training import default_task
+    from chil_core.training.distributed import Dist, DistributedTrainer, check_config
     from chil_core.training.trainer import Trainer
 
     config, embedded = resolve_config(values)
     run_dir = Path(config.output_dir)
-    prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    dist = Dist.from_env()  # under torchrun: one process of a data-parallel job (chil_core.training.distributed)
+    if dist.enabled:
+        check_config(config, dist.world)
+        if not dist.is_main:
+            echo = _quiet
     task = None
-    if embedded:
+    if dist.is_main:
+        prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
+        if embedded:  # a plugin task's rows are generated into the run directory by rank 0 first
+            train_path, eval_path, task = embedded_task_files(config, run_dir)
+    dist.barrier()
+    if embedded and not dist.is_main:  # (the same seed: the same rows, replaced atomically)
         train_path, eval_path, task = embedded_task_files(config, run_dir)
-    else:
+    if not embedded:
         train_path = Path(config.data or "")
         eval_path = Path(config.eval_data) if config.eval_data else None
     dataset = PromptDataset(train_path, config.prompt_field)
@@ -162,8 +171,17 @@ def train(values: Mapping[str, Any], scorer_config: Mapping[str, Any] | None = N
         eval_rows = PromptDataset(eval_path, config.prompt_field).all_rows()[: config.eval_max_prompts]
     before_path = run_dir / "eval_before.json"
     with Scorer.from_config(dict(scorer_config or {}), frameworks=config.frameworks) as scorer:  # config errors first
-        model, tokenizer = _policy(config, embedded, run_dir, echo, train_path, task)
-        trainer = Trainer(config, model, tokenizer, dataset, scorer, run_dir=run_dir, eval_rows=eval_rows)
+        if dist.is_main:  # (the embedded warm start is built once, by rank 0, and loaded by the others)
+            model, tokenizer = _policy(config, embedded, run_dir, echo, train_path, task)
+        dist.barrier()
+        if not dist.is_main:
+            model, tokenizer = _policy(config, embedded, run_dir, echo, train_path, task)
+        if dist.enabled:
+            trainer = DistributedTrainer(config, model, tokenizer, dataset, scorer, dist=dist, run_dir=run_dir,
+                                         eval_rows=eval_rows if dist.is_main else [])
+            eval_rows = eval_rows if dist.is_main else []
+        else:
+            trainer = Trainer(config, model, tokenizer, dataset, scorer, run_dir=run_dir, eval_rows=eval_rows)
         try:
             resumed = resume and trainer.resume()
             if resume and not resumed:
@@ -182,9 +200,12 @@ def train(values: Mapping[str, Any], scorer_config: Mapping[str, Any] | None = N
             last = trainer.train()
             train_s = time.perf_counter() - t0
             after = trainer.evaluate(eval_rows) if eval_rows else {}
-            save_policy_atomic(trainer, run_dir / "policy")
+            if dist.is_main:
+                save_policy_atomic(trainer, run_dir / "policy")
         finally:
             trainer.close()
+            dist.barrier()
+            dist.close()
     summary: dict[str, Any] = {
         "run_dir": str(run_dir), "model": config.model or "embedded tiny policy (warm-started)",
         "task": (config.task or "arithmetic") if embedded else None,
@@ -194,6 +215,10 @@ def train(values: Mapping[str, Any], scorer_config: Mapping[str, Any] | None = N
         "eval_before": before, "eval_after": after,
         "monitors": trainer.monitor.summary(), "stopped_by": trainer.stopped_by,
     }
+    if dist.enabled:
+        summary["world_size"] = dist.world
+        if not dist.is_main:
+            return summary
     write_json_atomic(run_dir / "summary.json", summary)
     if before and after:
         echo(eval_table(before, after))
@@ -204,6 +229,11 @@ def train(values: Mapping[str, Any], scorer_config: Mapping[str, Any] | None = N
     echo(f"summary: {run_dir / 'summary.json'}; trained policy: {run_dir / 'policy'}")
     return summary
 
+
+
+def _quiet(*args: Any, **kwargs: Any) -> None:
+    """The ``echo`` of processes other than rank 0: their messages go to the debug log only."""
+    log.debug(" ".join(str(a) for a in args))
 
 
 def save_policy_atomic(trainer: Any, path: Path) -> Path:

@@ -253,20 +253,14 @@ class DistributedTrainer(Trainer):
             if not k.startswith(("loss", "grad_norm", "lr")):  # these are global already (sum / same on all)
                 out[k] = v
         out["dist/world_size"] = float(self.dist.world)
+        # a monitor that stops the run on one process stops it on all (else the others would wait forever)
+        stops = self.dist.gather_objects(self.monitor.stop_reason)
+        if self.monitor.stop_reason is None:
+            self.monitor.stop_reason = next((f"rank {r}: {why}" for r, why in enumerate(stops) if why), None)
         return out
 
-    # -- logging, evaluation, checkpoints ---------------------------------------------------------------
-    def after_step(self, last: dict[str, float]) -> None:
-        c = self.config
-        due_eval = c.eval_every and self.eval_rows and self.step % c.eval_every == 0
-        if due_eval and self.dist.is_main:
-            last.update({f"eval/{k}": v for k, v in self.evaluate(self.eval_rows).items()})
-        assert self.metrics is not None
-        if self.dist.is_main:
-            self.metrics.log(self.step, last)
-        if (c.save_every and self.step % c.save_every == 0) or self.step == c.max_steps:
-            self.save_checkpoint()
-
+    # -- checkpoints (after_step is the Trainer's: only rank 0 has held-out rows; the others log into
+    #    their scratch directory; save_checkpoint below is a collective) -----------------------------------
     def state_dict(self) -> dict[str, Any]:
         st = super().state_dict()
         shards = self.dist.gather_objects(st.pop("pending"))  # every process's pending batch, for rank 0

@@ -11,6 +11,10 @@ then a fault run: ``ray x2`` with one actor SIGKILLed mid-run (every record must
 the dead actor's batch is retried on a replacement).  Reports records/s, the 2-vs-1 ratios, and Ray's
 overhead against process isolation (time per record, same worker count).  Ray's start-up is timed apart.
 
+CPU-seconds: user + system time of this process and every process below it (process workers, the fork
+server; Ray's raylet, GCS and actors) over the timed part, per record: load-insensitive, where records/s
+on a shared machine is not.  A worker that dies during the run (the fault run) takes its CPU time along.
+
 ``python benchmarks/bench_ray.py [--items 200] [--max-batch 4] [--json out.json]``
 """
 
@@ -44,6 +48,21 @@ def folio_records(n: int) -> list[dict[str, Any]]:
     return out
 
 
+def cpu_seconds() -> float:
+    """User + system seconds of this process and all its live descendants."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
 def config(**scheduler: Any) -> dict[str, Any]:
     return {"cache": {"enabled": False}, "frameworks": {"consistency": {"tools": {"smt": "z3"}}}, "scheduler": scheduler}
 
@@ -68,9 +87,11 @@ def run_mode(name: str, records: list[dict[str, Any]], warm: list[dict[str, Any]
             done = threading.Event()
             t = threading.Thread(target=killer)
             t.start()
+        c0 = cpu_seconds()
         t0 = time.perf_counter()
         got = s.score(records)
         wall = time.perf_counter() - t0
+        cpu = cpu_seconds() - c0
         if kill:
             done.set()
             t.join()
@@ -81,6 +102,7 @@ def run_mode(name: str, records: list[dict[str, Any]], warm: list[dict[str, Any]
         k = r.frameworks["consistency"].status
         statuses[k] = statuses.get(k, 0) + 1
     return {"mode": name, "records": len(records), "wall_s": wall, "records_per_s": len(records) / wall,
+            "cpu_s": cpu, "cpu_ms_per_record": 1000 * cpu / len(records),
             "calls": st["calls"] - st["dedup_hits"], "batches": st["batches"], "statuses": statuses,
             "rewards": [r.reward for r in got], "killed": killed,
             "restarts": getattr(runner, "restarts", None), "retried": getattr(runner, "retried", None)}
@@ -95,6 +117,7 @@ def main() -> None:
     records = folio_records(args.items)
     warm = folio_records(2)
     out: dict[str, Any] = {"uptime_before": os.popen("uptime").read().strip()}
+    loadavg_before = open("/proc/loadavg").read().strip()
     rows = [run_mode("process x1", records, warm, workers=1, spare_workers=0, max_batch=args.max_batch),
             run_mode("process x2", records, warm, workers=2, spare_workers=0, max_batch=args.max_batch)]
     import ray
@@ -117,14 +140,21 @@ def main() -> None:
     out["ratio_process_2_vs_1"] = by["process x2"]["records_per_s"] / by["process x1"]["records_per_s"]
     out["ray_overhead_x1"] = by["ray x1"]["wall_s"] / by["process x1"]["wall_s"]
     out["ray_overhead_x2"] = by["ray x2"]["wall_s"] / by["process x2"]["wall_s"]
+    out["cpu_ratio_ray_vs_process_x1"] = by["ray x1"]["cpu_s"] / by["process x1"]["cpu_s"]
+    out["cpu_ratio_ray_vs_process_x2"] = by["ray x2"]["cpu_s"] / by["process x2"]["cpu_s"]
+    out["loadavg_before"] = loadavg_before
+    out["loadavg_after"] = open("/proc/loadavg").read().strip()
     out["ms_per_call_overhead_x1"] = 1000 * (by["ray x1"]["wall_s"] - by["process x1"]["wall_s"]) / by["ray x1"]["batches"]
     out["uptime_after"] = os.popen("uptime").read().strip()
     out["modes"] = [{k: v for k, v in r.items() if k != "rewards"} for r in [*rows, fault]]
     print(out["uptime_before"])
-    print(table(out["modes"], ["mode", "records", "calls", "batches", "wall_s", "records_per_s", "same_rewards_as_process_x1"]))
+    print(table(out["modes"], ["mode", "records", "calls", "batches", "wall_s", "records_per_s", "cpu_s",
+                                       "cpu_ms_per_record", "same_rewards_as_process_x1"]))
     print(f"Ray start-up {out['ray_start_s']:.1f}s; ray x2 / x1 = {out['ratio_ray_2_vs_1']:.2f}x; process x2 / x1 = "
           f"{out['ratio_process_2_vs_1']:.2f}x; Ray time / process time: x1 {out['ray_overhead_x1']:.2f}, "
           f"x2 {out['ray_overhead_x2']:.2f} ({out['ms_per_call_overhead_x1']:.1f} ms more per batch at x1)")
+    print(f"CPU-seconds Ray / process: x1 {out['cpu_ratio_ray_vs_process_x1']:.2f}, x2 {out['cpu_ratio_ray_vs_process_x2']:.2f}; "
+          f"loadavg before {out['loadavg_before']}, after {out['loadavg_after']}")
     print(f"fault: killed {fault['killed']}, statuses {fault['statuses']}, actors replaced {fault['restarts']}, "
           f"batches retried {fault['retried']}, same rewards: {fault['same_rewards_as_process_x1']}")
     print(out["uptime_after"])

@@ -142,15 +142,37 @@ def baseline(requests: list[list[dict[str, Any]]]) -> dict[str, Any]:
     with Scorer.from_config({"cache": {"enabled": False}}, frameworks=["empirical"]) as scorer:
         scorer.score(requests[0])  # warm-up
         lat = []
+        c0 = cpu_tree(os.getpid())
         t0 = time.perf_counter()
         for records in requests:
             t1 = time.perf_counter()
             scorer.score(records)
             lat.append(time.perf_counter() - t1)
         wall = time.perf_counter() - t0
+        cpu = cpu_tree(os.getpid()) - c0
     return {"clients": "in-process loop", "requests": len(requests), "ok": len(requests), "wall_s": wall,
             "req_per_s": len(requests) / wall, "records_per_s": len(requests) * PER_REQUEST / wall,
-            "p50_ms": percentile(sorted(lat), 50) * 1000, "p99_ms": percentile(sorted(lat), 99) * 1000}
+            "p50_ms": percentile(sorted(lat), 50) * 1000, "p99_ms": percentile(sorted(lat), 99) * 1000,
+            "server_cpu_ms_per_req": 1000 * cpu / len(requests)}
+
+
+def cpu_tree(pid: int) -> float:
+    """User + system CPU-seconds of process ``pid`` and its live descendants (the server and its workers)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
 
 
 def worker_pids(url: str, tries: int = 40) -> set[int]:
@@ -180,7 +202,10 @@ def main() -> None:
     try:
         asyncio.run(load(url, reqs[:8], 8))  # warm-up
         for i, c in enumerate(levels):
-            res = asyncio.run(load(url, gsm8k_requests(args.requests, offset=(i + 1) * args.requests * PER_REQUEST % 7000), c))
+            batch = gsm8k_requests(args.requests, offset=(i + 1) * args.requests * PER_REQUEST % 7000)
+            c0 = cpu_tree(proc.pid)
+            res = asyncio.run(load(url, batch, c))
+            res["server_cpu_ms_per_req"] = 1000 * (cpu_tree(proc.pid) - c0) / max(res["ok"], 1)
             res["ratio_vs_loop"] = res["records_per_s"] / base["records_per_s"]
             rows.append(res)
     finally:
@@ -218,7 +243,8 @@ def main() -> None:
 
     out["uptime_after"] = os.popen("uptime").read().strip()
     out["levels"] = rows
-    cols = ["clients", "requests", "ok", "req_per_s", "records_per_s", "p50_ms", "p99_ms", "ratio_vs_loop"]
+    cols = ["clients", "requests", "ok", "req_per_s", "records_per_s", "p50_ms", "p99_ms", "server_cpu_ms_per_req",
+            "ratio_vs_loop"]
     print(out["uptime_before"])
     print(table(rows, cols))
     for k in ("overload", "fault"):

@@ -1,0 +1,128 @@
+"""``chil train`` on 1 process vs 2 data-parallel CPU processes (``torchrun``, gloo), same global batch.
+
+Workload: the embedded default task and tiny warm-started policy (``chil train`` with no config), the same
+``prompts_per_step`` x ``group_size`` global batch per step, ``--max-steps`` steps; every process gets
+``--threads`` torch threads.  Runs, one after the other in one invocation:
+
+* ``1 proc``: plain ``chil train``;
+* ``2 procs``: ``torchrun --standalone --nproc-per-node 2 -m chil_core.cli train``;
+
+Per run: median step time after the first step (the first pays start-up), its split from
+``metrics.jsonl`` (``time/generate_s``: sampling the next batch, ``time/update_s``: the gradient update,
+``time/reward_wait_s``: waiting for rewards; averaged over ranks), the whole command's wall time and its
+CPU-seconds (user + system of every process it ran, load-insensitive).
+
+Then the equality check of ``tests/scale/ddp_equality.py``: N updates by 1 and by 2 processes on the
+same global batches; the largest weight difference (and how far the weights moved, so that equality is
+not vacuous).
+
+``python benchmarks/bench_ddp.py [--steps 6] [--prompts 8] [--group 4] [--json out.json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, table  # noqa: E402
+
+TORCHRUN = Path(sys.executable).with_name("torchrun")
+
+
+def _env(threads: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHIL")}
+    env["OMP_NUM_THREADS"] = str(threads)
+    return env
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run_train(name: str, nproc: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    run = tmp / name.replace(" ", "_")
+    launcher = ([str(TORCHRUN), "--standalone", f"--nproc-per-node={nproc}"] if nproc > 1 else [sys.executable])
+    cmd = [*launcher, "-m", "chil_core.cli", "train", "--output-dir", str(run), "--max-steps", str(args.steps),
+           "--set", f"prompts_per_step={args.prompts}", "--set", f"group_size={args.group}",
+           "--set", f"max_new_tokens={args.max_new_tokens}", "--set", f"threads={args.threads}",
+           "--set", "save_every=0", "--set", "tensorboard=false", "--set", "progress=false", "--set", "eval_every=0"]
+    c0, t0 = _children_cpu(), time.perf_counter()
+    proc = subprocess.run(cmd, cwd=tmp, env=_env(args.threads), capture_output=True, text=True, timeout=1200)
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{name} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    later = lines[1:] or lines
+
+    def med(key: str) -> float:
+        vals = [x[key] for x in later if key in x]
+        return statistics.median(vals) if vals else float("nan")
+
+    return {"run": name, "processes": nproc, "steps": len(lines), "step_s": med("time/step_s"),
+            "generate_s": med("time/generate_s"), "update_s": med("time/update_s"),
+            "reward_wait_s": med("time/reward_wait_s"), "reward_s": med("time/reward_s"),
+            "wall_s": wall, "cpu_s": cpu, "reward_mean": statistics.mean(x.get("reward/mean", 0.0) for x in lines)}
+
+
+def equality(steps: int, tmp: Path) -> dict[str, Any]:
+    import torch
+
+    script = REPO / "tests" / "scale" / "ddp_equality.py"
+    out: dict[str, Any] = {}
+    for nproc in (1, 2):
+        path = tmp / f"eq{nproc}.pt"
+        launcher = ([str(TORCHRUN), "--standalone", f"--nproc-per-node={nproc}"] if nproc > 1 else [sys.executable])
+        proc = subprocess.run([*launcher, str(script), str(path), str(steps), "dapo"], cwd=tmp, env=_env(1),
+                              capture_output=True, text=True, timeout=1200)
+        if proc.returncode != 0:
+            raise RuntimeError(f"equality run on {nproc} process(es) failed:\n{proc.stderr[-3000:]}")
+        out[nproc] = torch.load(path)
+    one, two = out[1], out[2]
+    diff = max(float((one["state"][k] - two["state"][k]).abs().max()) for k in one["state"])
+    return {"steps": steps, "max_abs_weight_diff": diff, "weights_moved": one["moved"],
+            "seconds_1proc": one["seconds"], "seconds_2procs": two["seconds"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--prompts", type=int, default=8, help="prompts_per_step (global; a multiple of 2)")
+    ap.add_argument("--group", type=int, default=4)
+    ap.add_argument("--max-new-tokens", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    ap.add_argument("--equality-steps", type=int, default=3)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    out: dict[str, Any] = {"loadavg_before": Path("/proc/loadavg").read_text().strip(), "args": vars(args) | {"json": None}}
+    with tempfile.TemporaryDirectory(prefix="chil-bench-ddp-") as tmp:
+        rows = [run_train("1 proc", 1, args, Path(tmp)), run_train("2 procs", 2, args, Path(tmp))]
+        out["equality"] = equality(args.equality_steps, Path(tmp))
+    out["loadavg_after"] = Path("/proc/loadavg").read_text().strip()
+    out["runs"] = rows
+    out["step_ratio_2_vs_1"] = rows[1]["step_s"] / rows[0]["step_s"]
+    out["cpu_ratio_2_vs_1"] = rows[1]["cpu_s"] / rows[0]["cpu_s"]
+    print(f"loadavg before: {out['loadavg_before']}")
+    print(table(rows, ["run", "steps", "step_s", "generate_s", "update_s", "reward_wait_s", "reward_s", "wall_s", "cpu_s",
+                       "reward_mean"]))
+    print(f"step time 2 procs / 1 proc = {out['step_ratio_2_vs_1']:.2f}; CPU-seconds 2 / 1 = {out['cpu_ratio_2_vs_1']:.2f}")
+    eq = out["equality"]
+    print(f"equality after {eq['steps']} steps: max |w1 - w2| = {eq['max_abs_weight_diff']:.3g} "
+          f"(weights moved up to {eq['weights_moved']:.3g})")
+    print(f"loadavg after: {out['loadavg_after']}")
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

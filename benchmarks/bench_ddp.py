@@ -1,8 +1,9 @@
 """``chil train`` on 1 process vs 2 data-parallel CPU processes (``torchrun``, gloo), same global batch.
 
-Workload: the embedded default task and tiny warm-started policy (``chil train`` with no config), the same
-``prompts_per_step`` x ``group_size`` global batch per step, ``--max-steps`` steps; every process gets
-``--threads`` torch threads.  Runs, one after the other in one invocation:
+Workload: the embedded default task (``chil train`` with no config: arithmetic prompts, the ``empirical``
+reward) and its tiny policy, warm-started once before the timed runs and given to both with ``--model``;
+the same ``prompts_per_step`` x ``group_size`` global batch per step, ``--steps`` steps; every process
+gets ``--threads`` torch threads.  Runs, one after the other in one invocation:
 
 * ``1 proc``: plain ``chil train``;
 * ``2 procs``: ``torchrun --standalone --nproc-per-node 2 -m chil_core.cli train``;
@@ -50,15 +51,41 @@ def _children_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def run_train(name: str, nproc: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run in its own process group; on timeout the whole group (torchrun and its workers) is killed."""
+    import signal
+
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def warm_start(tmp: Path) -> Path:
+    """The embedded task's warm-started tiny policy, built once (not timed)."""
+    from chil_core.training import default_task
+    from chil_core.training.config import build_train_config
+
+    seed = build_train_config(default_task.DEFAULTS).seed
+    default_task.warm_started_policy(tmp, seed, lambda *a, **k: None)
+    return tmp / "warm_start"
+
+
+def run_train(name: str, nproc: int, args: argparse.Namespace, tmp: Path, model: Path) -> dict[str, Any]:
     run = tmp / name.replace(" ", "_")
     launcher = ([str(TORCHRUN), "--standalone", f"--nproc-per-node={nproc}"] if nproc > 1 else [sys.executable])
     cmd = [*launcher, "-m", "chil_core.cli", "train", "--output-dir", str(run), "--max-steps", str(args.steps),
+           "--model", str(model), "--set", "eval_max_prompts=8",
            "--set", f"prompts_per_step={args.prompts}", "--set", f"group_size={args.group}",
            "--set", f"max_new_tokens={args.max_new_tokens}", "--set", f"threads={args.threads}",
            "--set", "save_every=0", "--set", "tensorboard=false", "--set", "progress=false", "--set", "eval_every=0"]
     c0, t0 = _children_cpu(), time.perf_counter()
-    proc = subprocess.run(cmd, cwd=tmp, env=_env(args.threads), capture_output=True, text=True, timeout=1200)
+    proc = _run(cmd, tmp, _env(args.threads), args.run_timeout)
     wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
     if proc.returncode != 0:
         raise RuntimeError(f"{name} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -75,7 +102,7 @@ def run_train(name: str, nproc: int, args: argparse.Namespace, tmp: Path) -> dic
             "wall_s": wall, "cpu_s": cpu, "reward_mean": statistics.mean(x.get("reward/mean", 0.0) for x in lines)}
 
 
-def equality(steps: int, tmp: Path) -> dict[str, Any]:
+def equality(steps: int, tmp: Path, timeout: float) -> dict[str, Any]:
     import torch
 
     script = REPO / "tests" / "scale" / "ddp_equality.py"
@@ -83,8 +110,7 @@ def equality(steps: int, tmp: Path) -> dict[str, Any]:
     for nproc in (1, 2):
         path = tmp / f"eq{nproc}.pt"
         launcher = ([str(TORCHRUN), "--standalone", f"--nproc-per-node={nproc}"] if nproc > 1 else [sys.executable])
-        proc = subprocess.run([*launcher, str(script), str(path), str(steps), "dapo"], cwd=tmp, env=_env(1),
-                              capture_output=True, text=True, timeout=1200)
+        proc = _run([*launcher, str(script), str(path), str(steps), "dapo"], tmp, _env(1), timeout)
         if proc.returncode != 0:
             raise RuntimeError(f"equality run on {nproc} process(es) failed:\n{proc.stderr[-3000:]}")
         out[nproc] = torch.load(path)
@@ -97,24 +123,30 @@ def equality(steps: int, tmp: Path) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=6)
-    ap.add_argument("--prompts", type=int, default=8, help="prompts_per_step (global; a multiple of 2)")
-    ap.add_argument("--group", type=int, default=4)
+    ap.add_argument("--prompts", type=int, default=16, help="prompts_per_step (global; a multiple of 2)")
+    ap.add_argument("--group", type=int, default=8)
+    ap.add_argument("--run-timeout", type=float, default=240.0, help="seconds per training command")
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
     ap.add_argument("--equality-steps", type=int, default=3)
+    ap.add_argument("--warm-dir", type=Path, help="keep the warm start here (built if absent or stale) instead of a temporary one")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    out: dict[str, Any] = {"loadavg_before": Path("/proc/loadavg").read_text().strip(), "args": vars(args) | {"json": None}}
+    out: dict[str, Any] = {"loadavg_before": Path("/proc/loadavg").read_text().strip(), "args": {k: v for k, v in vars(args).items() if not isinstance(v, Path)}}
+    print(f"loadavg before: {out['loadavg_before']}", flush=True)
+    cols = ["run", "steps", "step_s", "generate_s", "update_s", "reward_wait_s", "reward_s", "wall_s", "cpu_s", "reward_mean"]
     with tempfile.TemporaryDirectory(prefix="chil-bench-ddp-") as tmp:
-        rows = [run_train("1 proc", 1, args, Path(tmp)), run_train("2 procs", 2, args, Path(tmp))]
-        out["equality"] = equality(args.equality_steps, Path(tmp))
+        model = warm_start(args.warm_dir or Path(tmp) / "warm")
+        rows = []
+        for name, nproc in (("1 proc", 1), ("2 procs", 2)):
+            rows.append(run_train(name, nproc, args, Path(tmp), model))
+            print(table(rows[-1:], cols), flush=True)
+        out["equality"] = equality(args.equality_steps, Path(tmp), args.run_timeout)
     out["loadavg_after"] = Path("/proc/loadavg").read_text().strip()
     out["runs"] = rows
     out["step_ratio_2_vs_1"] = rows[1]["step_s"] / rows[0]["step_s"]
     out["cpu_ratio_2_vs_1"] = rows[1]["cpu_s"] / rows[0]["cpu_s"]
-    print(f"loadavg before: {out['loadavg_before']}")
-    print(table(rows, ["run", "steps", "step_s", "generate_s", "update_s", "reward_wait_s", "reward_s", "wall_s", "cpu_s",
-                       "reward_mean"]))
+    print(table(rows, cols))
     print(f"step time 2 procs / 1 proc = {out['step_ratio_2_vs_1']:.2f}; CPU-seconds 2 / 1 = {out['cpu_ratio_2_vs_1']:.2f}")
     eq = out["equality"]
     print(f"equality after {eq['steps']} steps: max |w1 - w2| = {eq['max_abs_weight_diff']:.3g} "

@@ -1,8 +1,16 @@
 """Reward backends as Ray actors vs process isolation, in one run on this machine.
 
-Workload: FOLIO validation-dev with gold FOL (``consistency`` framework, ``smt:z3``: one Z3 proof per
-item), each item with its right label and a wrong one as completions; the cache is off, so every run
-does every proof.  Modes, each after a warm-up batch that starts its workers / actors:
+Workloads (``--workload``), both through the ``consistency`` framework on ``smt:z3``, cache off, so every
+run does every proof:
+
+* ``folio`` (light calls, where the scheduler's and Ray's per-batch overhead shows): FOLIO
+  validation-dev with gold FOL, one Z3 proof per item (milliseconds), each item with its right label and a
+  wrong one as completions;
+* ``php`` (heavy calls, where the number of actors shows): pigeonhole entailments, each a real Z3 proof of
+  seconds of CPU at ``--php-n 7``: premises "pigeons 2..n each sit in one of n-1 holes, no hole holds two",
+  claim "pigeon 1 sits in no hole" (entailed: the negation is the unsat pigeonhole principle PHP(n, n-1));
+  the completion answers True, which is right and paid.  Constants are renamed per record, so nothing
+  is deduplicated.  Modes, each after a warm-up batch that starts its workers / actors:
 
 * ``process x1`` / ``process x2``: the scheduler's process pool with 1 / 2 workers;
 * ``ray x1`` / ``ray x2``: a local Ray instance, 1 / 2 actors (``replicas``);
@@ -48,6 +56,21 @@ def folio_records(n: int) -> list[dict[str, Any]]:
     return out
 
 
+def php_records(n_records: int, n: int, tag: str = "") -> list[dict[str, Any]]:
+    out = []
+    for r in range(n_records):
+        holes = [f"h{tag}{r}x{k}" for k in range(1, n)]
+        pigeons = [f"p{tag}{r}x{i}" for i in range(1, n + 1)]
+        premises = [" ∨ ".join(f"In({p}, {h})" for h in holes) for p in pigeons[1:]]
+        premises += [f"¬(In({pigeons[i]}, {h}) ∧ In({pigeons[j]}, {h}))"
+                     for h in holes for i in range(n) for j in range(i + 1, n)]
+        claim = "¬(" + " ∨ ".join(f"In({pigeons[0]}, {h})" for h in holes) + ")"
+        out.append({"id": f"php{tag}{r}", "prompt": f"{n} pigeons, {n - 1} holes: does pigeon 1 sit in no hole?",
+                    "completion": "Answer: True", "reference": {"answer": "True"},
+                    "metadata": {"premises_fol": premises, "conclusion_fol": claim}})
+    return out
+
+
 def cpu_seconds() -> float:
     """User + system seconds of this process and all its live descendants."""
     import psutil
@@ -68,16 +91,19 @@ def config(**scheduler: Any) -> dict[str, Any]:
 
 
 def run_mode(name: str, records: list[dict[str, Any]], warm: list[dict[str, Any]], kill: bool = False,
-             **scheduler: Any) -> dict[str, Any]:
+             kill_after: int = 10, **scheduler: Any) -> dict[str, Any]:
     from chil_core.scoring import Scorer
 
     with Scorer.from_config(config(**scheduler), frameworks=["consistency"]) as s:
         s.score(warm)  # starts the workers / actors
+        runner = s.scheduler.backends[("smt", "z3")]._runner
+        workers = len(getattr(runner, "pids", None) or getattr(runner, "live", ()))
         killed: list[int] = []
         if kill:
             def killer() -> None:
                 backend = s.scheduler.backends[("smt", "z3")]
-                while backend.stats.batches < 10 and not done.is_set():
+                start = backend.stats.batches  # after the warm-up: kill once kill_after timed batches are done
+                while backend.stats.batches < start + kill_after and not done.is_set():
                     time.sleep(0.005)
                 pids = list(getattr(backend._runner, "pids", {}).values())
                 if pids and not done.is_set():
@@ -101,7 +127,7 @@ def run_mode(name: str, records: list[dict[str, Any]], warm: list[dict[str, Any]
     for r in got:
         k = r.frameworks["consistency"].status
         statuses[k] = statuses.get(k, 0) + 1
-    return {"mode": name, "records": len(records), "wall_s": wall, "records_per_s": len(records) / wall,
+    return {"mode": name, "records": len(records), "workers_after_warmup": workers, "wall_s": wall, "records_per_s": len(records) / wall,
             "cpu_s": cpu, "cpu_ms_per_record": 1000 * cpu / len(records),
             "calls": st["calls"] - st["dedup_hits"], "batches": st["batches"], "statuses": statuses,
             "rewards": [r.reward for r in got], "killed": killed,
@@ -110,26 +136,35 @@ def run_mode(name: str, records: list[dict[str, Any]], warm: list[dict[str, Any]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--items", type=int, default=200)
-    ap.add_argument("--max-batch", type=int, default=4)
+    ap.add_argument("--workload", choices=["folio", "php"], default="folio")
+    ap.add_argument("--items", type=int, default=200, help="FOLIO items (2 records each) or pigeonhole records")
+    ap.add_argument("--php-n", type=int, default=7, help="pigeons of the php workload")
+    ap.add_argument("--max-batch", type=int, default=None, help="calls per batch (default: 4 for folio, 1 for php)")
+    ap.add_argument("--timeout", type=float, default=120.0, help="seconds per backend call")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    records = folio_records(args.items)
-    warm = folio_records(2)
-    out: dict[str, Any] = {"uptime_before": os.popen("uptime").read().strip()}
+    if args.workload == "php":
+        records, warm = php_records(args.items, args.php_n), php_records(8, 4, tag="w")
+    else:  # the warm-up batches start every worker / actor before the timed part
+        records, warm = folio_records(args.items), folio_records(8)
+    if args.max_batch is None:
+        args.max_batch = 1 if args.workload == "php" else 4
+    common = {"max_batch": args.max_batch, "timeout_s": args.timeout}
+    out: dict[str, Any] = {"workload": args.workload, "max_batch": args.max_batch, "uptime_before": os.popen("uptime").read().strip()}
     loadavg_before = open("/proc/loadavg").read().strip()
-    rows = [run_mode("process x1", records, warm, workers=1, spare_workers=0, max_batch=args.max_batch),
-            run_mode("process x2", records, warm, workers=2, spare_workers=0, max_batch=args.max_batch)]
+    # stall_s: a worker busy for long is not treated as stuck (niced, retired, surged past): calls are slow here
+    rows = [run_mode("process x1", records, warm, workers=1, spare_workers=0, stall_s=args.timeout, **common),
+            run_mode("process x2", records, warm, workers=2, spare_workers=0, stall_s=args.timeout, **common)]
     import ray
 
     t0 = time.perf_counter()
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
     out["ray_start_s"] = time.perf_counter() - t0
     try:
-        rows.append(run_mode("ray x1", records, warm, ray_address="auto", replicas=1, max_batch=args.max_batch))
-        rows.append(run_mode("ray x2", records, warm, ray_address="auto", replicas=2, max_batch=args.max_batch))
+        rows.append(run_mode("ray x1", records, warm, ray_address="auto", replicas=1, **common))
+        rows.append(run_mode("ray x2", records, warm, ray_address="auto", replicas=2, **common))
         fault = run_mode("ray x2, one actor killed", records, warm, kill=True, ray_address="auto", replicas=2,
-                         max_batch=args.max_batch)
+                         kill_after=max(1, len(records) // (4 * args.max_batch)), **common)
     finally:
         ray.shutdown()
     ref = rows[0]["rewards"]
@@ -148,7 +183,7 @@ def main() -> None:
     out["uptime_after"] = os.popen("uptime").read().strip()
     out["modes"] = [{k: v for k, v in r.items() if k != "rewards"} for r in [*rows, fault]]
     print(out["uptime_before"])
-    print(table(out["modes"], ["mode", "records", "calls", "batches", "wall_s", "records_per_s", "cpu_s",
+    print(table(out["modes"], ["mode", "workers_after_warmup", "records", "calls", "batches", "wall_s", "records_per_s", "cpu_s",
                                        "cpu_ms_per_record", "same_rewards_as_process_x1"]))
     print(f"Ray start-up {out['ray_start_s']:.1f}s; ray x2 / x1 = {out['ratio_ray_2_vs_1']:.2f}x; process x2 / x1 = "
           f"{out['ratio_process_2_vs_1']:.2f}x; Ray time / process time: x1 {out['ray_overhead_x1']:.2f}, "

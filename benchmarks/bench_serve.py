@@ -233,8 +233,13 @@ def main() -> None:
                 killed["at"] = done
 
         fault = asyncio.run(load(url, reqs[: args.requests], 16, retry=True, on_progress=progress))
-        time.sleep(3)
+        # the replacement builds its scorer before it answers (seconds on a busy machine): wait for it
+        deadline = time.monotonic() + 90
         after = worker_pids(url)
+        while (victim in after or len(after) < 2) and time.monotonic() < deadline:
+            time.sleep(1)
+            after = worker_pids(url)
+        fault["replacement_seen_after_s"] = round(90 - (deadline - time.monotonic()), 1)
         fault.update(workers_before=sorted(before), workers_after=sorted(after), killed=killed,
                      replaced=victim not in after and len(after) >= 2)
         out["fault"] = fault

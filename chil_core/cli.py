@@ -417,12 +417,17 @@ def score(input_path: str, output: str | None, config_path: str | None, framewor
 
     settings = _settings(config_path, frameworks)
     if ray_address:
-        try:
-            import ray  # noqa: F401
-        except ImportError:
-            _fail("--ray needs the ray extra: pip install 'chil-core[ray]'")
         settings.scheduler.ray_address = ray_address
     stream, total = _open_input(input_path)
+    if ray_address or settings.scheduler.ray_address or settings.scheduler.backends:
+        from chil_core.ray_backend import connect, ray_address_of
+
+        address = ray_address_of(settings.scheduler)
+        if address is not None:  # connect here, once: a wrong address is one error line, not N failed records
+            try:
+                connect(address)
+            except RuntimeError as exc:
+                _fail(f"{'--ray' if ray_address else 'scheduler.ray_address'}: {exc}")
     summary = _Summary()
     out = _Output(output)
     bar = tqdm(total=total, unit="rec", file=sys.stderr, disable=(not sys.stderr.isatty()) if progress is None else not progress)

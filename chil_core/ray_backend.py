@@ -61,6 +61,31 @@ def ensure_ray(address: str | None) -> Any:
     return ray
 
 
+def ray_address_of(scheduler: Any) -> str | None:
+    """The Ray address a scheduler config runs any backend on (``"local"`` for ``isolation = "ray"``
+    without an address), or ``None`` when nothing runs on Ray."""
+    if scheduler.ray_address:
+        return str(scheduler.ray_address)
+    for own in scheduler.backends.values():
+        if own.ray_address:
+            return str(own.ray_address)
+        if own.isolation == "ray":
+            return "local"
+    return None
+
+
+def connect(address: str) -> Any:
+    """Connect up front (a command line's check): a clear :class:`RuntimeError` naming the address when
+    Ray is missing or the cluster cannot be reached, instead of every record failing later."""
+    try:
+        return ensure_ray(address)
+    except RuntimeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - ray.init raises ConnectionError, ValueError, RuntimeError...
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RuntimeError(f"cannot connect to Ray at {address!r}: {first}") from None
+
+
 class ToolActor:
     """The body of one Ray actor: one tool instance; batches in and out as JSON bytes."""
 

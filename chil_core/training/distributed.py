@@ -9,7 +9,9 @@ torchrun --standalone --nproc-per-node 2 -m chil_core.cli train --output-dir run
   a multiple of the number of processes).  Groups never straddle processes, so group advantages are
   computed locally and exactly.
 * **Generation per process**, with its own sampling stream (seed + rank); **rewards** scored once per
-  process by its own Scorer (or a shared ``chil serve`` / Ray pool named in its config).
+  process by its own Scorer; with ``[scheduler] ray_address`` in the config, every process's backends are
+  the same shared Ray actors.  (``chil train`` has no client for a shared ``chil serve``: that service is
+  for trainers outside chil, e.g. OpenRLHF's ``--reward.remote_url``.)
 * **Gradients.** Each process computes the loss of its shard with the *global* normalisers (sequences and
   tokens of the whole step, summed over processes), and the gradients are summed over processes (one
   bucketed all-reduce per optimizer step): the update is the one a single process computes on the whole
@@ -24,7 +26,8 @@ torchrun --standalone --nproc-per-node 2 -m chil_core.cli train --output-dir run
 Not supported across processes (refused at start): ``scale_rewards = "batch"`` and
 ``normalize_then_sum_scale = "batch"`` (batch statistics would need an all-gather of rewards) and
 ``top_entropy_quantile < 1`` (a global quantile); ``loss_type = "bnpo"`` normalises per process micro-batch,
-as TRL does per device.  FSDP is not implemented (see docs/scaling.md).
+as TRL does per device.  FSDP is not implemented: a model that does not fit one device trains in verl or
+OpenRLHF with chil's reward adapters (docs/scaling.md).
 """
 
 from __future__ import annotations

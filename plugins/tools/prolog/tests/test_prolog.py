@@ -77,7 +77,7 @@ def test_hostile_names_stay_data(prolog: PrologLogic, tmp_path: Path) -> None:
 def test_time_limit_is_a_timeout_status() -> None:
     tool = PrologLogic(PrologOptions(time_limit_ms=100))
     tool.start()
-    out = decide(tool, heavy_theory(30), [L("q", "bob")])
+    out = decide(tool, heavy_theory(30, rules=20), [L("q", "bob")])
     assert isinstance(out, ToolResult) and out.status == "timeout"
     assert decide(tool, {"facts": [L("p", "a")]}, [L("p", "a")])["answers"] == ["entailed"]
 

@@ -58,8 +58,13 @@ def test_backend_start_up_is_not_the_first_calls_time(tmp_path, isolation):
     time out on a thread backend, and count as the completion's timeout (penalised)."""
     if not os.path.isfile(WN18RR):
         pytest.skip("../shared/data/wn18rr is not there")
+    # WN18RR's train split and three renamed copies of it: a store that takes well over the call
+    # timeout to build even on an idle machine (train alone took 0.47 s there)
+    lines = open(WN18RR, encoding="utf-8").read().splitlines()
+    big = tmp_path / "facts.tsv"
+    big.write_text("\n".join(lines + [f"c{k}_{line}" for k in range(3) for line in lines]) + "\n", encoding="utf-8")
     cfg = {"frameworks": {"lookup": {"tools": {"fact_store": "duckdb"}}},
-           "tools": {"duckdb": {"path": [os.path.abspath(WN18RR)]}},
+           "tools": {"duckdb": {"path": [str(big)]}},
            "scheduler": {"timeout_s": 0.5, "backends": {"duckdb": {"isolation": isolation}}},
            "cache": {"path": ""}}
     records = [{"id": "yes", "prompt": "p", "completion": "00260881 _hypernym 00260622"},

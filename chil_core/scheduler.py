@@ -874,9 +874,7 @@ class Backend:
                 return [_as_result(item, self.name) for item in raw]
             except BatchFailure as failure:
                 if len(calls) == 1 or not failure.splittable:
-                    if failure.status == "timeout":
-                        self.stats.timeouts += len(calls)
-                    else:
+                    if failure.status != "timeout":  # (timeouts are counted where each result settles)
                         self.stats.errors += len(calls)
                     status = "timeout" if failure.status == "timeout" else "error"
                     log.info("%s: %d call(s) failed: %s: %s", self.name, len(calls), status, failure.message)

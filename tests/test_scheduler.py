@@ -116,6 +116,8 @@ def test_thread_timeout_and_raise_become_statuses(pm, tmp_path):
                rec("boom", capability="chaos", op="raise"), rec("fail", capability="chaos", op="fail")]
     with Scorer.from_config(cfg(tmp_path, chaos="chaos-thread", timeout_s=0.5), plugin_manager=pm) as s:
         r = {x.id: x.frameworks["echo"] for x in s.score(records)}
+        stats = s.stats()
+    assert stats["chaos:chaos-thread"]["timeouts"] == 1  # one call timed out: counted once (it was twice)
     assert r["ok"].status == "scored"
     assert r["slow"].status == "timeout"
     assert r["boom"].status == "error" and "chaos: raise requested" in r["boom"].explanation

@@ -110,5 +110,6 @@ def test_a_batch_over_its_timeout_is_a_typed_timeout(local_ray, baseline):
         assert time.monotonic() - t0 < 120
         assert {r.frameworks["consistency"].status for r in got} <= {"timeout", "error"}
         assert all(r.frameworks["consistency"].status == "timeout" for r in got)
-        assert s.stats()["smt:z3"]["timeouts"] >= 4
+        st = s.stats()["smt:z3"]
+        assert st["timeouts"] == st["calls"] - st["dedup_hits"] - st["cache_hits"] >= 1  # each distinct call once
         assert _runner(s).restarts >= 1

@@ -114,7 +114,7 @@ def warm_start(model, tokenizer, examples: list[tuple[str, str]], *, max_steps: 
         if step % check_every == 0 or step == max_steps:
             rate = exact_match(model, tokenizer, probe_examples)
             if progress is not None:
-                progress(step, float(loss), rate)
+                progress(step, float(loss.detach()), rate)
             if rate >= target:
                 break
     model.eval()

@@ -109,6 +109,30 @@ def position_ids(mask: Tensor, start: Tensor | None = None) -> Tensor:
     return pos if start is None else pos + start[:, None]
 
 
+@lru_cache(maxsize=64)
+def _cache_kwarg(cls: type) -> str:
+    import inspect
+
+    try:
+        params = inspect.signature(cls.forward).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def cache_kwargs(model, cache) -> dict:
+    """``{name: cache}`` for a forward call: transformers >= 5.2x names the KV cache ``cache`` (the old
+    ``past_key_values`` still works there, with a deprecation notice on every run), older ones
+    ``past_key_values``."""
+    return {_cache_kwarg(type(getattr(model, "_orig_mod", model))): cache}
+
+
+def output_cache(out):
+    """The KV cache a forward call returned, under either name."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
 def repeat_cache(cache, counts: Tensor):
     """A DynamicCache whose row i holds ``counts[i]`` copies of ``cache``'s row i (differentiable)."""
     from transformers import DynamicCache
@@ -186,12 +210,12 @@ def completion_logits(model, batch: SequenceBatch, share_prompt: bool = True) ->
         first = out.logits.repeat_interleave(counts, 0)  # predicts completion token 0
         if t == 1:
             return first
-        cache = repeat_cache(out.past_key_values, counts)
+        cache = repeat_cache(output_cache(out), counts)
         full_mask = torch.cat([p_mask[batch.prompt_index], c_mask[:, :-1]], dim=1)
         start = p_mask.sum(1)[batch.prompt_index]
         pos = start[:, None] + torch.arange(t - 1, device=c_ids.device)[None, :]
         rest = model(input_ids=c_ids[:, :-1], attention_mask=full_mask, position_ids=pos,
-                     past_key_values=cache, use_cache=True).logits
+                     use_cache=True, **cache_kwargs(model, cache)).logits
         return torch.cat([first, rest], dim=1)
     p_ids, p_mask = batch.prompt_ids[batch.prompt_index], p_mask[batch.prompt_index]
     ids = torch.cat([p_ids, c_ids[:, :-1]], dim=1)

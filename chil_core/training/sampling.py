@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from chil_core.training.policy import position_ids
+from chil_core.training.policy import cache_kwargs, output_cache, position_ids
 
 
 @dataclass
@@ -69,7 +69,7 @@ def sample(model, prompt_ids: Tensor, prompt_mask: Tensor, *, group_size: int, m
     n, device = prompt_ids.shape[0] * group_size, prompt_ids.device
     out = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=position_ids(prompt_mask),
                 use_cache=True, logits_to_keep=1)
-    cache = out.past_key_values
+    cache = output_cache(out)
     if group_size > 1:
         cache.batch_repeat_interleave(group_size)
     logits = out.logits[:, -1].repeat_interleave(group_size, 0)
@@ -103,7 +103,7 @@ def sample(model, prompt_ids: Tensor, prompt_mask: Tensor, *, group_size: int, m
         if t == max_new_tokens - 1:
             break
         out = model(input_ids=token[:, None], attention_mask=mask[:, :width + t + 1], position_ids=next_pos[:, None],
-                    past_key_values=cache, use_cache=True)
+                    use_cache=True, **cache_kwargs(model, cache))
         logits = out.logits[:, -1]
         next_pos = next_pos + 1
     completion_mask = (torch.arange(max_new_tokens, device=device)[None, :] < lengths[:, None]).long()

@@ -132,9 +132,14 @@ def _tuple(v: str | Sequence[str]) -> tuple[str, ...]:
     return (v,) if isinstance(v, str) else tuple(v)
 
 
-def _short(text: Any, n: int = 160) -> str:
+def _short(text: Any, n: int = 200) -> str:
+    """``text`` in at most ``n`` characters, cut in the middle: an error's end (what is wrong with the
+    path or value it names) matters as much as its start."""
     s = str(text)
-    return s if len(s) <= n else s[: n - 1] + "…"
+    if len(s) <= n:
+        return s
+    head = (n - 1) // 2
+    return s[:head] + "…" + s[len(s) - (n - 1 - head):]
 
 
 def _plain(v: Any) -> Any:

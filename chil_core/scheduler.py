@@ -134,6 +134,22 @@ class InlineRunner:
         self.tool.close()
 
 
+_start_failures_seen: set[tuple[str, str]] = set()
+
+
+def _log_start_failure(name: str, message: str) -> None:
+    """A backend that cannot start is tried again for every batch (the cause may pass); the same
+    failure is a warning once per process and a debug line after that, so a misconfigured backend
+    does not flood the log (every call still gets its typed error)."""
+    key = (name, message)
+    if key in _start_failures_seen:
+        log.debug("%s: the backend failed to start (again): %s", name, message)
+        return
+    if len(_start_failures_seen) < 1024:
+        _start_failures_seen.add(key)
+    log.warning("%s: the backend failed to start: %s (repeats of this failure are logged at debug level)", name, message)
+
+
 class _StartFailed(Exception):
     """The backend's ``start`` raised in a runner thread."""
 
@@ -219,7 +235,7 @@ class ThreadRunner:
                         self.name, len(calls), timeout, f" ({STARVED} for {waited:.2f}s)" if waited is not None else "")
             raise BatchFailure("timeout", _timeout_message(timeout, waited)) from None
         except _StartFailed as exc:
-            log.warning("%s: the backend failed to start: %s", self.name, exc)
+            _log_start_failure(self.name, str(exc))
             raise BatchFailure("error", f"backend failed to start: {exc}", splittable=False) from None
         except BatchFailure:
             raise

@@ -62,19 +62,22 @@ _BANNER_SHOWN = False
 
 def _quiet_banner(hs: Any) -> None:
     """HiGHS prints its banner on stdout at the first ``Highs()`` of a process, before any option can
-    silence it; ``chil score`` may write JSONL on stdout, so that first construction runs with file
-    descriptor 1 pointed at stderr."""
+    silence it; ``chil score`` may write JSONL on stdout, and on stderr it is noise in every run, so
+    that first construction runs with file descriptor 1 pointed at the null device (the licence
+    notice ships with highspy itself)."""
     global _BANNER_SHOWN
     if _BANNER_SHOWN:
         return
     sys.stdout.flush()
     saved = os.dup(1)
+    null = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(2, 1)
+        os.dup2(null, 1)
         hs.Highs()
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+        os.close(null)
         _BANNER_SHOWN = True
 
 

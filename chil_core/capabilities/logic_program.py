@@ -42,8 +42,12 @@ not red"): the same closure every backend computes.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 MAX_STATEMENTS = 5_000
 MAX_ARITY = 8
@@ -285,6 +289,34 @@ def load_decide_call(payload: Any) -> Decide:
             raise TheoryError(f"payload.assume has more than {MAX_STATEMENTS} literals in all")
         sets.append(tuple(_fast_literal(x, True) or literal(x, f"payload.assume[{i}][{k}]", ground=True) for k, x in enumerate(group)))
     return Decide(theory, queries, tuple(sets))
+
+
+def decide_batch(calls: Sequence[Any], decide_many: Callable[[list[Decide]], list[Any]],
+                 failure: Callable[[BaseException], Any], what: str) -> list[Any]:
+    """``run_batch`` of a backend that decides many theories in one solver run (``decide_many``):
+    the batch's valid calls go in together, a malformed call is ``failure(exc)`` of its own; should
+    the joint run fail, each call is decided alone, so one call's failure is never its neighbours'.
+    ``what`` names the joint run in the log (e.g. "clingo: a joint program")."""
+    out: list[Any] = [None] * len(calls)
+    jobs: list[tuple[int, Decide]] = []
+    for i, call in enumerate(calls):
+        try:
+            jobs.append((i, load_decide_call(call.payload)))
+        except Exception as exc:  # noqa: BLE001 - a bad payload is a status of its own
+            out[i] = failure(exc)
+    if len(jobs) > 1:
+        try:
+            for (i, _), value in zip(jobs, decide_many([j for _, j in jobs]), strict=True):
+                out[i] = value
+            return out
+        except Exception:  # noqa: BLE001 - decide each alone below; the culprit gets its own error
+            log.warning("%s over %d theories failed; deciding each alone", what, len(jobs), exc_info=True)
+    for i, job in jobs:
+        try:
+            out[i] = decide_many([job])[0]
+        except Exception as exc:  # noqa: BLE001
+            out[i] = failure(exc)
+    return out
 
 
 def load_decide(payload: Any) -> tuple[Theory, list[Literal]]:

@@ -88,28 +88,9 @@ class ClingoLogic(Tool):
         """Every valid call of the batch in one program, grounded once (see :meth:`decide_many`); a
         malformed call is an error of its own.  Should the joint program fail, each call is decided
         alone, so one call's failure is never its neighbours'."""
-        from chil_core.capabilities.logic_program import load_decide_call
+        from chil_core.capabilities.logic_program import decide_batch
 
-        out: list[ToolResult | Any] = [None] * len(calls)
-        jobs: list[tuple[int, Any]] = []
-        for i, call in enumerate(calls):
-            try:
-                jobs.append((i, load_decide_call(call.payload)))
-            except Exception as exc:  # noqa: BLE001 - a bad payload is a status of its own
-                out[i] = self.failure(exc)
-        if len(jobs) > 1:
-            try:
-                for (i, _), value in zip(jobs, self.decide_many([j for _, j in jobs]), strict=True):
-                    out[i] = value
-                return out
-            except Exception:  # noqa: BLE001 - decide each alone below; the culprit gets its own error
-                log.warning("clingo: a joint program of %d theories failed; deciding each alone", len(jobs), exc_info=True)
-        for i, job in jobs:
-            try:
-                out[i] = self.decide_many([job])[0]
-            except Exception as exc:  # noqa: BLE001
-                out[i] = self.failure(exc)
-        return out
+        return decide_batch(calls, self.decide_many, self.failure, "clingo: a joint program")
 
     def decide(self, payload: Any) -> dict[str, Any]:
         """One ``decide`` payload alone."""

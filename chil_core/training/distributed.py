@@ -170,22 +170,13 @@ class DistributedTrainer(Trainer):
         self.sampler_rng.manual_seed(config.seed + 1_000_003 * dist.rank)
 
     # -- sharding ------------------------------------------------------------------------------------
-    def start_rollout(self) -> Future[Rollout]:
+    def next_rows(self) -> tuple[list[Any], str]:
+        """This rank's share of the next B prompts (the same global order on every process)."""
         c, d = self.config, self.dist
-        ids = self.order.take(c.prompts_per_step)  # the same global order on every process
+        ids = self.order.take(c.prompts_per_step)
         per = c.prompts_per_step // d.world
-        rows = self.dataset.rows(ids[d.rank * per:(d.rank + 1) * per])
         self.generated += 1
-        tag = f"{self.generated}r{d.rank}"
-
-        def run() -> Rollout:
-            return self.submit(self.generate(rows, c.group_size, c.temperature, tag, model=self.sampler_model))
-
-        if self.generation_pool is not None:
-            return self.generation_pool.submit(run)
-        done: Future[Rollout] = Future()
-        done.set_result(run())
-        return done
+        return self.dataset.rows(ids[d.rank * per:(d.rank + 1) * per]), f"{self.generated}r{d.rank}"
 
     # -- the update ----------------------------------------------------------------------------------
     def _plan_update(self, batch: Rollout, rewards: list[Any]) -> _UpdatePlan:

@@ -286,11 +286,16 @@ class Trainer:
         rollout.rewards.add_done_callback(lambda _f: setattr(rollout, "scored_at", time.perf_counter()))
         return rollout
 
-    def start_rollout(self) -> Future[Rollout]:
-        """The next B prompts, G completions each, sampled (on the worker when pipelined) and submitted."""
+    def next_rows(self) -> tuple[list[Any], str]:
+        """The next B prompts of the order, and the tag of the rollout they make."""
         rows = self.dataset.rows(self.order.take(self.config.prompts_per_step))
         self.generated += 1
-        c, tag = self.config, str(self.generated)
+        return rows, str(self.generated)
+
+    def start_rollout(self) -> Future[Rollout]:
+        """The next B prompts, G completions each, sampled (on the worker when pipelined) and submitted."""
+        rows, tag = self.next_rows()
+        c = self.config
 
         def run() -> Rollout:
             return self.submit(self.generate(rows, c.group_size, c.temperature, tag, model=self.sampler_model))

@@ -6,7 +6,7 @@ label and a wrong one as completions."""
 
 from __future__ import annotations
 
-import json
+import importlib.util
 import os
 import signal
 import threading
@@ -19,22 +19,13 @@ ray = pytest.importorskip("ray")
 
 from chil_core.scoring import Scorer  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-WRONG = {"True": "False", "False": "Uncertain", "Uncertain": "True"}
+# the benchmark's FOLIO records (right and wrong answer per problem), loaded as test_faults loads its benchmark
+_spec = importlib.util.spec_from_file_location("chil_bench_ray", Path(__file__).resolve().parents[2] / "benchmarks" / "bench_ray.py")
+bench_ray = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+_spec.loader.exec_module(bench_ray)  # type: ignore[union-attr]
+folio_records = bench_ray.folio_records
 
 pytestmark = pytest.mark.slow  # starting Ray takes 10-40 s on this machine
-
-
-def folio_records(n: int) -> list[dict]:
-    rows = [json.loads(x) for x in (DATA / "folio" / "folio-validation-dev.jsonl").read_text().splitlines() if x.strip()][:n]
-    out = []
-    for i, r in enumerate(rows):
-        base = {"prompt": " ".join(r["premises"]) + "\nQuestion: is the following True, False or Uncertain? " + r["conclusion"],
-                "metadata": {"premises_fol": r["premises-FOL"], "conclusion_fol": r["conclusion-FOL"]},
-                "reference": {"answer": r["label"]}}
-        out.append({"id": f"r{i}", "completion": f"Answer: {r['label']}", **base})
-        out.append({"id": f"w{i}", "completion": f"Answer: {WRONG[r['label']]}", **base})
-    return out
 
 
 def config(**scheduler) -> dict:

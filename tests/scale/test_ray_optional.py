@@ -6,9 +6,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+# one FOLIO-style problem, written here: the tests need no ../shared data
+ROW = {"premises": ["All cats are mammals.", "Tom is a cat."], "premises-FOL": ["∀x (Cat(x) → Mammal(x))", "Cat(tom)"],
+       "conclusion": "Tom is a mammal.", "conclusion-FOL": "Mammal(tom)", "label": "True"}
 
 CODE = r"""
 import json, sys
@@ -27,7 +28,7 @@ print(json.dumps({"status": out.frameworks["consistency"].status, "isolation": i
 
 
 def test_no_ray_address_no_ray_import():
-    row = (DATA / "folio" / "folio-validation-dev.jsonl").read_text().splitlines()[0]
+    row = json.dumps(ROW)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHIL", "RAY"))}
     proc = subprocess.run([sys.executable, "-c", CODE, row], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -42,7 +43,7 @@ def test_chil_score_ray_without_a_cluster_is_one_error_line(tmp_path):
     import pytest
 
     pytest.importorskip("ray")
-    row = json.loads((DATA / "folio" / "folio-validation-dev.jsonl").read_text().splitlines()[0])
+    row = ROW
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"id": "a", "prompt": row["conclusion"], "completion": "Answer: " + row["label"],
                                "metadata": {"premises_fol": row["premises-FOL"], "conclusion_fol": row["conclusion-FOL"]},

@@ -186,25 +186,8 @@ class DistributedTrainer(Trainer):
         plan.num_sequences, plan.num_tokens = int(counts[0]), int(counts[1])
         return plan
 
-    def _optimizer_step(self, plan: _UpdatePlan, it: int, ref_logps: list[torch.Tensor],
-                        totals: dict[str, float] | None) -> float:
-        c = self.config
-        self._zero_grads()
-        for k in range(len(plan.chunks)):
-            loss, st = self._micro_batch_loss(plan, k, ref_logps, None, first_iteration=it == 0)
-            loss.backward()
-            if totals is not None:
-                totals["loss"] += float(loss.detach())
-                for key in ("clip_low", "clip_high", "kl", "ratio", "tokens"):
-                    totals[key] += getattr(st, key)
+    def reduce_grads(self) -> None:
         self.all_reduce_grads()
-        grad_norm = 0.0
-        if c.max_grad_norm > 0:
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.max_grad_norm))
-        self.optimizer.step()
-        self.scheduler.step()
-        self.sync_ref_model(self.step * c.iterations + it + 1)
-        return grad_norm
 
     def all_reduce_grads(self, bucket_mb: float = 25.0) -> None:
         """Sum every gradient over the processes, in buckets of about ``bucket_mb`` MB."""

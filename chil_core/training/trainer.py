@@ -373,6 +373,7 @@ class Trainer:
                 totals["loss"] += float(loss.detach())
                 for key in ("clip_low", "clip_high", "kl", "ratio", "tokens"):
                     totals[key] += getattr(st, key)
+        self.reduce_grads()
         grad_norm = 0.0
         if c.max_grad_norm > 0:
             grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.max_grad_norm))
@@ -380,6 +381,10 @@ class Trainer:
         self.scheduler.step()
         self.sync_ref_model(self.step * c.iterations + it + 1)
         return grad_norm
+
+    def reduce_grads(self) -> None:
+        """Between the micro-batches and the optimizer step: nothing on one process (the distributed
+        trainer sums the gradients over its processes here)."""
 
     def _micro_batch_loss(self, plan: _UpdatePlan, k: int, ref_logps: list[Tensor], threshold: Tensor | None,
                           *, first_iteration: bool) -> tuple[Tensor, Any]:

@@ -136,7 +136,8 @@ def test_every_capability_has_a_contract_and_a_suite_its_backends_subclass() -> 
     caps = re.compile(r"capability: ClassVar\[str\] = \"(\w+)\"|^class \w+\((\w+)Tool\)", re.M)
     bases = {"Sentiment": "sentiment", "Optimizer": "optimizer", "Fairness": "fairness", "Graph": "graph",
              "Voting": "voting", "Stereotype": "stereotype", "Embedding": "embedding", "Nlp": "nlp",
-             "VectorIndex": "vector_index", "FactStore": "fact_store", "Model": "model"}
+             "VectorIndex": "vector_index", "FactStore": "fact_store", "Model": "model",
+             "TopicModel": "topic_model"}
     seen = {}
     for folder in sorted([*REPO.glob("plugins/tools/*"), *REPO.glob("plugins/models/*")]):
         served = {m.group(1) or bases.get(m.group(2), "") for p in folder.glob("src/**/*.py")

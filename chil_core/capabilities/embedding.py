@@ -58,10 +58,11 @@ def _texts(value: Any, field: str, limit: int) -> list[str]:
     return value
 
 
-def parse_call(call: ToolCall) -> list[str]:
-    """The texts one call needs encoded (``embed``: its texts; ``similarity``: a, b of each pair).
+def parse_text_call(call: ToolCall, capability: str, texts_op: str) -> list[str]:
+    """The texts one call needs encoded (``texts_op``: its ``texts``; ``similarity``: a, b of each of its
+    ``pairs``), for the capabilities built on :class:`TextRowsTool` (embedding, topic_model).
     ``ValueError`` names the bad field."""
-    if call.op == "embed":
+    if call.op == texts_op:
         return _texts(call.payload.get("texts"), "texts", MAX_TEXTS)
     if call.op == "similarity":
         pairs = call.payload.get("pairs")
@@ -75,7 +76,7 @@ def parse_call(call: ToolCall) -> list[str]:
                 raise ValueError(f"payload.pairs[{i}]: must be a pair of strings [text_a, text_b]")
             out += [p[0], p[1]]
         return out
-    raise ValueError(f"embedding has no op {call.op!r}; ops: embed, similarity")
+    raise ValueError(f"{capability} has no op {call.op!r}; ops: {texts_op}, similarity")
 
 
 def normalize_rows(matrix: np.ndarray) -> tuple[np.ndarray, list[bool]]:
@@ -97,11 +98,13 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return max(-1.0, min(1.0, s))
 
 
-class EmbeddingTool(Tool):
-    """Base of the embedding backends: validation, one ``encode`` per batch, normalisation, answers."""
+class TextRowsTool(Tool):
+    """What the capabilities that turn each text into one unit row share (``embedding``: a sentence
+    vector; ``topic_model``: the square roots of a topic distribution): payload validation, every
+    distinct text of a batch encoded in ONE :meth:`encode` call, a memo of recent texts, cut and empty
+    texts reported.  A capability sets :attr:`texts_op` and says how rows become answers."""
 
-    capability: ClassVar[str] = "embedding"
-    ops: ClassVar[frozenset[str]] = frozenset({"embed", "similarity"})
+    texts_op: ClassVar[str]
     Options: ClassVar[type[BaseModel]] = EmbeddingOptions
     options: EmbeddingOptions
 
@@ -111,6 +114,14 @@ class EmbeddingTool(Tool):
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """One row per text (any scale; the base normalises).  Texts arrive already cut to ``max_chars``."""
+        raise NotImplementedError
+
+    def texts_value(self, rows: np.ndarray) -> dict[str, Any]:
+        """The answer of the texts op without its ``empty`` / ``truncated`` lists."""
+        raise NotImplementedError
+
+    def pair_scores(self, a: np.ndarray, b: np.ndarray) -> Any:
+        """Similarity of each row of ``a`` with the same row of ``b`` (unit or zero rows)."""
         raise NotImplementedError
 
     #: rows kept per instance for texts seen recently (a GRPO group shares its prompt and context).
@@ -149,7 +160,7 @@ class EmbeddingTool(Tool):
         answers: list[ToolResult | None] = []
         for call in calls:
             try:
-                needed.append(parse_call(call))
+                needed.append(parse_text_call(call, self.capability, self.texts_op))
                 answers.append(None)
             except ValueError as exc:
                 needed.append(None)
@@ -165,16 +176,14 @@ class EmbeddingTool(Tool):
                 out.append(answer)
                 continue
             idx = [unique[t] for t in texts]
-            if call.op == "embed":
+            if call.op == self.texts_op:
                 out.append({
-                    "dim": self.dim,
-                    "vectors": [[round(float(x), ROUND) for x in rows[j]] for j in idx],
+                    **self.texts_value(rows[idx]),
                     "empty": [i for i, j in enumerate(idx) if empty[j]],
                     "truncated": [i for i, j in enumerate(idx) if truncated[j]],
                 })
             else:
-                a, b = rows[idx[0::2]], rows[idx[1::2]]
-                scores = (a * b).sum(axis=1).clip(-1.0, 1.0) if len(idx) else []
+                scores = self.pair_scores(rows[idx[0::2]], rows[idx[1::2]]) if len(idx) else []
                 pair_idx = list(zip(idx[0::2], idx[1::2], strict=True))
                 out.append({
                     "scores": [round(float(s), ROUND) for s in scores],
@@ -182,6 +191,20 @@ class EmbeddingTool(Tool):
                     "truncated": [i for i, (x, y) in enumerate(pair_idx) if truncated[x] or truncated[y]],
                 })
         return out
+
+
+class EmbeddingTool(TextRowsTool):
+    """Base of the embedding backends: validation, one ``encode`` per batch, normalisation, answers."""
+
+    capability: ClassVar[str] = "embedding"
+    ops: ClassVar[frozenset[str]] = frozenset({"embed", "similarity"})
+    texts_op: ClassVar[str] = "embed"
+
+    def texts_value(self, rows: np.ndarray) -> dict[str, Any]:
+        return {"dim": self.dim, "vectors": [[round(float(x), ROUND) for x in row] for row in rows]}
+
+    def pair_scores(self, a: np.ndarray, b: np.ndarray) -> Any:
+        return (a * b).sum(axis=1).clip(-1.0, 1.0)
 
 
 def start_embedder(backend: str, options: dict[str, Any] | None = None) -> EmbeddingTool:

@@ -27,7 +27,7 @@ An index is a directory written by ``chil index`` (:func:`write_index`)::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -107,6 +107,23 @@ def read_corpus(path: str | Path, text_field: str = "text", id_field: str = "id"
                 yield f"{p}:{n}: skipped: line: must be a JSON object"
                 continue
             yield _row(p, n, obj.get(id_field), obj.get(text_field), text_field)
+
+
+def load_corpus(path: str | Path, text_field: str, id_field: str,
+                report: Callable[[str], None]) -> tuple[list[str], list[str], int]:
+    """``(ids, texts, bad)`` of a corpus read by :func:`read_corpus`; each bad line's message goes to
+    ``report`` and is counted in ``bad``.  ``ValueError`` / ``OSError`` when the file cannot be read."""
+    ids: list[str] = []
+    texts: list[str] = []
+    bad = 0
+    for row in read_corpus(path, text_field, id_field):
+        if isinstance(row, str):
+            bad += 1
+            report(row)
+        else:
+            ids.append(row[0])
+            texts.append(row[1])
+    return ids, texts, bad
 
 
 def _row(p: Path, n: int, rid: Any, text: Any, text_field: str) -> tuple[str, str] | str:

@@ -196,6 +196,32 @@ def _embedding(tid: str) -> list[SelfTest]:
                           embed(["\x00\x01\x02", "a" * 200_000, "Ω≈ç√∫ 漢字 العربية 🙂", ""]), status="ok", check=shape(4))]
 
 
+def _topic_model(tid: str) -> list[SelfTest]:
+    from chil_core.testing.topic_model import TEXTS, TOPIC_TRIPLES, topics
+
+    def shape(n: int) -> Callable[[Any], str | None]:
+        def check(r: Any) -> str | None:
+            dist = (r.value or {}).get("distributions", [])
+            ok = len(dist) == n and all(len(d) == r.value.get("topics") for d in dist)
+            return None if ok else f"{len(dist)} distributions"
+        return check
+
+    def nearer(r: Any) -> str | None:
+        s = (r.value or {}).get("scores")
+        if not isinstance(s, list) or len(s) != 2:
+            return f"value {r.value!r}"
+        return None if s[0] > s[1] else f"a text on the same subject ({s[0]}) is not nearer than one on another ({s[1]})"
+
+    a, b, c = TOPIC_TRIPLES[0]
+    return [SelfTest.tool(tid, "topics of three texts", "gold", topics(TEXTS[:3]), check=shape(3)),
+            SelfTest.tool(tid, "same subject nearer than another", "negative",
+                          ToolCall("topic_model", "similarity", {"pairs": [[a, b], [a, c]]}), check=nearer),
+            SelfTest.tool(tid, "texts not a list", "hostile", ToolCall("topic_model", "topics", {"texts": "not a list"})),
+            SelfTest.tool(tid, "unknown op", "hostile", ToolCall("topic_model", "train", {})),
+            SelfTest.tool(tid, "control characters and 200k chars", "hostile",
+                          topics(["\x00\x01\x02", "film " * 40_000, "Ω≈ç√∫ 漢字 العربية 🙂", ""]), status="ok", check=shape(4))]
+
+
 def _vector_index(tid: str) -> list[SelfTest]:
     from chil_core.testing.vector_index import search
 
@@ -384,7 +410,7 @@ def _predictor(tid: str) -> list[SelfTest]:
 
 BUILDERS: dict[str, Callable[[str], list[SelfTest]]] = {
     "smt": _smt, "logic_program": _logic_program, "fact_store": _fact_store, "text_index": _text_index,
-    "theorem_prover": _theorem_prover, "sentiment": _sentiment, "nlp": _nlp, "embedding": _embedding,
+    "theorem_prover": _theorem_prover, "sentiment": _sentiment, "nlp": _nlp, "embedding": _embedding, "topic_model": _topic_model,
     "vector_index": _vector_index, "fairness": _fairness, "graph": _graph, "voting": _voting, "game": _game,
     "solver": _solver, "optimizer": _optimizer, "stereotype": _stereotype, "predictor": _predictor,
 }

@@ -16,7 +16,11 @@ none (it is outside its scope):
   a relevant one.  The three constants were chosen on the even rows of grade_coherence and are reported
   on the odd rows (``benchmarks/contextual/run.py``).  Components
   ``relevance`` (that score), ``relevance_embedding`` (whole answer), ``relevance_keywords`` (share of
-  the answer's content words found in the context).
+  the answer's content words found in the context).  With ``relevance_topics = true`` a ``topic_model``
+  backend (Gensim LDA trained on the user's corpus by ``chil topics``) also compares the topics of the
+  answer with those of the last turn (0.85) and the whole context (0.15): component ``relevance_topic``
+  (1 − Hellinger distance); ``topic_weight`` mixes it into ``relevance`` (default 0: on grade_coherence
+  the weight best on the even rows lowers the odd rows' Spearman, see ``benchmarks/contextual/run.py``).
 * **grounding**: ``metadata.passage`` (a string or a list of strings), or, with ``metadata.retrieve``
   (``true``: the prompt is the query; or a query string) and no passage, the ``retrieve_k`` passages the
   ``vector_index`` backend finds (evidence ``retrieved`` names them).  Every number and named entity
@@ -65,6 +69,10 @@ class ContextualOptions(BaseModel):
                                          description="Relevance: a sentence of n content words scores (n·cos + this·prior)/(n + this).")
     short_sentence_prior: float = Field(default=0.4, ge=0.0, le=1.0, description="Relevance: what a sentence's cosine is shrunk toward.")
     retrieve_k: int = Field(default=3, ge=1, le=100, description="Passages retrieved for a record with metadata.retrieve and no passage.")
+    relevance_topics: bool = Field(default=False, description="Relevance: also compare the answer's topics with the context's "
+                                   "(capability topic_model, e.g. `lda` trained by `chil topics`); component relevance_topic.")
+    topic_weight: float = Field(default=0.0, ge=0.0, le=1.0, description="Relevance: weight of relevance_topic in the combined "
+                                "relevance (0: reported only; chosen on grade_coherence's even rows it lowered the odd rows' Spearman).")
 
 
 class _Ask:
@@ -142,10 +150,11 @@ class ContextualFramework(Framework):
     distinct context and kept in a small LRU."""
 
     name: ClassVar[str] = "contextual"
-    version: ClassVar[str] = "0.2.0"
+    version: ClassVar[str] = "0.2.1"
     description: ClassVar[str] = "Does it fit its situation? Tone asked for, relevance to the context, grounding in a passage."
-    capabilities: ClassVar[dict[str, bool]] = {"sentiment": False, "embedding": False, "vector_index": False}
-    default_tools: ClassVar[dict[str, str]] = {"sentiment": "afinn", "embedding": "wordllama", "vector_index": "faiss"}
+    capabilities: ClassVar[dict[str, bool]] = {"sentiment": False, "embedding": False, "vector_index": False, "topic_model": False}
+    default_tools: ClassVar[dict[str, str]] = {"sentiment": "afinn", "embedding": "wordllama", "vector_index": "faiss",
+                                               "topic_model": "lda"}
     default_weight: ClassVar[float] = 1.0
     #: the result depends on these only: equal completions of a GRPO group (ids differ) are scored once
     reads: ClassVar[tuple[str, ...]] = ("prompt", "completion", "metadata")
@@ -227,6 +236,9 @@ class ContextualFramework(Framework):
                 pairs += [[s, last], [s, whole]]
             plan["relevance"] = len(calls)
             calls.append(ToolCall(capability="embedding", op="similarity", payload={"pairs": pairs}))
+            if o.relevance_topics:
+                plan["topics"] = len(calls)
+                calls.append(ToolCall(capability="topic_model", op="similarity", payload={"pairs": pairs[:2]}))
         return prep
 
     def _finish(self, prep: _Prepared, results: list[ToolResult]) -> FrameworkResult:
@@ -260,7 +272,8 @@ class ContextualFramework(Framework):
             evidence.append(Evidence(kind="tone", text=f"asked {ask.tone!r}; read {v} (polarity {c['tone_polarity']:+.3f})",
                                      data={"backend": results[first].backend}))
         if ask.context:
-            s, c = self._relevance(prep.shared, reading, results[plan["relevance"]].value)
+            topic = results[plan["topics"]].value if "topics" in plan else None
+            s, c = self._relevance(prep.shared, reading, results[plan["relevance"]].value, topic)
             parts["relevance"] = s
             comps |= c
         if ask.passage and facts is not None:
@@ -301,7 +314,8 @@ class ContextualFramework(Framework):
         return score, {"tone_match": float(match), "tone_margin": round(margin, 6), "tone_polarity": p}, read
 
     # -- relevance ---------------------------------------------------------------------------
-    def _relevance(self, shared: _Shared, reading: Reading, value: dict[str, Any]) -> tuple[float, dict[str, float]]:
+    def _relevance(self, shared: _Shared, reading: Reading, value: dict[str, Any],
+                   topic: dict[str, Any] | None = None) -> tuple[float, dict[str, float]]:
         o = self.options
         w, k, prior = o.last_turn_weight, o.short_sentence_weight, o.short_sentence_prior
         s = value["scores"]
@@ -316,7 +330,12 @@ class ContextualFramework(Framework):
         mine = content_words(reading.text)
         keywords = sum(x in ctx_words for x in mine) / len(mine) if mine else 0.0
         score = max(0.0, min(1.0, weakest))
-        return score, {"relevance": round(score, 6), "relevance_embedding": round(whole, 6), "relevance_keywords": round(keywords, 6)}
+        comps = {"relevance_embedding": round(whole, 6), "relevance_keywords": round(keywords, 6)}
+        if topic is not None:
+            t = w * topic["scores"][0] + (1 - w) * topic["scores"][1]
+            comps["relevance_topic"] = round(t, 6)
+            score = (1 - o.topic_weight) * score + o.topic_weight * t
+        return score, {"relevance": round(score, 6), **comps}
 
     # -- grounding ---------------------------------------------------------------------------
     def _grounding(self, facts: PassageFacts, reading: Reading) -> tuple[float, dict[str, float], str, list[Evidence]]:

@@ -26,7 +26,7 @@ def index_command(corpus: Path, output: Path, text_field: str, id_field: str, em
     """Embed every passage of CORPUS (JSONL: one object per line; or .parquet) and write a FAISS index.
     Bad lines are reported as file:line: skipped: <field>: <why> and the rest is indexed (exit status 1)."""
     from chil_core.capabilities.embedding import start_embedder
-    from chil_core.capabilities.vector_index import read_corpus
+    from chil_core.capabilities.vector_index import load_corpus
     from chil_plugin_faiss.tool import build, train_embedding, trainable
 
     try:
@@ -35,17 +35,8 @@ def index_command(corpus: Path, output: Path, text_field: str, id_field: str, em
             raise ValueError("must be a JSON object")
     except ValueError as exc:
         raise click.BadParameter(f"--embedding-options: {exc}") from None
-    ids: list[str] = []
-    texts: list[str] = []
-    bad = 0
     try:
-        for row in read_corpus(corpus, text_field, id_field):
-            if isinstance(row, str):
-                bad += 1
-                click.echo(row, err=True)
-            else:
-                ids.append(row[0])
-                texts.append(row[1])
+        ids, texts, bad = load_corpus(corpus, text_field, id_field, lambda msg: click.echo(msg, err=True))
     except (ValueError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator
 
 from chil_core.capabilities.embedding import EmbeddingOptions, EmbeddingTool
+from chil_plugin_gensim.topics import save_atomically
 
 log = logging.getLogger(__name__)
 
@@ -104,15 +105,9 @@ class GensimEmbedding(EmbeddingTool):
         if not len(model.wv):
             raise ValueError(f"no word occurs {opts.min_count} times in the corpus (lower min_count)")
         model.train(sentences, total_examples=len(sentences), epochs=opts.epochs)
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = out / (MODEL_FILE + ".tmp")
-        model.wv.save(str(tmp))
-        for extra in out.glob(MODEL_FILE + ".tmp.*"):  # large arrays Gensim saved beside it
-            extra.replace(out / extra.name.replace(".tmp", "", 1))
-        tmp.replace(out / MODEL_FILE)
+        path = save_atomically(model.wv, Path(directory), MODEL_FILE)
         log.info("gensim: %s, %d words x %d dims trained on %d passages", opts.algorithm, len(model.wv), opts.dim, len(sentences))
-        return {**opts.model_dump(mode="json"), "model": str(out / MODEL_FILE)}
+        return {**opts.model_dump(mode="json"), "model": str(path)}
 
     # -- run time ----------------------------------------------------------------------------------
     def start(self) -> None:

@@ -137,7 +137,7 @@ def test_every_capability_has_a_contract_and_a_suite_its_backends_subclass() -> 
     bases = {"Sentiment": "sentiment", "Optimizer": "optimizer", "Fairness": "fairness", "Graph": "graph",
              "Voting": "voting", "Stereotype": "stereotype", "Embedding": "embedding", "Nlp": "nlp",
              "VectorIndex": "vector_index", "FactStore": "fact_store", "Model": "model",
-             "TopicModel": "topic_model"}
+             "TopicModel": "topic_model", "Predictor": "predictor"}
     seen = {}
     for folder in sorted([*REPO.glob("plugins/tools/*"), *REPO.glob("plugins/models/*")]):
         served = {m.group(1) or bases.get(m.group(2), "") for p in folder.glob("src/**/*.py")
@@ -149,3 +149,4 @@ def test_every_capability_has_a_contract_and_a_suite_its_backends_subclass() -> 
             assert (REPO / "chil_core" / "testing" / f"{cap}.py").is_file(), f"{folder.name}: no suite for {cap!r}"
             assert cap in suites, f"{folder.name}: its tests do not use chil_core.testing.{cap}"
     assert seen["z3"] == {"smt", "logic_program"} and seen["afinn"] == {"sentiment"} and seen["onnx"] == {"model"}
+    assert seen["xgboost"] == seen["lightgbm"] == {"predictor"} and seen["gensim"] == {"embedding", "topic_model"}

@@ -25,7 +25,11 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chil_core import Tool, ToolCall, ToolResult
 
 SPEC_FILE = "chil_predictor.json"
 MAX_ROWS = 10_000
@@ -124,3 +128,46 @@ def load_predict(payload: Any, backend: str) -> tuple[Spec, list[list[float]], b
 def answer(predictions: list[float], contributions: list[list[float]] | None) -> dict[str, Any]:
     return {"predictions": [float(p) for p in predictions],
             "contributions": [[float(c) for c in row] for row in contributions] if contributions is not None else None}
+
+
+class PredictorOptions(BaseModel):
+    """Options every predictor backend accepts (``[tools.<backend>]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threads: int = Field(default=1, ge=1, le=64, description="Threads per prediction call.")
+
+
+class PredictorTool(Tool):
+    """Base of the boosted-tree backends: the ``predict`` op on a directory :func:`load_predict` checks,
+    boosters loaded once per (model file, digest).  A backend implements :meth:`load_booster` and
+    :meth:`predict_rows`."""
+
+    capability: ClassVar[str] = "predictor"
+    ops: ClassVar[frozenset[str]] = frozenset({"predict"})
+    Options: ClassVar[type[BaseModel]] = PredictorOptions
+    isolation: ClassVar[str] = "thread"  # type: ignore[assignment]
+    options: PredictorOptions
+
+    def start(self) -> None:
+        self._boosters: dict[tuple[str, str], Any] = {}
+
+    def load_booster(self, model_file: Path, spec: Spec) -> Any:
+        raise NotImplementedError
+
+    def predict_rows(self, booster: Any, rows: list[list[float]], spec: Spec,
+                     contributions: bool) -> tuple[list[float], list[list[float]] | None]:
+        """Predictions of ``rows``, and their per-feature contributions (plus the bias) when asked."""
+        raise NotImplementedError
+
+    def run_one(self, call: ToolCall) -> Any:
+        if call.op != "predict":
+            return ToolResult.failure(f"unknown op {call.op!r}")
+        try:
+            spec, rows, contribs = load_predict(call.payload, self.name)
+        except PredictorError as exc:
+            return ToolResult.failure(str(exc))
+        key = (str(spec.model_file), spec.sha256)
+        if key not in self._boosters:
+            self._boosters[key] = self.load_booster(spec.model_file, spec)
+        return answer(*self.predict_rows(self._boosters[key], rows, spec, contribs))

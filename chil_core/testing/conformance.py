@@ -40,6 +40,17 @@ def _norm(item: Any) -> ToolResult:
     return item if isinstance(item, ToolResult) else ToolResult(status="ok", value=item)
 
 
+def answers_of(tool_class: type[Tool], options: dict[str, Any], calls: list[ToolCall]) -> list[ToolResult]:
+    """``calls`` answered in one batch by a fresh, started ``tool_class`` (closed afterwards): how a suite
+    compares a backend with the other backends of its capability."""
+    tool = tool_class(tool_class.Options.model_validate(options))
+    tool.start()
+    try:
+        return [_norm(x) for x in tool.run_batch(calls)]
+    finally:
+        tool.close()
+
+
 class ToolConformance:
     """Contract tests for a Tool backend."""
 

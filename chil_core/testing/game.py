@@ -15,7 +15,7 @@ from fractions import Fraction as F
 from typing import Any, ClassVar
 
 from chil_core.contracts import ToolCall, ToolResult
-from chil_core.testing.conformance import ToolConformance, _norm
+from chil_core.testing.conformance import ToolConformance, _norm, answers_of
 
 #: (name, game, extreme equilibria as {(row probs, col probs)}) — worked by hand.
 SAMPLE_GAMES: list[tuple[str, dict[str, Any], set[tuple[tuple[F, ...], tuple[F, ...]]]]] = [
@@ -126,18 +126,9 @@ class GameConformance(ToolConformance):
             games.append({"row_payoffs": [[rng.randint(lo, hi) for _ in range(n)] for _ in range(m)],
                           "col_payoffs": [[rng.randint(lo, hi) for _ in range(n)] for _ in range(m)]})
         calls = [equilibria_call(g) for g in games]
-        mine = self.make_tool()
-        try:
-            ours = [_norm(x) for x in mine.run_batch(calls)]
-        finally:
-            mine.close()
+        ours = answers_of(self.tool_class, self.options, calls)
         for cls in others:
-            other = cls(cls.Options())
-            other.start()
-            try:
-                theirs = [_norm(x) for x in other.run_batch(calls)]
-            finally:
-                other.close()
+            theirs = answers_of(cls, {}, calls)
             for g, a, b in zip(games, ours, theirs, strict=True):
                 assert a.status == b.status == "ok", (a.error, b.error)
                 assert as_set(a.value) == as_set(b.value), f"{self.tool_class.name} vs {cls.name} disagree on {g}"

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from chil_core.capabilities.solver import close
 from chil_core.contracts import ToolCall
-from chil_core.testing.conformance import ToolConformance, _norm
+from chil_core.testing.conformance import ToolConformance, _norm, answers_of
 
 #: (name, model, expected status, expected optimum or None) — worked by hand.
 SAMPLE_MODELS: list[tuple[str, dict[str, Any], str, float | None]] = [
@@ -145,18 +145,9 @@ class SolverConformance(ToolConformance):
                            "constraints": [{"terms": {v: rng.randint(0, 9) for v in names}, "sense": "<=", "rhs": rng.randint(10, 80)}
                                            for _ in range(rng.randint(1, 8))]})
         calls = [solve_call(m) for m in models]
-        mine = self.make_tool()
-        try:
-            ours = [_norm(x) for x in mine.run_batch(calls)]
-        finally:
-            mine.close()
+        ours = answers_of(self.tool_class, self.options, calls)
         for cls in others:
-            other = cls(cls.Options())
-            other.start()
-            try:
-                theirs = [_norm(x) for x in other.run_batch(calls)]
-            finally:
-                other.close()
+            theirs = answers_of(cls, {}, calls)
             for m, a, b in zip(models, ours, theirs, strict=True):
                 assert a.status == b.status == "ok", (a.error, b.error)
                 assert a.value["status"] == b.value["status"] == "optimal"

@@ -75,10 +75,11 @@ def test_resume_continues_exactly_as_an_uninterrupted_run(tmp_path, arithmetic_j
     assert _comparable(read_metrics(tmp_path / "a" / "run")) == _comparable(read_metrics(tmp_path / "b" / "run"))
 
 
-def test_gradient_accumulation_equals_one_big_batch(tmp_path, arithmetic_jsonl, make_trainer):
+def _same_gradients_at_two_micro_batch_sizes(tmp_path, arithmetic_jsonl, make_trainer, sizes, **options):
+    """Train 2 steps at each micro-batch size in ``sizes``; the gradients the optimizer steps on must agree."""
     grads = []
-    for micro in (16, 3):
-        tr = make_trainer(tmp_path / str(micro), arithmetic_jsonl, micro_batch_size=micro, max_steps=2, save_every=0)
+    for micro in sizes:
+        tr = make_trainer(tmp_path / str(micro), arithmetic_jsonl, micro_batch_size=micro, max_steps=2, save_every=0, **options)
         seen = []
         step = tr.optimizer.step
 
@@ -93,6 +94,10 @@ def test_gradient_accumulation_equals_one_big_batch(tmp_path, arithmetic_jsonl, 
     assert any(g.abs().max() > 0 for g in grads[0])
     for full, accumulated in zip(grads[0], grads[1], strict=True):
         assert torch.allclose(full, accumulated, atol=1e-7, rtol=1e-4)
+
+
+def test_gradient_accumulation_equals_one_big_batch(tmp_path, arithmetic_jsonl, make_trainer):
+    _same_gradients_at_two_micro_batch_sizes(tmp_path, arithmetic_jsonl, make_trainer, (16, 3))
 
 
 def test_without_overlap_training_is_on_policy(tmp_path, tokenizer, arithmetic_jsonl, make_trainer):
@@ -219,21 +224,5 @@ def test_sync_ref_model_mixes_alpha_of_the_policy_every_period(tmp_path, arithme
 def test_entropy_threshold_over_several_micro_batches_is_the_whole_batch_one(tmp_path, arithmetic_jsonl,
                                                                                 make_trainer):
     """The loss with top_entropy_quantile does not depend on how the batch is split into micro-batches."""
-    grads = []
-    for micro in (16, 5):
-        tr = make_trainer(tmp_path / str(micro), arithmetic_jsonl, micro_batch_size=micro, top_entropy_quantile=0.3,
-                          max_steps=2, prompts_per_step=8, save_every=0)
-        seen = []
-        step = tr.optimizer.step
-
-        def record(*args, _tr=tr, _seen=seen, _step=step, **kwargs):
-            _seen.append(torch.cat([p.grad.flatten() for p in _tr.model.parameters()]))
-            return _step(*args, **kwargs)
-
-        tr.optimizer.step = record
-        tr.train()
-        tr.close()
-        grads.append(seen)
-    assert any(g.abs().max() > 0 for g in grads[0])
-    for full, accumulated in zip(grads[0], grads[1], strict=True):
-        assert torch.allclose(full, accumulated, atol=1e-7, rtol=1e-4)
+    _same_gradients_at_two_micro_batch_sizes(tmp_path, arithmetic_jsonl, make_trainer, (16, 5),
+                                             top_entropy_quantile=0.3, prompts_per_step=8)

@@ -37,6 +37,22 @@ def test_length_bucketing_pads_only_to_each_batch(model_dir: Path) -> None:
     assert widths == [3, 24], "two buckets: the three short texts padded to 3 tokens (2 + <s>), the long one alone"
 
 
+def test_fast_encoding_gives_the_tokenizers_own_ids(model_dir: Path) -> None:
+    """The backend encodes with the ``tokenizers`` object directly: the same ids as transformers' call."""
+    tool = TransformersModel(TransformersModel.Options(path=str(model_dir), threads=1, max_length=16))
+    tool.start()
+    try:
+        model = tool.model(None)
+        assert model.fast is not None
+        texts = ["", "12 + 3 = 15", "héllo wörld ✓", "x" * 40, "a\nb\tc"]
+        ids, cut = model.encode(texts)
+        want = model.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
+    finally:
+        tool.close()
+    assert ids == [w[:16] for w in want]
+    assert cut == [len(w) > 16 for w in want] == [False, False, True, True, False]  # byte-level: é ö take 2, ✓ 3
+
+
 @pytest.fixture(scope="module")
 def causal_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random-init Llama on the byte tokenizer, saved as a causal_lm model directory."""

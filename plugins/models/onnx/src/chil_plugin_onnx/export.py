@@ -12,6 +12,7 @@ the card (``onnx``: agreement, largest logit difference, sizes, opset).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -25,14 +26,16 @@ from chil_core.capabilities.model import ModelDirError, check_model_dir, read_js
 
 OPSET = 17
 
+log = logging.getLogger(__name__)
+
 
 def _die(message: str, code: int = 2) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
 
-def export_onnx(model: Any, path: Path, max_length: int) -> None:
-    """Trace ``model`` (a sequence classifier) to ONNX with outputs ``logits`` and ``pooled``."""
+def export_onnx(model: Any, path: Path, max_length: int) -> str:
+    """Trace ``model`` (a sequence classifier) to ONNX with outputs ``logits`` and ``pooled``; returns the attention traced."""
     import torch
 
     class Wrapper(torch.nn.Module):
@@ -51,9 +54,24 @@ def export_onnx(model: Any, path: Path, max_length: int) -> None:
     m = torch.ones_like(x)
     axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
             "logits": {0: "batch"}, "pooled": {0: "batch"}}
-    with torch.inference_mode():
-        torch.onnx.export(w, (x, m), str(path), input_names=["input_ids", "attention_mask"], output_names=["logits", "pooled"],
-                          dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+    # trace the eager attention (MatMul, Softmax), not SDPA: SDPA's traced mask adds ~20 nodes per layer
+    # (Where, IsNaN, ...) that ONNX Runtime runs on every call; same arithmetic, checked against the original below
+    before = getattr(model.config, "_attn_implementation", None)
+    eager = before not in (None, "eager") and hasattr(model, "set_attn_implementation")
+    if eager:
+        try:
+            model.set_attn_implementation("eager")
+        except (ValueError, ImportError, AttributeError) as exc:  # an architecture without eager attention: trace as it is
+            log.info("export: keeping attention %r (%s)", before, exc)
+            eager = False
+    try:
+        with torch.inference_mode():
+            torch.onnx.export(w, (x, m), str(path), input_names=["input_ids", "attention_mask"], output_names=["logits", "pooled"],
+                              dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+    finally:
+        if eager:
+            model.set_attn_implementation(before)
+    return "eager" if eager else str(before or "eager")
 
 
 def quantize(src: Path, dst: Path) -> None:
@@ -133,6 +151,9 @@ def run_export(directory: Path, samples: Path | None = None, min_agreement: floa
     max_length = int(card.get("max_length") or 128)
     texts += ["", "x" * (4 * max_length)]  # empty, and longer than max_length
     from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar on the command's stderr
 
     threads = torch.get_num_threads()
     torch.set_num_threads(min(threads, 2))
@@ -148,7 +169,7 @@ def run_export(directory: Path, samples: Path | None = None, min_agreement: floa
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(dir=directory, prefix=".export-") as tmp:
             fp32, int8 = Path(tmp) / "model.onnx", Path(tmp) / "model.int8.onnx"
-            export_onnx(model, fp32, max_length)
+            attention = export_onnx(model, fp32, max_length)
             quantize(fp32, int8)
             check = compare(model, tokenizer, texts, max_length, fp32, int8)
             problems = []
@@ -166,7 +187,7 @@ def run_export(directory: Path, samples: Path | None = None, min_agreement: floa
     finally:
         torch.set_num_threads(threads)
     card = {k: v for k, v in card.items() if k != "format"}
-    card["onnx"] = {**{k: round(v, 6) if isinstance(v, float) else v for k, v in check.items()}, **sizes, "opset": OPSET,
+    card["onnx"] = {**{k: round(v, 6) if isinstance(v, float) else v for k, v in check.items()}, **sizes, "opset": OPSET, "attention_traced": attention,
                     "quantization": "dynamic INT8 (weights QInt8, activations quantized at run time)",
                     "seconds": round(time.perf_counter() - t0, 1)}
     write_card(directory, card)

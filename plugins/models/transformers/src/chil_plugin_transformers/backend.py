@@ -71,6 +71,13 @@ class HFModel(LoadedModel):
         self.device = _device(options.device)
         self.dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
         self.tokenizer = load_tokenizer(directory)
+        self.fast = None
+        if getattr(self.tokenizer, "is_fast", False):
+            import copy
+
+            self.fast = copy.deepcopy(self.tokenizer.backend_tokenizer)  # a copy: transformers resets truncation/padding on its own
+            self.fast.no_truncation()
+            self.fast.no_padding()
         if options.threads and self.device == "cpu":
             torch.set_num_threads(options.threads)
         from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification
@@ -94,7 +101,10 @@ class HFModel(LoadedModel):
     # -- encoding ---------------------------------------------------------------------------------
     def encode(self, texts: list[str]) -> tuple[list[list[int]], list[bool]]:
         """Token ids per text (special tokens included), cut to ``max_length``; truncated flags."""
-        ids = self.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
+        if self.fast is not None:  # the same ids without transformers' per-text Python wrapping (a third of a small model's time)
+            ids = [e.ids for e in self.fast.encode_batch(texts, add_special_tokens=True)]
+        else:
+            ids = self.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
         limit = self.max_length
         return [x[:limit] for x in ids], [len(x) > limit for x in ids]
 

@@ -12,8 +12,11 @@ What it does, in one run (all ratios are measured in the same run, same machine)
 2. **Export.**  ``chil model export`` on the empirical student (ONNX FP32 + dynamic INT8, checked).
 3. **INT8 ONNX vs FP32 transformers** on the same student: label agreement over every corpus text,
    records/s (batched, 2 threads), peak memory of a process that loads the model and runs it (minus
-   the same process after its imports), file sizes.  Training runs on one thread: on a shared machine
-   torch's threads wait on each other (2 threads ran 14x slower than 1 at load ~15).
+   the same process after its imports), file sizes; each ONNX row against transformers at the same
+   thread count (2, then 1).  Then the same comparison for wider students (hidden x layers 128x2,
+   256x4, 512x4, fitted 1 epoch: speed only): INT8 pays as the matrix products grow; at 64 wide they
+   are a quarter of ONNX Runtime's time.  Training runs on one thread: on a shared machine torch's
+   threads wait on each other (2 threads ran 14x slower than 1 at load ~15).
 4. **Scheduler vs naive loop**: one ``classify`` call per record, through the scheduler (batched,
    deduplicated) vs the backend called once per record, same backend, same texts.
 5. **Hostile inputs**: 1 MB texts, empty texts, invalid UTF-8 in a corpus, a corrupt model directory.
@@ -53,6 +56,14 @@ def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 def load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+# (hidden, layers) of the wider students timed beside the distilled one (INT8 pays as matrix products grow)
+SHAPES = ((128, 2), (256, 4), (512, 4))
+
+
+def shape_dir(work: Path, hidden: int, layers: int) -> Path:
+    return work / ("wide-student" if (hidden, layers) == (256, 4) else f"shape-{hidden}x{layers}")
 
 
 def card(d: Path) -> dict[str, Any]:
@@ -237,16 +248,20 @@ def main() -> None:
     onnx = card(student)["onnx"]
     print(f"\nexport: {time.perf_counter() - t0:.1f}s; check on {onnx['samples']} samples: FP32 agreement {onnx['fp32_label_agreement']}, "
           f"INT8 agreement {onnx['int8_label_agreement']}, largest INT8 logit difference {onnx['int8_max_logit_diff']}")
-    # a wider student (hidden 256, 4 layers) for the same comparison at a size where matrix products, not
-    # per-batch overheads, dominate: its speed is the point (1 epoch on step / prose labels; not a judge)
-    wide = work / "wide-student"
-    if not (args.reuse and (wide / "model.int8.onnx").is_file()):
-        rows_wide = [json.loads(x) for x in (work / "steps.jsonl").read_text(encoding="utf-8").splitlines()][:400]
-        (work / "wide-fit.jsonl").write_text("".join(json.dumps({"text": r["completion"], "label": "prose" if r["metadata"].get("prose") else "step"})
-                                                     + "\n" for r in rows_wide), encoding="utf-8")
-        sh(CHIL, "model", "fit", str(work / "wide-fit.jsonl"), "-o", str(wide), "--hidden", "256", "--layers", "4", "--heads", "4",
+    # wider students for the same comparison at sizes where matrix products, not per-operator and per-batch
+    # overheads, dominate: their speed is the point (1 epoch on step / prose labels; not judges)
+    for hidden, layers in SHAPES:
+        d = shape_dir(work, hidden, layers)
+        if args.reuse and (d / "model.int8.onnx").is_file():
+            continue
+        fit = work / "wide-fit.jsonl"
+        if not fit.is_file():
+            rows_wide = [json.loads(x) for x in (work / "steps.jsonl").read_text(encoding="utf-8").splitlines()][:400]
+            fit.write_text("".join(json.dumps({"text": r["completion"], "label": "prose" if r["metadata"].get("prose") else "step"})
+                                   + "\n" for r in rows_wide), encoding="utf-8")
+        sh(CHIL, "model", "fit", str(fit), "-o", str(d), "--hidden", str(hidden), "--layers", str(layers), "--heads", "4",
            "--max-length", "64", "--epochs", "1")
-        sh(CHIL, "model", "export", str(wide))
+        sh(CHIL, "model", "export", str(d))
     if args.train_only:
         print(f"(--train-only: measure with --keep {work} --reuse; load at end {load()})")
         return
@@ -255,30 +270,39 @@ def main() -> None:
     texts = [json.loads(x)["completion"] for x in (work / "steps.jsonl").read_text(encoding="utf-8").splitlines()]
     tf = work / "texts.jsonl"
     tf.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
-    ref = run_backend("transformers", student, tf)
-    rows = [{"backend": "transformers FP32 (torch), 2 threads", "records": len(texts), "rec_per_s": ref["rps"], "speedup": 1.0,
-             "rec_per_cpu_s": ref["rec_per_cpu_s"], "cpu_speedup": 1.0,
-             "agreement": 1.0, "mem_mb": ref["mem_mb"], "file_kb": (student / "model.safetensors").stat().st_size / 1024, "load": load()}]
-    for precision, name, threads in (("fp32", "model.onnx", 2), ("int8", "model.int8.onnx", 2), ("int8", "model.int8.onnx", 1)):
-        r = run_backend("onnx", student, tf, precision, threads)
-        agree = sum(int(a == b) for a, b in zip(r["predicted"], ref["predicted"], strict=True)) / len(texts)
-        rows.append({"backend": f"onnx {precision.upper()}, {threads} thread(s)", "records": len(texts), "rec_per_s": r["rps"], "speedup": r["rps"] / ref["rps"],
-                     "rec_per_cpu_s": r["rec_per_cpu_s"], "cpu_speedup": r["rec_per_cpu_s"] / ref["rec_per_cpu_s"],
-                     "agreement": agree, "mem_mb": r["mem_mb"], "file_kb": (student / name).stat().st_size / 1024, "load": load()})
-    print("\n## Same distilled student: ONNX Runtime vs transformers (batched classify; speed-up and agreement vs the first row)\n")
+    # each ONNX row against transformers at the same thread count (same texts, batches of 256, length
+    # bucketing, inference_mode on the torch side): 2 threads is the "2 cores" figure, 1 thread the per-core one
+    rows, refs = [], {}
+    for threads in (2, 1):
+        ref = refs[threads] = run_backend("transformers", student, tf, threads=threads)
+        rows.append({"backend": f"transformers FP32 (torch), {threads} thread(s)", "records": len(texts), "rec_per_s": ref["rps"], "speedup": 1.0,
+                     "rec_per_cpu_s": ref["rec_per_cpu_s"], "cpu_speedup": 1.0, "agreement": 1.0, "mem_mb": ref["mem_mb"],
+                     "file_kb": (student / "model.safetensors").stat().st_size / 1024, "load": load()})
+        for precision, name in (("fp32", "model.onnx"), ("int8", "model.int8.onnx")):
+            r = run_backend("onnx", student, tf, precision, threads)
+            agree = sum(int(a == b) for a, b in zip(r["predicted"], refs[2]["predicted"], strict=True)) / len(texts)
+            rows.append({"backend": f"onnx {precision.upper()}, {threads} thread(s)", "records": len(texts), "rec_per_s": r["rps"],
+                         "speedup": r["rps"] / ref["rps"], "rec_per_cpu_s": r["rec_per_cpu_s"], "cpu_speedup": r["rec_per_cpu_s"] / ref["rec_per_cpu_s"],
+                         "agreement": agree, "mem_mb": r["mem_mb"], "file_kb": (student / name).stat().st_size / 1024, "load": load()})
+    print("\n## Same distilled student: ONNX Runtime vs transformers at the same thread count (batched classify; speed-up vs that "
+          "count's transformers row; agreement vs transformers at 2 threads)\n")
     print(table(rows))
-    print(f"labels the FP32 reference gives ({student.name}): {dict(Counter(ref['predicted']))}")
-    wide = work / "wide-student"
-    wref = run_backend("transformers", wide, tf)
-    wrows = [{"backend": "transformers FP32 (torch), 2 threads", "rec_per_s": wref["rps"], "speedup": 1.0, "rec_per_cpu_s": wref["rec_per_cpu_s"],
-              "cpu_speedup": 1.0, "agreement": 1.0, "mem_mb": wref["mem_mb"], "load": load()}]
-    for precision, threads in (("int8", 2), ("int8", 1)):
-        r = run_backend("onnx", wide, tf, precision, threads)
-        wrows.append({"backend": f"onnx {precision.upper()}, {threads} thread(s)", "rec_per_s": r["rps"], "speedup": r["rps"] / wref["rps"],
-                      "rec_per_cpu_s": r["rec_per_cpu_s"], "cpu_speedup": r["rec_per_cpu_s"] / wref["rec_per_cpu_s"],
-                      "agreement": sum(int(a == b) for a, b in zip(r["predicted"], wref["predicted"], strict=True)) / len(texts),
-                      "mem_mb": r["mem_mb"], "load": load()})
-    print(f"\n### Speed at a wider shape (hidden 256, 4 layers; {card(wide)['architecture']['parameters']:,} parameters), same texts\n")
+    print(f"labels the FP32 reference gives ({student.name}): {dict(Counter(refs[2]['predicted']))}")
+    wrows = []
+    sweep_texts = work / "texts-2000.jsonl"
+    sweep_texts.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts[:2000]), encoding="utf-8")
+    for hidden, layers in SHAPES:
+        d = shape_dir(work, hidden, layers)
+        params = card(d)["architecture"]["parameters"]
+        for threads in (2, 1):
+            wref = run_backend("transformers", d, sweep_texts, threads=threads)
+            r = run_backend("onnx", d, sweep_texts, "int8", threads)
+            wrows.append({"shape": f"{hidden}x{layers} ({params / 1e6:.2f} M)", "threads": threads, "torch_rec_per_s": wref["rps"],
+                          "int8_rec_per_s": r["rps"], "speedup": r["rps"] / wref["rps"], "cpu_speedup": r["rec_per_cpu_s"] / wref["rec_per_cpu_s"],
+                          "agreement": sum(int(a == b) for a, b in zip(r["predicted"], wref["predicted"], strict=True)) / len(wref["predicted"]),
+                          "mem_mb": f"{r['mem_mb']:.0f} vs {wref['mem_mb']:.0f}", "load": load()})
+    print("\n### INT8 ONNX vs FP32 transformers by student width (hidden x layers; 2,000 of the same texts; each pair at the same "
+          "thread count; memory INT8 vs torch)\n")
     print(table(wrows))
     # agreement on a second student whose answers are spread over more labels (ProofWriter, templated as in training)
     cs = work / "consistency-student"

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chil_core import Context, Evidence, Framework, FrameworkResult, Record, ToolCall, ToolResult
 from chil_core.failures import failure_cause, tool_failure
 from chil_plugin_empirical import expr as _expr
+from chil_plugin_empirical import linear as _linear
 from chil_plugin_empirical.answer import answers_match, find_answer, reference_answer
 from chil_plugin_empirical.claims import DEFAULT_RELATION_PATTERNS, Claim, metadata_claims, sentence_claims
 from chil_plugin_empirical.depclaims import DEFAULT_LEXICON, dependency_claims
@@ -118,6 +119,8 @@ class EmpiricalFramework(Framework):
     eval_metrics: ClassVar[tuple[str, ...]] = ("answer_correct",)
     Options: ClassVar[type[BaseModel]] = EmpiricalOptions
     options: EmpiricalOptions
+    #: decide linear equations with variables here (exactly as the smt backend would); False: ask it for all
+    linear_exact: ClassVar[bool] = True
 
     def __init__(self, options: BaseModel | None = None) -> None:
         super().__init__(options)
@@ -249,14 +252,26 @@ class EmpiricalFramework(Framework):
         if not steps:
             return
         rels = [[s.relation, to_json(s.lhs), to_json(s.rhs)] for s in steps]  # type: ignore[arg-type]
+        lin = _linear.forms(rels) if self.linear_exact else None
         base, pending = 0, list(range(len(steps)))
         for _ in range(_MAX_SYMBOLIC_ROUNDS):
-            calls = [
-                ToolCall(capability="smt", op="arith",
-                         payload={"premises": rels[max(base, j - _MAX_PREMISES) : j], "claim": rels[j], "timeout_ms": self.options.smt_timeout_ms})
-                for j in pending
-            ]
-            results = await ctx.call_many(calls)
+            # linear equations are decided here, exactly as the backend would (chil_plugin_empirical.linear)
+            results: list[Any] = [None] * len(pending)
+            asked: list[int] = []
+            for k, j in enumerate(pending):
+                lo = max(base, j - _MAX_PREMISES)
+                got = _linear.decide(lin[lo:j], lin[j]) if lin is not None else None
+                if got is None:
+                    asked.append(k)
+                else:
+                    results[k] = ToolResult(status="ok", value=dict(got))
+            if asked:
+                calls = [ToolCall(capability="smt", op="arith",
+                                  payload={"premises": rels[max(base, pending[k] - _MAX_PREMISES) : pending[k]], "claim": rels[pending[k]],
+                                           "timeout_ms": self.options.smt_timeout_ms})
+                         for k in asked]
+                for k, res in zip(asked, await ctx.call_many(calls), strict=True):
+                    results[k] = res
             first_wrong = None
             for j, res in zip(pending, results, strict=True):
                 step = steps[j]

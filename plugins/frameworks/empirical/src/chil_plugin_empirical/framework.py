@@ -168,8 +168,12 @@ class EmpiricalFramework(Framework):
         elif len(symbolic) > opts.max_symbolic:
             found.symbolic_over_limit = len(symbolic) - opts.max_symbolic  # too many to verify: unverifiable
             symbolic = symbolic[: opts.max_symbolic]
-        if claims or snippets or symbolic:
+        if (claims or snippets) and symbolic:
             await asyncio.gather(self._lookup(ctx, record, claims, snippets, found), self._decide_symbolic(ctx, symbolic, found))
+        elif claims or snippets:  # one kind of call: awaited here (no task, no gather: the common case)
+            await self._lookup(ctx, record, claims, snippets, found)
+        elif symbolic:
+            await self._decide_symbolic(ctx, symbolic, found)
         if found.failures:
             # a failure the completion caused is reported first: it decides the penalty
             res, capability, from_completion = min(found.failures, key=lambda f: failure_cause(f[0], f[2]) != "completion")

@@ -220,3 +220,38 @@ def test_framework_results_identical_with_and_without_linear_decision() -> None:
     texts += ["2x + 3 = 13\nx = 5\nx = 6\n2x = 12", "x = 3\nx = 4\ny = 1", "a + b = 10\na - b = 2\nb = 4\na*b = 24"]
     assert len(texts) > 50
     assert _results(texts, True) == _results(texts, False)
+
+
+def test_hostile_systems_are_bounded() -> None:
+    """Many variables or big numbers: the work here stays small; past MAX_VARS the backend decides."""
+    import time
+
+    many = ["=", ["num", "1"], ["num", "1"]]
+    for i in range(linear.MAX_VARS + 1):
+        many = ["=", ["+", many[1], ["var", f"v{i}"]], many[2]]
+    assert linear.decide([], linear.forms([many])[0]) is None
+    # 32 dense equations over 31 variables with 60-digit coefficients, every claim judged incrementally
+    big = "9" * 60
+    rels = []
+    for i in range(32):
+        term: Any = ["num", big]
+        for v in range(31):
+            term = ["+", term, ["*", ["num", str((i * 7 + v * 13) % 97 + 1) + big[: (i + v) % 50]], ["var", f"x{v}"]]]
+        rels.append(["=", term, ["num", str(i)]])
+    forms = linear.forms(rels)
+    t0 = time.process_time()
+    system = linear.System()
+    for f in forms:
+        system.decide(f)
+        system.add(f)
+    assert time.process_time() - t0 < 5.0
+
+
+def test_a_completion_with_many_unknowns_is_scored_quickly() -> None:
+    import time
+
+    lines = [" + ".join(f"{(i * 31 + v * 17) % 89 + 1}*x{v}" for v in range(30)) + f" = {i}" for i in range(32)]
+    t0 = time.process_time()
+    r = _results(["\n".join(lines)], True)[0]
+    assert time.process_time() - t0 < 10.0
+    assert r[0] == "scored"

@@ -262,9 +262,14 @@ class EmpiricalFramework(Framework):
             # linear equations are decided here, exactly as the backend would (chil_plugin_empirical.linear)
             results: list[Any] = [None] * len(pending)
             asked: list[int] = []
-            for k, j in enumerate(pending):
-                lo = max(base, j - _MAX_PREMISES)
-                got = _linear.decide(lin[lo:j], lin[j]) if lin is not None else None
+            system, added = _linear.System(), base
+            for k, j in enumerate(pending):  # ascending: the premises of j are rels[base:j] ...
+                got = None
+                if lin is not None and j - _MAX_PREMISES <= base:  # ... unless the window slid (max_symbolic > 64)
+                    while added < j:
+                        system.add(lin[added])
+                        added += 1
+                    got = system.decide(lin[j])
                 if got is None:
                     asked.append(k)
                 else:

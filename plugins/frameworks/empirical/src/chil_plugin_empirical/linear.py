@@ -32,6 +32,8 @@ MAX_PREMISES = 64
 MAX_NODES = 2_000
 MAX_DEPTH = 100
 MAX_POWER = 16
+#: most distinct variables in one decision (a bound of this module's work; more: the backend decides)
+MAX_VARS = 32
 
 ENTAILED = {"verdict": "entailed", "reason": "no assignment satisfies the premises and breaks the claim"}
 CONTRADICTED = {"verdict": "contradicted", "reason": "no assignment satisfies both the premises and the claim"}
@@ -149,20 +151,48 @@ def forms(rels: list[Any]) -> list[Form | None]:
 
 def decide(premises: list[Form | None], claim: Form | None) -> dict[str, str] | None:
     """What the ``smt`` op ``arith`` answers for these premises and claim, or None (ask the backend)."""
-    if claim is None or len(premises) > MAX_PREMISES or any(p is None for p in premises):
-        return None
-    if sum(p.nodes for p in premises) + claim.nodes > MAX_NODES:  # type: ignore[union-attr]
-        return None
-    if claim.zero_div or any(p.zero_div for p in premises):  # type: ignore[union-attr]
-        return INCONSISTENT
-    # Gaussian elimination: pivot variable -> row (coefficients with pivot 1, constant), fully reduced
-    rows: dict[str, tuple[dict[str, Fraction], Fraction]] = {}
+    system = System()
     for p in premises:
-        coef, const = _reduce(p.coef, p.const, rows)  # type: ignore[union-attr]
+        system.add(p)
+    return system.decide(claim)
+
+
+class System:
+    """Premises added one at a time, kept as fully reduced rows (Gauss-Jordan); :meth:`decide` judges a
+    claim against the premises added so far.  The framework adds a completion's statements in order,
+    so each step costs one row reduction, not a new elimination over all earlier statements.
+
+    Bounded for hostile input: past ``MAX_PREMISES`` premises, ``MAX_NODES`` term nodes (the backend's
+    bounds) or ``MAX_VARS`` distinct variables it answers None (the backend decides, under its timeout)."""
+
+    __slots__ = ("broken", "count", "inconsistent", "nodes", "rows", "vars", "zero_div")
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[dict[str, Fraction], Fraction]] = {}  # pivot -> (coefficients, constant)
+        self.vars: set[str] = set()
+        self.count = self.nodes = 0
+        self.broken = self.inconsistent = self.zero_div = False
+
+    def add(self, p: Form | None) -> None:
+        if self.broken:
+            return
+        if p is None:
+            self.broken = True  # not a linear equation: every claim judged against it is the backend's
+            return
+        self.count += 1
+        self.nodes += p.nodes
+        self.vars.update(p.coef)
+        if self.count > MAX_PREMISES or self.nodes > MAX_NODES or len(self.vars) > MAX_VARS:
+            self.broken = True
+            return
+        self.zero_div = self.zero_div or p.zero_div
+        if self.zero_div or self.inconsistent:
+            return  # every answer is already fixed
+        rows = self.rows
+        coef, const = _reduce(p.coef, p.const, rows)
         if not coef:
-            if const:
-                return INCONSISTENT
-            continue
+            self.inconsistent = bool(const)
+            return
         pivot = next(iter(coef))
         k = coef[pivot]
         coef = {v: c / k for v, c in coef.items()}
@@ -173,10 +203,16 @@ def decide(premises: list[Form | None], claim: Form | None) -> dict[str, str] | 
                 new = {u: rc.get(u, _ZERO) - m * coef.get(u, _ZERO) for u in rc.keys() | coef.keys()}
                 rows[v] = ({u: c for u, c in new.items() if c}, rk - m * const)
         rows[pivot] = (coef, const)
-    coef, const = _reduce(claim.coef, claim.const, rows)
-    if coef:
-        return NEITHER
-    return CONTRADICTED if const else ENTAILED
+
+    def decide(self, claim: Form | None) -> dict[str, str] | None:
+        if self.broken or claim is None or self.nodes + claim.nodes > MAX_NODES or len(self.vars | claim.coef.keys()) > MAX_VARS:
+            return None
+        if claim.zero_div or self.zero_div or self.inconsistent:
+            return INCONSISTENT
+        coef, const = _reduce(claim.coef, claim.const, self.rows)
+        if coef:
+            return NEITHER
+        return CONTRADICTED if const else ENTAILED
 
 
 def _reduce(coef: dict[str, Fraction], const: Fraction, rows: dict[str, tuple[dict[str, Fraction], Fraction]]) -> tuple[dict[str, Fraction], Fraction]:

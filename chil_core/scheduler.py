@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import math
 import multiprocessing
 import os
 import threading
@@ -503,11 +504,14 @@ class ProcessRunner:
         self._wake()
 
     # -- calls ----------------------------------------------------------------------------------
-    async def call(self, call: ToolCall, timeout: float) -> ToolResult:
-        """Run one call in a worker; every failure is a status."""
+    async def call(self, call: ToolCall, timeout: float, on_start: Any = None) -> ToolResult:
+        """Run one call in a worker; every failure is a status.  ``on_start(t)`` is told the
+        (monotonic) time a worker took the call."""
         proc = await self._acquire()  # a worker that is ready: its start-up is not this call's time
         proc.busy_since = time.monotonic()
         proc.calls += 1
+        if on_start is not None:
+            on_start(proc.busy_since)
         task = f"/proc/{proc.proc.pid}"
         before = _sched(task)  # before the send: the worker may take the call and block at once
         try:
@@ -534,18 +538,53 @@ class ProcessRunner:
         status, value, error = payload[0]
         return ToolResult(status, value, error)
 
-    async def call_batch(self, calls: list[ToolCall], timeout: float) -> list[ToolResult] | None:
+    def send_now(self, calls: list[ToolCall]) -> _Proc | None:
+        """Hand ``calls`` (one batch) to an idle worker at once, from synchronous code, and return
+        that worker (then await the answer with :meth:`call_batch`); None when no worker is idle or
+        the send failed (:meth:`call_batch` then acquires one as usual).  A batch filled while the
+        event loop is busy (a scorer queueing hundreds of records) then starts at once instead of
+        after everything else the loop has to do: the worker and the loop run side by side."""
+        proc = None
+        while self.idle:
+            candidate = self.idle.pop()
+            if candidate.alive:
+                proc = candidate
+                break
+            self._discard(candidate)
+        if proc is None:
+            return None
+        proc.busy_since = time.monotonic()
+        proc.calls += len(calls)
+        try:
+            proc.conn.send([(c.capability, c.op, c.payload) for c in calls])
+        except Exception:  # noqa: BLE001 - a pipe that broke, a payload that does not pickle: the usual path reports it
+            log.debug("%s: could not hand a batch to an idle worker; it waits for one instead", self.name, exc_info=True)
+            proc.kill()
+            self._release(proc)
+            return None
+        return proc
+
+    async def call_batch(self, calls: list[ToolCall], timeout: float, on_start: Any = None,
+                         proc: _Proc | None = None) -> list[ToolResult] | None:
         """Run ``calls`` as one batch in one worker (backends with ``worker_batch``: their
         ``run_batch`` decides a batch in one solver invocation).  The batch gets a short deadline,
         :meth:`batch_deadline`, and None comes back when it overruns it (the worker is killed),
         crashes or raises: the caller then runs each call alone with :meth:`call`, so a hostile call
-        costs its own timeout and delays its batch-mates by the deadline only."""
-        proc = await self._acquire()
-        proc.busy_since = started = time.monotonic()
-        proc.calls += len(calls)
+        costs its own timeout and delays its batch-mates by the deadline only.  ``proc``: the worker
+        :meth:`send_now` already handed the batch to; ``on_start(t)`` is told when a worker took it."""
+        sent = proc is not None
+        if proc is None:
+            proc = await self._acquire()
+            proc.busy_since = time.monotonic()
+            proc.calls += len(calls)
+        started = proc.busy_since
+        assert started is not None
+        if on_start is not None:
+            on_start(started)
         deadline = self.batch_deadline(timeout, len(calls))
         try:
-            proc.conn.send([(c.capability, c.op, c.payload) for c in calls])
+            if not sent:
+                proc.conn.send([(c.capability, c.op, c.payload) for c in calls])
             await _readable(proc.conn, deadline)
             kind, payload = proc.conn.recv()
         except TimeoutError:
@@ -611,13 +650,15 @@ class _Slot:
     (inline, thread) the waiter is the batch's one future, shared by every slot of the batch (a batch
     is answered all at once); for per-call runners (process) each slot has its own."""
 
-    __slots__ = ("call", "key", "result", "waiter")
+    __slots__ = ("call", "key", "result", "started", "waiter")
 
     def __init__(self, call: ToolCall, key: bytes, waiter: asyncio.Future[None]) -> None:
         self.call = call
         self.key = key
         self.waiter = waiter
         self.result: ToolResult | None = None
+        #: when a worker took the call (monotonic; process runners only), None before
+        self.started: float | None = None
 
 
 #: what :meth:`Backend.enqueue` answers: the result now, or the slot that will hold it
@@ -845,6 +886,17 @@ class Backend:
             await asyncio.shield(answer.waiter)  # a cancelled caller must not cancel a shared call
         return answer.result  # type: ignore[return-value]
 
+    def running_s(self, call: ToolCall) -> float | None:
+        """How long a worker has been running ``call`` (an equal call in flight), in seconds; None
+        while it still waits for a worker.  Only process-isolated backends know when a worker took a
+        call: for the others, and for a call not in flight (answered, or never queued), ``inf``."""
+        if not self.per_call:
+            return math.inf
+        slot = self._inflight.get(make_key(self.salt, call.key()))
+        if slot is None:
+            return math.inf
+        return None if slot.started is None else time.monotonic() - slot.started
+
     def flush(self) -> None:
         """Send what is queued now (bulk callers that know no more calls are coming)."""
         self._flush()
@@ -858,12 +910,23 @@ class Backend:
         pending, self._pending = self._pending, []
         waiter, self._batch_waiter = self._batch_waiter, None
         if len(pending) <= self.max_batch:  # always, as queued (a full batch is flushed at once)
-            job = self._run_batch(pending, waiter)
+            job = self._run_batch(pending, waiter, self._send_now(pending))
         else:
             job = self._run_batches([pending[i : i + self.max_batch] for i in range(0, len(pending), self.max_batch)], waiter)
         task = asyncio.get_running_loop().create_task(job)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _send_now(self, batch: list[_Slot]) -> _Proc | None:
+        """A worker batch handed to an idle worker right now (:meth:`ProcessRunner.send_now`), or None."""
+        runner = self._runner
+        if not (self.per_call and len(batch) > 1 and getattr(self.cls, "worker_batch", False) and isinstance(runner, ProcessRunner)):
+            return None
+        proc = runner.send_now([slot.call for slot in batch])
+        if proc is not None:
+            for slot in batch:
+                slot.started = proc.busy_since
+        return proc
 
     async def _run_batches(self, batches: list[list[_Slot]], waiter: asyncio.Future[None] | None) -> None:
         try:
@@ -929,7 +992,7 @@ class Backend:
     async def _run_one(self, slot: _Slot, to_cache: list[tuple[bytes, bytes]]) -> None:
         t0 = time.perf_counter()
         try:
-            result = await self._runner.call(slot.call, self.timeout)
+            result = await self._runner.call(slot.call, self.timeout, on_start=lambda t: setattr(slot, "started", t))
         except BaseException as exc:  # noqa: BLE001 - never leave a caller waiting
             if not isinstance(exc, BatchFailure):
                 log.error("%s: scheduler error on one call", self.name, exc_info=True)
@@ -945,15 +1008,21 @@ class Backend:
         self._settle(slot, result, to_cache)
         _wake(slot.waiter)
 
-    async def _run_worker_batch(self, batch: list[_Slot], to_cache: list[tuple[bytes, bytes]]) -> None:
+    async def _run_worker_batch(self, batch: list[_Slot], to_cache: list[tuple[bytes, bytes]], proc: _Proc | None = None) -> None:
         """A process-isolated ``worker_batch`` backend: the whole batch in one worker message; when
         that batch overruns its deadline, crashes or raises, each call is re-run alone (its own
-        worker turn, its own timeout), so only the culprit fails."""
+        worker turn, its own timeout), so only the culprit fails.  ``proc``: the worker that
+        :meth:`_send_now` handed the batch to."""
         self.stats.batches += 1
         self.stats.batched_calls += len(batch)
         t0 = time.perf_counter()
+
+        def started(t: float) -> None:
+            for slot in batch:
+                slot.started = t
+
         try:
-            results = await self._runner.call_batch([slot.call for slot in batch], self.timeout)
+            results = await self._runner.call_batch([slot.call for slot in batch], self.timeout, on_start=started, proc=proc)
         except BatchFailure as failure:  # no worker could start: every call fails alike
             results = [ToolResult(status="error", error=failure.message) for _ in batch]
         finally:
@@ -968,7 +1037,7 @@ class Backend:
             self._settle(slot, result, to_cache)
             _wake(slot.waiter)
 
-    async def _run_batch(self, batch: list[_Slot], waiter: asyncio.Future[None] | None) -> None:
+    async def _run_batch(self, batch: list[_Slot], waiter: asyncio.Future[None] | None, proc: _Proc | None = None) -> None:
         to_cache: list[tuple[bytes, bytes]] = []
         try:
             failed = self._runner_or_failure()
@@ -976,8 +1045,8 @@ class Backend:
                 self.stats.errors += len(batch)
                 for slot in batch:
                     self._settle(slot, failed, to_cache)
-            elif self.per_call and len(batch) > 1 and getattr(self.cls, "worker_batch", False):
-                await self._run_worker_batch(batch, to_cache)
+            elif proc is not None or (self.per_call and len(batch) > 1 and getattr(self.cls, "worker_batch", False)):
+                await self._run_worker_batch(batch, to_cache, proc)
             elif self.per_call:
                 # each call is answered as soon as it is done, never held back by a slow neighbour
                 self.stats.batches += 1

@@ -101,6 +101,14 @@ class FrameworkContext:
             self.infra_failed = True
         return result
 
+    def running_s(self, capability: str, op: str, payload: dict[str, Any]) -> float | None:
+        """How long a worker has been running this call (one in flight), in seconds; None while it
+        still waits for a worker; ``inf`` when not known (see :meth:`Backend.running_s`)."""
+        backend = self.routes.get(capability)
+        if backend is None:
+            return float("inf")
+        return backend.running_s(ToolCall(capability=capability, op=op, payload=payload))
+
     async def call_many(self, calls: Sequence[ToolCall]) -> list[ToolResult]:
         results = await self.scheduler.call_many([(self.routes.get(c.capability), c) for c in calls])
         if _infrastructure_failed(results):

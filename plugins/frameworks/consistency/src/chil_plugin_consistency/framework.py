@@ -38,6 +38,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -52,7 +53,8 @@ from chil_plugin_consistency.labels import DEFAULT_LABELS, LABEL_NAMES, find_lab
 _VERDICTS = ("entailed", "contradicted", "undetermined")
 #: records with more text than this are parsed on a helper thread, never on the event loop
 OFFLOAD_CHARS = 16_384
-#: a decide call still running after this long starts its premises-only check beside it
+#: a decide call that a worker has been running for this long starts its premises-only check beside
+#: it (time spent queued for a worker does not count: on a busy machine that would double the calls)
 SPECULATE_S = 1.0
 
 
@@ -366,13 +368,23 @@ class ConsistencyFramework(Framework):
 
     async def _call_or_premises(self, ctx: Any, call: ToolCall, premises: ToolCall) -> ToolResult | tuple[ToolResult, ToolResult]:
         """``call``'s result; when it fails, (that failure, the result of ``premises``: the same theory
-        without the completion's claims, which says whose fault the failure is).  A call still running
-        after ``SPECULATE_S`` starts the premises-only call beside it, so a theory that runs out its
-        timeout costs one timeout, not two in a row (it is the same payload for every record of a
-        prompt: deduplicated and cached)."""
+        without the completion's claims, which says whose fault the failure is).  A call that a worker
+        has run for ``SPECULATE_S`` starts the premises-only call beside it, so a theory that runs out
+        its timeout costs one timeout, not two in a row (it is the same payload for every record of a
+        prompt: deduplicated and cached).  Time queued for a worker does not count (a context
+        without ``running_s`` counts from now)."""
         main = asyncio.ensure_future(ctx.call(call.capability, call.op, call.payload))
-        done, _ = await asyncio.wait({main}, timeout=SPECULATE_S)
-        spare = None if done else asyncio.ensure_future(ctx.call(premises.capability, premises.op, premises.payload))
+        running_s = getattr(ctx, "running_s", None)
+        wait, spare = SPECULATE_S, None
+        while True:
+            done, _ = await asyncio.wait({main}, timeout=wait)
+            if done:
+                break
+            ran = math.inf if running_s is None else running_s(call.capability, call.op, call.payload)
+            if ran is not None and ran >= SPECULATE_S:
+                spare = asyncio.ensure_future(ctx.call(premises.capability, premises.op, premises.payload))
+                break
+            wait = SPECULATE_S if ran is None else SPECULATE_S - ran  # still queued: look again later
         try:
             res = await main
         except BaseException:

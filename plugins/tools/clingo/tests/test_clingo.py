@@ -186,3 +186,34 @@ def test_a_grounding_bomb_inside_a_batch_fails_alone() -> None:
     assert [(r.status, r.verdict) for r in out[:1] + out[2:]] == [
         ("scored", "entailed"), ("scored", "contradicted"), ("scored", "undetermined"), ("scored", "entailed")]
     assert stats["retried_batches"] >= 1 and stats["worker_restarts"] >= 1
+
+
+def test_a_full_worker_batch_starts_when_queued_and_its_calls_know_when_a_worker_took_them() -> None:
+    """A batch filled while the event loop is busy goes to the idle worker at once (not after
+    everything else the loop has queued); a call waiting for a worker reports no running time (the
+    consistency framework's premises-only check counts from when a worker took the call)."""
+    import asyncio
+
+    from chil_core.scheduler import wait_all
+    from chil_core.scoring import Scorer
+
+    config = {"frameworks": {"consistency": {"tools": {"logic_program": "clingo"}}}, "cache": {"enabled": False},
+              "scheduler": {"spare_workers": 0, "backends": {"clingo": {"max_batch": 2, "workers": 1}}}}
+    calls = [ToolCall(capability="logic_program", op="decide",
+                      payload={"theory": {"facts": [L("big", f"c{i}")], "rules": [R([L("big", "?x")], L("red", "?x"))]},
+                               "queries": [L("red", f"c{i}")]}) for i in range(4)]
+    with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
+        scorer.score([{"id": "warm", "prompt": "Bob is big.", "completion": "Bob is big."}])  # one idle worker
+        backend = scorer.scheduler.backend("logic_program", "clingo")
+
+        async def go() -> tuple[list, list, list]:
+            answers = backend.enqueue_many(calls)  # no await: the first batch of 2 is already in the worker
+            queued = [backend.running_s(c) for c in calls]
+            await wait_all({a.waiter for a in answers})
+            return queued, [backend.running_s(c) for c in calls], [a.result for a in answers]
+
+        queued, done, results = asyncio.run_coroutine_threadsafe(go(), scorer._loop).result(30)
+    assert all(isinstance(x, float) and 0 <= x < 5 for x in queued[:2]), queued
+    assert queued[2:] == [None, None]
+    assert done == [float("inf")] * 4
+    assert [r.value["answers"] for r in results] == [["entailed"]] * 4

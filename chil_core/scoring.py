@@ -101,6 +101,31 @@ class FrameworkContext:
             self.infra_failed = True
         return result
 
+    def submit(self, capability: str, op: str, payload: dict[str, Any]) -> asyncio.Future[ToolResult]:
+        """:meth:`call`, queued now (no task: the call joins the backend's batch before this returns),
+        as a future of its result that is the caller's own (cancelling it cancels nothing else)."""
+        backend = self.routes.get(capability)
+        loop = asyncio.get_running_loop()
+        if backend is None:
+            self.infra_failed = True
+            fut: asyncio.Future[ToolResult] = loop.create_future()
+            fut.set_result(ToolResult(status="unavailable", error=f"no backend configured for capability {capability!r}"))
+            return fut
+        answer = backend.enqueue(ToolCall(capability=capability, op=op, payload=payload))
+        if type(answer) is ToolResult:
+            fut = loop.create_future()
+            fut.set_result(answer)
+        else:
+            fut = answer
+        fut.add_done_callback(self._note_failure)
+        return fut
+
+    def _note_failure(self, fut: asyncio.Future[ToolResult]) -> None:
+        if not fut.cancelled():
+            result = fut.result()
+            if result.status != "ok" and _infrastructure_failed((result,)):
+                self.infra_failed = True
+
     def running_s(self, capability: str, op: str, payload: dict[str, Any]) -> float | None:
         """How long a worker has been running this call (one in flight), in seconds; None while it
         still waits for a worker; ``inf`` when not known (see :meth:`Backend.running_s`)."""

@@ -372,8 +372,13 @@ class ConsistencyFramework(Framework):
         has run for ``SPECULATE_S`` starts the premises-only call beside it, so a theory that runs out
         its timeout costs one timeout, not two in a row (it is the same payload for every record of a
         prompt: deduplicated and cached).  Time queued for a worker does not count (a context
-        without ``running_s`` counts from now)."""
-        main = asyncio.ensure_future(ctx.call(call.capability, call.op, call.payload))
+        without ``running_s`` counts from now).  The call is queued before this first waits (a
+        context's ``submit``), so a batch fills, and goes to a worker, while later records are parsed."""
+        submit = getattr(ctx, "submit", None)
+        if submit is not None:
+            main = submit(call.capability, call.op, call.payload)
+        else:
+            main = asyncio.ensure_future(ctx.call(call.capability, call.op, call.payload))
         running_s = getattr(ctx, "running_s", None)
         wait, spare = SPECULATE_S, None
         while True:

@@ -68,3 +68,18 @@ def test_killed_writer_leaves_a_readable_store(tmp_path):
     c.put(b"k" * 16, b"after")  # still writable
     assert c.get(b"k" * 16) == b"after"
     c.close()
+
+
+def test_writes_go_to_the_store_behind_the_caller_in_order(tmp_path):
+    """put_many returns before the commit (a writer thread commits, in order); a read meanwhile sees
+    the newest value, and close() waits for every write."""
+    c = Cache(tmp_path / "wb", memory_items=0)
+    for i in range(40):
+        c.put_many([(_k(0), b"%d" % i), (_k(i + 1), b"x")])
+        assert c.get(_k(0)) == b"%d" % i  # served before (or after) its commit, never an older value
+    assert len(c) == 41  # len waits for the writes
+    c.put_many([(_k(0), b"last")])
+    c.close()
+    c2 = Cache(tmp_path / "wb", memory_items=0)
+    assert c2.get(_k(0)) == b"last"
+    c2.close()

@@ -1,4 +1,4 @@
-"""``chil train`` on 1 process vs 2 data-parallel CPU processes (``torchrun``, gloo), same global batch.
+"""``chil train`` on 1 process vs 2 CPU processes (``torchrun``, gloo; DDP and FSDP), same global batch.
 
 Workload: the embedded default task (``chil train`` with no config: arithmetic prompts, the ``empirical``
 reward) and its tiny policy, warm-started once before the timed runs and given to both with ``--model``;
@@ -6,16 +6,18 @@ the same ``prompts_per_step`` x ``group_size`` global batch per step, ``--steps`
 gets ``--threads`` torch threads.  Runs, one after the other in one invocation:
 
 * ``1 proc``: plain ``chil train``;
-* ``2 procs``: ``torchrun --standalone --nproc-per-node 2 -m chil_core.cli train``;
+* ``2 procs``: ``torchrun --standalone --nproc-per-node 2 -m chil_core.cli train`` (DDP, the default);
+* ``2 procs fsdp``: the same with ``--set distributed=fsdp`` (parameters, gradients and AdamW state sharded;
+  each process samples with a full copy gathered after every update; ``share_prompt`` off);
 
 Per run: median step time after the first step (the first pays start-up), its split from
 ``metrics.jsonl`` (``time/generate_s``: sampling the next batch, ``time/update_s``: the gradient update,
 ``time/reward_wait_s``: waiting for rewards; averaged over ranks), the whole command's wall time and its
 CPU-seconds (user + system of every process it ran, load-insensitive).
 
-Then the equality check of ``tests/scale/ddp_equality.py``: N updates by 1 and by 2 processes on the
-same global batches; the largest weight difference (and how far the weights moved, so that equality is
-not vacuous).
+Then the equality check of ``tests/scale/ddp_equality.py``: N updates by 1 process, by 2 DDP and by 2 FSDP
+processes on the same global batches; the largest weight difference to the 1-process run (and how far the
+weights moved, so that equality is not vacuous).
 
 ``python benchmarks/bench_ddp.py [--steps 6] [--prompts 8] [--group 4] [--json out.json]``
 """
@@ -76,14 +78,16 @@ def warm_start(tmp: Path) -> Path:
     return tmp / "warm_start"
 
 
-def run_train(name: str, nproc: int, args: argparse.Namespace, tmp: Path, model: Path) -> dict[str, Any]:
+def run_train(name: str, nproc: int, args: argparse.Namespace, tmp: Path, model: Path,
+              parallel: str = "ddp") -> dict[str, Any]:
     run = tmp / name.replace(" ", "_")
     launcher = ([str(TORCHRUN), "--standalone", f"--nproc-per-node={nproc}"] if nproc > 1 else [sys.executable])
     cmd = [*launcher, "-m", "chil_core.cli", "train", "--output-dir", str(run), "--max-steps", str(args.steps),
            "--model", str(model), "--set", "eval_max_prompts=8",
            "--set", f"prompts_per_step={args.prompts}", "--set", f"group_size={args.group}",
            "--set", f"max_new_tokens={args.max_new_tokens}", "--set", f"threads={args.threads}",
-           "--set", "save_every=0", "--set", "tensorboard=false", "--set", "progress=false", "--set", "eval_every=0"]
+           "--set", "save_every=0", "--set", "tensorboard=false", "--set", "progress=false", "--set", "eval_every=0",
+           "--set", f"distributed={parallel}"]
     c0, t0 = _children_cpu(), time.perf_counter()
     proc = _run(cmd, tmp, _env(args.threads), args.run_timeout)
     wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
@@ -107,17 +111,22 @@ def equality(steps: int, tmp: Path, timeout: float) -> dict[str, Any]:
 
     script = REPO / "tests" / "scale" / "ddp_equality.py"
     out: dict[str, Any] = {}
-    for nproc in (1, 2):
-        path = tmp / f"eq{nproc}.pt"
+    for name, nproc, parallel in (("1", 1, "ddp"), ("ddp", 2, "ddp"), ("fsdp", 2, "fsdp")):
+        path = tmp / f"eq-{name}.pt"
         launcher = ([str(TORCHRUN), "--standalone", f"--nproc-per-node={nproc}"] if nproc > 1 else [sys.executable])
-        proc = _run([*launcher, str(script), str(path), str(steps), "dapo"], tmp, _env(1), timeout)
+        proc = _run([*launcher, str(script), str(path), str(steps), "dapo", parallel], tmp, _env(1), timeout)
         if proc.returncode != 0:
-            raise RuntimeError(f"equality run on {nproc} process(es) failed:\n{proc.stderr[-3000:]}")
-        out[nproc] = torch.load(path)
-    one, two = out[1], out[2]
-    diff = max(float((one["state"][k] - two["state"][k]).abs().max()) for k in one["state"])
-    return {"steps": steps, "max_abs_weight_diff": diff, "weights_moved": one["moved"],
-            "seconds_1proc": one["seconds"], "seconds_2procs": two["seconds"]}
+            raise RuntimeError(f"equality run {name} on {nproc} process(es) failed:\n{proc.stderr[-3000:]}")
+        out[name] = torch.load(path)
+    one = out["1"]
+
+    def diff(other: dict[str, Any]) -> float:
+        return max(float((one["state"][k] - other["state"][k]).abs().max()) for k in one["state"])
+
+    return {"steps": steps, "max_abs_weight_diff": diff(out["ddp"]), "max_abs_weight_diff_fsdp": diff(out["fsdp"]),
+            "fsdp_padding_passes": out["fsdp"]["padding_passes"], "weights_moved": one["moved"],
+            "seconds_1proc": one["seconds"], "seconds_2procs": out["ddp"]["seconds"],
+            "seconds_2procs_fsdp": out["fsdp"]["seconds"]}
 
 
 def main() -> None:
@@ -138,18 +147,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="chil-bench-ddp-") as tmp:
         model = warm_start(args.warm_dir or Path(tmp) / "warm")
         rows = []
-        for name, nproc in (("1 proc", 1), ("2 procs", 2)):
-            rows.append(run_train(name, nproc, args, Path(tmp), model))
+        for name, nproc, parallel in (("1 proc", 1, "ddp"), ("2 procs", 2, "ddp"), ("2 procs fsdp", 2, "fsdp")):
+            rows.append(run_train(name, nproc, args, Path(tmp), model, parallel))
             print(table(rows[-1:], cols), flush=True)
         out["equality"] = equality(args.equality_steps, Path(tmp), args.run_timeout)
     out["loadavg_after"] = Path("/proc/loadavg").read_text().strip()
     out["runs"] = rows
     out["step_ratio_2_vs_1"] = rows[1]["step_s"] / rows[0]["step_s"]
     out["cpu_ratio_2_vs_1"] = rows[1]["cpu_s"] / rows[0]["cpu_s"]
+    out["step_ratio_fsdp_vs_1"] = rows[2]["step_s"] / rows[0]["step_s"]
+    out["step_ratio_fsdp_vs_ddp"] = rows[2]["step_s"] / rows[1]["step_s"]
+    out["cpu_ratio_fsdp_vs_1"] = rows[2]["cpu_s"] / rows[0]["cpu_s"]
     print(table(rows, cols))
     print(f"step time 2 procs / 1 proc = {out['step_ratio_2_vs_1']:.2f}; CPU-seconds 2 / 1 = {out['cpu_ratio_2_vs_1']:.2f}")
+    print(f"step time 2 procs fsdp / 1 proc = {out['step_ratio_fsdp_vs_1']:.2f}, / 2 procs ddp = "
+          f"{out['step_ratio_fsdp_vs_ddp']:.2f}; CPU-seconds fsdp / 1 = {out['cpu_ratio_fsdp_vs_1']:.2f}")
     eq = out["equality"]
-    print(f"equality after {eq['steps']} steps: max |w1 - w2| = {eq['max_abs_weight_diff']:.3g} "
+    print(f"equality after {eq['steps']} steps: max |w1 - w2| = {eq['max_abs_weight_diff']:.3g} (ddp), "
+          f"{eq['max_abs_weight_diff_fsdp']:.3g} (fsdp, {eq['fsdp_padding_passes']} padding passes) "
           f"(weights moved up to {eq['weights_moved']:.3g})")
     print(f"loadavg after: {out['loadavg_after']}")
     if args.json:

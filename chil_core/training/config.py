@@ -136,6 +136,10 @@ class TrainConfig(BaseModel):
     gradient_checkpointing: bool = False
     compile: bool = Field(default=False, description="torch.compile the training forward pass.")
     threads: int | None = Field(default=None, ge=1, description="torch intra-op threads.")
+    distributed: Literal["ddp", "fsdp"] = Field(
+        default="ddp", description="Under torchrun: ddp (every process holds the whole model; gradients summed) "
+        "or fsdp (parameters, gradients and optimizer state sharded over the processes; each keeps a full "
+        "copy of the weights for sampling). One process: ignored.")
 
     # state and output
     seed: int = 0

@@ -26,8 +26,8 @@ torchrun --standalone --nproc-per-node 2 -m chil_core.cli train --output-dir run
 Not supported across processes (refused at start): ``scale_rewards = "batch"`` and
 ``normalize_then_sum_scale = "batch"`` (batch statistics would need an all-gather of rewards) and
 ``top_entropy_quantile < 1`` (a global quantile); ``loss_type = "bnpo"`` normalises per process micro-batch,
-as TRL does per device.  FSDP is not implemented: a model that does not fit one device trains in verl or
-OpenRLHF with chil's reward adapters (docs/scaling.md).
+as TRL does per device.  ``[train] distributed = "fsdp"`` shards the parameters, gradients and optimizer
+state over the processes instead of replicating them (:mod:`chil_core.training.fsdp`).
 """
 
 from __future__ import annotations
@@ -163,11 +163,15 @@ class DistributedTrainer(Trainer):
         # only rank 0 writes into the run directory; the others log into a scratch directory
         own_dir = self.shared_dir if dist.is_main else Path(tempfile.mkdtemp(prefix=f"chil-rank{dist.rank}-"))
         super().__init__(config, model, tokenizer, dataset, rewards, run_dir=own_dir, eval_rows=eval_rows)
-        dist.broadcast_model(self.model)
+        self.broadcast_weights()
         self.sync_sampler()
         if self.ref_model is not None:
             self.ref_model.load_state_dict(self.model.state_dict())
         self.sampler_rng.manual_seed(config.seed + 1_000_003 * dist.rank)
+
+    def broadcast_weights(self) -> None:
+        """Rank 0's weights to every process (at the start and after a resume)."""
+        self.dist.broadcast_model(self.model)
 
     # -- sharding ------------------------------------------------------------------------------------
     def next_rows(self) -> tuple[list[Any], str]:
@@ -280,7 +284,7 @@ class DistributedTrainer(Trainer):
                 self.pending = None
         if self.dist.rank:
             self.sampler_rng.manual_seed(self.config.seed + 1_000_003 * self.dist.rank + self.step)
-        self.dist.broadcast_model(self.model)
+        self.broadcast_weights()
         self.sync_sampler()
         return ok
 

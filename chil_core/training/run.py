@@ -177,10 +177,16 @@ def train(values: Mapping[str, Any], scorer_config: Mapping[str, Any] | None = N
         if not dist.is_main:
             model, tokenizer = _policy(config, embedded, run_dir, echo, train_path, task)
         if dist.enabled:
-            trainer = DistributedTrainer(config, model, tokenizer, dataset, scorer, dist=dist, run_dir=run_dir,
-                                         eval_rows=eval_rows if dist.is_main else [])
+            if config.distributed == "fsdp":
+                from chil_core.training.fsdp import FSDPTrainer as Parallel
+            else:
+                Parallel = DistributedTrainer
+            trainer = Parallel(config, model, tokenizer, dataset, scorer, dist=dist, run_dir=run_dir,
+                               eval_rows=eval_rows if dist.is_main else [])
             eval_rows = eval_rows if dist.is_main else []
         else:
+            if config.distributed == "fsdp":
+                log.info("distributed = fsdp on one process: nothing to shard, a plain run")
             trainer = Trainer(config, model, tokenizer, dataset, scorer, run_dir=run_dir, eval_rows=eval_rows)
         try:
             resumed = resume and trainer.resume()
@@ -217,6 +223,7 @@ def train(values: Mapping[str, Any], scorer_config: Mapping[str, Any] | None = N
     }
     if dist.enabled:
         summary["world_size"] = dist.world
+        summary["distributed"] = config.distributed
         if not dist.is_main:
             return summary
     write_json_atomic(run_dir / "summary.json", summary)

@@ -373,14 +373,20 @@ class Trainer:
                 totals["loss"] += float(loss.detach())
                 for key in ("clip_low", "clip_high", "kl", "ratio", "tokens"):
                     totals[key] += getattr(st, key)
+        self.pad_micro_batches(plan, it)
         self.reduce_grads()
         grad_norm = 0.0
         if c.max_grad_norm > 0:
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.max_grad_norm))
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
+            grad_norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)  # (a DTensor under FSDP)
         self.optimizer.step()
         self.scheduler.step()
         self.sync_ref_model(self.step * c.iterations + it + 1)
         return grad_norm
+
+    def pad_micro_batches(self, plan: _UpdatePlan, it: int) -> None:
+        """After the micro-batches of iteration ``it``: nothing on one process (the FSDP trainer runs
+        gradient-free passes here, so that every process makes the same number of forward calls)."""
 
     def reduce_grads(self) -> None:
         """Between the micro-batches and the optimizer step: nothing on one process (the distributed
@@ -566,17 +572,39 @@ class Trainer:
     # -- state -------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
-            "step": self.step, "generated": self.generated, "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "step": self.step, "generated": self.generated, "model": self.model_state(),
+            "optimizer": self.optimizer_state(), "scheduler": self.scheduler.state_dict(),
             "order": self.order.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
                     "sampler": self.sampler_rng.get_state()},
             "pending": self.pending.state_dict() if self.pending is not None else None,
             "config": self.config.model_dump_json(),
             # a synced reference is no longer the initial policy: it travels with the checkpoint
-            "ref_model": self.ref_model.state_dict() if self.config.sync_ref_model and self.ref_model else None,
+            "ref_model": self.ref_state() if self.config.sync_ref_model and self.ref_model else None,
             "monitor": self.monitor.state_dict(),  # its rolling window: the same monitor metrics after a resume
         }
+
+    # The whole (unsharded) state of the policy, its optimizer and the reference, and their loading: one
+    # format for every way of training (the FSDP trainer gathers its shards here and shards on load).
+    def model_state(self) -> dict[str, Any]:
+        return self.model.state_dict()
+
+    def optimizer_state(self) -> dict[str, Any]:
+        return self.optimizer.state_dict()
+
+    def ref_state(self) -> dict[str, Any]:
+        assert self.ref_model is not None
+        return self.ref_model.state_dict()
+
+    def load_model_state(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state)
+
+    def load_optimizer_state(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state)
+
+    def load_ref_state(self, state: dict[str, Any]) -> None:
+        assert self.ref_model is not None
+        self.ref_model.load_state_dict(state)
 
     def save_checkpoint(self) -> Future[Path]:
         return self.checkpointer.save(self.step, self.state_dict())
@@ -587,11 +615,11 @@ class Trainer:
         if ckpt is None:
             return False
         st = Checkpointer.load(ckpt)
-        self.model.load_state_dict(st["model"])
+        self.load_model_state(st["model"])
         if st.get("ref_model") is not None and self.ref_model is not None:
-            self.ref_model.load_state_dict(st["ref_model"])
+            self.load_ref_state(st["ref_model"])
         self.sync_sampler()
-        self.optimizer.load_state_dict(st["optimizer"])
+        self.load_optimizer_state(st["optimizer"])
         self.scheduler.load_state_dict(st["scheduler"])
         self.order.load_state_dict(st["order"])
         torch.set_rng_state(st["rng"]["torch"])

@@ -52,6 +52,7 @@ def test_train_a_given_model_then_resume_then_report(tmp_path, warm_policy_dir, 
 @pytest.mark.parametrize(("args", "message"), [
     (["--set", "group_sise=4"], "train.group_sise: Extra inputs are not permitted"),
     (["--set", "loss_type=ppo"], "train.loss_type"),
+    (["--set", "distributed=zero"], "train.distributed: Input should be 'ddp' or 'fsdp'"),
     (["--set", "group_size=1"], "group_size"),
     (["--data", "{data}"], "model: required when data is given"),
     (["--data", "{data}", "--model", "{tmp}/missing"], "model: cannot load"),

@@ -137,7 +137,9 @@ def main() -> None:
     ap.add_argument("--run-timeout", type=float, default=240.0, help="seconds per training command")
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
-    ap.add_argument("--equality-steps", type=int, default=3)
+    ap.add_argument("--equality-steps", type=int, default=3, help="0: no equality check (it measures no speed; "
+                    "run it outside the benchmark lock)")
+    ap.add_argument("--no-runs", action="store_true", help="only the equality check")
     ap.add_argument("--warm-dir", type=Path, help="keep the warm start here (built if absent or stale) instead of a temporary one")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
@@ -147,12 +149,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="chil-bench-ddp-") as tmp:
         model = warm_start(args.warm_dir or Path(tmp) / "warm")
         rows = []
-        for name, nproc, parallel in (("1 proc", 1, "ddp"), ("2 procs", 2, "ddp"), ("2 procs fsdp", 2, "fsdp")):
+        for name, nproc, parallel in (() if args.no_runs else
+                                      (("1 proc", 1, "ddp"), ("2 procs", 2, "ddp"), ("2 procs fsdp", 2, "fsdp"))):
             rows.append(run_train(name, nproc, args, Path(tmp), model, parallel))
             print(table(rows[-1:], cols), flush=True)
-        out["equality"] = equality(args.equality_steps, Path(tmp), args.run_timeout)
+        if args.equality_steps:
+            out["equality"] = equality(args.equality_steps, Path(tmp), args.run_timeout)
     out["loadavg_after"] = Path("/proc/loadavg").read_text().strip()
     out["runs"] = rows
+    if rows:
+        report_runs(out, rows, cols)
+    if "equality" in out:
+        eq = out["equality"]
+        print(f"equality after {eq['steps']} steps: max |w1 - w2| = {eq['max_abs_weight_diff']:.3g} (ddp), "
+              f"{eq['max_abs_weight_diff_fsdp']:.3g} (fsdp, {eq['fsdp_padding_passes']} padding passes) "
+              f"(weights moved up to {eq['weights_moved']:.3g})")
+    print(f"loadavg after: {out['loadavg_after']}")
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+
+
+def report_runs(out: dict[str, Any], rows: list[dict[str, Any]], cols: list[str]) -> None:
     out["step_ratio_2_vs_1"] = rows[1]["step_s"] / rows[0]["step_s"]
     out["cpu_ratio_2_vs_1"] = rows[1]["cpu_s"] / rows[0]["cpu_s"]
     out["step_ratio_fsdp_vs_1"] = rows[2]["step_s"] / rows[0]["step_s"]
@@ -162,13 +179,6 @@ def main() -> None:
     print(f"step time 2 procs / 1 proc = {out['step_ratio_2_vs_1']:.2f}; CPU-seconds 2 / 1 = {out['cpu_ratio_2_vs_1']:.2f}")
     print(f"step time 2 procs fsdp / 1 proc = {out['step_ratio_fsdp_vs_1']:.2f}, / 2 procs ddp = "
           f"{out['step_ratio_fsdp_vs_ddp']:.2f}; CPU-seconds fsdp / 1 = {out['cpu_ratio_fsdp_vs_1']:.2f}")
-    eq = out["equality"]
-    print(f"equality after {eq['steps']} steps: max |w1 - w2| = {eq['max_abs_weight_diff']:.3g} (ddp), "
-          f"{eq['max_abs_weight_diff_fsdp']:.3g} (fsdp, {eq['fsdp_padding_passes']} padding passes) "
-          f"(weights moved up to {eq['weights_moved']:.3g})")
-    print(f"loadavg after: {out['loadavg_after']}")
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

@@ -320,6 +320,8 @@ class _Proc:
         self.proc.start()
         child.close()
         self.busy_since: float | None = None
+        #: how long its current work may run before the worker counts as stalled (a batch: longer)
+        self.stall_after = 0.25
         self.calls = 0
         self.niced = False
 
@@ -387,8 +389,9 @@ class ProcessRunner:
     * A call's timeout counts from when a worker starts it, not from when it was queued.
     * A call that overruns kills only its own worker: it alone becomes a ``timeout``; nothing else was
       queued in that worker, so its neighbours never pay for it and nothing is retried.
-    * A worker busy for longer than ``stall_s`` no longer counts against ``workers``: a fresh worker
-      (up to ``workers + spare_workers``) takes the queued calls, so one hostile call cannot stall the
+    * A worker busy for longer than ``stall_s`` (on a batch: :meth:`batch_stall`) no longer counts
+      against ``workers``: a fresh worker (up to ``workers + spare_workers``) takes the queued calls,
+      so one hostile call cannot stall the
       pool's other calls while it runs out its timeout; once it has been stuck for a second its CPU
       priority is lowered (nice 10) so that it does not slow them down either, and it is retired after
       that call.
@@ -451,9 +454,9 @@ class ProcessRunner:
                     return proc
                 self._discard(proc)
             now = time.monotonic()
-            stalled = [p.busy_since + self.stall_s for p in self.live if p.busy_since is not None]
+            stalled = [p.busy_since + p.stall_after for p in self.live if p.busy_since is not None]
             for p in self.live:  # stuck for long (not merely slowed by a busy machine): let the others run
-                if p.busy_since is not None and not p.niced and now - p.busy_since >= max(1.0, 4 * self.stall_s):
+                if p.busy_since is not None and not p.niced and now - p.busy_since >= max(1.0, 4 * p.stall_after):
                     p.deprioritize()
             active = len(self.live) + self.starting - sum(1 for t in stalled if t <= now)
             if active < self.size and len(self.live) + self.starting < self.cap:
@@ -478,7 +481,7 @@ class ProcessRunner:
 
     def _stalled(self, exclude: _Proc) -> bool:
         now = time.monotonic()
-        return any(p is not exclude and p.busy_since is not None and now - p.busy_since >= self.stall_s for p in self.live)
+        return any(p is not exclude and p.busy_since is not None and now - p.busy_since >= p.stall_after for p in self.live)
 
     def _discard(self, proc: _Proc) -> None:
         self.live.discard(proc)
@@ -509,6 +512,7 @@ class ProcessRunner:
         (monotonic) time a worker took the call."""
         proc = await self._acquire()  # a worker that is ready: its start-up is not this call's time
         proc.busy_since = time.monotonic()
+        proc.stall_after = self.stall_s
         proc.calls += 1
         if on_start is not None:
             on_start(proc.busy_since)
@@ -554,6 +558,7 @@ class ProcessRunner:
         if proc is None:
             return None
         proc.busy_since = time.monotonic()
+        proc.stall_after = self.batch_stall(len(calls))
         proc.calls += len(calls)
         try:
             proc.conn.send([(c.capability, c.op, c.payload) for c in calls])
@@ -576,6 +581,7 @@ class ProcessRunner:
         if proc is None:
             proc = await self._acquire()
             proc.busy_since = time.monotonic()
+            proc.stall_after = self.batch_stall(len(calls))
             proc.calls += len(calls)
         started = proc.busy_since
         assert started is not None
@@ -607,6 +613,13 @@ class ProcessRunner:
         per_call = (time.monotonic() - started) / len(calls)
         self._per_call_s = per_call if self._per_call_s is None else 0.8 * self._per_call_s + 0.2 * per_call
         return [ToolResult(status, value, error) for status, value, error in payload]
+
+    def batch_stall(self, n: int) -> float:
+        """How long a worker may run a batch of ``n`` calls before it counts as stalled (a spare then
+        takes the queued batches): half its deadline, at least ``stall_s`` -- twice what such a batch
+        has recently taken, so that on a loaded machine an ordinary batch does not start a spare
+        worker (one more process competing for the same cores)."""
+        return max(self.stall_s, self.batch_deadline(math.inf, n) / 2)
 
     def batch_deadline(self, timeout: float, n: int) -> float:
         """How long a batch of ``n`` calls may run before it is taken for a stall: four times what such

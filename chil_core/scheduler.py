@@ -322,6 +322,8 @@ class _Proc:
         self.busy_since: float | None = None
         #: how long its current work may run before the worker counts as stalled (a batch: longer)
         self.stall_after = 0.25
+        #: the worker's scheduler figures (:func:`_sched`) when it was handed its current batch
+        self.sched_at_send: tuple[float, float, int] | None = None
         self.calls = 0
         self.niced = False
 
@@ -560,6 +562,7 @@ class ProcessRunner:
         proc.busy_since = time.monotonic()
         proc.stall_after = self.batch_stall(len(calls))
         proc.calls += len(calls)
+        proc.sched_at_send = _sched(f"/proc/{proc.proc.pid}")
         try:
             proc.conn.send([(c.capability, c.op, c.payload) for c in calls])
         except Exception:  # noqa: BLE001 - a pipe that broke, a payload that does not pickle: the usual path reports it
@@ -590,8 +593,23 @@ class ProcessRunner:
         deadline = self.batch_deadline(timeout, len(calls))
         try:
             if not sent:
+                proc.sched_at_send = _sched(f"/proc/{proc.proc.pid}")
                 proc.conn.send([(c.capability, c.op, c.payload) for c in calls])
-            await _readable(proc.conn, deadline)
+            wait_s = deadline
+            while True:
+                try:
+                    await _readable(proc.conn, wait_s)
+                    break
+                except TimeoutError:
+                    if proc.conn.poll(0):  # answered in time; the event loop was late to hear of it
+                        break
+                    # Time the worker spent waiting for a CPU is not the batch's: on a loaded machine
+                    # an ordinary batch is not a stall (killing it re-ran every call alone).
+                    elapsed = time.monotonic() - started
+                    charged = self._charged(proc, elapsed)
+                    if charged >= deadline or elapsed >= timeout:
+                        raise
+                    wait_s = max(deadline - charged, 0.05)
             kind, payload = proc.conn.recv()
         except TimeoutError:
             proc.kill()
@@ -614,6 +632,15 @@ class ProcessRunner:
         self._per_call_s = per_call if self._per_call_s is None else 0.8 * self._per_call_s + 0.2 * per_call
         return [ToolResult(status, value, error) for status, value, error in payload]
 
+    @staticmethod
+    def _charged(proc: _Proc, elapsed: float) -> float:
+        """The part of ``elapsed`` (seconds since the worker was handed its batch) that the batch is
+        charged with: all of it but the time the worker waited for a CPU (where the kernel says)."""
+        now = _sched(f"/proc/{proc.proc.pid}")
+        if now is None or proc.sched_at_send is None:
+            return elapsed
+        return elapsed - max(0.0, now[1] - proc.sched_at_send[1])
+
     def batch_stall(self, n: int) -> float:
         """How long a worker may run a batch of ``n`` calls before it counts as stalled (a spare then
         takes the queued batches): half its deadline, at least ``stall_s`` -- twice what such a batch
@@ -624,7 +651,8 @@ class ProcessRunner:
     def batch_deadline(self, timeout: float, n: int) -> float:
         """How long a batch of ``n`` calls may run before it is taken for a stall: four times what such
         a batch has recently taken (so a loaded machine does not turn ordinary batches into re-runs),
-        at least ``max(0.5 s, 2 * stall_s)``, at most the call timeout."""
+        at least ``max(0.5 s, 2 * stall_s)``, at most the call timeout.  Time the worker spends
+        waiting for a CPU does not count (:meth:`_charged`), within the call timeout of clock time."""
         typical = 4 * n * (self._per_call_s or 0.0)
         return min(timeout, max(0.5, 2 * self.stall_s, typical))
 

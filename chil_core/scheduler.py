@@ -456,7 +456,8 @@ class ProcessRunner:
                     return proc
                 self._discard(proc)
             now = time.monotonic()
-            stalled = [p.busy_since + p.stall_after for p in self.live if p.busy_since is not None]
+            # when each busy worker is (was) stalled: its time waiting for a CPU does not count
+            stalled = [now + p.stall_after - self._charged(p, now - p.busy_since) for p in self.live if p.busy_since is not None]
             for p in self.live:  # stuck for long (not merely slowed by a busy machine): let the others run
                 if p.busy_since is not None and not p.niced and now - p.busy_since >= max(1.0, 4 * p.stall_after):
                     p.deprioritize()
@@ -483,7 +484,8 @@ class ProcessRunner:
 
     def _stalled(self, exclude: _Proc) -> bool:
         now = time.monotonic()
-        return any(p is not exclude and p.busy_since is not None and now - p.busy_since >= p.stall_after for p in self.live)
+        return any(p is not exclude and p.busy_since is not None and self._charged(p, now - p.busy_since) >= p.stall_after
+                   for p in self.live)
 
     def _discard(self, proc: _Proc) -> None:
         self.live.discard(proc)
@@ -519,7 +521,7 @@ class ProcessRunner:
         if on_start is not None:
             on_start(proc.busy_since)
         task = f"/proc/{proc.proc.pid}"
-        before = _sched(task)  # before the send: the worker may take the call and block at once
+        before = proc.sched_at_send = _sched(task)  # before the send: the worker may take the call and block at once
         try:
             proc.conn.send([(call.capability, call.op, call.payload)])
             try:
@@ -634,8 +636,8 @@ class ProcessRunner:
 
     @staticmethod
     def _charged(proc: _Proc, elapsed: float) -> float:
-        """The part of ``elapsed`` (seconds since the worker was handed its batch) that the batch is
-        charged with: all of it but the time the worker waited for a CPU (where the kernel says)."""
+        """The part of ``elapsed`` (seconds since the worker was handed its call or batch) that the work
+        is charged with: all of it but the time the worker waited for a CPU (where the kernel says)."""
         now = _sched(f"/proc/{proc.proc.pid}")
         if now is None or proc.sched_at_send is None:
             return elapsed

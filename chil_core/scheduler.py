@@ -457,7 +457,7 @@ class ProcessRunner:
                 self._discard(proc)
             now = time.monotonic()
             # when each busy worker is (was) stalled: its time waiting for a CPU does not count
-            stalled = [now + p.stall_after - self._charged(p, now - p.busy_since) for p in self.live if p.busy_since is not None]
+            stalled = [self._stall_time(p, now) for p in self.live if p.busy_since is not None]
             for p in self.live:  # stuck for long (not merely slowed by a busy machine): let the others run
                 if p.busy_since is not None and not p.niced and now - p.busy_since >= max(1.0, 4 * p.stall_after):
                     p.deprioritize()
@@ -484,8 +484,17 @@ class ProcessRunner:
 
     def _stalled(self, exclude: _Proc) -> bool:
         now = time.monotonic()
-        return any(p is not exclude and p.busy_since is not None and self._charged(p, now - p.busy_since) >= p.stall_after
-                   for p in self.live)
+        return any(p is not exclude and p.busy_since is not None and self._stall_time(p, now) <= now for p in self.live)
+
+    def _stall_time(self, proc: _Proc, now: float) -> float:
+        """When busy ``proc`` counts as stalled (a time in the past once it does): after ``stall_after``
+        seconds charged to its work (:meth:`_charged`; the kernel is asked only once the clock has
+        passed that, as charged time never exceeds it)."""
+        assert proc.busy_since is not None
+        elapsed = now - proc.busy_since
+        if elapsed < proc.stall_after:
+            return proc.busy_since + proc.stall_after
+        return now + proc.stall_after - self._charged(proc, elapsed)
 
     def _discard(self, proc: _Proc) -> None:
         self.live.discard(proc)

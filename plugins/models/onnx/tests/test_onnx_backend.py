@@ -101,3 +101,25 @@ def test_corrupt_weights_name_the_file(model_dir: Path, tmp_path: Path) -> None:
     finally:
         i8.close()
         hf.close()
+
+
+def test_fp32_labels_do_not_depend_on_the_batch(model_dir: Path) -> None:
+    """FP32 has no per-batch activation scale: a text's label alone, in one call with the others, and with
+    the others reversed (other length buckets) is the same.  (Dynamic INT8 does not promise this: the
+    README gives the measured share of texts whose label moves.)"""
+    from chil_core.contracts import ToolCall
+
+    texts = [t for t, _ in demo_rows(200, seed=11)]
+    tool = _start(OnnxRuntimeModel, path=str(model_dir), threads=1, precision="fp32")
+
+    def call(ts: list[str]) -> ToolCall:
+        return ToolCall(capability="model", op="classify", payload={"texts": ts})
+
+    try:
+        alone = [tool.run_batch([call([t])])[0]["predicted"][0] for t in texts]
+        batched = tool.run_batch([call(texts)])[0]["predicted"]
+        reversed_ = tool.run_batch([call(texts[::-1])])[0]["predicted"][::-1]
+    finally:
+        tool.close()
+    assert alone == batched == reversed_
+    assert len(set(alone)) > 1, "the demo model gives both labels on these texts"

@@ -1,5 +1,5 @@
-"""``chil doctor``'s self-test cases for model:onnx: the demo model exported to INT8 (built and exported
-in a temporary folder on first use) gives the right labels; malformed payloads come back typed."""
+"""``chil doctor``'s self-test cases for model:onnx: the demo model exported to ONNX (built and exported
+in a temporary folder on first use; the default FP32 graph) gives the right labels; malformed payloads come back typed."""
 
 from chil_core import hookimpl
 

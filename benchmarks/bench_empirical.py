@@ -54,6 +54,10 @@ from chil_core.testing import DirectContext  # noqa: E402
 BATCH = 256
 #: GSM8K workloads: arithmetic and the final answer; no fact lookups, no proofs (neither path has those tools)
 GSM8K_OPTIONS = {"facts": False, "proofs": False}
+#: a record whose statement the framework cannot decide itself (a product of unknowns): it goes to the smt
+#: backend, so scoring it starts Z3's worker process before the timing (the first GSM8K record may not)
+WARM = [{"id": "warm-up", "prompt": "Find the side.", "completion": "Let x be the side. x * x = 16, so x = 4. The answer is 4.",
+         "reference": {"answer": "4"}}]
 COUNTRIES = DATA / "countries_kg" / "countries_S1" / "train.txt"
 STORE = {"path": [str(COUNTRIES)], "symmetric": ["neighbor"], "transitive": ["locatedin"], "functional": ["locatedin"]}
 
@@ -184,7 +188,7 @@ def main() -> None:
             variants.append((", z3 in a process", {**cfg, "scheduler": {**cfg["scheduler"], "backends": {"z3": {"isolation": "process"}}}}))
         for suffix, conf in variants:
             with Scorer.from_config(conf, frameworks=["empirical"]) as scorer:
-                scorer.score(records[:1])  # start the backends outside the timing
+                scorer.score(records[:1] + WARM)  # start the backends (Z3's worker process too) outside the timing
                 runs = [scorer_run(scorer, records), scorer_run(scorer, records)]
             with Scorer.from_config(conf, frameworks=["empirical"]) as scorer:
                 sample = records[: args.latency_sample]

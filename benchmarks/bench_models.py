@@ -194,12 +194,12 @@ def hostile(model: Path, work: Path) -> list[dict[str, Any]]:
     corrupt = work / "corrupt"
     shutil.rmtree(corrupt, ignore_errors=True)  # an earlier run's, with --keep
     shutil.copytree(model, corrupt)
-    (corrupt / "model.int8.onnx").write_bytes(b"\x00" * 64)
+    (corrupt / "model.onnx").write_bytes(b"\x00" * 64)  # the graph the onnx backend runs by default (FP32)
     tool = start_model("onnx", {"path": str(corrupt)})
     res = tool.run_batch([ToolCall(capability="model", op="classify", payload={"texts": ["x"]})])[0]
     tool.close()
     assert isinstance(res, ToolResult)
-    rows.append({"case": "corrupt model.int8.onnx (backend call)", "outcome": f"{res.status}: {res.error[:150]}"})
+    rows.append({"case": "corrupt model.onnx (backend call)", "outcome": f"{res.status}: {res.error[:150]}"})
     (corrupt / "chil-model.json").write_text("{", encoding="utf-8")
     cfg = work / "chil.toml"
     cfg.write_text(f'[frameworks.empirical.model]\nbackend = "onnx"\npath = "{corrupt}"\n', encoding="utf-8")

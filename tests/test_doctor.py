@@ -97,3 +97,15 @@ def test_doctor_fails_with_a_clear_line_when_prolog_has_no_binary(chil, tmp_path
     assert proc.returncode == 1
     assert ("FAIL config: frameworks.consistency.tools.logic_program: logic_program backend 'prolog' is installed "
             "but unavailable: no `swipl` binary on PATH") in proc.stdout, proc.stdout
+
+
+@pytest.mark.slow
+def test_doctor_passes_with_no_config_file(chil, tmp_path: Path) -> None:
+    """With no config file every installed framework runs with its default backends, some of which need
+    the user's own file (a FAISS index, an LDA model): their cases accept the clear error, so a fresh
+    install's `chil doctor` is green."""
+    proc = chil("doctor", "--json", "--repeat", "1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    by = {c["name"]: c for c in json.loads(proc.stdout)["components"]}
+    for name in ("contextual", "vector_index:faiss", "topic_model:lda"):
+        assert by[name]["used"] and by[name]["ok"], name

@@ -38,14 +38,16 @@ TOP = 3
 
 
 def hellinger_similarity(p: Any, q: Any) -> float:
-    """``1 - Hellinger(p, q)`` of two probability distributions (sequences of the same length)."""
-    bc = sum((a * b) ** 0.5 for a, b in zip(p, q, strict=True))
-    return 1.0 - max(0.0, 1.0 - min(1.0, bc)) ** 0.5
+    """``1 - Hellinger(p, q)`` of two probability distributions (sequences of the same length), from
+    ``H^2 = 1/2 sum (sqrt p - sqrt q)^2``: exact for equal inputs (``1 - sqrt(1 - BC)`` would turn a
+    rounding error of 1e-8 in the Bhattacharyya coefficient into 1e-4)."""
+    d2 = 0.5 * sum((a**0.5 - b**0.5) ** 2 for a, b in zip(p, q, strict=True))
+    return 1.0 - min(1.0, d2) ** 0.5
 
 
 class TopicModelTool(TextRowsTool):
     """Base of the topic-model backends.  Rows inside are the square roots of the distributions (unit
-    length, so their dot product is the Bhattacharyya coefficient)."""
+    length; half their squared distance is the squared Hellinger distance)."""
 
     capability: ClassVar[str] = "topic_model"
     ops: ClassVar[frozenset[str]] = frozenset({"topics", "similarity"})
@@ -80,6 +82,6 @@ class TopicModelTool(TextRowsTool):
     def pair_scores(self, a: np.ndarray, b: np.ndarray) -> Any:
         import numpy as np
 
-        bc = (a.astype("float64") * b.astype("float64")).sum(axis=1).clip(0.0, 1.0)
+        d2 = 0.5 * ((a.astype("float64") - b.astype("float64")) ** 2).sum(axis=1)  # H^2: see hellinger_similarity
         zero = (np.abs(a).sum(axis=1) == 0) | (np.abs(b).sum(axis=1) == 0)
-        return np.where(zero, 0.0, 1.0 - np.sqrt(1.0 - bc))
+        return np.where(zero, 0.0, 1.0 - np.sqrt(d2.clip(0.0, 1.0)))

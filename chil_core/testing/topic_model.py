@@ -92,7 +92,7 @@ class TopicModelConformance(SharedTool, MalformedPayloads, ToolConformance):
         dist = _value(tool.run_batch([topics([a, b])])[0])["distributions"]
         scores = _value(tool.run_batch([similarity([[a, b], [a, a], [b, a]])])[0])["scores"]
         assert abs(scores[0] - hellinger_similarity(*dist)) < 1e-3
-        assert abs(scores[1] - 1.0) < 1e-4 and scores[0] == scores[2]  # identity, symmetry
+        assert scores[1] == 1.0 and scores[0] == scores[2]  # identity (exactly), symmetry
         assert all(0.0 <= s <= 1.0 for s in scores)
 
     def test_a_text_is_nearer_its_own_subject(self, tool: Tool) -> None:

@@ -47,3 +47,25 @@ def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join(lines)
+
+
+def cpu_tree(pid: int | None = None) -> float:
+    """User + system CPU-seconds of process ``pid`` (default: this one) and its live descendants
+    (worker processes, a server's workers); 0.0 when the process is gone."""
+    import os
+
+    import psutil
+
+    try:
+        root = psutil.Process(os.getpid() if pid is None else pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:  # exited between the listing and the read
+            pass
+    return total

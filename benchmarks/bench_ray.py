@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, table  # noqa: E402
+from _common import DATA, cpu_tree, table  # noqa: E402
 
 WRONG = {"True": "False", "False": "Uncertain", "Uncertain": "True"}
 
@@ -74,21 +74,6 @@ def php_records(n_records: int, n: int, tag: str = "") -> list[dict[str, Any]]:
     return out
 
 
-def cpu_seconds() -> float:
-    """User + system seconds of this process and all its live descendants."""
-    import psutil
-
-    me = psutil.Process()
-    total = 0.0
-    for p in [me, *me.children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.Error:
-            pass
-    return total
-
-
 def config(**scheduler: Any) -> dict[str, Any]:
     return {"cache": {"enabled": False}, "frameworks": {"consistency": {"tools": {"smt": "z3"}}}, "scheduler": scheduler}
 
@@ -116,11 +101,11 @@ def run_mode(name: str, records: list[dict[str, Any]], warm: list[dict[str, Any]
             done = threading.Event()
             t = threading.Thread(target=killer)
             t.start()
-        c0 = cpu_seconds()
+        c0 = cpu_tree()
         t0 = time.perf_counter()
         got = s.score(records)
         wall = time.perf_counter() - t0
-        cpu = cpu_seconds() - c0
+        cpu = cpu_tree() - c0
         if kill:
             done.set()
             t.join()

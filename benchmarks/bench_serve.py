@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx  # noqa: E402
-from _common import DATA, percentile, table  # noqa: E402
+from _common import DATA, cpu_tree, percentile, table  # noqa: E402
 
 PER_REQUEST = 8
 
@@ -154,25 +154,6 @@ def baseline(requests: list[list[dict[str, Any]]]) -> dict[str, Any]:
             "req_per_s": len(requests) / wall, "records_per_s": len(requests) * PER_REQUEST / wall,
             "p50_ms": percentile(sorted(lat), 50) * 1000, "p99_ms": percentile(sorted(lat), 99) * 1000,
             "server_cpu_ms_per_req": 1000 * cpu / len(requests)}
-
-
-def cpu_tree(pid: int) -> float:
-    """User + system CPU-seconds of process ``pid`` and its live descendants (the server and its workers)."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0.0
-    total = 0.0
-    for p in procs:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.Error:
-            pass
-    return total
 
 
 def worker_pids(url: str, tries: int = 40) -> set[int]:

@@ -77,7 +77,7 @@ class ChilRewards:
         self._last: tuple[tuple[Any, ...], list[RecordReward]] | None = None
         self._batches = itertools.count()
 
-    def _records(self, texts: list[str], outs: list[str], columns: dict[str, Any]) -> list[Record]:
+    def _records(self, texts: Sequence[str], outs: Sequence[str], columns: dict[str, Any]) -> list[Record]:
         from chil_core.training.rows import prompt_row
 
         batch = next(self._batches)
@@ -92,14 +92,22 @@ class ChilRewards:
                                   group=f"trl{batch}:{group}", reference=parsed.reference, metadata=parsed.metadata))
         return records
 
+    @staticmethod
+    def _batch_key(prompts: Sequence[Any], completions: Sequence[Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The batch's prompt and completion texts: what :meth:`score` and :meth:`ascore` memoise on."""
+        return tuple(_text(p) for p in prompts), tuple(_text(c) for c in completions)
+
+    def _memo(self, key: tuple[tuple[str, ...], tuple[str, ...]]) -> list[RecordReward] | None:
+        """The rewards of the last batch scored, when it is this one (call with ``_lock`` held)."""
+        return self._last[1] if self._last is not None and self._last[0] == key else None
+
     def score(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[RecordReward]:
         """Score one TRL batch (memoised: the next function asking for the same batch reuses it)."""
-        texts = [_text(p) for p in prompts]
-        outs = [_text(c) for c in completions]
-        key = (tuple(texts), tuple(outs))
+        key = self._batch_key(prompts, completions)
+        texts, outs = key
         with self._lock:
-            if self._last is not None and self._last[0] == key:
-                return self._last[1]
+            if (done := self._memo(key)) is not None:
+                return done
             rewards = self.scorer.score(self._records(texts, outs, columns))
             self._last = (key, rewards)
             return rewards
@@ -108,12 +116,11 @@ class ChilRewards:
         """:meth:`score`, awaited: the functions TRL awaits together for one batch share one scoring."""
         import asyncio
 
-        texts = [_text(p) for p in prompts]
-        outs = [_text(c) for c in completions]
-        key = (tuple(texts), tuple(outs))
+        key = self._batch_key(prompts, completions)
+        texts, outs = key
         with self._lock:
-            if self._last is not None and self._last[0] == key:
-                return self._last[1]
+            if (done := self._memo(key)) is not None:
+                return done
             pending = self._pending.get(key)
             if pending is None:
                 pending = asyncio.wrap_future(self.scorer.submit(self._records(texts, outs, columns)))

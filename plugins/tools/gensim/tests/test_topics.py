@@ -15,7 +15,7 @@ from chil_plugin_gensim.command import topics_command
 from chil_plugin_gensim.topics import LdaTopics, words
 from click.testing import CliRunner
 
-from chil_core.testing.topic_model import TEXTS, TopicModelConformance, similarity, topics
+from chil_core.testing.topic_model import TEXTS, TopicModelConformance, topics
 
 DATA = Path(os.environ.get("CHIL_DATA", Path(__file__).resolve().parents[4].parent / "shared" / "data"))
 pytestmark = pytest.mark.skipif(not (DATA / "gsm8k" / "train.jsonl").exists() or not (DATA / "sst2").exists(),

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator
 
 from chil_core.capabilities.embedding import EmbeddingOptions, EmbeddingTool
-from chil_plugin_gensim.topics import save_atomically
+from chil_plugin_gensim.topics import model_file, save_atomically
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,7 @@ class GensimOptions(EmbeddingOptions):
     @field_validator("model")
     @classmethod
     def _exists(cls, v: str | None) -> str | None:
-        if v is not None and not Path(v).is_file():
-            raise ValueError(f"model file {v!r} does not exist (train one with `chil index --embedding gensim`)")
-        return v
+        return model_file(v, "chil index --embedding gensim")
 
 
 class GensimEmbedding(EmbeddingTool):

@@ -51,6 +51,13 @@ def save_atomically(obj: Any, directory: Path, name: str) -> Path:
     return directory / name
 
 
+def model_file(path: str | None, trained_by: str) -> str | None:
+    """A ``model`` option's check, shared by this plugin's backends: the file must exist."""
+    if path is not None and not Path(path).is_file():
+        raise ValueError(f"model file {path!r} does not exist (train one with `{trained_by}`)")
+    return path
+
+
 class LdaOptions(EmbeddingOptions):
     """``[tools.lda]``: the model to load, and how ``chil topics`` trains one."""
 
@@ -66,9 +73,7 @@ class LdaOptions(EmbeddingOptions):
     @field_validator("model")
     @classmethod
     def _exists(cls, v: str | None) -> str | None:
-        if v is not None and not Path(v).is_file():
-            raise ValueError(f"model file {v!r} does not exist (train one with `chil topics`)")
-        return v
+        return model_file(v, "chil topics")
 
 
 class LdaTopics(TopicModelTool):

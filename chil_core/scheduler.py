@@ -77,21 +77,66 @@ def _sched(task: str) -> tuple[float, float, int] | None:
         return None
 
 
-def _starved(task: str, before: tuple[float, float, int] | None, timeout: float) -> float | None:
+class _RunnableWatch:
+    """Samples a worker's thread while it holds a call, to tell how long it sat runnable without a CPU.
+
+    The kernel's wait figure (``_sched``) counts a wait only once the thread runs again, and a
+    starved thread at low priority may not run again for most of a second (EEVDF), so a timeout can
+    come while most of the starvation is still unreported.  Between two samples where the thread was
+    runnable at the first and made no voluntary context switch up to the second, it never slept: the
+    interval's time it did not run was spent waiting for a CPU.  An interval with a sleep (I/O, a
+    lock, a child process) counts nothing: conservative, as :func:`_starved` is.  Sampled only once
+    a call has taken a while (a fast call costs nothing), every sixteenth of its timeout."""
+
+    __slots__ = ("last", "runnable_s", "task")
+
+    def __init__(self, task: str) -> None:
+        self.task = task
+        self.last: tuple[float, float, int, bool] | None = None  # the first sample starts the count
+        self.runnable_s = 0.0
+
+    def _read(self) -> tuple[float, float, int, bool] | None:
+        now = time.monotonic()
+        try:
+            with open(f"{self.task}/schedstat", "rb") as fh:
+                cpu_ns = fh.read().split()[0]
+            with open(f"{self.task}/status", "rb") as fh:
+                status = fh.read()
+            at = status.index(b"voluntary_ctxt_switches:")
+            voluntary = int(status[at + 24 : status.index(b"\n", at)])
+            state = status[status.index(b"State:") + 6 :].lstrip()[:1]
+            return now, int(cpu_ns) / 1e9, voluntary, state == b"R"
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def sample(self) -> None:
+        now = self._read()
+        last, self.last = self.last, now
+        if now is None or last is None or not last[3] or now[2] != last[2]:
+            return
+        self.runnable_s += max(0.0, (now[0] - last[0]) - (now[1] - last[1]))
+
+
+def _starved(task: str, before: tuple[float, float, int] | None, timeout: float,
+             watch: _RunnableWatch | None = None) -> float | None:
     """When a call overran ``timeout`` because the machine kept its thread from a CPU, how long that
     thread did not run; else None (the call's own doing, as far as anyone can tell).
 
-    Starved: the thread waited at least half the timeout for a CPU, or it ran for less than half the
-    timeout without ever blocking (no voluntary context switch: it was runnable all along; the kernel
-    adds a wait still in progress to the first figure only once the thread runs again).  A thread that
-    blocked (I/O, a lock, a child process, sleep) is never called starved: conservative, a hostile
-    completion cannot pass its own timeout off as the machine's."""
+    Starved: the thread waited at least half the timeout for a CPU (as the kernel counts it, or as
+    ``watch`` saw it sampling the thread: the kernel adds a wait still in progress only once the
+    thread runs again), or it ran for less than half the timeout without ever blocking (no voluntary
+    context switch: it was runnable all along).  Time in which the thread slept (I/O, a lock, a child
+    process, sleep) never counts: conservative, a hostile completion cannot pass its own timeout off
+    as the machine's."""
     if before is None:
         return None
     after = _sched(task)
     if after is None:
         return None
     ran, waited, blocked = after[0] - before[0], after[1] - before[1], after[2] - before[2]
+    if watch is not None:
+        watch.sample()
+        waited = max(waited, watch.runnable_s)
     if waited >= timeout / 2:
         return waited
     if blocked == 0 and ran < timeout / 2:
@@ -533,14 +578,22 @@ class ProcessRunner:
         before = proc.sched_at_send = _sched(task)  # before the send: the worker may take the call and block at once
         try:
             proc.conn.send([(call.capability, call.op, call.payload)])
-            try:
-                await _readable(proc.conn, timeout)
-            except TimeoutError:
-                if not proc.conn.poll(0):  # else: answered in time; the event loop was late to hear of it
-                    raise
+            watch = _RunnableWatch(task)
+            end = time.monotonic() + timeout
+            step = min(1.0, max(0.02, timeout / 16))  # the watch's samples: two small /proc reads each
+            while True:
+                try:
+                    await _readable(proc.conn, min(step, max(0.0, end - time.monotonic())))
+                    break
+                except TimeoutError:
+                    if proc.conn.poll(0):  # answered in time; the event loop was late to hear of it
+                        break
+                    if time.monotonic() >= end:
+                        raise
+                    watch.sample()
             kind, payload = proc.conn.recv()
         except TimeoutError:
-            waited = _starved(task, before, timeout)
+            waited = _starved(task, before, timeout, watch)
             proc.kill()
             return ToolResult(status="timeout", error=_timeout_message(timeout, waited, "; worker killed and replaced"))
         except (EOFError, OSError, BrokenPipeError):

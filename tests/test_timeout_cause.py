@@ -6,6 +6,7 @@ for its whole time limit, process-isolated, starved of CPU by real competing pro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -91,22 +92,16 @@ def _easy() -> ToolCall:
     return ToolCall("smt", "arith", {"premises": [], "claim": ["=", ["+", ["num", "1"], ["num", "1"]], ["num", "2"]]})
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or not os.path.exists("/proc/self/schedstat"),
-                    reason="needs Linux CPU affinity and schedstat")
-def test_a_timeout_the_machine_caused_is_infrastructure():
-    """Z3 busy on a problem for its whole limit, while its worker is starved of CPU by two competing
-    processes pinned to its core at a higher priority: the timeout is the machine's doing (an
-    infrastructure failure: masked, not cached), not the completion's."""
-    pytest.importorskip("z3")
-    from chil_plugin_z3.smt import Z3Smt
+needs_affinity = pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or not os.path.exists("/proc/self/schedstat"),
+                                    reason="needs Linux CPU affinity and schedstat")
 
-    scheduler = Scheduler(None)
-    backend = scheduler.add_backend(Z3Smt, {}, SchedulerSettings(timeout_s=1.0, spare_workers=0).for_backend("z3", "process", 1))
+
+@contextlib.contextmanager
+def _starving(worker: int):
+    """The worker's main thread pinned to one core at nice 19, beside two busy processes at nice 0
+    pinned to the same core: it gets about 1% of that core."""
     hogs: list[subprocess.Popen[bytes]] = []
-    loop = asyncio.new_event_loop()
     try:
-        assert loop.run_until_complete(backend.call(_easy())).status == "ok"  # the worker is up
-        [worker] = [p.proc.pid for p in backend._runner.live]
         cpu = min(os.sched_getaffinity(worker))
         os.sched_setaffinity(worker, {cpu})
         os.setpriority(os.PRIO_PROCESS, worker, 19)
@@ -115,18 +110,68 @@ def test_a_timeout_the_machine_caused_is_infrastructure():
             hogs.append(hog)
             os.sched_setaffinity(hog.pid, {cpu})
         time.sleep(0.2)
-        starved = loop.run_until_complete(backend.call(_huge()))
+        yield
     finally:
         for hog in hogs:
             hog.kill()
             hog.wait()
+
+
+def _starved_call(tool: type, warm_up: ToolCall, call: ToolCall, timeout_s: float = 1.0):
+    """``call`` on a process-isolated ``tool`` whose (warmed-up) worker is starved of CPU."""
+    scheduler = Scheduler(None)
+    backend = scheduler.add_backend(tool, {}, SchedulerSettings(timeout_s=timeout_s, spare_workers=0).for_backend(tool.name, "process", 1))
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(backend.call(warm_up)).status == "ok"  # the worker is up
+        [worker] = [p.proc.pid for p in backend._runner.live]
+        with _starving(worker):
+            return loop.run_until_complete(backend.call(call))
+    finally:
         scheduler.close()
         loop.close()
+
+
+@needs_affinity
+def test_a_timeout_the_machine_caused_is_infrastructure():
+    """Z3 busy on a problem for its whole limit, while its worker is starved of CPU by two competing
+    processes pinned to its core at a higher priority: the timeout is the machine's doing (an
+    infrastructure failure: masked, not cached), not the completion's."""
+    pytest.importorskip("z3")
+    from chil_plugin_z3.smt import Z3Smt
+
+    starved = _starved_call(Z3Smt, _easy(), _huge())
     assert starved.status == "timeout", starved
     assert "waiting for a CPU" in starved.error, starved.error
     assert failure_cause(starved, completion_input=True) == "infrastructure"
     result = tool_failure(starved, "smt", completion_input=True)
     assert result.status == "timeout" and result.cause == "infrastructure"
+
+
+@needs_affinity
+def test_a_starved_call_that_blocked_once_is_still_the_machines():
+    """The call naps 20 ms (one voluntary context switch, as a lock handed between a solver's threads
+    makes) and then needs 5 s of CPU while starved: the kernel reports a wait only once the thread
+    runs again, so its own figure may fall short of half the timeout (CI saw this with Z3); the
+    scheduler's samples of the runnable thread see the starvation."""
+    from chil_core.testing.tools import ChaosTool
+
+    starved = _starved_call(ChaosTool, ToolCall("chaos", "echo", {}), ToolCall("chaos", "spin", {"nap": 0.02, "s": 5}))
+    assert starved.status == "timeout", starved
+    assert "waiting for a CPU" in starved.error, starved.error
+    assert failure_cause(starved, completion_input=True) == "infrastructure"
+
+
+@needs_affinity
+def test_a_call_that_slept_out_its_time_is_not_starved_by_a_late_spin():
+    """The call sleeps 0.85 s of its 1 s, then spins while starved: the sleep is the call's own time,
+    never the machine's, so the timeout is the completion's."""
+    from chil_core.testing.tools import ChaosTool
+
+    slow = _starved_call(ChaosTool, ToolCall("chaos", "echo", {}), ToolCall("chaos", "spin", {"nap": 0.85, "s": 5}))
+    assert slow.status == "timeout", slow
+    assert "waiting for a CPU" not in slow.error, slow.error
+    assert failure_cause(slow, completion_input=True) == "completion"
 
 
 def test_a_timeout_the_call_caused_is_the_completions():
@@ -143,3 +188,31 @@ def test_a_timeout_the_call_caused_is_the_completions():
         loop.close()
     assert slow.status == "timeout" and "waiting for a CPU" not in slow.error
     assert failure_cause(slow, completion_input=True) == "completion"
+
+
+@needs_affinity
+def test_the_runnable_watch_counts_waiting_for_a_cpu_and_never_sleep():
+    """The scheduler's samples of a worker: a starved busy process counts nearly all of a second as
+    waiting for a CPU (the kernel's own figure counts a wait only once the thread runs again); a
+    sleeping one counts nothing."""
+    from chil_core.scheduler import _RunnableWatch
+
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.3)  # both started (the sleeper is asleep)
+        with _starving(spinner.pid):
+            watches = [_RunnableWatch(f"/proc/{p.pid}") for p in (spinner, sleeper)]
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 1.0:
+                for w in watches:
+                    w.sample()
+                time.sleep(1 / 16)
+            for w in watches:
+                w.sample()
+    finally:
+        for p in (spinner, sleeper):
+            p.kill()
+            p.wait()
+    assert watches[0].runnable_s >= 0.8, watches[0].runnable_s
+    assert watches[1].runnable_s == 0.0, watches[1].runnable_s

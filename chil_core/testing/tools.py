@@ -23,13 +23,14 @@ class ChaosTool(Tool):
     """Capability ``chaos``.  ``op`` picks the behaviour for that call:
 
     ``echo`` returns ``{"pid": ..., "payload": ...}``; ``sleep`` sleeps ``payload["s"]`` seconds;
-    ``crash`` kills its own process (``os._exit``); ``raise`` raises; ``fail`` returns an error result.
+    ``spin`` sleeps ``payload["nap"]`` seconds (default 0), then keeps a CPU busy until the thread has
+    used ``payload["s"]`` CPU seconds; ``crash`` kills its own process (``os._exit``); ``raise`` raises; ``fail`` returns an error result.
     """
 
     name: ClassVar[str] = "chaos"
     capability: ClassVar[str] = "chaos"
     version: ClassVar[str] = "1"
-    ops: ClassVar[frozenset[str]] = frozenset({"echo", "sleep", "crash", "raise", "fail"})
+    ops: ClassVar[frozenset[str]] = frozenset({"echo", "sleep", "spin", "crash", "raise", "fail"})
     Options = ChaosOptions
     isolation = "process"
     max_batch = 64
@@ -39,6 +40,11 @@ class ChaosTool(Tool):
         for call in calls:
             if call.op == "sleep":
                 time.sleep(float(call.payload.get("s", 0)))
+            elif call.op == "spin":
+                time.sleep(float(call.payload.get("nap", 0)))
+                until = time.thread_time() + float(call.payload.get("s", 0))
+                while time.thread_time() < until:
+                    pass
             elif call.op == "crash":
                 os._exit(13)
             elif call.op == "raise":

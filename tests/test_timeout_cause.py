@@ -140,7 +140,7 @@ def test_a_timeout_the_machine_caused_is_infrastructure():
     pytest.importorskip("z3")
     from chil_plugin_z3.smt import Z3Smt
 
-    starved = _starved_call(Z3Smt, _easy(), _huge())
+    starved = _starved_call(Z3Smt, _easy(), _huge(), timeout_s=2.0)  # more margin: 16 samples of 0.125 s
     assert starved.status == "timeout", starved
     assert "waiting for a CPU" in starved.error, starved.error
     assert failure_cause(starved, completion_input=True) == "infrastructure"

@@ -1,6 +1,7 @@
 """Throughput and latency of the empirical framework, through the Scorer and in a naive loop, same run.
 
     python benchmarks/bench_empirical.py [--records 4000] [--latency-sample 300] [--arith both|native|python]
+    python benchmarks/bench_empirical.py --framework-only [--records 4000] [--rounds 3]
 
 Workloads (data from ../shared/data; GSM8K: MIT, OpenAI; Countries: ConvE repo, MIT):
 
@@ -26,6 +27,13 @@ summary gives native / python per mode; the fact workloads (no arithmetic) run o
 
 ``claims/cpu-s`` divides by the CPU time of this process (every thread) instead of the wall clock: on a
 shared, loaded machine it is the steadier figure (work done in another process, a Z3 worker, is not in it).
+
+``--framework-only``: the framework alone, the figure issue 15's ">= 5x" is read on: ``score()`` awaited
+record after record in one coroutine, no tools (``DirectContext({})``: statements with variables are
+skipped on both paths), GSM8K gold records, CPU time of this process per record; ``python`` and
+``native`` alternate for ``--rounds`` rounds in one process and the best round of each is reported (a
+loaded machine only ever adds time), with native / python.  The results of both paths are compared
+record by record (score, components, verdict) before anything is timed.
 
 Latency is per evaluation: one record scored alone through the Scorer (``scorer.score([record])``),
 p50 / p99 over a sample, cold (new records) then warm (the same records again).
@@ -153,6 +161,41 @@ def latencies(scorer: Scorer, records: list[dict[str, Any]]) -> list[float]:
     return out
 
 
+def framework_only(n: int, rounds: int, workload: str = "gsm8k") -> None:
+    """The framework alone, Python vs native in one process (see the module docstring)."""
+    records = [to_record(r) for r in gsm8k_records(n, workload == "gsm8k-model")]
+    fw = EmpiricalFramework(EmpiricalFramework.Options(**GSM8K_OPTIONS))
+    ctx = DirectContext({})
+
+    async def each() -> list[Any]:
+        return [await fw.score(rec, ctx) for rec in records]
+
+    def timed() -> tuple[float, list[Any]]:
+        loop = asyncio.new_event_loop()
+        c0 = time.process_time()
+        out = loop.run_until_complete(each())
+        cpu = time.process_time() - c0
+        loop.close()
+        return cpu, out
+
+    seen: dict[str, list[Any]] = {}
+    for impl in ("python", "native"):
+        set_arith(impl)
+        seen[impl] = timed()[1]  # also the warm-up: caches (literals, limits) filled on both paths alike
+    diff = sum(1 for a, b in zip(seen["python"], seen["native"], strict=True)
+               if (a.score, a.components, a.verdict) != (b.score, b.components, b.verdict))
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for impl in ("python", "native"):
+            label = set_arith(impl)
+            best[impl] = min(best.get(impl, float("inf")), timed()[0])
+    rows = [{"workload": workload, "arith": impl, "records": len(records), "µs/record (CPU)": best[impl] / len(records) * 1e6,
+             "records/cpu-s": len(records) / best[impl]} for impl in ("python", "native")]
+    print(table(rows, ["workload", "arith", "records", "µs/record (CPU)", "records/cpu-s"]))
+    print(f"\nframework alone, native / python: {best['python'] / best['native']:.2f}x (best of {rounds} rounds each, CPU time; "
+          f"{label}); records whose results differ: {diff}; load average {os.getloadavg()[0]:.2f}")
+
+
 def set_arith(impl: str) -> str:
     """Use the ``native`` or ``python`` arithmetic in this process (and in any worker it starts)."""
     from chil_plugin_empirical import native
@@ -168,7 +211,15 @@ def main() -> None:
     ap.add_argument("--latency-sample", type=int, default=300)
     ap.add_argument("--workloads", default="gsm8k,gsm8k-model,facts-duckdb,facts-sqlite,facts-oxigraph")
     ap.add_argument("--smt-process", action="store_true", help="also run with Z3 in a worker process")
+    ap.add_argument("--framework-only", action="store_true", help="the framework alone: score() in one coroutine, no tools, "
+                    "python vs native (the issue-15 >= 5x figure)")
+    ap.add_argument("--rounds", type=int, default=3, help="--framework-only: alternating rounds per implementation")
     args = ap.parse_args()
+    if args.framework_only:
+        for workload in args.workloads.split(","):
+            if workload.startswith("gsm8k"):
+                framework_only(args.records, args.rounds, workload)
+        return
     rows = []
     impls = ["python", "native"] if args.arith == "both" else [args.arith]
     runs_to_do = [(w, impl) for w in args.workloads.split(",") for impl in (impls if w.startswith("gsm8k") else [impls[-1]])]

@@ -28,6 +28,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace nb = nanobind;
@@ -77,6 +79,9 @@ static const char* const ABBREVS[] = {"lbs", "lb", "oz", "ft", "sq", "hrs", "hr"
 
 // (?:lbs?|oz|...|approx)\.(?!\d) at i: the end of the match or -1
 static int abbrev(const Src& x, int i) {
+    int run = i;
+    while (x.alpha(run)) ++run;
+    if (x.at(run) != '.' || run - i > 6) return -1;  // the letters of an abbreviation end at its '.' (fast path)
     for (const char* a : ABBREVS) {
         int len = (int)std::strlen(a);
         if (i + len < x.n && std::memcmp(x.s + i, a, len) == 0 && x.s[i + len] == '.' && !x.dig(i + len + 1)) return i + len + 1;
@@ -335,6 +340,16 @@ struct Rat {
 
 inline u128 uabs(i128 v) { return v < 0 ? (u128)(-v) : (u128)v; }
 static u128 gcd(u128 a, u128 b) {
+    if (b == 1 || a == 1) return 1;
+    if (a <= UINT64_MAX && b <= UINT64_MAX) {  // the common case: 64-bit division is far cheaper
+        uint64_t x = (uint64_t)a, y = (uint64_t)b;
+        while (y) {
+            uint64_t t = x % y;
+            x = y;
+            y = t;
+        }
+        return x;
+    }
     while (b) {
         u128 t = a % b;
         a = b;
@@ -443,8 +458,13 @@ static bool not_unit(std::string_view w) {
         buf[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
     }
     std::string_view low(buf, w.size());
-    for (auto u : NOT_UNITS)
-        if (u == low) return true;
+    static const std::vector<std::vector<std::string_view>> by_len = [] {
+        std::vector<std::vector<std::string_view>> v(10);
+        for (auto u : NOT_UNITS) v[u.size()].push_back(u);
+        return v;
+    }();
+    for (auto u : by_len[w.size()])
+        if (std::memcmp(u.data(), buf, w.size()) == 0) return true;
     return false;
 }
 
@@ -513,6 +533,27 @@ static bool literal(Ctx& c, std::string_view text, Rat& value, int& decimals) {
         if (!mk(N, D, f) || !r_add(whole, f, value)) return c.fail(E_FALLBACK);
         decimals = -1;
         return true;
+    }
+    {  // fast path: digits with at most one '.' (what the general path below computes, without its strings)
+        size_t dot = std::string_view::npos, k = 0;
+        for (; k < text.size(); ++k) {
+            char ch = text[k];
+            if (ch == '.' && dot == std::string_view::npos) dot = k;
+            else if (!isdig(ch)) break;
+        }
+        size_t nd = dot == std::string_view::npos ? text.size() : text.size() - 1;
+        bool padded = text.size() > 1 && text[0] == '0' && isdig(text[1]);
+        if (k == text.size() && !padded && (i64)nd <= maxd && nd <= 18) {
+            i64 m = 0;
+            for (char ch : text)
+                if (ch != '.') m = m * 10 + (ch - '0');
+            size_t nfrac = dot == std::string_view::npos ? 0 : text.size() - dot - 1;
+            i64 p10 = 1;
+            for (size_t q = 0; q < nfrac; ++q) p10 *= 10;
+            if (!mk(m, p10, value)) return c.fail(E_FALLBACK);
+            decimals = (int)nfrac;
+            return true;
+        }
     }
     std::string mant;
     mant.reserve(text.size());
@@ -1247,7 +1288,7 @@ struct Py {
     PyObject* one = nullptr;
     PyObject* hundredth = nullptr;
     PyObject* kinds[K_COUNT] = {};
-    PyObject *s_n, *s_v, *s_neg, *s_fact, *s_pct, *s_floordiv, *s_empty, *s_inline, *s_calculator;
+    PyObject *s_n, *s_v, *s_neg, *s_fact, *s_pct, *s_floordiv, *s_empty, *s_inline, *s_calculator, *s_lhs, *s_rhs;
     PyObject* s_char[128] = {};  // one-character strings
     PyObject* small[1025] = {};  // Fraction(k) for 0 <= k <= 1024
 };
@@ -1357,7 +1398,21 @@ static bool ascii(nb::handle s, const char*& data, int& n) {
     return true;
 }
 
+// a token buffer reused by the calls on this thread (no allocation per line); a nested call (a finalizer
+// the garbage collector runs while Python objects are built may call back into this module) gets its own
 static thread_local std::vector<Tok> tls_toks;
+static thread_local bool tls_toks_busy = false;
+struct TokBuf {
+    std::vector<Tok> own;
+    bool borrowed;
+    std::vector<Tok>& v;
+    TokBuf() : borrowed(!tls_toks_busy), v(borrowed ? tls_toks : own) { tls_toks_busy = true; }
+    ~TokBuf() {
+        if (borrowed) tls_toks_busy = false;
+    }
+    TokBuf(const TokBuf&) = delete;
+    TokBuf& operator=(const TokBuf&) = delete;
+};
 
 static nb::object steal(PyObject* o) {
     if (!o) throw nb::python_error();
@@ -1368,7 +1423,8 @@ static nb::object py_tokenize(nb::handle text) {
     const char* s;
     int n;
     if (!py || !ascii(text, s, n)) return nb::none();
-    std::vector<Tok>& T = tls_toks;
+    TokBuf buf;
+    std::vector<Tok>& T = buf.v;
     tokenize(s, n, T);
     nb::object out = steal(PyList_New((Py_ssize_t)T.size()));
     for (size_t i = 0; i < T.size(); ++i) {
@@ -1389,7 +1445,8 @@ static nb::object py_line_steps(nb::handle line, bool inline_kind, i64 max_digit
     int n;
     if (!py || !ascii(line, s, n) || max_depth > 1000 || max_depth < 0 || max_ops > 2000 || max_ops < 0 || max_digits < 0) return nb::none();
     Limits L{max_digits, max_bits, max_exponent, max_ops, max_depth};
-    std::vector<Tok>& T = tls_toks;
+    TokBuf buf;
+    std::vector<Tok>& T = buf.v;
     tokenize(s, n, T);
     Ctx c{T, L};
     c.nodes.reserve(64);
@@ -1420,6 +1477,12 @@ static nb::object py_line_steps(nb::handle line, bool inline_kind, i64 max_digit
     return out;
 }
 
+static bool is_ascii(std::string_view v) {
+    for (char ch : v)
+        if ((unsigned char)ch >= 0x80) return false;
+    return true;
+}
+
 // str.strip() of an ASCII string, then [:200]
 static std::string_view strip200(std::string_view v, bool strip) {
     auto space = [](char ch) { return ch == ' ' || (ch >= '\t' && ch <= '\r') || (ch >= '\x1c' && ch <= '\x1f'); };
@@ -1445,14 +1508,19 @@ static bool has_relation(std::string_view v) {
 
 // the steps of one line appended to `out` as Python tuples; a line the port cannot promise is appended
 // as (line, kind) for the Python reference
-static void line_items(std::string_view line, bool inline_kind, const Limits& L, bool rounding, PyObject* out) {
-    std::vector<Tok> T;
-    tokenize(line.data(), (int)line.size(), T);
+// `seen`: the keys of the steps already appended (a later step with one of them is left out: steps._unique
+// would drop it, keeping the first)
+static void line_items(std::string_view line, bool inline_kind, const Limits& L, bool rounding, PyObject* out,
+                       std::unordered_set<std::string>& seen, std::string& keybuf) {
+    PyObject* kind = inline_kind ? py->s_inline : py->s_calculator;
+    TokBuf buf;
+    std::vector<Tok>& T = buf.v;
+    std::vector<StepOut> steps;
+    bool taken = is_ascii(line);
+    if (taken) tokenize(line.data(), (int)line.size(), T);
     Ctx c{T, L};
     c.nodes.reserve(64);
-    std::vector<StepOut> steps;
-    PyObject* kind = inline_kind ? py->s_inline : py->s_calculator;
-    if (!line_steps(c, inline_kind, rounding, steps)) {
+    if (!taken || !line_steps(c, inline_kind, rounding, steps)) {
         PyObject* item = tuple({str_of(line), new_ref(kind)});
         if (!item || PyList_Append(out, item) < 0) {
             Py_XDECREF(item);
@@ -1463,20 +1531,25 @@ static void line_items(std::string_view line, bool inline_kind, const Limits& L,
     }
     std::string l, r;
     for (const StepOut& st : steps) {
-        PyObject* lhs = st.lhs >= 0 ? ast(c, st.lhs) : new_ref(Py_None);
-        PyObject* rhs = st.rhs >= 0 ? ast(c, st.rhs) : new_ref(Py_None);
-        PyObject* detail = st.detail_from_values ? tuple({fraction(st.va), fraction(st.vb)}) : str_of(st.detail);
-        PyObject* key;
-        if (st.lhs >= 0 && st.rhs >= 0) {
+        // Step.key(): (render(lhs), relation, render(rhs)), or (text,) without both sides; "3"/"1" + NUL-joined
+        // parts here (no part holds a NUL but the text, which is last)
+        std::string_view text = strip200(line.substr(st.text_start, st.text_end - st.text_start), st.whole_line);
+        bool sides = st.lhs >= 0 && st.rhs >= 0;
+        keybuf.clear();
+        if (sides) {
             l.clear();
             r.clear();
             render(c, st.lhs, l);
             render(c, st.rhs, r);
-            key = tuple({str_of(l), str_of(st.rel), str_of(r)});
+            keybuf.append("3\0", 2).append(l).append(1, '\0').append(st.rel).append(1, '\0').append(r);
         } else {
-            key = new_ref(Py_None);
+            keybuf.append("1\0", 2).append(text);
         }
-        std::string_view text = strip200(line.substr(st.text_start, st.text_end - st.text_start), st.whole_line);
+        if (!seen.insert(keybuf).second) continue;  // a duplicate: never built
+        PyObject* lhs = st.lhs >= 0 ? ast(c, st.lhs) : new_ref(Py_None);
+        PyObject* rhs = st.rhs >= 0 ? ast(c, st.rhs) : new_ref(Py_None);
+        PyObject* detail = st.detail_from_values ? tuple({fraction(st.va), fraction(st.vb)}) : str_of(st.detail);
+        PyObject* key = sides ? tuple({str_of(l), str_of(st.rel), str_of(r)}) : new_ref(Py_None);
         PyObject* item = tuple({new_ref(kind), str_of(text), str_of(st.rel), lhs, rhs, PyUnicode_FromString(st.verdict), detail,
                                 PyBool_FromLong(st.symbolic), key});
         if (!item || PyList_Append(out, item) < 0) {
@@ -1487,28 +1560,54 @@ static void line_items(std::string_view line, bool inline_kind, const Limits& L,
     }
 }
 
-// steps.extract_steps after normalize_text, before deduplication, for an ASCII text: a list of
-// (kind, text, relation, lhs, rhs, verdict, detail, symbolic, key) and (line, kind) items; None otherwise
+// steps.extract_steps after normalize_text: a list of (kind, text, relation, lhs, rhs, verdict, detail,
+// symbolic, key) and (line, kind) items (a line it hands back: non-ASCII, or beyond 64-bit rationals; an
+// inline one that is not ASCII is handed back unchecked for a relation), None when the reference must read
+// the whole text (lone surrogates, limits it does not take).  A step whose key an
+// earlier step of the list has is left out (so without (line, kind) items the list is deduplicated; with
+// them, steps._unique over the whole still gives what it gives without this)
 static nb::object py_extract(nb::handle text, i64 max_digits, i64 max_bits, i64 max_exponent, i64 max_ops, i64 max_depth,
                              bool rounding) {
     const char* s;
     int n;
-    if (!py || !ascii(text, s, n) || max_depth > 1000 || max_depth < 0 || max_ops > 2000 || max_ops < 0 || max_digits < 0) return nb::none();
+    if (!py || max_depth > 1000 || max_depth < 0 || max_ops > 2000 || max_ops < 0 || max_digits < 0) return nb::none();
+    bool all_ascii = ascii(text, s, n);
+    if (!all_ascii) {  // UTF-8: ASCII lines are read here, the others handed back whole
+        if (!PyUnicode_Check(text.ptr())) return nb::none();
+        Py_ssize_t len = 0;
+        s = PyUnicode_AsUTF8AndSize(text.ptr(), &len);
+        if (!s) {  // lone surrogates (surrogateescape): the reference reads the text
+            PyErr_Clear();
+            return nb::none();
+        }
+        if (len > (1 << 28)) return nb::none();
+        n = (int)len;
+    }
     Limits L{max_digits, max_bits, max_exponent, max_ops, max_depth};
     nb::object out = steal(PyList_New(0));
+    std::unordered_set<std::string> seen;
+    std::string keybuf;
     std::string_view v(s, n);
     std::string rest;  // the text without its annotations
     bool any = v.find("<<") != std::string_view::npos;
     if (any) {
-        // _ANNOTATION_RE = <<([^<>\n]{0,400})>>, finditer then sub("")
+        // _ANNOTATION_RE = <<([^<>\n]{0,400})>>, finditer then sub(""); 400 characters, not bytes (UTF-8: a
+        // character is a byte that does not continue one; no byte of a multi-byte character is '<', '>', '\n')
         rest.reserve(v.size());
         size_t p = 0, copied = 0;
         while (p + 1 < v.size()) {
             if (v[p] == '<' && v[p + 1] == '<') {
                 size_t q = p + 2, run = 0;
-                while (q < v.size() && run <= 400 && v[q] != '<' && v[q] != '>' && v[q] != '\n') ++q, ++run;
-                if (run <= 400 && q + 1 < v.size() && v[q] == '>' && v[q + 1] == '>') {
-                    line_items(v.substr(p + 2, run), false, L, rounding, out.ptr());
+                bool over = false;
+                while (q < v.size() && v[q] != '<' && v[q] != '>' && v[q] != '\n') {
+                    if (((unsigned char)v[q] & 0xC0) != 0x80 && ++run > 400) {
+                        over = true;
+                        break;
+                    }
+                    ++q;
+                }
+                if (!over && q + 1 < v.size() && v[q] == '>' && v[q + 1] == '>') {
+                    line_items(v.substr(p + 2, q - (p + 2)), false, L, rounding, out.ptr(), seen, keybuf);
                     rest.append(v.substr(copied, p - copied));
                     p = copied = q + 2;
                     continue;
@@ -1519,13 +1618,14 @@ static nb::object py_extract(nb::handle text, i64 max_digits, i64 max_bits, i64 
         rest.append(v.substr(copied));
         v = rest;
     }
-    if (has_relation(v)) {
+    if (!all_ascii || has_relation(v)) {
         size_t p = 0;
         while (p <= v.size()) {
             size_t e = v.find('\n', p);
             if (e == std::string_view::npos) e = v.size();
             std::string_view line = v.substr(p, e - p);
-            if (!line.empty() && has_relation(line)) line_items(line, true, L, rounding, out.ptr());
+            // a non-ASCII line goes back whole; the caller checks it for a relation (_REL_CHARS_RE) first
+            if (!line.empty() && (!is_ascii(line) || has_relation(line))) line_items(line, true, L, rounding, out.ptr(), seen, keybuf);
             p = e + 1;
         }
     }
@@ -1535,25 +1635,36 @@ static nb::object py_extract(nb::handle text, i64 max_digits, i64 max_bits, i64 
 // the exact values of the first `max_tokens` tokens' numbers, as (numerator, denominator) pairs: what
 // framework._numbers reads from a prompt (a number too big to read is skipped); None when the text is not
 // ASCII or a value does not fit 64-bit rationals
-static nb::object py_numbers(nb::handle text, i64 max_digits, i64 max_tokens) {
+// the numbers themselves, appended to `out`; false when the text is not ASCII or a value does not fit
+static bool numbers(nb::handle text, i64 max_digits, i64 max_tokens, std::vector<Rat>& out) {
     const char* s;
     int n;
-    if (!py || !ascii(text, s, n) || max_digits < 0) return nb::none();
-    std::vector<Tok> T;
+    if (!py || !ascii(text, s, n) || max_digits < 0) return false;
+    TokBuf buf;
+    std::vector<Tok>& T = buf.v;
     tokenize(s, n, T);
     Limits L{max_digits, 0, 0, 0, 0};
     Ctx c{T, L};
-    nb::object out = steal(PyList_New(0));
     size_t upto = std::min<size_t>(T.size(), (size_t)std::max<i64>(0, max_tokens));
     for (size_t i = 0; i < upto; ++i) {
         if (T[i].kind != K_NUM) continue;
         Rat v;
         int decimals;
         if (!literal(c, T[i].text, v, decimals)) {
-            if (c.err == E_FALLBACK) return nb::none();
+            if (c.err == E_FALLBACK) return false;
             c.err = E_NONE;
             continue;
         }
+        out.push_back(v);
+    }
+    return true;
+}
+
+static nb::object py_numbers(nb::handle text, i64 max_digits, i64 max_tokens) {
+    std::vector<Rat> found;
+    if (!numbers(text, max_digits, max_tokens, found)) return nb::none();
+    nb::object out = steal(PyList_New(0));
+    for (const Rat& v : found) {
         PyObject* item = tuple({PyLong_FromLongLong(v.n), PyLong_FromLongLong(v.d)});
         if (!item || PyList_Append(out.ptr(), item) < 0) {
             Py_XDECREF(item);
@@ -1561,6 +1672,120 @@ static nb::object py_numbers(nb::handle text, i64 max_digits, i64 max_tokens) {
         }
         Py_DECREF(item);
     }
+    return out;
+}
+
+// answer.read_answer after normalize_text and strip, for an ASCII text: the first number or expression among
+// the first four places one may start (a number, '$', '(', '-') that has no variable: (value, as_written),
+// (None, None) when there is none, a str (the Unverifiable / Undefined message) when it cannot be evaluated;
+// None when the reference must decide (non-ASCII, a value beyond 64-bit rationals, limits it does not take)
+static nb::object py_answer(nb::handle text, i64 max_digits, i64 max_bits, i64 max_exponent, i64 max_ops, i64 max_depth) {
+    const char* s;
+    int n;
+    if (!py || !ascii(text, s, n) || max_depth > 1000 || max_depth < 0 || max_ops > 2000 || max_ops < 0 || max_digits < 0) return nb::none();
+    Limits L{max_digits, max_bits, max_exponent, max_ops, max_depth};
+    TokBuf buf;
+    std::vector<Tok>& T = buf.v;
+    tokenize(s, n, T);
+    Ctx c{T, L};
+    c.nodes.reserve(32);
+    int tried = 0;
+    for (int start = 0; start < (int)T.size() && tried < 4; ++start) {
+        const Tok& t = T[start];
+        if (!(t.kind == K_NUM || t.kind == K_CUR || t.kind == K_LP || (t.kind == K_OP && t.text == "-"))) continue;
+        ++tried;
+        Parsed p;
+        int r = parse_prefix(c, start, p);
+        Rat value, written;
+        bool ok = r > 0;
+        if (r > 0) {
+            if (p.has_var) continue;
+            ok = evaluate(c, p.node, false, value) && (!has_percent(c, p.node) ? (written = value, true) : evaluate(c, p.node, true, written));
+        } else if (r == 0) {
+            continue;
+        }
+        if (!ok) {
+            if (c.err == E_UNVERIFIABLE || c.err == E_UNDEFINED) return steal(str_of(c.msg));
+            return nb::none();
+        }
+        return steal(tuple({fraction(value), fraction(written)}));
+    }
+    return steal(tuple({new_ref(Py_None), new_ref(Py_None)}));
+}
+
+struct RatHash {
+    size_t operator()(const std::pair<i64, i64>& v) const {
+        return std::hash<i64>()(v.first) * 1000003u ^ std::hash<i64>()(v.second);
+    }
+};
+
+// the exact values of the literals of one AST (expr's tuples) appended to `out`; false when a node is not
+// what the kernel builds (not a tuple, a value that is not a Fraction or does not fit 64 bits): the caller
+// then runs the reference
+static bool ast_literals(PyObject* node, std::vector<PyObject*>& stack, std::vector<std::pair<i64, i64>>& out) {
+    stack.clear();
+    stack.push_back(node);
+    while (!stack.empty()) {
+        PyObject* nd = stack.back();
+        stack.pop_back();
+        if (nd == Py_None) continue;
+        if (!PyTuple_CheckExact(nd) || PyTuple_GET_SIZE(nd) < 1) return false;
+        PyObject* tag = PyTuple_GET_ITEM(nd, 0);
+        if (!PyUnicode_Check(tag)) return false;
+        if (tag == py->s_n || PyUnicode_CompareWithASCIIString(tag, "n") == 0) {
+            if (PyTuple_GET_SIZE(nd) < 2) return false;
+            PyObject* f = PyTuple_GET_ITEM(nd, 1);
+            if (Py_TYPE(f) != py->fraction) return false;
+            PyObject* num = *(PyObject**)((char*)f + py->off_num);
+            PyObject* den = *(PyObject**)((char*)f + py->off_den);
+            if (!num || !den || !PyLong_CheckExact(num) || !PyLong_CheckExact(den)) return false;
+            int o1 = 0, o2 = 0;
+            long long a = PyLong_AsLongLongAndOverflow(num, &o1), b = PyLong_AsLongLongAndOverflow(den, &o2);
+            if (o1 || o2 || ((a == -1 || b == -1) && PyErr_Occurred())) {
+                PyErr_Clear();
+                return false;
+            }
+            out.emplace_back(a, b);
+        } else if (!(tag == py->s_v || PyUnicode_CompareWithASCIIString(tag, "v") == 0)) {
+            for (Py_ssize_t k = PyTuple_GET_SIZE(nd) - 1; k >= 1; --k) stack.push_back(PyTuple_GET_ITEM(nd, k));
+        }
+    }
+    return true;
+}
+
+// framework._grounded: per step, does it use a number of the prompt or one an earlier such step produced?
+// A list of bools, or None when the reference must decide (a prompt or a value beyond what the kernel reads)
+static nb::object py_grounded(nb::handle prompt, nb::handle steps, i64 max_digits) {
+    std::vector<Rat> prompt_numbers;
+    if (!PyList_CheckExact(steps.ptr()) || !numbers(prompt, max_digits, 10000, prompt_numbers)) return nb::none();
+    std::unordered_set<std::pair<i64, i64>, RatHash> known;
+    for (const Rat& v : prompt_numbers) known.emplace(v.n, v.d);
+    Py_ssize_t count = PyList_GET_SIZE(steps.ptr());
+    std::vector<char> flags((size_t)count, 0);
+    std::vector<PyObject*> stack;
+    std::vector<std::pair<i64, i64>> values;
+    for (Py_ssize_t i = 0; i < count; ++i) {
+        if (i >= PyList_GET_SIZE(steps.ptr())) return nb::none();  // the list changed under us (a finalizer)
+        nb::object step = nb::borrow(PyList_GET_ITEM(steps.ptr(), i));
+        values.clear();
+        for (PyObject* name : {py->s_lhs, py->s_rhs}) {
+            PyObject* side = PyObject_GetAttr(step.ptr(), name);
+            if (!side) throw nb::python_error();
+            bool ok = ast_literals(side, stack, values);
+            Py_DECREF(side);
+            if (!ok) return nb::none();
+        }
+        bool hit = false;
+        for (const auto& v : values)
+            if (known.count(v)) {
+                hit = true;
+                break;
+            }
+        if (hit) known.insert(values.begin(), values.end());
+        flags[(size_t)i] = hit;
+    }
+    nb::object out = steal(PyList_New(count));
+    for (Py_ssize_t i = 0; i < count; ++i) PyList_SET_ITEM(out.ptr(), i, PyBool_FromLong(flags[(size_t)i]));
     return out;
 }
 
@@ -1594,6 +1819,8 @@ static void py_init(nb::handle fraction_cls, nb::handle one, nb::handle hundredt
     p->s_empty = PyUnicode_InternFromString("");
     p->s_inline = PyUnicode_InternFromString("inline");
     p->s_calculator = PyUnicode_InternFromString("calculator");
+    p->s_lhs = PyUnicode_InternFromString("lhs");
+    p->s_rhs = PyUnicode_InternFromString("rhs");
     for (int ch = 0; ch < 128; ++ch) {
         char b[1] = {(char)ch};
         p->s_char[ch] = PyUnicode_FromStringAndSize(b, 1);
@@ -1621,6 +1848,12 @@ NB_MODULE(_arith, m) {
           "rounding"_a, "steps.extract_steps of a normalized ASCII text, before deduplication; None for any other text.");
     m.def("numbers", &py_numbers, "text"_a, "max_digits"_a, "max_tokens"_a,
           "(numerator, denominator) of every readable number among the first max_tokens tokens; None: use Python.");
+    m.def("answer", &py_answer, "text"_a, "max_digits"_a, "max_bits"_a, "max_exponent"_a, "max_ops"_a, "max_depth"_a,
+          "answer.read_answer's value of a normalized, stripped ASCII text: (value, as_written), (None, None), a problem "
+          "str, or None: use Python.");
+    m.def("grounded", &py_grounded, "prompt"_a, "steps"_a, "max_digits"_a,
+          "framework._grounded: per step (objects with .lhs / .rhs ASTs), does it use a number of the prompt or of an "
+          "earlier such step; None: use Python.");
     m.def("fraction", [](i64 n, i64 d) -> nb::object {
         Rat r;
         if (!py || d == 0 || !mk(n, d, r)) return nb::none();

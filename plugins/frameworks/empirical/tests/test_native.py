@@ -1,7 +1,8 @@
 """Differential tests: the C++ arithmetic kernel (chil_native._arith) against the Python reference.
 
 Both paths must give identical tokens, steps (text, relation, ASTs with their exact values, verdict,
-detail, deduplication key) and framework results on GSM8K train solutions, the model-style rewrites of
+detail, deduplication key), final answers (``answer.read_answer`` / ``find_answer``), grounding of the
+steps in a prompt (``framework._grounded``) and framework results on GSM8K train solutions, the model-style rewrites of
 benchmarks/validity and generated / fuzzed input, hostile input included (huge literals, deep nesting,
 invalid UTF-8, NUL bytes).  The default run checks a sample; ``-m slow`` runs every GSM8K train solution
 and at least 100,000 generated inputs.  ``scripts/native-sanitize.sh`` runs this module against an
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chil_plugin_empirical import expr, framework, native, steps
+from chil_plugin_empirical import answer, expr, framework, native, steps
 from chil_plugin_empirical.expr import Limits
 from chil_plugin_empirical.framework import EmpiricalFramework
 from hypothesis import HealthCheck, given, settings
@@ -65,19 +66,44 @@ def _both(text: str, limits: Limits = expr.DEFAULT_LIMITS, rounding: bool = True
     return out[0], out[1]
 
 
+def _answers(text: str, limits: Limits) -> tuple[Any, ...]:
+    """The final answer read from the text (markers, else the last number) and the text read as an answer."""
+    out = []
+    for read in (lambda: answer.find_answer(text, True, limits), lambda: answer.read_answer(text, "x", limits)):
+        try:
+            out.append(read())
+        except Exception as exc:  # noqa: BLE001 - the paths must fail alike too
+            out.append(("raised", type(exc).__name__, str(exc)))
+    return tuple(out)
+
+
+def _grounding(text: str, prompt: str, limits: Limits) -> Any:
+    """Which steps of ``text`` use a number of ``prompt`` (or of an earlier such step)."""
+    try:
+        return framework._grounded(steps.extract_steps(text, limits), prompt, limits)
+    except Exception as exc:  # noqa: BLE001
+        return ("raised", type(exc).__name__, str(exc))
+
+
 def check(texts: list[str], limits: list[Limits] | None = None) -> int:
-    """Assert identical readings of every text under every limits; return how many inputs were checked."""
+    """Assert identical readings of every text under every limits; return how many inputs were checked.
+
+    The grounding of a text's steps is checked against the next text as the prompt (and itself)."""
     limits = limits or [expr.DEFAULT_LIMITS]
     readings: dict[bool, list[Any]] = {}
     for on in (False, True):
         native.activate(on)
         readings[on] = [(expr.tokenize(t), [_steps(t, lim, r) for lim in limits for r in (True, False)],
-                         [framework._numbers(t, lim) for lim in limits]) for t in texts]
+                         [framework._numbers(t, lim) for lim in limits], [_answers(t, lim) for lim in limits],
+                         [_grounding(t, p, lim) for lim in limits for p in (texts[(i + 1) % len(texts)], t)])
+                        for i, t in enumerate(texts)]
     native.activate(True)
     for text, py, nat in zip(texts, readings[False], readings[True], strict=True):
         assert nat[0] == py[0], f"tokens differ on {text!r}"
         assert nat[1] == py[1], f"steps differ on {text!r}:\npython {py[1]}\nnative {nat[1]}"
         assert nat[2] == py[2], f"numbers read differently from {text!r}"
+        assert nat[3] == py[3], f"answers read differently from {text!r}:\npython {py[3]}\nnative {nat[3]}"
+        assert nat[4] == py[4], f"grounding differs on {text!r}:\npython {py[4]}\nnative {nat[4]}"
     return len(texts) * len(limits) * 2
 
 
@@ -157,6 +183,28 @@ def test_the_native_path_is_the_one_measured() -> None:
     lines = [line for r in _gsm8k(2000) for line in r["answer"].split("\n") if "=" in line]
     taken = sum(_arith.line_steps(line, True, 60, 4096, 1000, 200, 40, True) is not None for line in lines)
     assert taken >= 0.95 * len(lines)  # the rest: lines with non-ASCII characters (’ – × €)
+
+
+def test_answers_and_grounding_are_read_by_the_kernel() -> None:
+    """The final answers and the grounding of GSM8K solutions are read by the kernel itself (the speed-up
+    of the framework alone rests on them), and give what the reference gives."""
+    from chil_native._arith import answer as kernel_answer
+    from chil_native._arith import grounded as kernel_grounded
+
+    rows = _gsm8k(300)
+    lim = (60, 4096, 1000, 200, 40)
+    finals = [r["answer"].rsplit("####", 1)[-1].strip() for r in rows]
+    assert sum(kernel_answer(t, *lim) is not None for t in finals) >= 0.95 * len(finals)
+    found = [steps.extract_steps(r["answer"]) for r in rows]
+    assert sum(kernel_grounded(r["question"], f, 60) is not None for r, f in zip(rows, found, strict=True)) >= 0.95 * len(rows)
+    for on in (False, True):
+        native.activate(on)
+        got = [(answer.read_answer(t), framework._grounded(steps.extract_steps(r["answer"]), r["question"], expr.DEFAULT_LIMITS))
+               for t, r in zip(finals, rows, strict=True)]
+        if not on:
+            reference = got
+    assert got == reference
+    assert any(not all(g) for _, g in got) and any(all(g) and g for _, g in got)  # both outcomes occur
 
 
 # -- hand-written edge cases ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 from chil_core.capabilities.fact_store import normalize_term
+from chil_plugin_empirical import expr as _expr
 from chil_plugin_empirical.expr import (
     DEFAULT_LIMITS,
     Limits,
@@ -26,7 +27,7 @@ from chil_plugin_empirical.expr import (
     parse_prefix,
     tokenize,
 )
-from chil_plugin_empirical.steps import normalize_text
+from chil_plugin_empirical.steps import _native_limits, normalize_text
 
 #: (source, pattern): the answer is group 1 when the pattern has one, else the rest of the line.
 _MARKERS = (
@@ -68,8 +69,24 @@ def find_answer(completion: str, fallback: bool = True, limits: Limits = DEFAULT
 
 
 def read_answer(text: str, source: str = "reference", limits: Limits = DEFAULT_LIMITS) -> Answer:
-    """Read an answer text as its first number or expression (``therefore $1,200 dollars`` → 1200)."""
+    """Read an answer text as its first number or expression (``therefore $1,200 dollars`` → 1200).
+
+    The C++ kernel reads it when it is in use and takes the text (ASCII, values that fit 64-bit rationals),
+    else :func:`_read_answer_py`, the reference."""
     text = normalize_text(text.strip()).strip()
+    native = _expr._native
+    if native is not None:
+        lim = _native_limits(limits)
+        got = None if lim is None else native.answer(text, *lim)
+        if got is not None:
+            if got.__class__ is str:
+                return Answer(text, source, None, None, problem=got)
+            return Answer(text, source, got[0], got[1])
+    return _read_answer_py(text, source, limits)
+
+
+def _read_answer_py(text: str, source: str, limits: Limits) -> Answer:
+    """:func:`read_answer` of a normalized, stripped text in pure Python: the reference of the C++ kernel."""
     toks = tokenize(text)
     starts = [i for i, t in enumerate(toks) if t[0] in ("num", "cur", "lp") or (t[0] == "op" and t[1] == "-")]
     for start in starts[:4]:

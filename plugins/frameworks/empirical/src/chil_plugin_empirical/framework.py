@@ -347,20 +347,39 @@ def _arithmetic_part(found: _Findings, unverifiable: str) -> _Part:
     """1 when every checked step holds, else 0 (a wrong step is not averaged away by correct ones);
     an unverifiable step counts as not holding unless ``unverifiable = "ignore"``."""
     part = _Part()
-    checked = [s for s in found.steps if s.verdict in ACCEPTED or s.verdict in ("wrong", "unverifiable")]
-    if not (checked or found.symbolic_skipped or found.symbolic_over_limit):
+    steps, grounded = found.steps, found.grounded
+    if grounded is not None and len(grounded) != len(steps):
+        raise ValueError(f"{len(grounded)} grounding flags for {len(steps)} steps")
+    # one pass over the steps (this runs once per record on every path)
+    n_ok = n_wrong = n_unv_steps = n_rounded = n_symbolic = filler = 0
+    flagged: list[Step] = []  # wrong and unverifiable steps, in order: the evidence
+    for k, st in enumerate(steps):
+        v = st.verdict
+        if v in ACCEPTED:
+            n_ok += 1
+            if v == "rounded":
+                n_rounded += 1
+            # correct steps that do not work on the problem (no number from the prompt or from an earlier
+            # such step: "1 + 1 = 2" padding) earn nothing; a wrong step counts wherever it is
+            if grounded is not None and not grounded[k]:
+                filler += 1
+        elif v == "wrong":
+            n_wrong += 1
+            flagged.append(st)
+        elif v == "unverifiable":
+            n_unv_steps += 1
+            flagged.append(st)
+        else:
+            continue
+        if st.symbolic:
+            n_symbolic += 1
+    n_checked = n_ok + n_wrong + n_unv_steps
+    if not (n_checked or found.symbolic_skipped or found.symbolic_over_limit):
         return part
-    n_ok = sum(s.verdict in ACCEPTED for s in checked)
-    n_wrong = sum(s.verdict == "wrong" for s in checked)
-    n_unv = len(checked) - n_ok - n_wrong + found.symbolic_over_limit
-    # correct steps that do not work on the problem (no number from the prompt or from an earlier such
-    # step: "1 + 1 = 2" padding) earn nothing; a wrong step counts wherever it is
-    grounded = dict(zip(map(id, found.steps), found.grounded, strict=True)) if found.grounded is not None else None
-    filler = sum(1 for st in checked if st.verdict in ACCEPTED and grounded is not None and not grounded[id(st)])
+    n_unv = n_unv_steps + found.symbolic_over_limit
     comp = part.components
-    comp.update(arithmetic_steps=len(checked) + found.symbolic_over_limit, arithmetic_errors=n_wrong,
-                arithmetic_unverifiable=n_unv, arithmetic_rounded=sum(s.verdict == "rounded" for s in checked),
-                arithmetic_symbolic=sum(s.symbolic for s in checked))
+    comp.update(arithmetic_steps=n_checked + found.symbolic_over_limit, arithmetic_errors=n_wrong,
+                arithmetic_unverifiable=n_unv, arithmetic_rounded=n_rounded, arithmetic_symbolic=n_symbolic)
     if found.symbolic_skipped:
         comp["arithmetic_symbolic_skipped"] = found.symbolic_skipped
     if filler:
@@ -372,10 +391,9 @@ def _arithmetic_part(found: _Findings, unverifiable: str) -> _Part:
         part.score = 0.0
     elif n_ok - filler:
         part.score = 1.0
-    for s in checked:
-        if s.verdict in ("wrong", "unverifiable"):
-            part.evidence.append(Evidence(kind="arithmetic_step", text=f"{s.text}: {s.verdict}" + (f" ({s.detail})" if s.detail else ""),
-                                          data={"source": s.kind, "verdict": s.verdict, "relation": s.relation}))
+    for s in flagged:
+        part.evidence.append(Evidence(kind="arithmetic_step", text=f"{s.text}: {s.verdict}" + (f" ({s.detail})" if s.detail else ""),
+                                      data={"source": s.kind, "verdict": s.verdict, "relation": s.relation}))
     if found.symbolic_over_limit:
         part.evidence.append(Evidence(kind="arithmetic_step", text=f"{found.symbolic_over_limit} statement(s) with variables "
                                       "beyond max_symbolic: unverifiable", data={"verdict": "unverifiable"}))
@@ -388,6 +406,19 @@ def _arithmetic_part(found: _Findings, unverifiable: str) -> _Part:
 
 def _grounded(steps: list[Step], prompt: str, limits: Limits) -> list[bool]:
     """Per step: does it use a number of the prompt, or one an earlier grounded step produced?
+
+    The C++ kernel when it is in use and reads the prompt and every value (ASCII, 64-bit rationals), else
+    :func:`_grounded_py`, the reference."""
+    native = _expr._native
+    if native is not None:
+        found = native.grounded(prompt, steps, limits.max_digits)
+        if found is not None:
+            return found
+    return _grounded_py(steps, prompt, limits)
+
+
+def _grounded_py(steps: list[Step], prompt: str, limits: Limits) -> list[bool]:
+    """:func:`_grounded` in pure Python: the reference of the C++ kernel.
 
     Numbers are compared as (numerator, denominator) pairs of their exact values: equal pairs are equal
     Fractions (both are normalized), and a pair hashes far faster than a Fraction."""

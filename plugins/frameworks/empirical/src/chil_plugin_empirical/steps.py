@@ -125,15 +125,19 @@ def extract_steps(text: str, limits: Limits = DEFAULT_LIMITS, rounding: bool = T
         lim = _native_limits(limits)
         items = None if lim is None else native.extract(text, *lim, rounding)
         if items is not None:
+            handed_back = False
             for item in items:
                 if len(item) == 2:  # a line the kernel hands back (non-ASCII, beyond 64-bit rationals)
-                    _line_steps_py(item[0], item[1], limits, rounding, steps)
+                    if item[1] == "calculator" or _REL_CHARS_RE.search(item[0]):  # (non-ASCII lines come unchecked)
+                        _line_steps_py(item[0], item[1], limits, rounding, steps)
+                    handed_back = True
                     continue
                 kind, line_text, rel, lhs, rhs, verdict, detail, symbolic, key = item
                 if detail.__class__ is tuple:  # a false statement: its two exact values
                     detail = f"{_fmt(detail[0])} {rel} {_fmt(detail[1])} is false"
                 steps.append(Step(kind, line_text, rel, lhs, rhs, verdict, detail, symbolic, key))
-            return _unique(steps)
+            # the kernel leaves out a step whose key an earlier one of its steps has: its own are unique
+            return _unique(steps) if handed_back else steps
     if "<<" in text:
         for m in _ANNOTATION_RE.finditer(text):
             _line_steps(m.group(1), "calculator", limits, rounding, steps)

@@ -323,6 +323,23 @@ def test_100k_generated_and_fuzzed_inputs_read_identically(texts: list[str], see
     check(batch, LIMITS[:2])
 
 
+def test_a_kernel_build_older_than_the_plugin_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stale chil-native (built before answer / grounded existed, its extract not deduplicating) must not
+    be called: the Python reference runs and says why."""
+    from chil_native import _arith
+
+    monkeypatch.delattr(_arith, "grounded")
+    try:
+        reason = native.activate()
+        assert reason.startswith("python (chil_native._arith is older than this plugin, it lacks grounded")
+        assert not native.in_use()
+        fw_steps = steps.extract_steps("<<2*3=6>>2*3 = 6 apples")
+        assert len(fw_steps) == 1
+    finally:
+        monkeypatch.undo()
+        assert native.activate(True).startswith("native")
+
+
 def test_chil_plugins_says_which_implementation_is_in_use() -> None:
     import os
     import subprocess

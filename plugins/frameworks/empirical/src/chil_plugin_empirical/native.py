@@ -23,6 +23,11 @@ _state: dict[str, Any] = {"module": None, "reason": "not loaded yet"}
 _SELF_CHECK = ("48/2 = 24 + 10 = 34", "20% of $50 = 10 and 10/3 = 3.33", "2 1/2 x 4 = 10, 7! = 5040 > 2^10", "3*7 = 20")
 
 
+#: the kernel functions this plugin calls (a build without one of them predates it: its ``extract`` also
+#: returns duplicate steps, which this plugin no longer removes when no line was handed back)
+_REQUIRED = ("init", "tokenize", "line_steps", "extract", "numbers", "answer", "grounded")
+
+
 def _load() -> tuple[Any, str]:
     if os.environ.get("CHIL_NATIVE", "").strip().lower() in ("0", "off", "false", "no"):
         return None, "python (CHIL_NATIVE=0)"
@@ -32,6 +37,12 @@ def _load() -> tuple[Any, str]:
         return None, f"python (chil_native._arith does not import: {exc}; build it with: pip install --no-build-isolation ./native)"
     from chil_plugin_empirical import expr, steps
 
+    missing = [f for f in _REQUIRED if not hasattr(_arith, f)]
+    if missing:  # a build older than this plugin (its extract does not deduplicate either): the reference runs
+        log.warning("chil_native._arith lacks %s; using the Python arithmetic (rebuild: pip install --no-build-isolation ./native)",
+                    ", ".join(missing))
+        return None, (f"python (chil_native._arith is older than this plugin, it lacks {', '.join(missing)}; "
+                      "rebuild it with: pip install --no-build-isolation ./native)")
     try:
         _arith.init(Fraction, expr.ONE, expr.HUNDREDTH)
         f = _arith.fraction(6, 4)

@@ -98,14 +98,15 @@ needs_affinity = pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or not 
 
 @contextlib.contextmanager
 def _starving(worker: int):
-    """The worker's main thread pinned to one core at nice 19, beside two busy processes at nice 0
-    pinned to the same core: it gets about 1% of that core."""
+    """The worker's main thread pinned to one core at nice 19, beside four busy processes pinned to
+    the same core at the test's own priority: it gets about 0.4% of that core, and at most a fifth
+    where the tests themselves run at nice 19."""
     hogs: list[subprocess.Popen[bytes]] = []
     try:
         cpu = min(os.sched_getaffinity(worker))
         os.sched_setaffinity(worker, {cpu})
         os.setpriority(os.PRIO_PROCESS, worker, 19)
-        for _ in range(2):
+        for _ in range(4):
             hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
             hogs.append(hog)
             os.sched_setaffinity(hog.pid, {cpu})
@@ -134,8 +135,8 @@ def _starved_call(tool: type, warm_up: ToolCall, call: ToolCall, timeout_s: floa
 
 @needs_affinity
 def test_a_timeout_the_machine_caused_is_infrastructure():
-    """Z3 busy on a problem for its whole limit, while its worker is starved of CPU by two competing
-    processes pinned to its core at a higher priority: the timeout is the machine's doing (an
+    """Z3 busy on a problem for its whole limit, while its worker is starved of CPU by four competing
+    processes pinned to its core (at a higher priority where the tests run at nice 0): the timeout is the machine's doing (an
     infrastructure failure: masked, not cached), not the completion's."""
     pytest.importorskip("z3")
     from chil_plugin_z3.smt import Z3Smt
@@ -214,5 +215,5 @@ def test_the_runnable_watch_counts_waiting_for_a_cpu_and_never_sleep():
         for p in (spinner, sleeper):
             p.kill()
             p.wait()
-    assert watches[0].runnable_s >= 0.8, watches[0].runnable_s
+    assert watches[0].runnable_s >= 0.6, watches[0].runnable_s  # about 0.9 (0.75 at nice 19)
     assert watches[1].runnable_s == 0.0, watches[1].runnable_s

@@ -31,6 +31,7 @@ import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 import orjson
@@ -41,6 +42,7 @@ from chil_core.config import BackendRunSettings
 from chil_core.contracts import ToolCall, ToolResult, canonical_json
 
 _dumps, _loads = orjson.dumps, orjson.loads  # orjson is a hard dependency of the core
+_pickle = ForkingPickler.dumps  # what Connection.send does to a message
 
 log = logging.getLogger(__name__)
 
@@ -337,6 +339,53 @@ def _retrieve(fut: asyncio.Future[Any]) -> None:
         log.debug("background call raised: %r", fut.exception())
 
 
+#: the send buffer asked for on a worker's pipe (the kernel caps it at net.core.wmem_max)
+SEND_BUFFER = 1 << 20
+
+
+def _widen_send_buffer(conn: Any) -> int:
+    """Ask for a :data:`SEND_BUFFER`-byte send buffer on ``conn``'s socket; return how many bytes of
+    one message surely fit in it without blocking the sender while nobody reads (half what the kernel
+    granted, less a margin for its bookkeeping), 0 where that is not known (then no batch is queued
+    behind another: sending it could block the event loop until the worker is done)."""
+    import socket
+
+    try:
+        sock = socket.socket(fileno=os.dup(conn.fileno()))
+    except (OSError, ValueError):
+        return 0
+    try:
+        if sock.family != socket.AF_UNIX:
+            return 0
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        return max(0, sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) // 2 - 16384)
+    except OSError:
+        return 0
+    finally:
+        sock.close()
+
+
+def _unsent(conn: Any) -> int | None:
+    """Bytes written to ``conn`` that its reader has not taken yet (Linux ``SIOCOUTQ``), None if unknown."""
+    import fcntl
+    import termios
+
+    try:
+        return int.from_bytes(fcntl.ioctl(conn.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"), "little", signed=True)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+@dataclass
+class _Sent:
+    """A batch :meth:`ProcessRunner.send_now` handed to a worker: started at once (``turn`` None), or
+    queued behind the batch the worker is running (``turn`` resolves True when it goes on to it,
+    False when it never will)."""
+
+    proc: _Proc
+    turn: asyncio.Future[bool] | None = None
+
+
 async def _readable(conn: Any, timeout: float | None) -> None:
     """Wait until ``conn`` has data (or EOF) without a helper thread; raises TimeoutError."""
     if conn.poll(0):
@@ -371,6 +420,13 @@ class _Proc:
         self.sched_at_send: tuple[float, float, int] | None = None
         self.calls = 0
         self.niced = False
+        #: a batch sent behind the one it is running (:meth:`ProcessRunner.send_now`): resolved True when
+        #: the worker has gone on to it, False when it never will (the worker was killed or died)
+        self.queued: asyncio.Future[bool] | None = None
+        #: whether its current work is a batch (a batch may be queued behind a batch, never behind a
+        #: single call: those are the suspects of a batch that failed, each re-run alone)
+        self.batch = False
+        self.send_room = _widen_send_buffer(parent)
 
     def deprioritize(self) -> None:
         """Lower the CPU priority of a worker stuck on one call (nice 10): the workers serving its
@@ -572,6 +628,7 @@ class ProcessRunner:
         proc.busy_since = time.monotonic()
         proc.stall_after = self.stall_s
         proc.calls += 1
+        proc.batch = False
         if on_start is not None:
             on_start(proc.busy_since)
         task = f"/proc/{proc.proc.pid}"
@@ -608,12 +665,19 @@ class ProcessRunner:
         status, value, error = payload[0]
         return ToolResult(status, value, error)
 
-    def send_now(self, calls: list[ToolCall]) -> _Proc | None:
-        """Hand ``calls`` (one batch) to an idle worker at once, from synchronous code, and return
-        that worker (then await the answer with :meth:`call_batch`); None when no worker is idle or
-        the send failed (:meth:`call_batch` then acquires one as usual).  A batch filled while the
-        event loop is busy (a scorer queueing hundreds of records) then starts at once instead of
-        after everything else the loop has to do: the worker and the loop run side by side."""
+    def send_now(self, calls: list[ToolCall]) -> _Sent | None:
+        """Hand ``calls`` (one batch) to a worker at once, from synchronous code (then await the answer
+        with :meth:`call_batch`); None when no worker can take it or the send failed (:meth:`call_batch`
+        then acquires one as usual).  A batch filled while the event loop is busy (a scorer queueing
+        hundreds of records) then starts at once instead of after everything else the loop has to do:
+        the worker and the loop run side by side.
+
+        With no idle worker, the batch may be queued behind the batch a worker is running
+        (:meth:`_queue_target`): the worker goes straight on to it, instead of sleeping until the event
+        loop has read its answer and sent the next (on a busy loop, most of a batch's time), and a
+        worker that does not sleep is not woken onto the event loop's own CPU.  Only where the whole
+        message fits in the pipe's send buffer (sending never blocks), behind a batch that is not
+        stalled, one batch deep."""
         proc = None
         while self.idle:
             candidate = self.idle.pop()
@@ -621,42 +685,105 @@ class ProcessRunner:
                 proc = candidate
                 break
             self._discard(candidate)
+        msg = [(c.capability, c.op, c.payload) for c in calls]
         if proc is None:
-            return None
+            behind = self._queue_target()
+            if behind is None:
+                return None
+            try:
+                buf = _pickle(msg)
+            except Exception:  # noqa: BLE001 - a payload that does not pickle: the usual path reports it
+                return None
+            unsent = _unsent(behind.conn)  # (the batch it runs, when the worker has not read all of it yet)
+            if unsent is None or unsent + len(buf) > behind.send_room:
+                return None
+            try:
+                behind.conn.send_bytes(buf)
+            except Exception:  # noqa: BLE001 - a broken pipe: the batch it runs finds out, this one waits for a worker
+                log.debug("%s: could not queue a batch behind a busy worker", self.name, exc_info=True)
+                return None
+            behind.queued = asyncio.get_running_loop().create_future()
+            behind.calls += len(calls)
+            return _Sent(behind, behind.queued)
         proc.busy_since = time.monotonic()
         proc.stall_after = self.batch_stall(len(calls))
         proc.calls += len(calls)
+        proc.batch = True
         proc.sched_at_send = _sched(f"/proc/{proc.proc.pid}")
         try:
-            proc.conn.send([(c.capability, c.op, c.payload) for c in calls])
+            proc.conn.send(msg)
         except Exception:  # noqa: BLE001 - a pipe that broke, a payload that does not pickle: the usual path reports it
             log.debug("%s: could not hand a batch to an idle worker; it waits for one instead", self.name, exc_info=True)
             proc.kill()
             self._release(proc)
             return None
-        return proc
+        return _Sent(proc)
+
+    def _queue_target(self) -> _Proc | None:
+        """A worker a batch may be queued behind: running a batch (not a single call), none queued
+        behind it yet, not stalled, not deprioritized; the one that started first."""
+        now = time.monotonic()
+        best = None
+        for p in self.live:
+            if (p.busy_since is not None and p.batch and p.queued is None and not p.niced and p.send_room > 0
+                    and now - p.busy_since < p.stall_after and p.alive and (best is None or p.busy_since < best.busy_since)):
+                best = p
+        return best
+
+    def _done_with(self, proc: _Proc, answered: bool) -> None:
+        """A batch's reader is done with ``proc``: the worker goes on to the batch queued behind (its
+        reader takes over), else back to the pool.  When the worker is gone, or its answer was not read
+        (cancelled), the batch queued behind is told to find another worker, and a live worker whose
+        pipe holds an answer nobody will read is killed."""
+        nxt, proc.queued = proc.queued, None
+        if nxt is not None:
+            if answered and proc.alive and not nxt.done():
+                proc.busy_since = time.monotonic()
+                nxt.set_result(True)
+                return
+            if not nxt.done():
+                nxt.set_result(False)
+            if proc.alive:
+                proc.kill()
+        elif not answered and proc.alive:
+            proc.kill()
+        self._release(proc)
 
     async def call_batch(self, calls: list[ToolCall], timeout: float, on_start: Any = None,
-                         proc: _Proc | None = None) -> list[ToolResult] | None:
+                         sent: _Sent | None = None) -> list[ToolResult] | None:
         """Run ``calls`` as one batch in one worker (backends with ``worker_batch``: their
         ``run_batch`` decides a batch in one solver invocation).  The batch gets a short deadline,
         :meth:`batch_deadline`, and None comes back when it overruns it (the worker is killed),
         crashes or raises: the caller then runs each call alone with :meth:`call`, so a hostile call
-        costs its own timeout and delays its batch-mates by the deadline only.  ``proc``: the worker
-        :meth:`send_now` already handed the batch to; ``on_start(t)`` is told when a worker took it."""
-        sent = proc is not None
-        if proc is None:
+        costs its own timeout and delays its batch-mates by the deadline only.  ``sent``: where
+        :meth:`send_now` already handed the batch (a batch queued behind another starts, and its
+        deadline counts, from when its worker is done with the one before; should that worker die
+        first, the batch goes to another); ``on_start(t)`` is told when a worker took it."""
+        n = len(calls)
+        if sent is not None and sent.turn is not None:
+            if not await sent.turn:
+                return await self.call_batch(calls, timeout, on_start)  # its worker died first: never started
+            proc = sent.proc
+            proc.busy_since = time.monotonic()
+            proc.stall_after = self.batch_stall(n)
+            proc.batch = True
+            proc.sched_at_send = _sched(f"/proc/{proc.proc.pid}")
+        elif sent is not None:
+            proc = sent.proc
+        else:
             proc = await self._acquire()
             proc.busy_since = time.monotonic()
-            proc.stall_after = self.batch_stall(len(calls))
-            proc.calls += len(calls)
+            proc.stall_after = self.batch_stall(n)
+            proc.calls += n
+            proc.batch = True
         started = proc.busy_since
         assert started is not None
         if on_start is not None:
             on_start(started)
-        deadline = self.batch_deadline(timeout, len(calls))
+        deadline = self.batch_deadline(timeout, n)
+        answered = False
         try:
-            if not sent:
+            if sent is None:
                 proc.sched_at_send = _sched(f"/proc/{proc.proc.pid}")
                 proc.conn.send([(c.capability, c.op, c.payload) for c in calls])
             wait_s = deadline
@@ -675,24 +802,25 @@ class ProcessRunner:
                         raise
                     wait_s = max(deadline - charged, 0.05)
             kind, payload = proc.conn.recv()
+            answered = True
         except TimeoutError:
             proc.kill()
             log.info("%s: a batch of %d call(s) overran its %gs deadline; worker replaced, each call re-run alone",
-                     self.name, len(calls), deadline)
+                     self.name, n, deadline)
             return None
         except (EOFError, OSError, BrokenPipeError):
             proc.proc.join(1)
             log.info("%s: worker crashed (exit code %s) on a batch of %d call(s); each call re-run alone",
-                     self.name, proc.proc.exitcode, len(calls))
+                     self.name, proc.proc.exitcode, n)
             proc.kill()
             return None
         finally:
-            self._release(proc)
-        if kind == "raise" or len(payload) != len(calls):
-            log.info("%s: a batch of %d call(s) failed in its worker; each call re-run alone: %s", self.name, len(calls),
+            self._done_with(proc, answered)
+        if kind == "raise" or len(payload) != n:
+            log.info("%s: a batch of %d call(s) failed in its worker; each call re-run alone: %s", self.name, n,
                      str(payload)[:300])
             return None
-        per_call = (time.monotonic() - started) / len(calls)
+        per_call = (time.monotonic() - started) / n
         self._per_call_s = per_call if self._per_call_s is None else 0.8 * self._per_call_s + 0.2 * per_call
         return [ToolResult(status, value, error) for status, value, error in payload]
 
@@ -1022,16 +1150,17 @@ class Backend:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _send_now(self, batch: list[_Slot]) -> _Proc | None:
-        """A worker batch handed to an idle worker right now (:meth:`ProcessRunner.send_now`), or None."""
+    def _send_now(self, batch: list[_Slot]) -> _Sent | None:
+        """A worker batch handed to a worker right now (:meth:`ProcessRunner.send_now`: started at once,
+        or queued behind the batch a worker is running), or None."""
         runner = self._runner
         if not (self.per_call and len(batch) > 1 and getattr(self.cls, "worker_batch", False) and isinstance(runner, ProcessRunner)):
             return None
-        proc = runner.send_now([slot.call for slot in batch])
-        if proc is not None:
+        sent = runner.send_now([slot.call for slot in batch])
+        if sent is not None and sent.turn is None:
             for slot in batch:
-                slot.started = proc.busy_since
-        return proc
+                slot.started = sent.proc.busy_since
+        return sent
 
     async def _run_batches(self, batches: list[list[_Slot]], waiter: asyncio.Future[None] | None) -> None:
         try:
@@ -1113,11 +1242,11 @@ class Backend:
         self._settle(slot, result, to_cache)
         _wake(slot.waiter)
 
-    async def _run_worker_batch(self, batch: list[_Slot], to_cache: list[tuple[bytes, bytes]], proc: _Proc | None = None) -> None:
+    async def _run_worker_batch(self, batch: list[_Slot], to_cache: list[tuple[bytes, bytes]], sent: _Sent | None = None) -> None:
         """A process-isolated ``worker_batch`` backend: the whole batch in one worker message; when
         that batch overruns its deadline, crashes or raises, each call is re-run alone (its own
-        worker turn, its own timeout), so only the culprit fails.  ``proc``: the worker that
-        :meth:`_send_now` handed the batch to."""
+        worker turn, its own timeout), so only the culprit fails.  ``sent``: where :meth:`_send_now`
+        handed the batch."""
         self.stats.batches += 1
         self.stats.batched_calls += len(batch)
         t0 = time.perf_counter()
@@ -1127,7 +1256,7 @@ class Backend:
                 slot.started = t
 
         try:
-            results = await self._runner.call_batch([slot.call for slot in batch], self.timeout, on_start=started, proc=proc)
+            results = await self._runner.call_batch([slot.call for slot in batch], self.timeout, on_start=started, sent=sent)
         except BatchFailure as failure:  # no worker could start: every call fails alike
             results = [ToolResult(status="error", error=failure.message) for _ in batch]
         finally:
@@ -1142,7 +1271,7 @@ class Backend:
             self._settle(slot, result, to_cache)
             _wake(slot.waiter)
 
-    async def _run_batch(self, batch: list[_Slot], waiter: asyncio.Future[None] | None, proc: _Proc | None = None) -> None:
+    async def _run_batch(self, batch: list[_Slot], waiter: asyncio.Future[None] | None, sent: _Sent | None = None) -> None:
         to_cache: list[tuple[bytes, bytes]] = []
         try:
             failed = self._runner_or_failure()
@@ -1150,8 +1279,8 @@ class Backend:
                 self.stats.errors += len(batch)
                 for slot in batch:
                     self._settle(slot, failed, to_cache)
-            elif proc is not None or (self.per_call and len(batch) > 1 and getattr(self.cls, "worker_batch", False)):
-                await self._run_worker_batch(batch, to_cache, proc)
+            elif sent is not None or (self.per_call and len(batch) > 1 and getattr(self.cls, "worker_batch", False)):
+                await self._run_worker_batch(batch, to_cache, sent)
             elif self.per_call:
                 # each call is answered as soon as it is done, never held back by a slow neighbour
                 self.stats.batches += 1

@@ -217,3 +217,77 @@ def test_a_full_worker_batch_starts_when_queued_and_its_calls_know_when_a_worker
     assert queued[2:] == [None, None]
     assert done == [float("inf")] * 4
     assert [r.value["answers"] for r in results] == [["entailed"]] * 4
+
+
+def test_a_batch_is_queued_behind_the_batch_a_busy_worker_runs() -> None:
+    """With one worker busy on a batch, the next full batch goes into that worker's pipe at once (the
+    worker goes straight on to it, instead of waiting for the event loop to read its answer first);
+    its calls report no running time until the worker is on it, and every answer is right."""
+    import asyncio
+
+    from chil_core.scheduler import wait_all
+    from chil_core.scoring import Scorer
+
+    config = {"frameworks": {"consistency": {"tools": {"logic_program": "clingo"}}}, "cache": {"enabled": False},
+              "scheduler": {"spare_workers": 0, "backends": {"clingo": {"max_batch": 2, "workers": 1}}}}
+    calls = [ToolCall(capability="logic_program", op="decide",
+                      payload={"theory": {"facts": [L("big", f"c{i}")], "rules": [R([L("big", "?x")], L("red", "?x"))]},
+                               "queries": [L("red", f"c{i}")]}) for i in range(4)]
+    with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
+        scorer.score([{"id": "warm", "prompt": "Bob is big.", "completion": "Bob is big."}])  # one idle worker
+        backend = scorer.scheduler.backend("logic_program", "clingo")
+        runner = backend._runner
+
+        async def go() -> tuple[int, bool, list]:
+            answers = backend.enqueue_many(calls)  # no await: batch 1 in the worker, batch 2 behind it
+            (proc,) = runner.live
+            queued = proc.queued is not None and not proc.queued.done()
+            await wait_all({a.waiter for a in answers})
+            return len(runner.live), queued, [a.result for a in answers]
+
+        workers, queued, results = asyncio.run_coroutine_threadsafe(go(), scorer._loop).result(30)
+        stats = scorer.stats()["logic_program:clingo"]
+    assert queued and workers == 1
+    assert [r.value["answers"] for r in results] == [["entailed"]] * 4
+    assert stats["retried_batches"] == 0 and stats["worker_restarts"] == 0
+
+
+def test_a_batch_queued_behind_a_grounding_bomb_goes_to_another_worker() -> None:
+    """The batch ahead holds a grounding bomb: it overruns its deadline and its worker is killed; the
+    batch queued behind it never started there, so it is sent whole to another worker and answered
+    (within a couple of seconds, not after the bomb's timeout); the bomb alone times out."""
+    import asyncio
+
+    from chil_core.scheduler import wait_all
+    from chil_core.scoring import Scorer
+
+    bomb_theory = {"facts": [L("e", "bob")] + [L("e", f"c{i}") for i in range(30)],
+                   "rules": [R([L("e", "?a"), L("e", "?b"), L("e", "?c"), L("e", "?d")], L(f"q{k}", "?a", "?b", "?c", "?d"))
+                             for k in range(4)]}
+    fine = [{"theory": {"facts": [L("big", f"c{i}")], "rules": [R([L("big", "?x")], L("red", "?x"))]},
+             "queries": [L("red", f"c{i}")]} for i in range(3)]
+    payloads = [{"theory": bomb_theory, "queries": [L("e", "bob")]}, *fine]
+    calls = [ToolCall(capability="logic_program", op="decide", payload=p) for p in payloads]
+    config = {"frameworks": {"consistency": {"tools": {"logic_program": "clingo"}}}, "cache": {"enabled": False},
+              "scheduler": {"spare_workers": 1, "backends": {"clingo": {"max_batch": 2, "workers": 1, "timeout_s": 4}}}}
+    with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
+        scorer.score([{"id": "warm", "prompt": "Bob is big.", "completion": "Bob is big."}])
+        backend = scorer.scheduler.backend("logic_program", "clingo")
+        runner = backend._runner
+
+        async def go() -> tuple[bool, float, list]:
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            answers = backend.enqueue_many(calls)  # [bomb, fine0] in the worker, [fine1, fine2] behind them
+            (proc,) = runner.live
+            queued = proc.queued is not None
+            await wait_all({answers[2].waiter, answers[3].waiter})
+            second = loop.time() - t0
+            await wait_all({a.waiter for a in answers})
+            return queued, second, [a.result for a in answers]
+
+        queued, second, results = asyncio.run_coroutine_threadsafe(go(), scorer._loop).result(60)
+    assert queued
+    assert second < 3.0, second  # the bomb batch's deadline (0.5 s) and a fresh worker, not the bomb's 4 s timeout
+    assert results[0].status == "timeout"
+    assert [r.value["answers"] for r in results[1:]] == [["entailed"]] * 3

@@ -9,8 +9,9 @@ from typing import Any
 
 #: the cyclic garbage collector's first threshold in a worker (Python's default is 700 allocations):
 #: a batch's payloads, the backend's validated theories and its answers are thousands of objects, and
-#: at the default every young collection walked them again (clingo on ProofWriter: 0.55 -> 0.43 ms of
-#: worker CPU a call, with the freeze below; z3 1.25 -> 0.85).  As the scorer does for its own process.
+#: at the default every young collection walked them again (in-process, ProofWriter's decide calls in
+#: batches of 64, with the freeze below: clingo 0.55 -> 0.43 ms of CPU a call, z3 1.25 -> 0.85, prolog
+#: about the same).  As the scorer does for its own process.
 GC_THRESHOLD0 = 20_000
 
 

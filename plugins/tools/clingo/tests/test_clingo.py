@@ -258,7 +258,7 @@ def test_a_batch_is_queued_behind_the_batch_a_busy_worker_runs() -> None:
 def test_a_batch_queued_behind_a_grounding_bomb_goes_to_another_worker() -> None:
     """The batch ahead holds a grounding bomb: it overruns its deadline and its worker is killed; the
     batch queued behind it never started there, so it is sent whole to another worker and answered
-    (within a couple of seconds, not after the bomb's timeout); the bomb alone times out."""
+    (within a couple of seconds, not after the bomb's timeout); the bomb is re-run alone."""
     import asyncio
 
     from chil_core.scheduler import wait_all
@@ -292,5 +292,7 @@ def test_a_batch_queued_behind_a_grounding_bomb_goes_to_another_worker() -> None
         queued, second, results = asyncio.run_coroutine_threadsafe(go(), scorer._loop).result(60)
     assert queued
     assert second < 3.5, second  # the bomb batch's deadline (0.5 s) and a fresh worker, not the bomb's 5 s timeout
-    assert results[0].status == "timeout"
+    # the bomb, re-run alone with its own 5 s: about 5-7 s of grounding on this machine, so it times out
+    # or, on a faster one, is answered (rightly); never a wrong answer
+    assert results[0].status == "timeout" or (results[0].status == "ok" and results[0].value["answers"] == ["entailed"]), results[0]
     assert [r.value["answers"] for r in results[1:]] == [["entailed"]] * 3

@@ -189,6 +189,16 @@ def test_a_grounding_bomb_inside_a_batch_fails_alone() -> None:
     assert stats["retried_batches"] >= 1 and stats["worker_restarts"] >= 1
 
 
+def _one_worker_two_batches() -> tuple[dict, list[ToolCall]]:
+    """A Scorer config with one clingo worker and batches of 2, and four small decide calls (two batches)."""
+    config = {"frameworks": {"consistency": {"tools": {"logic_program": "clingo"}}}, "cache": {"enabled": False},
+              "scheduler": {"spare_workers": 0, "backends": {"clingo": {"max_batch": 2, "workers": 1}}}}
+    calls = [ToolCall(capability="logic_program", op="decide",
+                      payload={"theory": {"facts": [L("big", f"c{i}")], "rules": [R([L("big", "?x")], L("red", "?x"))]},
+                               "queries": [L("red", f"c{i}")]}) for i in range(4)]
+    return config, calls
+
+
 def test_a_full_worker_batch_starts_when_queued_and_its_calls_know_when_a_worker_took_them() -> None:
     """A batch filled while the event loop is busy goes to the idle worker at once (not after
     everything else the loop has queued); a call waiting for a worker reports no running time (the
@@ -198,11 +208,7 @@ def test_a_full_worker_batch_starts_when_queued_and_its_calls_know_when_a_worker
     from chil_core.scheduler import wait_all
     from chil_core.scoring import Scorer
 
-    config = {"frameworks": {"consistency": {"tools": {"logic_program": "clingo"}}}, "cache": {"enabled": False},
-              "scheduler": {"spare_workers": 0, "backends": {"clingo": {"max_batch": 2, "workers": 1}}}}
-    calls = [ToolCall(capability="logic_program", op="decide",
-                      payload={"theory": {"facts": [L("big", f"c{i}")], "rules": [R([L("big", "?x")], L("red", "?x"))]},
-                               "queries": [L("red", f"c{i}")]}) for i in range(4)]
+    config, calls = _one_worker_two_batches()
     with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
         scorer.score([{"id": "warm", "prompt": "Bob is big.", "completion": "Bob is big."}])  # one idle worker
         backend = scorer.scheduler.backend("logic_program", "clingo")
@@ -230,11 +236,7 @@ def test_a_batch_is_queued_behind_the_batch_a_busy_worker_runs() -> None:
     from chil_core.scheduler import wait_all
     from chil_core.scoring import Scorer
 
-    config = {"frameworks": {"consistency": {"tools": {"logic_program": "clingo"}}}, "cache": {"enabled": False},
-              "scheduler": {"spare_workers": 0, "backends": {"clingo": {"max_batch": 2, "workers": 1}}}}
-    calls = [ToolCall(capability="logic_program", op="decide",
-                      payload={"theory": {"facts": [L("big", f"c{i}")], "rules": [R([L("big", "?x")], L("red", "?x"))]},
-                               "queries": [L("red", f"c{i}")]}) for i in range(4)]
+    config, calls = _one_worker_two_batches()
     with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
         scorer.score([{"id": "warm", "prompt": "Bob is big.", "completion": "Bob is big."}])  # one idle worker
         backend = scorer.scheduler.backend("logic_program", "clingo")

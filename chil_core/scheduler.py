@@ -63,10 +63,10 @@ class BatchFailure(Exception):
 STARVED = "waiting for a CPU"
 
 
-def _sched(task: str) -> tuple[float, float, int] | None:
-    """(CPU seconds, seconds spent waiting for a CPU, voluntary context switches) of a thread or a
-    process's main thread (``task``: ``/proc/<pid>`` or ``/proc/self/task/<tid>``); None where the
-    kernel does not say."""
+def _task_stat(task: str) -> tuple[float, float, int, bool] | None:
+    """(CPU seconds, seconds spent waiting for a CPU, voluntary context switches, runnable now) of a
+    thread or a process's main thread (``task``: ``/proc/<pid>`` or ``/proc/self/task/<tid>``); None
+    where the kernel does not say."""
     try:
         with open(f"{task}/schedstat", "rb") as fh:
             cpu_ns, wait_ns = fh.read().split()[:2]
@@ -74,9 +74,16 @@ def _sched(task: str) -> tuple[float, float, int] | None:
             status = fh.read()
         at = status.index(b"voluntary_ctxt_switches:")
         voluntary = int(status[at + 24 : status.index(b"\n", at)])
-        return int(cpu_ns) / 1e9, int(wait_ns) / 1e9, voluntary
+        runnable = status[status.index(b"State:") + 6 :].lstrip()[:1] == b"R"
+        return int(cpu_ns) / 1e9, int(wait_ns) / 1e9, voluntary, runnable
     except (OSError, IndexError, ValueError):
         return None
+
+
+def _sched(task: str) -> tuple[float, float, int] | None:
+    """:func:`_task_stat` without the state: (CPU seconds, seconds waiting for a CPU, voluntary switches)."""
+    got = _task_stat(task)
+    return None if got is None else got[:3]
 
 
 class _RunnableWatch:
@@ -97,22 +104,10 @@ class _RunnableWatch:
         self.last: tuple[float, float, int, bool] | None = None  # the first sample starts the count
         self.runnable_s = 0.0
 
-    def _read(self) -> tuple[float, float, int, bool] | None:
-        now = time.monotonic()
-        try:
-            with open(f"{self.task}/schedstat", "rb") as fh:
-                cpu_ns = fh.read().split()[0]
-            with open(f"{self.task}/status", "rb") as fh:
-                status = fh.read()
-            at = status.index(b"voluntary_ctxt_switches:")
-            voluntary = int(status[at + 24 : status.index(b"\n", at)])
-            state = status[status.index(b"State:") + 6 :].lstrip()[:1]
-            return now, int(cpu_ns) / 1e9, voluntary, state == b"R"
-        except (OSError, IndexError, ValueError):
-            return None
-
     def sample(self) -> None:
-        now = self._read()
+        t = time.monotonic()
+        stat = _task_stat(self.task)
+        now = None if stat is None else (t, stat[0], stat[2], stat[3])
         last, self.last = self.last, now
         if now is None or last is None or not last[3] or now[2] != last[2]:
             return

@@ -116,6 +116,9 @@ class Dist:
                     dist.broadcast(t.data, src=0)
 
     def close(self) -> None:
+        """Every process reaches this point before any tears its process group down (a process that
+        destroys its group while a peer still has collectives in flight can take the job down at exit)."""
+        self.barrier()
         if self.initialized_here:
             import torch.distributed as dist
 

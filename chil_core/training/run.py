@@ -210,7 +210,6 @@ def train(values: Mapping[str, Any], scorer_config: Mapping[str, Any] | None = N
                 save_policy_atomic(trainer, run_dir / "policy")
         finally:
             trainer.close()
-            dist.barrier()
             dist.close()
     summary: dict[str, Any] = {
         "run_dir": str(run_dir), "model": config.model or "embedded tiny policy (warm-started)",

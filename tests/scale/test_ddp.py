@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -35,10 +37,25 @@ def _run(tmp: Path, nproc: int, name: str, loss_type: str, steps: int = 3, paral
          beta: float = 0.0) -> dict:
     out = tmp / f"{name}.pt"
     cmd = ([str(TORCHRUN), "--standalone", f"--nproc-per-node={nproc}"] if nproc > 1 else [sys.executable])
-    proc = subprocess.run([*cmd, str(HERE / "ddp_equality.py"), str(out), str(steps), loss_type, parallel, str(beta)],
-                          cwd=tmp, env=_env(), capture_output=True, text=True, timeout=600)
+    args = [*cmd, str(HERE / "ddp_equality.py"), str(out), str(steps), loss_type, parallel, str(beta)]
+    proc = subprocess.run(args, cwd=tmp, env=_env(), capture_output=True, text=True, timeout=600)
+    if proc.returncode and nproc > 1 and _crashed(proc.stderr):
+        # A process killed by a signal (once on CI: "terminate called without an active exception", SIGABRT in
+        # rank 1; not reproduced here in 33 launches, idle or loaded) says nothing about the update under test,
+        # whose weights are compared only from a clean run: shown as a warning and run once more; a second
+        # crash fails the test.
+        warnings.warn(f"torchrun crashed once, run again: {proc.stderr[-1500:]}", stacklevel=2)
+        out.unlink(missing_ok=True)
+        proc = subprocess.run(args, cwd=tmp, env=_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return torch.load(out)
+
+
+def _crashed(stderr: str) -> bool:
+    """torchrun's root cause is a rank killed by a signal ("exitcode : -6"), as opposed to a Python error or a
+    failed check, which exit with a status (and are never run again)."""
+    _, found, root = stderr.rpartition("Root Cause")
+    return bool(found) and re.search(r"exitcode\s*:\s*-\d+", root) is not None
 
 
 @pytest.mark.slow  # two torchrun launches: about a minute on this machine
@@ -187,9 +204,20 @@ def test_options_that_need_the_whole_batch_are_refused_by_name():
             check_config(build_train_config({"prompts_per_step": 8, **values}), 2)
 
 
-@pytest.mark.slow  # a warm start and two or three short training runs
+@pytest.fixture(scope="module")
+def warm_start(tmp_path_factory) -> Path:
+    """The embedded policy's warm start, as ``chil train`` builds it (about 45 s here), built once and given
+    to the runs below as their ``model`` (a saved policy, as a user's would be) instead of built by each."""
+    from chil_core.training import default_task
+
+    run = tmp_path_factory.mktemp("warm")
+    default_task.warm_started_policy(run, build_train_config({}).seed, echo=lambda *_: None)
+    return run / "warm_start"
+
+
+@pytest.mark.slow  # two or three short training runs
 @pytest.mark.parametrize("parallel", ["ddp", "fsdp"])
-def test_chil_train_under_torchrun_resumes_on_one_process(tmp_path, parallel):
+def test_chil_train_under_torchrun_resumes_on_one_process(tmp_path, parallel, warm_start):
     """2 processes train 2 steps (rank 0 writes the run), then 1 process resumes the run to step 3; under
     FSDP the checkpoint holds the whole state (as the saved policy), and 2 FSDP processes resume the
     1-process checkpoint to step 4."""
@@ -198,7 +226,7 @@ def test_chil_train_under_torchrun_resumes_on_one_process(tmp_path, parallel):
     run = tmp_path / "run"
     common = ["--set", "prompts_per_step=4", "--set", "group_size=4", "--set", "max_new_tokens=16",
               "--set", "save_every=1", "--set", "tensorboard=false", "--set", "progress=false",
-              "--set", f"distributed={parallel}"]
+              "--set", f"distributed={parallel}", "--set", f"model={warm_start}"]
     first = subprocess.run([str(TORCHRUN), "--standalone", "--nproc-per-node=2", "-m", "chil_core.cli", "train",
                             "--output-dir", str(run), "--max-steps", "2", *common],
                            cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=1200)

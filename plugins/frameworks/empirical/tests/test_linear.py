@@ -192,8 +192,8 @@ def test_generated_systems_decided_as_z3_does(rels: list[Any]) -> None:
     _agree(rels)
 
 
-@pytest.mark.slow
-@settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@pytest.mark.slow  # (5,000 examples took 96 s of the slow run; 2,000 is still 6x the default run's)
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(_systems())
 def test_many_generated_systems_decided_as_z3_does(rels: list[Any]) -> None:
     _agree(rels)

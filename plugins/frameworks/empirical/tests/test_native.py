@@ -316,11 +316,12 @@ def test_generated_statements_read_identically(texts: list[str], seed: int) -> N
 @given(st.lists(statements(), min_size=20, max_size=20), st.integers(0, 2**32))
 def test_100k_generated_and_fuzzed_inputs_read_identically(texts: list[str], seed: int) -> None:
     """500 hypothesis examples x (20 drawn statements + 180 seeded random and hostile ones) = 100,000
-    inputs, each read under the default limits and a tight set, with and without rounding."""
+    inputs, with and without rounding, every other one read under the default limits and the rest under a
+    tight set (both sets on every input doubled this test's time, 4 minutes of the slow run)."""
     rng = random.Random(seed)
     batch = texts + [_generated(rng) for _ in range(120)] + [_hostile(rng) for _ in range(60)]
     assert len(batch) == 200
-    check(batch, LIMITS[:2])
+    assert check(batch[0::2], LIMITS[:1]) + check(batch[1::2], LIMITS[1:2]) == 2 * len(batch)
 
 
 def test_a_kernel_build_older_than_the_plugin_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,33 +6,42 @@ literal is derivable exactly when theory ∧ ¬literal is unsat (definite clause
 decides), so Z3 computes the same closure as the Prolog and Datalog backends, by refutation instead of
 chaining.
 
-A batch is decided with **one solver**, each theory in a ``push``/``pop`` scope of its own:
+A batch is decided with **one solver**:
 
 - **Ground** (the common case: at most ``GROUND_LIMIT`` rule instances): the rules are instantiated
   over the theory's constants (exact for function-free definite clauses: nothing about another
-  constant is derivable) and the clauses handed to Z3 as one SMT-LIB text over Boolean atoms, so each
-  check is propositional.  A query is one check under the assumption ¬literal; consistency is one
-  check with "no atom both ways"; when that fails every candidate atom is checked, so the clashes are
-  exactly the atoms derived both ways.
+  constant is derivable) and the clauses handed to Z3 as SMT-LIB text over Boolean atoms, so each
+  check is propositional.  Theories are decided **together**, up to ``GROUP_LIMIT`` clauses in one
+  ``push``/``pop`` scope, each theory's atoms numbered apart: a literal is derivable exactly when it
+  is true in every model, so one check finds a model (a literal false in it is not derivable) and
+  one more confirms that every literal true in it is (the clauses with "one of them is false" are
+  unsat; when they are not, the literals false in that model drop out and the rest are asked again).
+  A query's answer and the clashes (atoms derived both ways: candidates are the atoms that occur as
+  a head with both signs) are read from that; each assumed set's world adds its facts in a scope of
+  its own, the k-th set of every theory of the group at once.  Should a joint check hit a limit,
+  each theory of the group is decided alone: a limit is only ever its own theory's status.
 - **Quantified** (larger groundings): facts over one uninterpreted sort, rules as universally
   quantified clauses, consistency guarded per predicate and the clashes named through unsat cores, in
   a fresh solver per theory.
-
-Each world (the theory alone, or with an assumed set's extra facts) is a scope of its own.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 from typing import Any, ClassVar
 
 from chil_core import ToolCall, ToolResult
 from chil_plugin_z3.base import Z3Tool
 
+log = logging.getLogger(__name__)
+
 #: ground atoms enumerated to name clashes; more (a huge relation that clashes) is an error.
 MAX_CLASH_CANDIDATES = 20_000
 #: rule instances (constants ** variables, summed over rules) up to which a theory is decided ground
 GROUND_LIMIT = 20_000
+#: rule instances and facts, summed over theories, up to which theories are decided together
+GROUP_LIMIT = 5_000
 
 
 class Z3Logic(Z3Tool):
@@ -48,141 +57,240 @@ class Z3Logic(Z3Tool):
     worker_batch: ClassVar[bool] = True
 
     def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
-        """Every call of the batch with one solver (a scope per theory); a malformed call, or one that
-        hits a limit, is a status of its own."""
+        """Every call of the batch with one solver: the ground-mode theories in groups decided
+        together (:meth:`_ground_group`), a larger one alone; a malformed call, or one that hits a
+        limit, is a status of its own."""
         from chil_core.capabilities.logic_program import load_decide_call
 
         self._count(len(calls))
         solver = self.solver(minimal_cores=False)
-        out: list[ToolResult | Any] = []
-        for call in calls:
+        out: list[ToolResult | Any] = [None] * len(calls)
+        group: list[tuple[int, Any, list[str]]] = []  # (index, job, constants) decided together
+        size = 0
+
+        def flush() -> None:
+            nonlocal solver, size
+            if group:
+                solver = self._decide_group(group, solver, out)
+                group.clear()
+            size = 0
+
+        for i, call in enumerate(calls):
             try:
-                out.append(self.decide_job(load_decide_call(call.payload), solver))
+                job = load_decide_call(call.payload)
+                constants, instances = _grounding(job)
             except Exception as exc:  # noqa: BLE001 - one bad call is a status, not a failed batch
-                out.append(self.failure(exc))
-                solver = self.solver(minimal_cores=False)  # its scopes may be left open: start clean
+                out[i] = self.failure(exc)
+                continue
+            if instances > GROUND_LIMIT:
+                try:
+                    out[i] = self._quantified_job(job)
+                except Exception as exc:  # noqa: BLE001
+                    out[i] = self.failure(exc)
+                continue
+            if size + instances + len(job.theory.facts) > GROUP_LIMIT:
+                flush()
+            group.append((i, job, constants))
+            size += instances + len(job.theory.facts)
+        flush()
         return out
+
+    def _decide_group(self, group: list[tuple[int, Any, list[str]]], solver: Any, out: list[Any]) -> Any:
+        """A group's answers into ``out``; the solver to go on with.  Should the joint checks give up
+        (a limit), each theory of the group is decided alone, so a limit is only ever its own."""
+        if len(group) > 1:
+            try:
+                for (i, _, _), value in zip(group, self._ground_group([(j, c) for _, j, c in group], solver), strict=True):
+                    out[i] = value
+                return solver
+            except Exception:  # noqa: BLE001 - each alone below; the culprit gets its own status
+                log.info("z3: %d theories decided together gave up; deciding each alone", len(group), exc_info=True)
+                solver = self.solver(minimal_cores=False)
+        for i, job, constants in group:
+            try:
+                out[i] = self._ground_group([(job, constants)], solver)[0]
+            except Exception as exc:  # noqa: BLE001
+                out[i] = self.failure(exc)
+                solver = self.solver(minimal_cores=False)  # its scopes may be left open: start clean
+        return solver
 
     def run_one(self, call: ToolCall) -> ToolResult | Any:
         return self.decide(call.payload)
 
-    def decide(self, payload: Any) -> dict[str, Any]:
+    def decide(self, payload: Any) -> dict[str, Any] | ToolResult:
         """One ``decide`` payload alone."""
         from chil_core.capabilities.logic_program import load_decide_call
 
-        return self.decide_job(load_decide_call(payload), self.solver(minimal_cores=False))
+        job = load_decide_call(payload)
+        constants, instances = _grounding(job)
+        if instances > GROUND_LIMIT:
+            return self._quantified_job(job)
+        return self._ground_group([(job, constants)], self.solver(minimal_cores=False))[0]
 
-    def decide_job(self, job: Any, solver: Any) -> dict[str, Any]:
+    def _quantified_job(self, job: Any) -> dict[str, Any]:
         from chil_core.capabilities.logic_program import answer, with_facts
 
-        constants = set(job.theory.constants())
-        for extra in job.assume or ():
-            constants.update(a for lit in extra for a in lit.args)
-        instances = sum(len(constants) ** len(set().union(*(b.variables() for b in r.body))) for r in job.theory.rules)
-        if instances > GROUND_LIMIT:
-            derivable, clashes = self._quantified(job.theory, job.queries)
-            assumed = None if job.assume is None else [self._quantified(with_facts(job.theory, extra), ())[1]
-                                                       for extra in job.assume]
-            return answer(job.queries, derivable, clashes, assumed)
-        solver.push()
-        try:
-            derivable, clashes, assumed = self._ground(job, sorted(constants), solver)
-        finally:
-            solver.pop()
+        derivable, clashes = self._quantified(job.theory, job.queries)
+        assumed = None if job.assume is None else [self._quantified(with_facts(job.theory, extra), ())[1]
+                                                   for extra in job.assume]
         return answer(job.queries, derivable, clashes, assumed)
 
-    def _ground(self, job: Any, constants: list[str], s: Any) -> tuple[dict[Any, bool], list[Any], list[list[Any]] | None]:
-        """The theory instantiated over ``constants``, as propositional Horn clauses in ``s``.  Ground
+    def _ground_group(self, group: list[tuple[Any, list[str]]], s: Any) -> list[dict[str, Any]]:
+        """Theories instantiated over their constants, as propositional Horn clauses, all in one scope
+        of ``s`` (each theory's atoms numbered apart from the others', so they share no atom).  Ground
         atoms are plain ``(pred, args, neg)`` tuples here (a ``Literal`` per rule instance cost most of
-        the time); rule literals are compiled once to argument templates over the rule's variables."""
-        from chil_core.capabilities.logic_program import Literal
+        the time); rule literals are compiled once to argument templates over the rule's variables.
 
-        z3, ctx = self.z3, self.ctx
-        ids: dict[tuple[str, tuple[str, ...], bool], int] = {}
+        What is derivable is found with a few checks for the whole group, not one per literal
+        (:meth:`_derived`): world 0 (every theory alone) answers the queries and the clashes, then
+        each assumed set's extra facts are added, the k-th set of every theory at once (a theory's
+        worlds share its atoms, different theories' worlds do not), and its clashes read."""
+        from chil_core.capabilities.logic_program import Literal, answer
 
-        def key(lit: Literal) -> tuple[str, tuple[str, ...], bool]:
-            return (lit.pred, lit.args, lit.neg)
+        Key = tuple[str, tuple[str, ...], bool]
+        counter = getattr(s, "_chil_declared", 0)  # a0, a1... are declared once per solver (outlive pop)
+        first = counter
+        texts: list[str] = []
+        prepared: list[tuple[dict[Key, int], set[Key]]] = []
 
-        def atom(k: tuple[str, tuple[str, ...], bool]) -> str:
-            n = ids.get(k)
-            if n is None:
-                n = ids[k] = len(ids)
-            return f"a{n}"
+        for job, constants in group:
+            ids: dict[Key, int] = {}
 
-        lines = [atom(key(f)) for f in job.theory.facts]
-        clauses: list[str] = []
-        heads: set[tuple[str, tuple[str, ...], bool]] = {key(f) for f in job.theory.facts}
-        for rule in job.theory.rules:
-            names = sorted({a for b in rule.body for a in b.args if a[:1] == "?"})
-            index = {n: i for i, n in enumerate(names)}
-            # each literal: (pred, neg, ((variable index, -1) | (-1, constant), ...))
-            body_t = [(b.pred, b.neg, tuple((index[a], a) if a[:1] == "?" else (-1, a) for a in b.args)) for b in rule.body]
-            h = rule.head
-            head_t = (h.pred, h.neg, tuple((index[a], a) if a[:1] == "?" else (-1, a) for a in h.args))
-            for values in itertools.product(constants, repeat=len(names)):
-                body = [atom((p, tuple(values[i] if i >= 0 else c for i, c in spec), neg)) for p, neg, spec in body_t]
-                hk = (head_t[0], tuple(values[i] if i >= 0 else c for i, c in head_t[2]), head_t[1])
-                heads.add(hk)
-                clauses.append(f"(=> {body[0] if len(body) == 1 else '(and ' + ' '.join(body) + ')'} {atom(hk)})")
+            def atom(k: Key, ids: dict[Key, int] = ids) -> str:
+                nonlocal counter
+                n = ids.get(k)
+                if n is None:
+                    n = ids[k] = counter
+                    counter += 1
+                return f"a{n}"
 
-        def text(facts: list[str], extra_clauses: list[str]) -> str:
-            # a solver's SMT-LIB declarations outlive pop(): a0, a1... are declared once per solver
-            declared = getattr(s, "_chil_declared", 0)
-            decls = "".join(f"(declare-const a{k} Bool)" for k in range(declared, len(ids)))
-            s._chil_declared = max(declared, len(ids))
-            return decls + "".join(f"(assert {f})" for f in facts) + "".join(f"(assert {c})" for c in extra_clauses)
+            heads: set[Key] = set()
+            for f in job.theory.facts:
+                k = (f.pred, f.args, f.neg)
+                heads.add(k)
+                texts.append(f"(assert {atom(k)})")
+            for rule in job.theory.rules:
+                names = sorted({a for b in rule.body for a in b.args if a[:1] == "?"})
+                index = {n: i for i, n in enumerate(names)}
+                # each literal: (pred, neg, ((variable index, -1) | (-1, constant), ...))
+                body_t = [(b.pred, b.neg, tuple((index[a], a) if a[:1] == "?" else (-1, a) for a in b.args)) for b in rule.body]
+                h = rule.head
+                head_t = (h.pred, h.neg, tuple((index[a], a) if a[:1] == "?" else (-1, a) for a in h.args))
+                for values in itertools.product(constants, repeat=len(names)):
+                    body = [atom((p, tuple(values[i] if i >= 0 else c for i, c in spec), neg)) for p, neg, spec in body_t]
+                    hk = (head_t[0], tuple(values[i] if i >= 0 else c for i, c in head_t[2]), head_t[1])
+                    heads.add(hk)
+                    texts.append(f"(assert (=> {body[0] if len(body) == 1 else '(and ' + ' '.join(body) + ')'} {atom(hk)}))")
+            prepared.append((ids, heads))
 
-        s.from_string(text(lines, clauses))
-        boolean = z3.Bool
+        def both(ids: dict[Key, int], world_heads: set[Key]) -> list[tuple[str, tuple[str, ...], int, int]]:
+            """The atoms a world derives both ways when it derives every rule head: (pred, args, +id, -id)."""
+            pairs = sorted((p, a) for p, a, neg in world_heads if not neg and (p, a, True) in world_heads)
+            if len(pairs) > MAX_CLASH_CANDIDATES:
+                raise ValueError(f"too many ground atoms to name the clashes (> {MAX_CLASH_CANDIDATES})")
+            return [(p, a, ids[(p, a, False)], ids[(p, a, True)]) for p, a in pairs]
 
-        def holds(lit: Literal) -> bool:
-            k = ids.get(key(lit))
-            if k is None:  # in no clause: free, so not derivable
-                return False
-            r = self.check(s, [z3.Not(boolean(f"a{k}", ctx))])
+        s.push()
+        try:
+            s.from_string(self._declare(s, first, counter) + "".join(texts))
+            # world 0: the queries and the theory's own clashes
+            asked: list[dict[Literal, int | None]] = []
+            pairs0 = []
+            wanted: set[int] = set()
+            for (job, _), (ids, heads) in zip(group, prepared, strict=True):
+                lits = {lit: ids.get((lit.pred, lit.args, lit.neg)) for q in job.queries for lit in (q, q.complement())}
+                asked.append(lits)
+                pairs0.append(both(ids, heads))
+                wanted.update(n for n in lits.values() if n is not None)
+                wanted.update(n for _, _, pos, neg in pairs0[-1] for n in (pos, neg))
+            derived = self._derived(s, wanted)
+            results: list[tuple[dict[Literal, bool], list[Literal], list[list[Literal]] | None]] = []
+            for (job, _), lits, pairs in zip(group, asked, pairs0, strict=True):
+                derivable = {lit: n is not None and n in derived for lit, n in lits.items()}
+                clashes = [Literal(p, a) for p, a, pos, neg in pairs if pos in derived and neg in derived]
+                results.append((derivable, clashes, None if job.assume is None else []))
+            # assumed worlds: the k-th set of every theory that has one, in one scope
+            layers = max((len(job.assume) for job, _ in group if job.assume is not None), default=0)
+            for k in range(layers):
+                start = counter
+                facts: list[str] = []
+                members: list[tuple[int, list[tuple[str, tuple[str, ...], int, int]]]] = []
+                wanted = set()
+                for g, ((job, _), (ids, heads)) in enumerate(zip(group, prepared, strict=True)):
+                    if job.assume is None or k >= len(job.assume):
+                        continue
+                    extra = [(x.pred, x.args, x.neg) for x in job.assume[k]]
+                    for key in extra:
+                        n = ids.get(key)
+                        if n is None:
+                            n = ids[key] = counter
+                            counter += 1
+                        facts.append(f"(assert a{n})")
+                    pairs = both(ids, heads | set(extra))
+                    members.append((g, pairs))
+                    wanted.update(n for _, _, pos, neg in pairs for n in (pos, neg))
+                s.push()
+                try:
+                    s.from_string(self._declare(s, start, counter) + "".join(facts))
+                    derived = self._derived(s, wanted)
+                finally:
+                    s.pop()
+                for g, pairs in members:
+                    results[g][2].append([Literal(p, a) for p, a, pos, neg in pairs if pos in derived and neg in derived])
+        finally:
+            s.pop()
+        return [answer(job.queries, derivable, clashes, assumed)
+                for (job, _), (derivable, clashes, assumed) in zip(group, results, strict=True)]
+
+    @staticmethod
+    def _declare(s: Any, start: int, end: int) -> str:
+        """Declarations of the atoms ``a{start}``..``a{end - 1}`` that ``s`` has not declared yet."""
+        declared = getattr(s, "_chil_declared", 0)
+        s._chil_declared = max(declared, end)
+        return "".join(f"(declare-const a{k} Bool)" for k in range(max(declared, start), end))
+
+    def _derived(self, s: Any, atoms: set[int]) -> set[int]:
+        """Which of the atoms ``a{n}`` the clauses in ``s`` derive (definite clauses: derivable exactly
+        when true in every model).  One check finds a model: an atom false in it is not derivable.
+        Then one check asks whether the atoms true in it can be false together with the clauses
+        (one at least); unsat: every one is derivable; sat: those false in that model are not, and
+        the rest are asked again, each round fewer (usually one round: Z3's models of definite
+        clauses are mostly the least one).  Each check is :meth:`check`'s: bounded by the timeout and
+        the resource limit."""
+        if not atoms:
+            return set()
+        if self.check(s, []) is not True:  # definite clauses are satisfiable: unknown means a limit
+            raise RuntimeError("z3 found no model of a propositional Horn theory")
+        candidates = self._true_in(s, atoms)
+        while candidates:
+            guard = getattr(s, "_chil_guards", 0)
+            s._chil_guards = guard + 1
+            negs = " ".join(f"(not a{n})" for n in sorted(candidates))
+            s.from_string(f"(declare-const g{guard} Bool)(assert (=> g{guard} (or {negs} false)))")
+            r = self.check(s, [self.z3.Bool(f"g{guard}", self.ctx)])
+            if r is False:
+                return candidates
             if r is None:
                 raise RuntimeError("z3 returned unknown on a propositional Horn theory")
-            return not r
+            left = self._true_in(s, candidates)
+            if len(left) >= len(candidates):  # cannot be: the guard's clause made one of them false
+                raise RuntimeError("z3 returned a model that breaks its guard")
+            candidates = left
+        return set()
 
-        def clashes(world_heads: set[tuple[str, tuple[str, ...], bool]]) -> list[Literal]:
-            both = sorted((p, a) for p, a, neg in world_heads if not neg and (p, a, True) in world_heads)
-            if not both:
-                return []
-            if len(both) > MAX_CLASH_CANDIDATES:
-                raise ValueError(f"too many ground atoms to name the clashes (> {MAX_CLASH_CANDIDATES})")
-            s.push()
-            try:
-                s.from_string("".join(f"(assert (not (and {atom((p, a, False))} {atom((p, a, True))})))" for p, a in both))
-                if self.check(s, []) is not False:
-                    return []
-            finally:
-                s.pop()
-            # some atom is derived both ways: exactly which, one check per candidate
-            out = []
-            for p, a in both:
-                s.push()
-                try:
-                    s.from_string(f"(assert (not (and {atom((p, a, False))} {atom((p, a, True))})))")
-                    if self.check(s, []) is False:
-                        out.append(Literal(p, a))
-                finally:
-                    s.pop()
-            return out
-
-        derivable = {lit: holds(lit) for q in job.queries for lit in (q, q.complement())}
-        base = clashes(heads)
-        assumed: list[list[Literal]] | None = None
-        if job.assume is not None:
-            assumed = []
-            for extra in job.assume:
-                s.push()
-                try:
-                    facts = [atom(key(x)) for x in extra]
-                    s.from_string(text(facts, []))
-                    assumed.append(clashes(heads | {key(x) for x in extra}))
-                finally:
-                    s.pop()
-        return derivable, base, assumed
+    def _true_in(self, s: Any, atoms: set[int]) -> set[int]:
+        """The atoms true in ``s``'s model (read through the C API: one model evaluation each)."""
+        z3 = self.z3
+        ref = self.ctx.ref()
+        model = s.model()
+        mref = model.model
+        out = set()
+        value = (z3.Ast * 1)()
+        for n in atoms:
+            a = z3.Bool(f"a{n}", self.ctx).as_ast()
+            if z3.Z3_model_eval(ref, mref, a, True, value) and z3.Z3_get_bool_value(ref, value[0]) == z3.Z3_L_TRUE:
+                out.add(n)
+        return out
 
     def _quantified(self, theory: Any, queries: Any) -> tuple[dict[Any, bool], list[Any]]:
         """The theory over an uninterpreted sort, rules universally quantified, in a fresh solver."""
@@ -282,3 +390,13 @@ class Z3Logic(Z3Tool):
             clashes.extend(ground[name] for name in sorted(core))
             active = [g for g in active if str(g) not in core]
         return clashes
+
+
+def _grounding(job: Any) -> tuple[list[str], int]:
+    """A job's constants (its theory's and its assumed sets'), sorted, and its rule instances
+    (constants ** variables, summed over rules)."""
+    constants = set(job.theory.constants())
+    for extra in job.assume or ():
+        constants.update(a for lit in extra for a in lit.args)
+    instances = sum(len(constants) ** len(set().union(*(b.variables() for b in r.body))) for r in job.theory.rules)
+    return sorted(constants), instances

@@ -80,6 +80,12 @@ def test_time_limit_is_a_timeout_status() -> None:
     out = decide(tool, heavy_theory(30, rules=20), [L("q", "bob")])
     assert isinstance(out, ToolResult) and out.status == "timeout"
     assert decide(tool, {"facts": [L("p", "a")]}, [L("p", "a")])["answers"] == ["entailed"]
+    # in one batch: the theory after a timed-out one sees none of its clauses or tables
+    calls = [ToolCall(capability="logic_program", op="decide", payload={"theory": t, "queries": q})
+             for t, q in ((heavy_theory(30, rules=20), [L("q", "bob")]), ({"facts": [L("p", "a")]}, [L("e", "bob"), L("q", "bob"), L("p", "a")]))]
+    timed_out, after = tool.run_batch(calls)
+    assert isinstance(timed_out, ToolResult) and timed_out.status == "timeout"
+    assert after["answers"] == ["undetermined", "undetermined", "entailed"]
 
 
 def test_bad_payload_is_an_error_naming_the_field(prolog: PrologLogic) -> None:

@@ -1,12 +1,13 @@
 """``PrologLogic``: the ``logic_program`` capability (op ``decide``) decided by SWI-Prolog.
 
 A batch of payloads is validated in Python (``chil_core.capabilities.logic_program``), re-encoded as
-one compact JSON text and handed to ``decide_batch_json/3`` (``decide.pl``, shipped with this package)
-as one atom argument: one goal for the whole batch.  Prolog reads it with its JSON parser, never as
-program text, and decides each distinct theory in a temporary module of its own (``holds(World, Sign,
-Pred, Args)`` clauses: world 0 is the theory alone, the others add an assumed set's facts), under
-tabling and its own ``call_with_time_limit/2``.  The backend runs process-isolated: the scheduler
-kills and replaces a worker that overruns its timeout or dies.
+one compact JSON text (each predicate and constant name written once, literals as numbers) and handed
+to ``decide_batch_json/3`` (``decide.pl``, shipped with this package) as one atom argument: one goal
+for the whole batch.  Prolog reads it with its JSON parser, never as program text, and decides each
+distinct theory on its own (``holds(World, Sign, Pred, Args)`` clauses in the module ``chil_theory``,
+retracted with every table before the next theory; world 0 is the theory alone, the others add an
+assumed set's facts), under tabling and its own ``call_with_time_limit/2``.  The backend runs
+process-isolated: the scheduler kills and replaces a worker that overruns its timeout or dies.
 """
 
 from __future__ import annotations
@@ -94,13 +95,28 @@ class PrologLogic(Tool):
         worlds: list[dict[tuple[Any, ...], int]] = []
         queries: list[dict[Literal, int]] = []
         plan: list[tuple[int, list[int], dict[Literal, int]]] = []
+        names: dict[str, int] = {}  # every predicate and constant of the batch, numbered once
+
+        def lit(x: Any) -> list[Any]:
+            return [1 if x.neg else 0, names.setdefault(x.pred, len(names)), [names.setdefault(a, len(names)) for a in x.args]]
+
+        def rule(r: Any) -> list[Any]:
+            variables: dict[str, int] = {}  # "?x" -> -1, -2, ...
+
+            def one(x: Any) -> list[Any]:
+                return [1 if x.neg else 0, names.setdefault(x.pred, len(names)),
+                        [variables.setdefault(a, -1 - len(variables)) if a[:1] == "?" else names.setdefault(a, len(names))
+                         for a in x.args]]
+
+            body = [one(b) for b in r.body]
+            return [body, one(r.head)]
+
         for job in jobs:
             t = theories.get(id(job.theory))
             if t is None:
                 t = theories[id(job.theory)] = len(blocks)
                 th = job.theory
-                blocks.append({"f": [_lit(f) for f in th.facts],
-                               "r": [[[_lit(b) for b in r.body], _lit(r.head)] for r in th.rules], "w": [], "q": []})
+                blocks.append({"f": [lit(f) for f in th.facts], "r": [rule(r) for r in th.rules], "w": [], "q": []})
                 worlds.append({})
                 queries.append({})
             ws = []
@@ -108,18 +124,18 @@ class PrologLogic(Tool):
                 w = worlds[t].get(extra)
                 if w is None:
                     w = worlds[t][extra] = len(blocks[t]["w"])
-                    blocks[t]["w"].append([_lit(x) for x in extra])
+                    blocks[t]["w"].append([lit(x) for x in extra])
                 ws.append(w)
             asked: dict[Literal, int] = {}
             for q in job.queries:
-                for lit in (q, q.complement()):
-                    k = queries[t].get(lit)
+                for x in (q, q.complement()):
+                    k = queries[t].get(x)
                     if k is None:
-                        k = queries[t][lit] = len(blocks[t]["q"])
-                        blocks[t]["q"].append([ws[0], _lit(lit)])
-                    asked[lit] = k
+                        k = queries[t][x] = len(blocks[t]["q"])
+                        blocks[t]["q"].append([ws[0], lit(x)])
+                    asked[x] = k
             plan.append((t, ws, asked))
-        text = json.dumps({"b": blocks}, ensure_ascii=True, separators=(",", ":"))
+        text = json.dumps({"s": list(names), "b": blocks}, ensure_ascii=True, separators=(",", ":"))
         result = self._Variable()
         q = self._Query(self._decide(text, self.options.time_limit_ms, result))
         try:
@@ -152,6 +168,3 @@ class PrologLogic(Tool):
             out.append(answer(job.queries, derivable, clashes[t].get(ws[0], []), assumed))
         return out
 
-
-def _lit(lit: Any) -> list[Any]:
-    return ["-" if lit.neg else "+", lit.pred, list(lit.args)]

@@ -104,11 +104,11 @@ class Z3Logic(Z3Tool):
                     out[i] = value
                 return solver
             except Exception:  # noqa: BLE001 - each alone below; the culprit gets its own status
-                log.info("z3: %d theories decided together gave up; deciding each alone", len(group), exc_info=True)
+                log.warning("z3: %d theories decided together gave up; deciding each alone", len(group), exc_info=True)
                 solver = self.solver(minimal_cores=False)
         for i, job, constants in group:
             try:
-                out[i] = self._ground_group([(job, constants)], solver)[0]
+                out[i] = self._alone(job, constants, solver)
             except Exception as exc:  # noqa: BLE001
                 out[i] = self.failure(exc)
                 solver = self.solver(minimal_cores=False)  # its scopes may be left open: start clean
@@ -125,7 +125,17 @@ class Z3Logic(Z3Tool):
         constants, instances = _grounding(job)
         if instances > GROUND_LIMIT:
             return self._quantified_job(job)
-        return self._ground_group([(job, constants)], self.solver(minimal_cores=False))[0]
+        return self._alone(job, constants, self.solver(minimal_cores=False))
+
+    def _alone(self, job: Any, constants: list[str], solver: Any) -> dict[str, Any]:
+        from chil_core.capabilities.logic_program import answer
+
+        solver.push()
+        try:
+            derivable, clashes, assumed = self._ground_one(job, constants, solver)
+        finally:
+            solver.pop()
+        return answer(job.queries, derivable, clashes, assumed)
 
     def _quantified_job(self, job: Any) -> dict[str, Any]:
         from chil_core.capabilities.logic_program import answer, with_facts
@@ -134,6 +144,103 @@ class Z3Logic(Z3Tool):
         assumed = None if job.assume is None else [self._quantified(with_facts(job.theory, extra), ())[1]
                                                    for extra in job.assume]
         return answer(job.queries, derivable, clashes, assumed)
+
+    def _ground_one(self, job: Any, constants: list[str], s: Any) -> tuple[dict[Any, bool], list[Any], list[list[Any]] | None]:
+        """One theory alone (a batch of one: the naive loop's case, or a group's fallback), instantiated
+        over ``constants`` as propositional Horn clauses in ``s``: one check per query literal (under
+        the assumption ¬literal) and one for consistency, cheaper for one theory than a model
+        (:meth:`_ground_group`).  Ground
+        atoms are plain ``(pred, args, neg)`` tuples here (a ``Literal`` per rule instance cost most of
+        the time); rule literals are compiled once to argument templates over the rule's variables."""
+        from chil_core.capabilities.logic_program import Literal
+
+        z3, ctx = self.z3, self.ctx
+        ids: dict[tuple[str, tuple[str, ...], bool], int] = {}
+
+        def key(lit: Literal) -> tuple[str, tuple[str, ...], bool]:
+            return (lit.pred, lit.args, lit.neg)
+
+        def atom(k: tuple[str, tuple[str, ...], bool]) -> str:
+            n = ids.get(k)
+            if n is None:
+                n = ids[k] = len(ids)
+            return f"a{n}"
+
+        lines = [atom(key(f)) for f in job.theory.facts]
+        clauses: list[str] = []
+        heads: set[tuple[str, tuple[str, ...], bool]] = {key(f) for f in job.theory.facts}
+        for rule in job.theory.rules:
+            names = sorted({a for b in rule.body for a in b.args if a[:1] == "?"})
+            index = {n: i for i, n in enumerate(names)}
+            # each literal: (pred, neg, ((variable index, -1) | (-1, constant), ...))
+            body_t = [(b.pred, b.neg, tuple((index[a], a) if a[:1] == "?" else (-1, a) for a in b.args)) for b in rule.body]
+            h = rule.head
+            head_t = (h.pred, h.neg, tuple((index[a], a) if a[:1] == "?" else (-1, a) for a in h.args))
+            for values in itertools.product(constants, repeat=len(names)):
+                body = [atom((p, tuple(values[i] if i >= 0 else c for i, c in spec), neg)) for p, neg, spec in body_t]
+                hk = (head_t[0], tuple(values[i] if i >= 0 else c for i, c in head_t[2]), head_t[1])
+                heads.add(hk)
+                clauses.append(f"(=> {body[0] if len(body) == 1 else '(and ' + ' '.join(body) + ')'} {atom(hk)})")
+
+        def text(facts: list[str], extra_clauses: list[str]) -> str:
+            # a solver's SMT-LIB declarations outlive pop(): a0, a1... are declared once per solver
+            declared = getattr(s, "_chil_declared", 0)
+            decls = "".join(f"(declare-const a{k} Bool)" for k in range(declared, len(ids)))
+            s._chil_declared = max(declared, len(ids))
+            return decls + "".join(f"(assert {f})" for f in facts) + "".join(f"(assert {c})" for c in extra_clauses)
+
+        s.from_string(text(lines, clauses))
+        boolean = z3.Bool
+
+        def holds(lit: Literal) -> bool:
+            k = ids.get(key(lit))
+            if k is None:  # in no clause: free, so not derivable
+                return False
+            r = self.check(s, [z3.Not(boolean(f"a{k}", ctx))])
+            if r is None:
+                raise RuntimeError("z3 returned unknown on a propositional Horn theory")
+            return not r
+
+        def clashes(world_heads: set[tuple[str, tuple[str, ...], bool]]) -> list[Literal]:
+            both = sorted((p, a) for p, a, neg in world_heads if not neg and (p, a, True) in world_heads)
+            if not both:
+                return []
+            if len(both) > MAX_CLASH_CANDIDATES:
+                raise ValueError(f"too many ground atoms to name the clashes (> {MAX_CLASH_CANDIDATES})")
+            s.push()
+            try:
+                s.from_string("".join(f"(assert (not (and {atom((p, a, False))} {atom((p, a, True))})))" for p, a in both))
+                if self.check(s, []) is not False:
+                    return []
+            finally:
+                s.pop()
+            # some atom is derived both ways: exactly which, one check per candidate
+            out = []
+            for p, a in both:
+                s.push()
+                try:
+                    s.from_string(f"(assert (not (and {atom((p, a, False))} {atom((p, a, True))})))")
+                    if self.check(s, []) is False:
+                        out.append(Literal(p, a))
+                finally:
+                    s.pop()
+            return out
+
+        derivable = {lit: holds(lit) for q in job.queries for lit in (q, q.complement())}
+        base = clashes(heads)
+        assumed: list[list[Literal]] | None = None
+        if job.assume is not None:
+            assumed = []
+            for extra in job.assume:
+                s.push()
+                try:
+                    facts = [atom(key(x)) for x in extra]
+                    s.from_string(text(facts, []))
+                    assumed.append(clashes(heads | {key(x) for x in extra}))
+                finally:
+                    s.pop()
+        return derivable, base, assumed
+
 
     def _ground_group(self, group: list[tuple[Any, list[str]]], s: Any) -> list[dict[str, Any]]:
         """Theories instantiated over their constants, as propositional Horn clauses, all in one scope
@@ -148,8 +255,7 @@ class Z3Logic(Z3Tool):
         from chil_core.capabilities.logic_program import Literal, answer
 
         Key = tuple[str, tuple[str, ...], bool]
-        counter = getattr(s, "_chil_declared", 0)  # a0, a1... are declared once per solver (outlive pop)
-        first = counter
+        counter = 0  # atoms a0, a1...: declared once per solver (declarations outlive pop), reused by each scope
         texts: list[str] = []
         prepared: list[tuple[dict[Key, int], set[Key]]] = []
 
@@ -192,7 +298,7 @@ class Z3Logic(Z3Tool):
 
         s.push()
         try:
-            s.from_string(self._declare(s, first, counter) + "".join(texts))
+            s.from_string(self._declare(s, 0, counter) + "".join(texts))
             # world 0: the queries and the theory's own clashes
             asked: list[dict[Literal, int | None]] = []
             pairs0 = []

@@ -375,10 +375,12 @@ def _unsent(conn: Any) -> int | None:
 class _Sent:
     """A batch :meth:`ProcessRunner.send_now` handed to a worker: started at once (``turn`` None), or
     queued behind the batch the worker is running (``turn`` resolves True when it goes on to it,
-    False when it never will)."""
+    False when it never will); or (``single``) one call :meth:`ProcessRunner.send_call` handed to an
+    idle worker."""
 
     proc: _Proc
     turn: asyncio.Future[bool] | None = None
+    single: bool = False
 
 
 async def _readable(conn: Any, timeout: float | None) -> None:
@@ -616,22 +618,59 @@ class ProcessRunner:
         self._wake()
 
     # -- calls ----------------------------------------------------------------------------------
-    async def call(self, call: ToolCall, timeout: float, on_start: Any = None) -> ToolResult:
-        """Run one call in a worker; every failure is a status.  ``on_start(t)`` is told the
-        (monotonic) time a worker took the call."""
-        proc = await self._acquire()  # a worker that is ready: its start-up is not this call's time
+    def _begin_call(self, proc: _Proc) -> None:
+        """``proc`` is about to be sent one call."""
         proc.busy_since = time.monotonic()
         proc.stall_after = self.stall_s
         proc.calls += 1
         proc.batch = False
-        if on_start is not None:
-            on_start(proc.busy_since)
-        task = f"/proc/{proc.proc.pid}"
-        before = proc.sched_at_send = _sched(task)  # before the send: the worker may take the call and block at once
+        proc.sched_at_send = _sched(f"/proc/{proc.proc.pid}")  # before the send: the worker may take the call and block at once
+
+    def send_call(self, call: ToolCall) -> _Proc | None:
+        """Hand one call to an idle worker at once, from synchronous code (then await its answer with
+        :meth:`call`, ``sent=``); None when no worker is idle or the send failed (:meth:`call` then
+        acquires one as usual).  A call queued while the event loop is busy (a scorer starting a batch
+        of records) then runs beside the loop's work instead of after it."""
         try:
-            proc.conn.send([(call.capability, call.op, call.payload)])
+            buf = _pickle([(call.capability, call.op, call.payload)])
+        except Exception:  # noqa: BLE001 - a payload that does not pickle: the usual path reports it
+            return None
+        while self.idle:
+            proc = self.idle.pop()
+            if not proc.alive:
+                self._discard(proc)
+                continue
+            self._begin_call(proc)
+            try:
+                proc.conn.send_bytes(buf)
+            except Exception:  # noqa: BLE001 - a broken pipe: the call waits for a worker instead
+                log.debug("%s: could not hand a call to an idle worker; it waits for one instead", self.name, exc_info=True)
+                proc.kill()
+                self._release(proc)
+                return None
+            return proc
+        return None
+
+    async def call(self, call: ToolCall, timeout: float, on_start: Any = None, sent: _Proc | None = None) -> ToolResult:
+        """Run one call in a worker; every failure is a status.  ``on_start(t)`` is told the
+        (monotonic) time a worker took the call.  ``sent``: the worker :meth:`send_call` already
+        handed it to (its timeout counts from then)."""
+        if sent is None:
+            proc = await self._acquire()  # a worker that is ready: its start-up is not this call's time
+            self._begin_call(proc)
+        else:
+            proc = sent
+        started = proc.busy_since
+        assert started is not None
+        if on_start is not None:
+            on_start(started)
+        task = f"/proc/{proc.proc.pid}"
+        before = proc.sched_at_send
+        try:
+            if sent is None:
+                proc.conn.send([(call.capability, call.op, call.payload)])
             watch = _RunnableWatch(task)
-            end = time.monotonic() + timeout
+            end = started + timeout
             step = min(1.0, max(0.02, timeout / 16))  # the watch's samples: two small /proc reads each
             while True:
                 try:
@@ -1040,6 +1079,12 @@ class Backend:
 
     def _queue(self, calls: Sequence[ToolCall], keys: list[bytes], fresh: list[int], out: list[Answer | None]) -> None:
         loop = asyncio.get_running_loop()
+        runner = self._runner
+        # a process backend fed one call at a time, with a worker idle and nothing queued before: the
+        # call goes to the worker now, not at the next flush (which comes after whatever else the event
+        # loop has to do first: parsing the rest of a batch's records)
+        direct = (self.per_call and not self._pending and type(runner) is ProcessRunner and bool(runner.idle)
+                  and not getattr(self.cls, "worker_batch", False))
         for i in fresh:
             if self.per_call:
                 waiter = loop.create_future()
@@ -1049,8 +1094,18 @@ class Backend:
                     waiter = self._batch_waiter = loop.create_future()
             slot = _Slot(calls[i], keys[i], waiter)
             self._inflight[slot.key] = slot
-            self._pending.append(slot)
             out[i] = slot
+            if direct:
+                proc = runner.send_call(slot.call)
+                if proc is not None:
+                    slot.started = proc.busy_since
+                    task = loop.create_task(self._run_batch([slot], None, _Sent(proc, single=True)))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                    direct = bool(runner.idle)
+                    continue
+                direct = False
+            self._pending.append(slot)
             if len(self._pending) >= self.max_batch:
                 self._flush()
         if self._pending and self._timer is None:
@@ -1218,10 +1273,13 @@ class Backend:
         if slot.result is None:
             slot.result = result
 
-    async def _run_one(self, slot: _Slot, to_cache: list[tuple[bytes, bytes]]) -> None:
+    async def _run_one(self, slot: _Slot, to_cache: list[tuple[bytes, bytes]], sent: _Proc | None = None) -> None:
         t0 = time.perf_counter()
         try:
-            result = await self._runner.call(slot.call, self.timeout, on_start=lambda t: setattr(slot, "started", t))
+            if sent is None:
+                result = await self._runner.call(slot.call, self.timeout, on_start=lambda t: setattr(slot, "started", t))
+            else:
+                result = await self._runner.call(slot.call, self.timeout, sent=sent)
         except BaseException as exc:  # noqa: BLE001 - never leave a caller waiting
             if not isinstance(exc, BatchFailure):
                 log.error("%s: scheduler error on one call", self.name, exc_info=True)
@@ -1274,6 +1332,10 @@ class Backend:
                 self.stats.errors += len(batch)
                 for slot in batch:
                     self._settle(slot, failed, to_cache)
+            elif sent is not None and sent.single:  # one call, handed to an idle worker when it was queued
+                self.stats.batches += 1
+                self.stats.batched_calls += 1
+                await self._run_one(batch[0], to_cache, sent.proc)
             elif sent is not None or (self.per_call and len(batch) > 1 and getattr(self.cls, "worker_batch", False)):
                 await self._run_worker_batch(batch, to_cache, sent)
             elif self.per_call:
@@ -1339,12 +1401,20 @@ class Scheduler:
     def __init__(self, cache: Cache | None = None) -> None:
         self.cache = cache
         self.backends: dict[tuple[str, str], Backend] = {}
+        self._process_backends: list[Backend] = []
 
     def add_backend(self, cls: type[Tool], options: dict[str, Any], run: BackendRunSettings) -> Backend:
         key = (cls.capability, cls.name)
         if key not in self.backends:
-            self.backends[key] = Backend(cls, options, run, self.cache)
+            self.backends[key] = backend = Backend(cls, options, run, self.cache)
+            if backend.per_call:
+                self._process_backends.append(backend)
         return self.backends[key]
+
+    def process_calls_out(self) -> bool:
+        """Whether a process-isolated backend has calls queued or running (work that goes on in another
+        process while the event loop does something else)."""
+        return any(backend._inflight for backend in self._process_backends)
 
     def backend(self, capability: str, name: str) -> Backend | None:
         return self.backends.get((capability, name))

@@ -19,6 +19,7 @@ import gc
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -252,6 +253,79 @@ class _GcHold:
         _gc_restore()
 
 
+#: records of per-record frameworks (their own ``score``) that start in one turn of the event loop;
+#: the others wait, in order, for later turns (see :class:`_Turns`)
+PER_TURN = 32
+
+
+class _Turns:
+    """At most ``per_turn`` records start in one turn of the event loop; the others wait, in order.
+
+    A batch's records each run up to their first wait (parsing, queueing their tool calls) as soon as
+    they start, so a batch started at once is parsed in one turn: no worker's answer is read, no timer
+    fires, no queued call goes out, until the whole batch is parsed; a solver then runs after the
+    parsing instead of beside it (GSM8K: its Z3 calls went out after 256 records were parsed).
+    Spread over turns, the loop polls its pipes, flushes the backends' queues and reads answers
+    between chunks.  Only while that can gain something (``busy``: a process-isolated backend has
+    calls out); otherwise records start at once, as a turn costs CPU and gains nothing (a thread
+    backend's batches would only get smaller).  Records are admitted first come, first served, so they
+    start in the order they asked (sequential frameworks rely on it)."""
+
+    __slots__ = ("admitted", "armed", "busy", "loop", "per_turn", "used", "waiters")
+
+    def __init__(self, per_turn: int, busy: Any = None) -> None:
+        self.per_turn = per_turn
+        #: whether spreading records over turns can gain anything now (work out in another process);
+        #: while it says no, records start at once (a turn costs, and gains nothing then)
+        self.busy = busy or (lambda: True)
+        self.used = 0
+        self.waiters: deque[asyncio.Future[None]] = deque()
+        self.admitted = 0  # waiters let in that have not run yet: nobody may pass them
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.armed = False
+
+    async def enter(self) -> None:
+        """Return when the caller may start its record: at once while this turn has room and nobody
+        waits, else in a later turn."""
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop:  # another event loop: nothing carries over
+            self.loop, self.used, self.waiters, self.admitted, self.armed = loop, 0, deque(), 0, False
+        if not self.armed:
+            self.armed = True
+            loop.call_soon(self._turn)
+        if not self.waiters and not self.admitted and (self.used < self.per_turn or not self.busy()):
+            self.used += 1
+            return
+        fut = loop.create_future()
+        self.waiters.append(fut)
+        try:
+            await fut
+        except BaseException:
+            if not fut.done():
+                fut.cancel()
+            elif not fut.cancelled():  # let in, then cancelled before it ran
+                self.admitted -= 1
+            raise
+        self.admitted -= 1
+
+    def _turn(self) -> None:
+        """The turn is over: admit the next ``per_turn`` waiters (they run in the next turn, after the
+        loop has polled its pipes and run what is due)."""
+        self.used = 0
+        self.armed = False
+        room = self.per_turn if self.busy() else len(self.waiters)
+        while self.waiters and self.used < room:
+            fut = self.waiters.popleft()
+            if not fut.done():  # (a cancelled waiter takes no place)
+                fut.set_result(None)
+                self.used += 1
+                self.admitted += 1
+        if self.waiters or self.used:
+            self.armed = True
+            assert self.loop is not None
+            self.loop.call_soon(self._turn)
+
+
 class RecordCacheStats:
     """Per framework: results served from the record cache, scored once for equal records of a batch,
     scored, stored, and not stored (a failure of the infrastructure, or no key)."""
@@ -301,6 +375,8 @@ class Scorer:
         #: frameworks that keep the default ``score`` (extract + judge) take the bulk path
         self._bulk = {n: type(fw).score is Framework.score for n, fw in self.frameworks.items()}
         self._sequential_locks: dict[str, asyncio.Lock] = {}
+        #: per-record frameworks' records start at most PER_TURN per event-loop turn (all frameworks, all batches)
+        self._turns = _Turns(PER_TURN, self.scheduler.process_calls_out)
         #: record-level result cache: per framework, the salt of its keys (None: not cached)
         self.record_salts: dict[str, bytes | None] = {n: self._record_salt(n) for n in self._names}
         self.record_stats: dict[str, RecordCacheStats] = {n: RecordCacheStats() for n in self._names}
@@ -371,14 +447,18 @@ class Scorer:
         """Frameworks with their own ``score``: one coroutine per record, with the record timeout.
 
         A fixed pool of ``max_records_in_flight`` worker coroutines pulls records by index: O(1) per
-        record (an asyncio.Semaphore over thousands of waiters is quadratic in CPython 3.11).
+        record (an asyncio.Semaphore over thousands of waiters is quadratic in CPython 3.11).  At most
+        :data:`PER_TURN` records start per turn of the event loop (:class:`_Turns`), so the calls
+        of the first records go out, and their answers come in, while the later ones are parsed.
         ``infra[i]`` is set when a tool call of record i failed through the infrastructure."""
         out: list[FrameworkResult | None] = [None] * len(records)
         indices = iter(range(len(records)))
         routes = self.contexts[name].routes
+        enter = self._turns.enter
 
         async def worker() -> None:
             for i in indices:  # records start in input order (sequential frameworks rely on it)
+                await enter()  # a few per turn of the event loop (see _Turns)
                 if infra is None:
                     out[i] = await self._score_framework(name, records[i])
                     continue
@@ -406,10 +486,16 @@ class Scorer:
             if left == 0:
                 lock.release()
 
+        async def gated(record: Record) -> FrameworkResult:
+            await enter()  # first come, first served: score() is still called in input order
+            return await self._score_framework(name, record)
+
         async def ordered_worker() -> None:
             for i in indices:
-                task = asyncio.ensure_future(self._score_framework(name, records[i]))
-                await asyncio.sleep(0)  # the task runs up to its first wait: its score() has been called
+                task = asyncio.ensure_future(gated(records[i]))
+                # the task runs up to its first wait: its score() has been called, or it waits its
+                # turn (first come, first served: the next batch's records queue behind it)
+                await asyncio.sleep(0)
                 started()
                 out[i] = await task
 

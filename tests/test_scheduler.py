@@ -33,6 +33,45 @@ class EchoFramework(Framework):
         return FrameworkResult.failed(result.error or "", status=status)
 
 
+class TurnsFramework(Framework):
+    """Notes, as each record starts, the event-loop turn (``TURN``) and whether the chaos call of
+    ``metadata.watch`` (an earlier record's payload) is with a worker yet (``running_s``: None while it
+    waits for one), then asks chaos for echo with ``metadata.payload``."""
+
+    name: ClassVar[str] = "turns"
+    capabilities: ClassVar[dict[str, bool]] = {"chaos": False}
+    cache_results: ClassVar[bool] = False
+    started: ClassVar[list[tuple[int, str, float | None]]] = []
+
+    async def score(self, record, ctx):
+        md = record.metadata
+        watch = ctx.running_s("chaos", "echo", md["watch"]) if "watch" in md else None
+        self.started.append((TURN[0], record.id, watch))
+        result = await ctx.call("chaos", "echo", md["payload"])
+        return FrameworkResult.scored(1.0 if result.status == "ok" else 0.0)
+
+
+TURN = [0]  # the scorer's event-loop turns, counted while a test runs (see count_turns)
+
+
+def count_turns(scorer):
+    """Count the turns of ``scorer``'s event loop in TURN[0] until the returned stop() is called."""
+    import threading
+
+    TURN[0] = 0
+    running, ready = [True], threading.Event()
+
+    def tick():
+        TURN[0] += 1
+        ready.set()
+        if running[0]:
+            scorer._loop.call_soon(tick)
+
+    scorer._loop.call_soon_threadsafe(tick)
+    ready.wait(5)
+    return lambda: running.__setitem__(0, False)
+
+
 class BuggyFramework(Framework):
     name: ClassVar[str] = "buggy"
 
@@ -46,7 +85,8 @@ def pm():
     manager.load_entry_points()  # builtins only
 
     plugin = types.SimpleNamespace(
-        chil_register_frameworks=hookimpl(lambda register: (register(EchoFramework), register(BuggyFramework))),
+        chil_register_frameworks=hookimpl(lambda register: (register(EchoFramework), register(BuggyFramework),
+                                                             register(TurnsFramework))),
         chil_register_tools=hookimpl(lambda register: (register(ChaosTool), register(ChaosThreadTool))),
     )
     manager.add_plugin(plugin, "testplug")
@@ -149,3 +189,48 @@ def test_unknown_backend_fails_at_load_with_choices(pm, tmp_path):
 def test_noop_is_inline_and_registered_by_builtins(pm):
     assert pm.registry.tools["noop"]["noop"] is NoopTool
     assert pm.registry.plugins["builtins"].status == "ok"
+
+
+def turns_cfg(tmp_path):
+    return {"frameworks": {"turns": {"tools": {"chaos": "chaos"}}}, "scheduler": {"timeout_s": 10.0, "max_wait_ms": 0},
+            "cache": {"enabled": False}}
+
+
+def test_records_start_a_few_per_event_loop_turn_while_a_worker_has_calls(pm, tmp_path):
+    """A batch's records do not all start in one turn of the event loop: while a process backend has
+    calls out, at most PER_TURN start per turn, in input order, so the loop reads the workers' answers
+    and sends the next calls between chunks (issue 15)."""
+    from chil_core import scoring
+
+    n = 3 * scoring.PER_TURN + 5
+    records = [rec(i, payload={"i": i}) for i in range(n)]
+    TurnsFramework.started.clear()
+    with Scorer.from_config(turns_cfg(tmp_path), frameworks=["turns"], plugin_manager=pm) as s:
+        stop = count_turns(s)
+        rewards = s.score(records)
+        stop()
+    assert [r.reward for r in rewards] == [1.0] * n
+    per_turn: dict[int, int] = {}
+    for turn, _, _ in TurnsFramework.started:
+        per_turn[turn] = per_turn.get(turn, 0) + 1
+    assert max(per_turn.values()) <= scoring.PER_TURN, per_turn
+    assert len(per_turn) >= 4, per_turn
+    assert [rid for _, rid, _ in TurnsFramework.started] == [str(i) for i in range(n)]  # in order
+
+
+def test_a_process_call_goes_to_an_idle_worker_before_the_batch_is_parsed(pm, tmp_path):
+    """The first record's call is with the (idle) worker before the batch's last record starts: it is
+    handed over when it is queued, not after the whole batch has been parsed (issue 15: GSM8K's Z3
+    calls waited for 256 records to be parsed, then ran one after another)."""
+    records = [rec(0, payload={"first": 1})] + [rec(i, payload={"i": i}) for i in range(1, 9)]
+    records.append(rec("last", payload={"last": 1}, watch={"first": 1}))
+    with Scorer.from_config(turns_cfg(tmp_path), frameworks=["turns"], plugin_manager=pm) as s:
+        assert s.score([rec("warm", payload={"warm": 1})])[0].reward == 1.0  # the worker is up, and idle
+        TurnsFramework.started.clear()
+        rewards = s.score(records)
+        backend = s.scheduler.backend("chaos", "chaos")
+        assert backend._runner.surges == 0  # one worker did it all
+    assert [r.reward for r in rewards] == [1.0] * len(records)
+    last = TurnsFramework.started[-1]
+    assert last[1] == "last"
+    assert last[2] is not None  # running (or even answered: inf), not waiting for a worker

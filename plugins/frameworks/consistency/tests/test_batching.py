@@ -75,54 +75,45 @@ def test_a_failing_theory_in_a_batch_fails_alone(backends) -> None:
         assert out[0].value == out[2].value == {"consistent": True, "clashes": [], "answers": ["entailed"]}, name
 
 
-def test_a_batch_of_records_starts_a_few_per_event_loop_turn(backends) -> None:
-    """A scorer starts a whole batch of records at once, and each would parse its premises and queue
-    its decide call before the event loop could read a worker's answer.  The framework lets at most
-    PER_TURN of them start per turn of the loop (in order), so worker answers are read, and the next
-    batch handed out, between chunks; every record is still judged."""
-    import asyncio
+def test_a_batch_of_records_starts_a_few_per_event_loop_turn() -> None:
+    """The scorer starts a whole batch of records at once, and each would parse its premises and queue
+    its decide call before the event loop could read a worker's answer.  The scorer lets at most
+    PER_TURN of them start per turn of the loop while a worker has calls (chil_core.scoring._Turns),
+    in order, so worker answers are read, and the next batch handed out, between chunks; every record
+    is still judged."""
+    import threading
 
-    from chil_plugin_consistency import framework as fw
-    from chil_plugin_consistency.framework import ConsistencyFramework, ConsistencyOptions
+    from chil_core import scoring
+    from chil_core.scoring import Scorer
 
-    from chil_core import Record
-    from chil_core.testing import DirectContext
+    records = [{"id": f"r{i}", "prompt": f"Bob{i} is big. If something is big then it is red.", "completion": f"Bob{i} is red."}
+               for i in range(3 * scoring.PER_TURN + 5)]
+    config = {"frameworks": {"consistency": {"tools": {"logic_program": "clingo"}}}, "cache": {"enabled": False}}
+    with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
+        framework = scorer.frameworks["consistency"]
+        started: list[tuple[int, str]] = []
+        build = framework._build
+        turn, running, ticked = [0], [True], threading.Event()
 
-    records = [Record(id=f"r{i}", prompt=f"Bob{i} is big. If something is big then it is red.", completion=f"Bob{i} is red.")
-               for i in range(3 * fw.PER_TURN + 5)]
-    framework = ConsistencyFramework(ConsistencyOptions())
-    ctx = DirectContext({"logic_program": backends["clingo"]})
-    started: list[tuple[int, str]] = []
-    build = framework._build
-
-    async def traced(record: Record):  # type: ignore[no-untyped-def]
-        started.append((turn, record.id))
-        return await build(record)
-
-    framework._build = traced  # type: ignore[method-assign]
-    turn = 0
-
-    async def main() -> list:
-        nonlocal turn
-        loop = asyncio.get_running_loop()
-        done = False
+        async def traced(record):  # type: ignore[no-untyped-def]
+            started.append((turn[0], record.id))
+            return await build(record)
 
         def tick() -> None:
-            nonlocal turn
-            turn += 1
-            if not done:
-                loop.call_soon(tick)
+            turn[0] += 1
+            ticked.set()
+            if running[0]:
+                scorer._loop.call_soon(tick)
 
-        loop.call_soon(tick)
-        out = await asyncio.gather(*(framework.score(r, ctx) for r in records))
-        done = True
-        return out
-
-    results = asyncio.run(main())
+        framework._build = traced  # type: ignore[method-assign]
+        scorer._loop.call_soon_threadsafe(tick)
+        ticked.wait(5)
+        rewards = scorer.score(records)
+        running[0] = False
     per_turn: dict[int, int] = {}
     for t, _ in started:
         per_turn[t] = per_turn.get(t, 0) + 1
-    assert max(per_turn.values()) <= fw.PER_TURN, per_turn
+    assert max(per_turn.values()) <= scoring.PER_TURN, per_turn
     assert len(per_turn) >= 4
-    assert [rid for _, rid in started] == [r.id for r in records]  # in order
-    assert [r.verdict for r in results] == ["entailed"] * len(records)
+    assert [rid for _, rid in started] == [r["id"] for r in records]  # in order
+    assert [r.frameworks["consistency"].verdict for r in rewards] == ["entailed"] * len(records)

@@ -39,7 +39,6 @@ import concurrent.futures
 import dataclasses
 import itertools
 import math
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -57,59 +56,6 @@ OFFLOAD_CHARS = 16_384
 #: a decide call that a worker has been running for this long starts its premises-only check beside
 #: it (time spent queued for a worker does not count: on a busy machine that would double the calls)
 SPECULATE_S = 1.0
-#: records that start being judged in one turn of the event loop; the rest wait for later turns
-PER_TURN = 32
-
-
-class _Turns:
-    """At most :data:`PER_TURN` records start in one turn of the event loop, the others wait in order.
-
-    A scorer starts a whole batch of records at once, and each runs up to its first wait (its parsing
-    and the queueing of its ``decide`` call) in the same turn: parsing 600 records took one turn, and
-    no worker answer was read, nor the next batch handed to the worker, before it ended, so the worker
-    sat idle while the event loop parsed and the event loop idled while the worker solved.  Spread
-    over turns, the loop reads the worker's answers, and hands it the next batch, between chunks."""
-
-    def __init__(self, per_turn: int) -> None:
-        self.per_turn = per_turn
-        self.used = 0
-        self.waiters: deque[asyncio.Future[None]] = deque()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.armed = False
-
-    async def enter(self) -> None:
-        loop = asyncio.get_running_loop()
-        if loop is not self.loop:  # a new event loop (asyncio.run per call): nothing carries over
-            self.loop, self.used, self.waiters, self.armed = loop, 0, deque(), False
-        if not self.armed:
-            self.armed = True
-            loop.call_soon(self._turn)
-        if not self.waiters and self.used < self.per_turn:
-            self.used += 1
-            return
-        fut = loop.create_future()
-        self.waiters.append(fut)
-        try:
-            await fut
-        except BaseException:
-            if not fut.done():
-                fut.cancel()
-            raise
-
-    def _turn(self) -> None:
-        """The turn is over: admit the next :data:`per_turn` waiters (they run in the next turn, after
-        the loop has polled its pipes)."""
-        self.used = 0
-        self.armed = False
-        while self.waiters and self.used < self.per_turn:
-            fut = self.waiters.popleft()
-            if not fut.done():  # (a cancelled waiter takes no place)
-                fut.set_result(None)
-                self.used += 1
-        if self.waiters or self.used:
-            self.armed = True
-            assert self.loop is not None
-            self.loop.call_soon(self._turn)
 
 
 class ConsistencyOptions(BaseModel):
@@ -175,7 +121,6 @@ class ConsistencyFramework(Framework):
         #: one thread: large records are parsed one after another, off the event loop (a second record
         #: with the same large prompt then finds it parsed)
         self._parser: concurrent.futures.ThreadPoolExecutor | None = None
-        self._turns = _Turns(PER_TURN)
 
     def close(self) -> None:
         if self._parser is not None:
@@ -216,7 +161,6 @@ class ConsistencyFramework(Framework):
                 self._episodes[episode] = (lock, users - 1)
 
     async def _score(self, record: Record, ctx: Any, episode: str | None) -> FrameworkResult:
-        await self._turns.enter()
         job = await self._build(record)
         if isinstance(job, Problem):
             verdict = "empty" if job.status == "abstained" and not record.completion.strip() else None

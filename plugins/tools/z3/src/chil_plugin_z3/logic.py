@@ -44,6 +44,24 @@ GROUND_LIMIT = 20_000
 GROUP_LIMIT = 5_000
 
 
+def _rule_clauses(rules: Any, constants: list[str], atom: Any, heads: set[Any]) -> Any:
+    """Each rule instantiated over ``constants``: one clause ``(=> body head)`` per instance over the
+    atoms ``atom`` names for ground ``(pred, args, neg)`` keys; every instance's head key is added to
+    ``heads``.  Rule literals are compiled once to argument templates over the rule's variables."""
+    for rule in rules:
+        names = sorted({a for b in rule.body for a in b.args if a[:1] == "?"})
+        index = {n: i for i, n in enumerate(names)}
+        # each literal: (pred, neg, ((variable index, -1) | (-1, constant), ...))
+        body_t = [(b.pred, b.neg, tuple((index[a], a) if a[:1] == "?" else (-1, a) for a in b.args)) for b in rule.body]
+        h = rule.head
+        head_t = (h.pred, h.neg, tuple((index[a], a) if a[:1] == "?" else (-1, a) for a in h.args))
+        for values in itertools.product(constants, repeat=len(names)):
+            body = [atom((p, tuple(values[i] if i >= 0 else c for i, c in spec), neg)) for p, neg, spec in body_t]
+            hk = (head_t[0], tuple(values[i] if i >= 0 else c for i, c in head_t[2]), head_t[1])
+            heads.add(hk)
+            yield f"(=> {body[0] if len(body) == 1 else '(and ' + ' '.join(body) + ')'} {atom(hk)})"
+
+
 class Z3Logic(Z3Tool):
     """Z3 as a ``logic_program`` backend: open-world decisions over controlled-English theories."""
 
@@ -169,18 +187,7 @@ class Z3Logic(Z3Tool):
         lines = [atom(key(f)) for f in job.theory.facts]
         clauses: list[str] = []
         heads: set[tuple[str, tuple[str, ...], bool]] = {key(f) for f in job.theory.facts}
-        for rule in job.theory.rules:
-            names = sorted({a for b in rule.body for a in b.args if a[:1] == "?"})
-            index = {n: i for i, n in enumerate(names)}
-            # each literal: (pred, neg, ((variable index, -1) | (-1, constant), ...))
-            body_t = [(b.pred, b.neg, tuple((index[a], a) if a[:1] == "?" else (-1, a) for a in b.args)) for b in rule.body]
-            h = rule.head
-            head_t = (h.pred, h.neg, tuple((index[a], a) if a[:1] == "?" else (-1, a) for a in h.args))
-            for values in itertools.product(constants, repeat=len(names)):
-                body = [atom((p, tuple(values[i] if i >= 0 else c for i, c in spec), neg)) for p, neg, spec in body_t]
-                hk = (head_t[0], tuple(values[i] if i >= 0 else c for i, c in head_t[2]), head_t[1])
-                heads.add(hk)
-                clauses.append(f"(=> {body[0] if len(body) == 1 else '(and ' + ' '.join(body) + ')'} {atom(hk)})")
+        clauses.extend(_rule_clauses(job.theory.rules, constants, atom, heads))
 
         def text(facts: list[str], extra_clauses: list[str]) -> str:
             # a solver's SMT-LIB declarations outlive pop(): a0, a1... are declared once per solver
@@ -275,18 +282,7 @@ class Z3Logic(Z3Tool):
                 k = (f.pred, f.args, f.neg)
                 heads.add(k)
                 texts.append(f"(assert {atom(k)})")
-            for rule in job.theory.rules:
-                names = sorted({a for b in rule.body for a in b.args if a[:1] == "?"})
-                index = {n: i for i, n in enumerate(names)}
-                # each literal: (pred, neg, ((variable index, -1) | (-1, constant), ...))
-                body_t = [(b.pred, b.neg, tuple((index[a], a) if a[:1] == "?" else (-1, a) for a in b.args)) for b in rule.body]
-                h = rule.head
-                head_t = (h.pred, h.neg, tuple((index[a], a) if a[:1] == "?" else (-1, a) for a in h.args))
-                for values in itertools.product(constants, repeat=len(names)):
-                    body = [atom((p, tuple(values[i] if i >= 0 else c for i, c in spec), neg)) for p, neg, spec in body_t]
-                    hk = (head_t[0], tuple(values[i] if i >= 0 else c for i, c in head_t[2]), head_t[1])
-                    heads.add(hk)
-                    texts.append(f"(assert (=> {body[0] if len(body) == 1 else '(and ' + ' '.join(body) + ')'} {atom(hk)}))")
+            texts.extend(f"(assert {c})" for c in _rule_clauses(job.theory.rules, constants, atom, heads))
             prepared.append((ids, heads))
 
         def both(ids: dict[Key, int], world_heads: set[Key]) -> list[tuple[str, tuple[str, ...], int, int]]:

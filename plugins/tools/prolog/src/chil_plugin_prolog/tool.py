@@ -97,19 +97,16 @@ class PrologLogic(Tool):
         plan: list[tuple[int, list[int], dict[Literal, int]]] = []
         names: dict[str, int] = {}  # every predicate and constant of the batch, numbered once
 
-        def lit(x: Any) -> list[Any]:
-            return [1 if x.neg else 0, names.setdefault(x.pred, len(names)), [names.setdefault(a, len(names)) for a in x.args]]
+        def lit(x: Any, variables: dict[str, int] | None = None) -> list[Any]:
+            """[sign, predicate number, argument numbers]; a rule's variables ("?x") are -1, -2, ..."""
+            return [1 if x.neg else 0, names.setdefault(x.pred, len(names)),
+                    [variables.setdefault(a, -1 - len(variables)) if variables is not None and a[:1] == "?"
+                     else names.setdefault(a, len(names)) for a in x.args]]
 
         def rule(r: Any) -> list[Any]:
-            variables: dict[str, int] = {}  # "?x" -> -1, -2, ...
-
-            def one(x: Any) -> list[Any]:
-                return [1 if x.neg else 0, names.setdefault(x.pred, len(names)),
-                        [variables.setdefault(a, -1 - len(variables)) if a[:1] == "?" else names.setdefault(a, len(names))
-                         for a in x.args]]
-
-            body = [one(b) for b in r.body]
-            return [body, one(r.head)]
+            variables: dict[str, int] = {}
+            body = [lit(b, variables) for b in r.body]
+            return [body, lit(r.head, variables)]
 
         for job in jobs:
             t = theories.get(id(job.theory))

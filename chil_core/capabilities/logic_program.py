@@ -146,16 +146,21 @@ def _name(value: Any, where: str) -> str:
 def _fast_literal(data: Any, ground: bool) -> Literal | None:
     """A well-formed literal checked in one pass, or None (then :func:`literal` names what is wrong);
     callers in loops use it first so that the field's name is only formatted for an error."""
-    if type(data) is dict:
-        pred, args, neg = data.get("pred"), data.get("args", []), data.get("neg", False)
-        if (len(data) <= 3 and (neg is False or neg is True) and type(pred) is str and 0 < len(pred) <= MAX_NAME
-                and type(args) is list and len(args) <= MAX_ARITY and "\x00" not in pred
-                and all(type(a) is str and 0 < len(a) <= MAX_NAME and "\x00" not in a for a in args)
-                and data.keys() <= _LITERAL_FIELDS):
-            terms = tuple(args)
-            if not ground or not any(a[:1] == "?" for a in terms):
-                return Literal(pred, terms, neg)
-    return None
+    if type(data) is not dict or len(data) > 3:
+        return None
+    pred = data.get("pred")
+    args = data.get("args", _NO_ARGS)
+    neg = data.get("neg", False)
+    if (type(pred) is not str or not 0 < len(pred) <= MAX_NAME or type(args) is not list or len(args) > MAX_ARITY
+            or (neg is not False and neg is not True) or "\x00" in pred or not data.keys() <= _LITERAL_FIELDS):
+        return None
+    for a in args:
+        if type(a) is not str or not 0 < len(a) <= MAX_NAME or "\x00" in a or (ground and a[0] == "?"):
+            return None
+    return Literal(pred, tuple(args), neg)
+
+
+_NO_ARGS: list[str] = []
 
 
 def literal(data: Any, where: str, *, ground: bool) -> Literal:

@@ -1276,10 +1276,8 @@ class Backend:
     async def _run_one(self, slot: _Slot, to_cache: list[tuple[bytes, bytes]], sent: _Proc | None = None) -> None:
         t0 = time.perf_counter()
         try:
-            if sent is None:
-                result = await self._runner.call(slot.call, self.timeout, on_start=lambda t: setattr(slot, "started", t))
-            else:
-                result = await self._runner.call(slot.call, self.timeout, sent=sent)
+            # (with ``sent``, ``slot.started`` was set when the call was handed over: the same time)
+            result = await self._runner.call(slot.call, self.timeout, on_start=lambda t: setattr(slot, "started", t), sent=sent)
         except BaseException as exc:  # noqa: BLE001 - never leave a caller waiting
             if not isinstance(exc, BatchFailure):
                 log.error("%s: scheduler error on one call", self.name, exc_info=True)

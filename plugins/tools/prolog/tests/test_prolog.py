@@ -88,6 +88,34 @@ def test_time_limit_is_a_timeout_status() -> None:
     assert after["answers"] == ["undetermined", "undetermined", "entailed"]
 
 
+def test_joins_and_deep_chains_reach_the_least_model(prolog: PrologLogic) -> None:
+    # a non-linear transitive closure (two derived literals in one body) and a 2,000-rule chain
+    nodes = [f"n{i}" for i in range(12)]
+    closure = {"facts": [L("edge", a, b) for a, b in zip(nodes, nodes[1:], strict=False)],
+               "rules": [R([L("edge", "?x", "?y")], L("path", "?x", "?y")),
+                         R([L("path", "?x", "?y"), L("path", "?y", "?z")], L("path", "?x", "?z")),
+                         R([L("path", "?x", "?x")], L("loop", "?x"))]}
+    out = decide(prolog, closure, [L("path", "n0", "n11"), L("path", "n3", "n9"), L("path", "n11", "n0"), L("loop", "n0")])
+    assert out["answers"] == ["entailed", "entailed", "undetermined", "undetermined"]
+    chain = {"facts": [L("p0", "bob")],
+             "rules": [R([L(f"p{i}", "?x")], L(f"p{i + 1}", "?x")) for i in range(2000)]
+                      + [R([L("p1000", "?x")], L("p2000", "?x", neg=True))]}
+    out = decide(prolog, chain, [L("p2000", "bob"), L("p1999", "bob")])
+    assert out["answers"] == ["both", "entailed"]
+    assert out["clashes"] == [L("p2000", "bob")]
+
+
+def test_a_theory_deriving_too_many_atoms_is_an_error() -> None:
+    tool = PrologLogic(PrologOptions(table_space_mb=16))  # 16 MiB / 512 bytes: 32,768 atoms
+    tool.start()
+    wide = {"facts": [L("e", f"c{i}") for i in range(30)],
+            "rules": [R([L("e", "?a"), L("e", "?b"), L("e", "?c"), L("e", "?d")], L("q", "?a", "?b", "?c", "?d"))]}
+    out = decide(tool, wide, [L("q", "c0", "c0", "c0", "c0")])  # 810,000 atoms: stopped long before its time limit
+    assert isinstance(out, ToolResult) and out.status == "error" and "too many derived atoms" in out.error
+    assert decide(tool, {"facts": [L("p", "a")]}, [L("p", "a"), L("e", "c0")])["answers"] == ["entailed", "undetermined"]
+    tool.close()
+
+
 def test_bad_payload_is_an_error_naming_the_field(prolog: PrologLogic) -> None:
     out = decide(prolog, {"facts": [L("p", "?x")]}, [])
     assert isinstance(out, ToolResult) and out.status == "error" and "payload.theory.facts[0]" in out.error

@@ -1,80 +1,84 @@
-/*  chil logic_program backend: open-world decisions over theories given as JSON *data*, a batch of
+/*  chil logic_program backend: open-world decisions over theories given as *data*, a batch of
     theories per call.
 
-    decide_batch_json(+Text, +Milliseconds, -Answer)
-      Text is the compact JSON the Python side writes from validated theories:
-        {"s": [Name, ...], "b": [Theory, ...]}
-        Theory = {"f": [Lit, ...], "r": [[[Lit, ...], Lit], ...], "w": [[Lit, ...], ...], "q": [[World, Lit], ...]}
-        Lit = [Sign, Pred, [Arg, ...]]   Sign = 0 (positive) | 1 (strong negation)
-        Pred, Arg: an integer; one >= 0 is the name at that index of "s" (every predicate and constant
-        of the batch is written once there), one < 0 is a rule's variable (-1, -2, ...: rules only).
-      "w" lists the theory's worlds: the extra facts of each (world 0 is the theory alone: []); a
+    decide_batch_terms(+Text, +Milliseconds, -Answer)
+      Text holds nothing but integers, commas and square brackets (the Python side writes it from
+      validated theories, every predicate and constant replaced by its number; no name is ever in it):
+        [Theory, ...]
+        Theory = [Stride, Facts, Rules, Worlds, Queries]
+        Facts = [Lit, ...]   Rules = [[[Lit, ...], Lit], ...]   Worlds = [[Lit, ...], ...]
+        Queries = [[World, Lit], ...]
+        Lit = [Key, [Arg, ...]]   Key = 2 * Pred + Sign (Sign 0: positive, 1: strong negation)
+        Pred, Arg: integers >= 0 (the theory's predicates are numbered 0 .. Stride/2 - 1); an Arg < 0
+        is a rule's variable (-1, -2, ...: rules only).
+      Worlds lists the theory's worlds: the extra facts of each (world 0 is the theory alone: []); a
       query asks whether Lit is derivable in world World.
-      Answer is a JSON text {"b": [Result, ...]}, one Result per theory, in order:
-        {"d": [Bool, ...], "c": [[World, Pred, [Arg, ...]], ...]}: whether each query literal is
-        derivable, and the atoms derived with both signs in each world (clashes, by name; at most 10
-        per world, in standard order); or {"error": Message} ("time_limit_exceeded" when its time
-        limit struck).
-      Each theory is decided on its own: its own clauses and tables (nothing else's), its own time
-      limit, so one theory's failure or timeout is its result alone.  decide_batch_json/3 always
-      succeeds.
+      Answer is a JSON text, one Result per theory, in order:
+        [[Derivable, Clashes], ...]   Derivable = [0|1, ...] (one per query)
+        Clashes = [[World, Key, [Arg, ...]], ...]: every atom derived with both signs (Key odd: the
+        negative one), in each world;
+      or, for a theory whose evaluation failed, a string: "time_limit_exceeded" when its time limit
+      struck, else the error's message.  Each theory is decided on its own (its own clauses, its own
+      time limit), so one theory's failure or timeout is its result alone; a batch whose text cannot
+      be read at all answers {"error": Message}.  decide_batch_terms/3 always succeeds.
 
-    Nothing in Text is ever read as Prolog: it is parsed by the JSON reader, names are only ever
-    strings (numbered: the clauses hold integers), and the clauses asserted are
-    holds(World, Sign, Pred, Args) facts and rules whose bodies call only holds/4.  They live in the
-    module chil_theory, retracted with every table before and after each theory, under tabling (so
-    recursive rules terminate) and call_with_time_limit/2.
+    Evaluation is bottom-up and semi-naive.  A theory's atoms, of all its worlds at once, are terms
+    Key-Args in a trie of its own (Key = World * Stride + 2 * Pred + Sign: one integer; trie_insert/2
+    both tests and adds); each rule becomes one clause per body literal i,
+        r(Key_i, Args_i, World, Trie, HeadKey, HeadArgs) :- the other body literals looked up in the trie,
+    so an atom new in one round fires, in the next, only the rules that have it in their body.  A
+    round collects only the atoms it adds; the loop ends when a round adds none (the least model of
+    definite clauses over finitely many constants).  A deep chain is one atom a round: linear.
+
+    Nothing in Text is ever read as Prolog code: term_string/2 reads a list of integers; the clauses
+    asserted are r/6 clauses whose bodies only compute keys and look them up (trie_gen/2).  They live
+    in the module chil_theory and are retracted, and the trie destroyed, before and after each theory
+    (also on a timeout), under call_with_time_limit/2 and a bound on the atoms (set_atom_limit/1).
 */
-:- module(chil_decide, [decide_batch_json/3]).
+:- module(chil_decide, [decide_batch_terms/3, set_atom_limit/1]).
 
 :- use_module(library(http/json)).
-:- use_module(library(tables)).
 :- use_module(library(time)).
 :- use_module(library(apply)).
 :- use_module(library(lists)).
-:- use_module(library(pairs)).
-:- use_module(library(ordsets)).
 
-:- table chil_theory:holds/4.
-:- dynamic chil_theory:holds/4.
+:- dynamic chil_theory:r/6.
 
-decide_batch_json(Text, Milliseconds, Answer) :-
+:- dynamic atom_limit/1.
+atom_limit(2_000_000).
+
+%!  set_atom_limit(+N): at most N atoms derived per theory (then a resource error).
+set_atom_limit(N) :-
+    integer(N), N > 0,
+    retractall(atom_limit(_)),
+    assertz(atom_limit(N)).
+
+decide_batch_terms(Text, Milliseconds, Answer) :-
     Seconds is Milliseconds / 1000,
-    catch(decide_batch(Text, Seconds, Answer), Error, (failure(Error, Term), json_text(Term, Answer))).
+    catch(decide_batch(Text, Seconds, Answer), Error,
+          ( failure(Error, Message), with_output_to(string(Answer), json_write(current_output, json([error=Message]))) )).
 
 decide_batch(Text, Seconds, Answer) :-
-    atom_json_term(Text, json(Fields), [value_string_as(string)]),
-    memberchk(s=Names, Fields),
-    memberchk(b=Theories, Fields),
-    NameTable =.. [s|Names],
-    maplist(decide_theory(Seconds, NameTable), Theories, Results),
-    json_text(json([b=Results]), Answer).
+    term_string(Theories, Text),
+    must_be(list, Theories),
+    maplist(decide_theory(Seconds), Theories, Results),
+    with_output_to(string(Answer), write_results(Results)).
 
-decide_theory(Seconds, NameTable, json(Fields), Result) :-
-    catch(decide(Fields, Seconds, NameTable, Result), Error, failure(Error, Result)).
+decide_theory(Seconds, Theory, Result) :-
+    catch(call_with_time_limit(Seconds, setup_call_cleanup(new_theory(Trie), solve(Theory, Trie, Result), clear_theory(Trie))),
+          Error, failure(Error, Result)).
 
-%   Every theory's clauses go into one module, chil_theory, whose holds/4 is dynamic and tabled
-%   (declared once: a temporary module with a table/1 directive per theory cost a fifth of the
-%   time); before and after each theory its clauses are retracted and every table abolished (the
-%   worker process serves this backend alone, nothing else is tabled there), so no theory ever
-%   sees another's clauses or answers.
-decide(Fields, Seconds, NameTable, Result) :-
-    memberchk(f=Facts, Fields),
-    memberchk(r=Rules, Fields),
-    memberchk(w=Worlds, Fields),
-    memberchk(q=Queries, Fields),
-    call_with_time_limit(Seconds,
-        setup_call_cleanup(clear_theory,
-                           ( load(Facts, Rules, Worlds), answer(NameTable, Worlds, Queries, Result) ),
-                           clear_theory)).
+new_theory(Trie) :-
+    retractall(chil_theory:r(_, _, _, _, _, _)),
+    trie_new(Trie).
 
-clear_theory :-
-    abolish_all_tables,
-    retractall(chil_theory:holds(_, _, _, _)).
+clear_theory(Trie) :-
+    trie_destroy(Trie),
+    retractall(chil_theory:r(_, _, _, _, _, _)).
 
-%   Errors come back as data: {"error": "time_limit_exceeded"} or {"error": "<message>"}.
-failure(time_limit_exceeded, json([error=time_limit_exceeded])) :- !.
-failure(Error, json([error=Message])) :-
+%   A failure is a string: "time_limit_exceeded" or the error's message.
+failure(time_limit_exceeded, "time_limit_exceeded") :- !.
+failure(Error, Message) :-
     message_to_codes(Error, Codes),
     string_codes(Message, Codes).
 
@@ -83,67 +87,77 @@ message_to_codes(Error, Codes) :-
 message_to_codes(Error, Codes) :-
     format(codes(Codes), "~q", [Error]).
 
-json_text(Term, Text) :-
-    with_output_to(string(Text), json_write(current_output, Term, [width(0)])).
+%   Results: lists of integers are written as they are (valid JSON), failures as JSON strings.
+write_results(Results) :-
+    write('['),
+    foldl(write_result, Results, "", _),
+    write(']').
 
-%   The theory's facts are asserted in every world (the world number first: indexed), each world's
-%   extra facts in that world only; a rule holds in every world: holds(W, ...) :- holds(W, ...), ...
-load(Facts, Rules, Worlds) :-
-    forall(nth0(W, Worlds, Extra),
-           forall(( member(F, Facts) ; member(F, Extra) ),
-                  ( literal(F, [], _, holds(S, P, A)), assertz(chil_theory:holds(W, S, P, A)) ))),
-    forall(member([Body, Head], Rules), assert_rule(Body, Head)).
+write_result(Result, Sep, ",") :-
+    write(Sep),
+    ( string(Result) -> json_write(current_output, Result) ; write(Result) ).
 
-assert_rule(BodyLits, HeadLit) :-
-    foldl(body_goal(W), BodyLits, Goals, [], Vars),
-    literal(HeadLit, Vars, _, holds(S, P, A)),
-    list_conj(Goals, Body),
-    assertz(chil_theory:(holds(W, S, P, A) :- Body)).
+solve([Stride, Facts, Rules, Worlds, Queries], Trie, [Derivable, Clashes]) :-
+    integer(Stride), Stride > 0,
+    forall(member([Body, Head], Rules), assert_rule(Stride, Body, Head)),
+    atom_limit(Limit),
+    New = new(Trie, Stride, Limit, count(0)),
+    findall(W-Key-Args, ( nth0(W, Worlds, Extra), ( member([Key, Args], Facts) ; member([Key, Args], Extra) ),
+                          new(New, W, Key, Args) ), Delta),
+    fixpoint(Delta, New),
+    maplist(derivable(Trie, Stride), Queries, Derivable),
+    findall([W, Key, Args], ( trie_gen(Trie, K-Args), K /\ 1 =:= 1, K1 is K - 1, trie_lookup(Trie, K1-Args, _),
+                              W is K // Stride, Key is K mod Stride ), Clashes).
 
-body_goal(W, Lit, holds(W, S, P, A), Vars0, Vars) :-
-    literal(Lit, Vars0, Vars, holds(S, P, A)).
+%   new(+New, +World, +Key, +Args): succeeds when the atom was not known (it is now); the theory's
+%   Limit-th new atom is an error.
+new(new(Trie, Stride, Limit, Count), W, Key, Args) :-
+    K is W * Stride + Key,
+    trie_insert(Trie, K-Args),
+    arg(1, Count, N0),
+    N is N0 + 1,
+    nb_setarg(1, Count, N),
+    (   N > Limit
+    ->  throw(error(resource_error(chil_atoms), context(decide_batch_terms/3, 'too many derived atoms')))
+    ;   true
+    ).
 
-list_conj([G], G) :- !.
-list_conj([G|Gs], (G, C)) :- list_conj(Gs, C).
+%   One round: each atom new in the last one fires every rule that has it in its body, the rest of the
+%   body looked up among all atoms known so far; the heads not known yet are the next round's delta
+%   (only new atoms are ever collected: memory grows with the atoms, which are bounded).
+fixpoint([], _) :- !.
+fixpoint(Delta, New) :-
+    arg(1, New, Trie),
+    findall(W-HKey-HArgs, ( member(W-Key-Args, Delta), chil_theory:r(Key, Args, W, Trie, HKey, HArgs),
+                            new(New, W, HKey, HArgs) ), Next),
+    fixpoint(Next, New).
 
-%   literal(+JsonLit, +Vars0, -Vars, -holds(Sign, Pred, Args)): Vars maps variable numbers (< 0) to
-%   variables; names stay their numbers.
-literal([Sign, Pred, Codes], Vars0, Vars, holds(Sign, Pred, Args)) :-
-    integer(Sign), integer(Pred), Pred >= 0,
+%   A rule Body -> Head: one clause per body literal i,
+%     r(Key_i, Args_i, W, Trie, HeadKey, HeadArgs) :- K_j is W * Stride + Key_j, trie_gen(Trie, K_j-Args_j), ... (j =\= i)
+assert_rule(Stride, BodyLits, HeadLit) :-
+    foldl(body_literal, BodyLits, Body, [], Vars),
+    literal(HeadLit, Vars, _, HKey-HArgs),
+    forall(select(Key-Args, Body, Rest),
+           ( lookups(Rest, Stride, W, Trie, Goal),
+             assertz(chil_theory:(r(Key, Args, W, Trie, HKey, HArgs) :- Goal)) )).
+
+body_literal(Lit, Key-Args, Vars0, Vars) :-
+    literal(Lit, Vars0, Vars, Key-Args).
+
+lookups([], _, _, _, true).
+lookups([Key-Args|Rest], Stride, W, Trie, (K is W * Stride + Key, trie_gen(Trie, K-Args), Goal)) :-
+    lookups(Rest, Stride, W, Trie, Goal).
+
+%   literal(+Lit, +Vars0, -Vars, -Key-Args): Vars maps variable numbers (< 0) to variables; names stay
+%   their numbers.
+literal([Key, Codes], Vars0, Vars, Key-Args) :-
+    integer(Key), Key >= 0,
     foldl(term, Codes, Args, Vars0, Vars).
 
 term(N, V, Vars, Vars) :- integer(N), N < 0, memberchk(N-V, Vars), !.
 term(N, V, Vars, [N-V|Vars]) :- integer(N), N < 0, !.
 term(N, N, Vars, Vars) :- integer(N).
 
-%   Each world's model is tabled once (the call holds(W, _, _, _)) and read as a sorted list of
-%   Sign-Pred-Args: the clashes and the queries are looked up in it.
-answer(NameTable, Worlds, Queries, json([d=Derivable, c=Clashes])) :-
-    length(Worlds, N),
-    Last is N - 1,
-    findall(W-Model, ( between(0, Last, W), findall(S-P-A, chil_theory:holds(W, S, P, A), Model0), sort(Model0, Model) ), Models),
-    findall(Cs, ( member(W-Model, Models), world_clashes(NameTable, W, Model, Cs) ), PerWorld),
-    append(PerWorld, Clashes),
-    maplist(derivable(Models), Queries, Derivable).
-
-world_clashes(NameTable, W, Model, Clashes) :-
-    findall(P-A, member(0-P-A, Model), Pos),
-    findall(P-A, member(1-P-A, Model), Neg),
-    ord_intersection(Pos, Neg, Both),
-    findall([W, PS, ArgsS], ( member(P-Args, Both), name_of(NameTable, P, PS), maplist(name_of(NameTable), Args, ArgsS) ),
-            Clashes0),
-    sort(Clashes0, Clashes1),
-    first_n(10, Clashes1, Clashes).
-
-name_of(NameTable, N, Name) :-
-    I is N + 1,
-    arg(I, NameTable, Name).
-
-derivable(Models, [W, Lit], Bool) :-
-    literal(Lit, [], _, holds(S, P, A)),
-    memberchk(W-Model, Models),
-    ( ord_memberchk(S-P-A, Model) -> Bool = @(true) ; Bool = @(false) ).
-
-first_n(N, List, Prefix) :-
-    length(List, Len),
-    ( Len =< N -> Prefix = List ; length(Prefix, N), append(Prefix, _, List) ).
+derivable(Trie, Stride, [W, [Key, Args]], Bool) :-
+    K is W * Stride + Key,
+    ( trie_lookup(Trie, K-Args, _) -> Bool = 1 ; Bool = 0 ).

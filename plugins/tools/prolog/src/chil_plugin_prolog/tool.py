@@ -1,27 +1,31 @@
 """``PrologLogic``: the ``logic_program`` capability (op ``decide``) decided by SWI-Prolog.
 
-A batch of payloads is validated in Python (``chil_core.capabilities.logic_program``), re-encoded as
-one compact JSON text (each predicate and constant name written once, literals as numbers) and handed
-to ``decide_batch_json/3`` (``decide.pl``, shipped with this package) as one atom argument: one goal
-for the whole batch.  Prolog reads it with its JSON parser, never as program text, and decides each
-distinct theory on its own (``holds(World, Sign, Pred, Args)`` clauses in the module ``chil_theory``,
-retracted with every table before the next theory; world 0 is the theory alone, the others add an
-assumed set's facts), under tabling and its own ``call_with_time_limit/2``.  The backend runs
-process-isolated: the scheduler kills and replaces a worker that overruns its timeout or dies.
+A batch of payloads is validated in Python (``chil_core.capabilities.logic_program``) and re-encoded
+as numbers only (a theory's predicates numbered per theory, the batch's constants once, a rule's
+variables -1, -2, ...): one text of integers and brackets handed to ``decide_batch_terms/3``
+(``decide.pl``, shipped with this package) as one atom argument, one goal for the whole batch.  No
+name from a payload ever reaches Prolog.  Prolog decides each distinct theory on its own, bottom-up
+and semi-naive (its atoms ``m(Key, Args)`` for every world at once, each rule one clause per body
+literal fired by the atoms new in the last round; everything retracted before the next theory;
+world 0 is the theory alone, the others add an assumed set's facts), under its own
+``call_with_time_limit/2`` and a bound on its atoms.  Clashes come back as numbers and are named
+here.  The backend runs process-isolated: the scheduler kills and replaces a worker that overruns
+its timeout or dies.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any, ClassVar
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from chil_core import Tool, ToolCall, ToolResult
 
 PROGRAM = Path(__file__).with_name("decide.pl")
+ATOM_BYTES = 512  # what one derived atom may cost SWI-Prolog (a Key-Args entry of a trie: ~440 bytes when it shares no prefix)
 log = logging.getLogger(__name__)
 
 
@@ -32,7 +36,8 @@ class PrologOptions(BaseModel):
 
     time_limit_ms: int = Field(default=2_000, ge=1, le=600_000, description="call_with_time_limit per call.")
     stack_limit_mb: int = Field(default=512, ge=16, description="SWI-Prolog stack_limit of the worker.")
-    table_space_mb: int = Field(default=1_024, ge=16, description="SWI-Prolog table_space of the worker.")
+    table_space_mb: int = Field(default=1_024, ge=16, description=(
+        "Memory for one theory's derived atoms: at most table_space_mb MiB / 512 bytes atoms, then an error."))
 
 
 class PrologLogic(Tool):
@@ -40,8 +45,8 @@ class PrologLogic(Tool):
 
     name: ClassVar[str] = "prolog"
     capability: ClassVar[str] = "logic_program"
-    version: ClassVar[str] = "0.2.0"
-    description: ClassVar[str] = "SWI-Prolog: tabled derivation over data-built clauses, time-limited, own process."
+    version: ClassVar[str] = "0.3.0"
+    description: ClassVar[str] = "SWI-Prolog: semi-naive bottom-up derivation over data-built clauses, time-limited, own process."
     ops: ClassVar[frozenset[str]] = frozenset({"decide"})
     Options: ClassVar[type[BaseModel]] = PrologOptions
     isolation = "process"
@@ -59,11 +64,10 @@ class PrologLogic(Tool):
 
         self._Functor, self._Query, self._Variable = Functor, Query, Variable
         Prolog()  # initialises the embedded engine once per process
-        setflag = Functor("set_prolog_flag", 2)
-        for flag, mb in (("stack_limit", self.options.stack_limit_mb), ("table_space", self.options.table_space_mb)):
-            self._once(setflag(flag, mb * 1024 * 1024))
+        self._once(Functor("set_prolog_flag", 2)("stack_limit", self.options.stack_limit_mb * 1024 * 1024))
         self._once(Functor("use_module", 1)(str(PROGRAM)))
-        self._decide = Functor("decide_batch_json", 3)
+        self._once(Functor("set_atom_limit", 1)(self.options.table_space_mb * 1024 * 1024 // ATOM_BYTES))
+        self._decide = Functor("decide_batch_terms", 3)
 
     def _once(self, goal: Any) -> bool:
         q = self._Query(goal)
@@ -87,81 +91,101 @@ class PrologLogic(Tool):
 
     def decide_many(self, jobs: list[Any]) -> list[dict[str, Any] | ToolResult]:
         """Validated payloads (:class:`~chil_core.capabilities.logic_program.Decide`) in one goal: each
-        distinct theory once, with one world per distinct assumed set, its queries asked in world 0."""
+        distinct theory once, with one world per distinct assumed set, its queries asked in world 0.
+        Prolog sees numbers only: a theory's predicates are numbered per theory (key 2 * number + sign),
+        the batch's constants once; clashes come back as numbers and are named here."""
         from chil_core.capabilities.logic_program import Literal, answer
 
         theories: dict[int, int] = {}
-        blocks: list[dict[str, Any]] = []
+        blocks: list[list[Any]] = []  # [stride, facts, rules, worlds, queries] per distinct theory
+        preds: list[dict[str, int]] = []  # per theory: predicate name -> number
         worlds: list[dict[tuple[Any, ...], int]] = []
         queries: list[dict[Literal, int]] = []
         plan: list[tuple[int, list[int], dict[Literal, int]]] = []
-        names: dict[str, int] = {}  # every predicate and constant of the batch, numbered once
-
-        def lit(x: Any, variables: dict[str, int] | None = None) -> list[Any]:
-            """[sign, predicate number, argument numbers]; a rule's variables ("?x") are -1, -2, ..."""
-            return [1 if x.neg else 0, names.setdefault(x.pred, len(names)),
-                    [variables.setdefault(a, -1 - len(variables)) if variables is not None and a[:1] == "?"
-                     else names.setdefault(a, len(names)) for a in x.args]]
-
-        def rule(r: Any) -> list[Any]:
-            variables: dict[str, int] = {}
-            body = [lit(b, variables) for b in r.body]
-            return [body, lit(r.head, variables)]
+        consts: dict[str, int] = {}  # every constant of the batch, numbered once
 
         for job in jobs:
             t = theories.get(id(job.theory))
             if t is None:
                 t = theories[id(job.theory)] = len(blocks)
+                numbers: dict[str, int] = {}
+                preds.append(numbers)
+
+                def lit(x: Any, variables: dict[str, int] | None = None,
+                        numbers: dict[str, int] = numbers) -> list[Any]:
+                    """[2 * predicate number + sign, argument numbers]; a rule's variables ("?x") are -1, -2, ..."""
+                    return [2 * numbers.setdefault(x.pred, len(numbers)) + x.neg,
+                            [variables.setdefault(a, -1 - len(variables)) if variables is not None and a[:1] == "?"
+                             else consts.setdefault(a, len(consts)) for a in x.args]]
+
                 th = job.theory
-                blocks.append({"f": [lit(f) for f in th.facts], "r": [rule(r) for r in th.rules], "w": [], "q": []})
+                rules = []
+                for r in th.rules:
+                    variables: dict[str, int] = {}
+                    body = [lit(b, variables) for b in r.body]
+                    rules.append([body, lit(r.head, variables)])
+                blocks.append([0, [lit(f) for f in th.facts], rules, [], []])
                 worlds.append({})
                 queries.append({})
+            else:
+                numbers = preds[t]
+            block = blocks[t]
             ws = []
             for extra in job.worlds():
                 w = worlds[t].get(extra)
                 if w is None:
-                    w = worlds[t][extra] = len(blocks[t]["w"])
-                    blocks[t]["w"].append([lit(x) for x in extra])
+                    w = worlds[t][extra] = len(block[3])
+                    block[3].append([[2 * numbers.setdefault(x.pred, len(numbers)) + x.neg,
+                                      [consts.setdefault(a, len(consts)) for a in x.args]] for x in extra])
                 ws.append(w)
             asked: dict[Literal, int] = {}
             for q in job.queries:
                 for x in (q, q.complement()):
                     k = queries[t].get(x)
                     if k is None:
-                        k = queries[t][x] = len(blocks[t]["q"])
-                        blocks[t]["q"].append([ws[0], lit(x)])
+                        k = queries[t][x] = len(block[4])
+                        block[4].append([ws[0], [2 * numbers.setdefault(x.pred, len(numbers)) + x.neg,
+                                                 [consts.setdefault(a, len(consts)) for a in x.args]]])
                     asked[x] = k
             plan.append((t, ws, asked))
-        text = json.dumps({"s": list(names), "b": blocks}, ensure_ascii=True, separators=(",", ":"))
+        for block, numbers in zip(blocks, preds, strict=True):
+            block[0] = 2 * max(len(numbers), 1)
+        text = orjson.dumps(blocks).decode()  # integers and brackets only
         result = self._Variable()
         q = self._Query(self._decide(text, self.options.time_limit_ms, result))
         try:
             if not q.nextSolution():
-                raise RuntimeError("decide_batch_json/3 failed")
+                raise RuntimeError("decide_batch_terms/3 failed")
             raw = result.value
         finally:
             q.closeQuery()
-        data = json.loads(raw if isinstance(raw, str) else raw.decode())
-        if "error" in data:  # the batch as a whole (its JSON): every call of it fails alike
-            raise RuntimeError(f"prolog: {data['error'][:500]}")
-        results = data["b"]
-        clashes: list[dict[int, list[Literal]]] = []
-        for res in results:
+        data = orjson.loads(raw if isinstance(raw, (str, bytes)) else str(raw))
+        if isinstance(data, dict):  # the batch as a whole (its text): every call of it fails alike
+            raise RuntimeError(f"prolog: {str(data.get('error'))[:500]}")
+        names = list(consts)
+        clashes: list[dict[int, list[Literal]] | None] = []
+        for res, numbers in zip(data, preds, strict=True):
+            if isinstance(res, str):
+                clashes.append(None)
+                continue
+            pred_names = list(numbers)
             per_world: dict[int, list[Literal]] = {}
-            for w, p, a in res.get("c", []):
-                per_world.setdefault(w, []).append(Literal(p, tuple(a)))
+            for w, key, args in res[1]:
+                per_world.setdefault(w, []).append(Literal(pred_names[key >> 1], tuple(names[a] for a in args)))
             clashes.append(per_world)
         out: list[dict[str, Any] | ToolResult] = []
         for job, (t, ws, asked) in zip(jobs, plan, strict=True):
-            res = results[t]
-            if "error" in res:
-                if res["error"] == "time_limit_exceeded":
+            res = data[t]
+            if isinstance(res, str):
+                if res == "time_limit_exceeded":
                     out.append(ToolResult.failure(f"prolog exceeded its {self.options.time_limit_ms} ms time limit", "timeout"))
                 else:
-                    out.append(ToolResult.failure(f"prolog: {res['error'][:500]}"))
+                    log.warning("prolog: a theory failed: %s", res[:500])
+                    out.append(ToolResult.failure(f"prolog: {res[:500]}"))
                 continue
-            derivable = {lit: res["d"][k] for lit, k in asked.items()}
-            assumed = None if job.assume is None else [clashes[t].get(w, []) for w in ws[1:]]
-            out.append(answer(job.queries, derivable, clashes[t].get(ws[0], []), assumed))
+            found = res[0]
+            per_world = clashes[t]
+            derivable = {lit: found[k] == 1 for lit, k in asked.items()}
+            assumed = None if job.assume is None else [per_world.get(w, []) for w in ws[1:]]
+            out.append(answer(job.queries, derivable, per_world.get(ws[0], []), assumed))
         return out
-

@@ -135,6 +135,11 @@ def test_an_oversized_prompt_is_an_error_naming_the_option(backends) -> None:
     assert ctx.calls == []
 
 
+#: the bomb's timeout: the quick record must be scored within it.  Its call waits for a spare worker
+#: (the only one runs the bomb), which a loaded machine starts slowly: at 2 s this failed at load 3 here.
+BOMB_TIMEOUT_S = 4.0
+
+
 def test_a_slow_record_does_not_hold_back_later_submissions() -> None:
     """consistency is sequential (episode memory), yet a record that runs out its solver timeout delays
     only itself: a record submitted after it is scored meanwhile (records of one episode still wait
@@ -147,7 +152,7 @@ def test_a_slow_record_does_not_hold_back_later_submissions() -> None:
     bomb = {"id": "bomb", "prompt": "", "completion": "C1 is e.", "metadata": {"theory": theory}}
     fine = {"id": "fine", "prompt": THEORY, "completion": "Bob is red."}
     config = {"frameworks": {"consistency": {"tools": {"logic_program": "clingo"}}},
-              "scheduler": {"backends": {"clingo": {"timeout_s": 2.0}}}, "cache": {"enabled": False}}
+              "scheduler": {"backends": {"clingo": {"timeout_s": BOMB_TIMEOUT_S}}}, "cache": {"enabled": False}}
     with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
         scorer.score([fine])  # workers started
         slow = scorer.submit([bomb])
@@ -156,5 +161,5 @@ def test_a_slow_record_does_not_hold_back_later_submissions() -> None:
         quick_s = time.perf_counter() - t0
         assert not slow.done()
         late = slow.result(timeout=60)[0].frameworks["consistency"]
-    assert quick.verdict == "entailed" and quick_s < 2.0, quick_s  # before the bomb is done (not slow.done() above)
+    assert quick.verdict == "entailed" and quick_s < BOMB_TIMEOUT_S, quick_s  # before the bomb is done (not slow.done() above)
     assert late.status == "timeout"

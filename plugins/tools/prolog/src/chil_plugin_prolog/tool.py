@@ -5,8 +5,9 @@ as numbers only (a theory's predicates numbered per theory, the batch's constant
 variables -1, -2, ...): one text of integers and brackets handed to ``decide_batch_terms/3``
 (``decide.pl``, shipped with this package) as one atom argument, one goal for the whole batch.  No
 name from a payload ever reaches Prolog.  Prolog decides each distinct theory on its own, bottom-up
-and semi-naive (its atoms ``m(Key, Args)`` for every world at once, each rule one clause per body
-literal fired by the atoms new in the last round; everything retracted before the next theory;
+and semi-naive (its atoms ``Key-Args`` for every world at once in a trie of its own, each rule one
+clause per body literal fired by the atoms new in the last round; the trie destroyed and every
+clause retracted before the next theory;
 world 0 is the theory alone, the others add an assumed set's facts), under its own
 ``call_with_time_limit/2`` and a bound on its atoms.  Clashes come back as numbers and are named
 here.  The backend runs process-isolated: the scheduler kills and replaces a worker that overruns

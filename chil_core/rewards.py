@@ -48,7 +48,9 @@ def aggregate(
     total = 0.0
     weight_sum = 0.0
     counted = 0
+    typed = type(record_id) is str  # every part already of its field's type: nothing to validate
     for name, result in results.items():
+        typed = typed and type(result) is FrameworkResult and type(name) is str
         v = value_for(result, policy)
         if v is None:
             continue
@@ -64,4 +66,12 @@ def aggregate(
         reward = total / weight_sum if weight_sum else 0.0
     if reward is not None:
         reward = round(reward, SCORE_DIGITS) + 0.0
-    return RecordReward(id=record_id, reward=reward, masked=reward is None, frameworks=dict(results), weights=dict(weights))
+    frameworks, weights = dict(results), dict(weights)
+    if typed and all(type(w) is float and type(n) is str for n, w in weights.items()):
+        # what validation would build, without it (the scorer's hot path: ~1 µs instead of ~3.5)
+        return RecordReward.model_construct(_FIELDS, id=record_id, reward=reward, masked=reward is None,
+                                            frameworks=frameworks, weights=weights)
+    return RecordReward(id=record_id, reward=reward, masked=reward is None, frameworks=frameworks, weights=weights)
+
+
+_FIELDS = frozenset(RecordReward.model_fields)

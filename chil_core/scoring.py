@@ -19,6 +19,7 @@ import gc
 import logging
 import threading
 import time
+import types
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -284,9 +285,9 @@ class _Turns:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.armed = False
 
-    async def enter(self) -> None:
-        """Return when the caller may start its record: at once while this turn has room and nobody
-        waits, else in a later turn."""
+    def admit(self) -> bool:
+        """:meth:`enter` when it would return at once (no coroutine): True when the caller may start its
+        record now, False when it must ``await enter()``."""
         loop = asyncio.get_running_loop()
         if loop is not self.loop:  # another event loop: nothing carries over
             self.loop, self.used, self.waiters, self.admitted, self.armed = loop, 0, deque(), 0, False
@@ -295,8 +296,16 @@ class _Turns:
             loop.call_soon(self._turn)
         if not self.waiters and not self.admitted and (self.used < self.per_turn or not self.busy()):
             self.used += 1
+            return True
+        return False
+
+    async def enter(self) -> None:
+        """Return when the caller may start its record: at once while this turn has room and nobody
+        waits, else in a later turn."""
+        if self.admit():
             return
-        fut = loop.create_future()
+        assert self.loop is not None
+        fut = self.loop.create_future()
         self.waiters.append(fut)
         try:
             await fut
@@ -324,6 +333,33 @@ class _Turns:
             self.armed = True
             assert self.loop is not None
             self.loop.call_soon(self._turn)
+
+
+@types.coroutine
+def _resume(coro: Any, yielded: Any) -> Any:
+    """The rest of ``coro``, which was started with ``coro.send(None)`` and yielded ``yielded`` (what it
+    waits for): awaited in a task, it goes on exactly as if that task had awaited ``coro`` from the
+    start (what it waits for, what it is sent, a cancellation thrown in, are passed through)."""
+    while True:
+        try:
+            sent = yield yielded
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # noqa: BLE001 - thrown in by the task (a cancellation): passed on
+            try:
+                yielded = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                yielded = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
 
 
 class RecordCacheStats:
@@ -443,33 +479,116 @@ class Scorer:
             return FrameworkResult(status="error", explanation=f"{name} returned {type(result).__name__}, not FrameworkResult")
         return result
 
+    def _framework_result(self, name: str, record: Record, result: Any) -> FrameworkResult:
+        if not isinstance(result, FrameworkResult):
+            return FrameworkResult(status="error", explanation=f"{name} returned {type(result).__name__}, not FrameworkResult")
+        return result
+
+    def _framework_raised(self, name: str, record: Record, exc: Exception) -> FrameworkResult:
+        if isinstance(exc, TimeoutError):
+            return self._record_timeout(name)
+        log.warning("framework %s raised on record %r", name, record.id, exc_info=exc)
+        return FrameworkResult(status="error", explanation=f"{name} raised {type(exc).__name__}: {exc}")
+
     async def _score_each(self, name: str, records: Sequence[Record], infra: list[bool] | None = None) -> list[FrameworkResult]:
         """Frameworks with their own ``score``: one coroutine per record, with the record timeout.
 
-        A fixed pool of ``max_records_in_flight`` worker coroutines pulls records by index: O(1) per
-        record (an asyncio.Semaphore over thousands of waiters is quadratic in CPython 3.11).  At most
-        :data:`PER_TURN` records start per turn of the event loop (:class:`_Turns`), so the calls
-        of the first records go out, and their answers come in, while the later ones are parsed.
-        ``infra[i]`` is set when a tool call of record i failed through the infrastructure."""
+        Records start in input order, at most :data:`PER_TURN` per turn of the event loop (:class:`_Turns`),
+        so the calls of the first records go out, and their answers come in, while the later ones are
+        parsed.  A record is run up to its first wait right where it is pulled (most records of a
+        cheap framework never wait: they cost no task and no timer); one that waits is finished by the
+        coroutine that pulled it, under its timeout counted from its start, while a new one goes on
+        pulling: at most ``max_records_in_flight`` records wait at once.  When most records of the batch
+        wait (a lookup each), the pullers for the rest start together, so that they all queue their
+        calls in one turn (one batch) as before.  ``infra[i]`` is set when a tool call of record i failed
+        through the infrastructure."""
+        if not records:
+            return []
+        if type(self.frameworks[name]).sequential:
+            return await self._score_ordered(name, records)
+        out: list[FrameworkResult | None] = [None] * len(records)
+        n = len(records)
+        fw, shared, routes, scheduler = self.frameworks[name], self.contexts[name], self.contexts[name].routes, self.scheduler
+        turns = self._turns
+        timeout_s = self.settings.scheduler.record_timeout_s
+        limit = self.settings.scheduler.max_records_in_flight
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[None]] = set()
+        failed: list[asyncio.Task[None]] = []
+        # [records pulled (the next one's index), pullers alive (each holds at most one record), records
+        # that waited, pullers made that have not run yet]
+        state = [0, 1, 0, 0]
+
+        def finished(task: asyncio.Task[None]) -> None:
+            tasks.discard(task)
+            if task.cancelled() or task.exception() is not None:
+                failed.append(task)
+
+        def spawn(k: int) -> None:
+            for _ in range(k):
+                task = loop.create_task(pull(True))
+                tasks.add(task)
+                task.add_done_callback(finished)
+            state[1] += k
+            state[3] += k
+
+        async def pull(spawned: bool = False) -> None:
+            if spawned:
+                state[3] -= 1
+            try:
+                while state[0] < n:
+                    i = state[0]
+                    state[0] = i + 1
+                    if not turns.admit():  # a few per turn of the event loop (see _Turns)
+                        await turns.enter()
+                    record = records[i]
+                    ctx = shared if infra is None else FrameworkContext(scheduler, routes)  # this record's tool failures
+                    start = loop.time()
+                    try:
+                        coro = fw.score(record, ctx)
+                        if type(coro) is not types.CoroutineType:
+                            coro = _awaited(coro)
+                        yielded = coro.send(None)  # up to its first wait, here
+                    except StopIteration as stop:
+                        result = self._framework_result(name, record, stop.value)
+                    except Exception as exc:  # noqa: BLE001 - a framework bug is a status, never the caller's exception
+                        result = self._framework_raised(name, record, exc)
+                    else:
+                        # it waits: the next records are pulled by another puller meanwhile (all of
+                        # them at once when most records wait)
+                        state[2] += 1
+                        left = n - state[0]
+                        want = min(min(left if 2 * state[2] > state[0] else 1, left) - state[3], limit - state[1])
+                        if want > 0:
+                            spawn(want)
+                        try:
+                            async with asyncio.timeout_at(start + timeout_s):
+                                result = self._framework_result(name, record, await _resume(coro, yielded))
+                        except Exception as exc:  # noqa: BLE001 - (TimeoutError: the record timeout)
+                            result = self._framework_raised(name, record, exc)
+                    out[i] = result
+                    if infra is not None:
+                        infra[i] = ctx.infra_failed
+            finally:
+                state[1] -= 1
+
+        try:
+            await pull()
+            while tasks and not failed:
+                await asyncio.wait(tuple(tasks), return_when=asyncio.FIRST_EXCEPTION)
+            if failed:
+                failed[0].result()  # raises what the puller raised (or CancelledError)
+        finally:
+            for task in tuple(tasks):
+                task.cancel()
+        return out  # type: ignore[return-value]
+
+    async def _score_ordered(self, name: str, records: Sequence[Record]) -> list[FrameworkResult]:
+        """:meth:`_score_each` for a ``sequential`` framework."""
         out: list[FrameworkResult | None] = [None] * len(records)
         indices = iter(range(len(records)))
-        routes = self.contexts[name].routes
         enter = self._turns.enter
-
-        async def worker() -> None:
-            for i in indices:  # records start in input order (sequential frameworks rely on it)
-                await enter()  # a few per turn of the event loop (see _Turns)
-                if infra is None:
-                    out[i] = await self._score_framework(name, records[i])
-                    continue
-                ctx = FrameworkContext(self.scheduler, routes)  # tracks this record's tool failures
-                out[i] = await self._score_framework(name, records[i], ctx)
-                infra[i] = ctx.infra_failed
-
         workers = min(len(records), self.settings.scheduler.max_records_in_flight)
-        if not type(self.frameworks[name]).sequential:
-            await asyncio.gather(*(worker() for _ in range(workers)))
-            return out  # type: ignore[return-value]
         # Results may depend on earlier records: ``score`` is called in submission order, batch after
         # batch.  The framework keeps the records of one episode in that order (its contract), so the
         # next batch may start once every record of this one has *started*: a slow record (a solver

@@ -498,10 +498,10 @@ class Scorer:
         parsed.  A record is run up to its first wait right where it is pulled (most records of a
         cheap framework never wait: they cost no task and no timer); one that waits is finished by the
         coroutine that pulled it, under its timeout counted from its start, while a new one goes on
-        pulling: at most ``max_records_in_flight`` records wait at once.  When most records of the batch
-        wait (a lookup each), the pullers for the rest start together, so that they all queue their
-        calls in one turn (one batch) as before.  ``infra[i]`` is set when a tool call of record i failed
-        through the infrastructure."""
+        pulling: at most ``max_records_in_flight`` records wait at once.  When many records of the batch
+        wait (over one in eight so far: a lookup each, say), pullers for all the rest start together, so
+        that they queue their calls in one turn (one batch to the backend) as before.  ``infra[i]`` is set
+        when a tool call of record i failed through the infrastructure."""
         if not records:
             return []
         if type(self.frameworks[name]).sequential:
@@ -558,7 +558,7 @@ class Scorer:
                         # them at once when most records wait)
                         state[2] += 1
                         left = n - state[0]
-                        want = min(min(left if 2 * state[2] > state[0] else 1, left) - state[3], limit - state[1])
+                        want = min(min(left if 8 * state[2] > state[0] else 1, left) - state[3], limit - state[1])
                         if want > 0:
                             spawn(want)
                         try:

@@ -124,6 +124,18 @@ def test_every_kind_of_record_gets_its_status_and_a_hang_holds_up_no_neighbour(p
     assert ends["1"] - hung_start >= TIMEOUT_S * 0.9  # cancelled at its timeout (its finally ran)
 
 
+def test_a_framework_whose_records_mostly_wait_gets_the_same_statuses_from_the_pool(pm):
+    """After a batch where most records waited, the next ones go to the pool of worker coroutines (a
+    task and a timer a record), every eighth batch back to the pull-and-run path: same statuses."""
+    hows = ["now", "hang", "raise-now", "wait", "raise-later", "own-timeout", "not-a-result", "now", "wait"]
+    with Scorer.from_config(config(), frameworks=["mixed"], plugin_manager=pm) as s:
+        seen = [[(r.frameworks["mixed"].status, r.frameworks["mixed"].score) for r in s.score([rec(i, h) for i, h in enumerate(hows)])]
+                for _ in range(3)]
+        assert s._waiting["mixed"] == 3  # two batches on the pool since the first
+    assert seen[0] == seen[1] == seen[2]
+    assert [st for st, _ in seen[0]] == ["scored", "timeout", "error", "scored", "error", "scored", "error", "scored", "scored"]
+
+
 def test_a_record_busy_past_its_timeout_before_its_first_wait_is_timed_out_there(pm):
     """Its time counts from its start: at its first wait it is already overdue, and times out there
     (the event loop cannot stop code that never waits; the record still gets its timeout status)."""

@@ -128,6 +128,10 @@ class Tool:
     #: in one message (for a ``run_batch`` that answers a batch in one solver invocation), with a short
     #: deadline after which each call of the batch is re-run alone (``ProcessRunner.call_batch``).
     worker_batch: ClassVar[bool] = False
+    #: worker processes of a process-isolated backend when the config names none (neither
+    #: ``[scheduler.backends.<name>] workers`` nor ``[scheduler] workers``); None: ``[scheduler] workers``
+    #: default (1).  The pool is elastic: a worker past the first starts only when calls wait for one.
+    workers: ClassVar[int | None] = None
     #: among installed backends of one capability, the highest priority available one is the default.
     priority: ClassVar[int] = 0
     #: whether results may be cached (False for backends whose answers depend on mutable state).

@@ -78,7 +78,7 @@ class SchedulerSettings(_Strict):
     timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one backend call (one batch).")
     record_timeout_s: float = Field(default=60.0, gt=0, description="Timeout of one framework on one record.")
     concurrency: int = Field(default=2, ge=1, description="Batches in flight per backend.")
-    workers: int = Field(default=1, ge=1, description="Worker processes per process-isolated backend.")
+    workers: int = Field(default=1, ge=1, description="Worker processes per process-isolated backend (unset: 1, or the backend's own default: z3 2).")
     spare_workers: int = Field(default=2, ge=0, description="Extra workers started while others are stalled on a slow call.")
     stall_s: float = Field(default=0.25, gt=0, description="A worker busy this long on one call is stalled: its queued neighbours move on.")
     worker_max_calls: int = Field(default=0, ge=0, description="Replace a worker after this many calls (0 = never).")
@@ -90,8 +90,10 @@ class SchedulerSettings(_Strict):
     cpus: float = Field(default=1.0, gt=0, description="CPUs per Ray actor (a Ray resource request).")
     backends: dict[str, BackendRunSettings] = Field(default_factory=dict)
 
-    def for_backend(self, name: str, default_isolation: Isolation, default_max_batch: int) -> BackendRunSettings:
-        """Effective settings of backend ``name`` (its own section over these defaults)."""
+    def for_backend(self, name: str, default_isolation: Isolation, default_max_batch: int,
+                    default_workers: int | None = None) -> BackendRunSettings:
+        """Effective settings of backend ``name`` (its own section over these defaults).  ``default_workers``
+        (the backend's own, :attr:`Tool.workers`) counts when neither section sets ``workers``."""
         own = self.backends.get(name, BackendRunSettings())
         ray_address = own.ray_address or self.ray_address
         isolation = own.isolation or ("ray" if ray_address and default_isolation != "inline" else default_isolation)
@@ -103,7 +105,7 @@ class SchedulerSettings(_Strict):
             timeout_s=own.timeout_s or self.timeout_s,
             # on Ray, enough batches in flight to keep every actor busy
             concurrency=own.concurrency or (max(self.concurrency, replicas) if isolation == "ray" else self.concurrency),
-            workers=own.workers or self.workers,
+            workers=own.workers or (self.workers if default_workers is None or "workers" in self.model_fields_set else default_workers),
             spare_workers=self.spare_workers if own.spare_workers is None else own.spare_workers,
             stall_s=own.stall_s or self.stall_s,
             worker_max_calls=self.worker_max_calls if own.worker_max_calls is None else own.worker_max_calls,

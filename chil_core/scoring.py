@@ -397,7 +397,7 @@ class Scorer:
             routes: dict[str, Backend] = {}
             for capability, backend_name in fs.tools.items():
                 tool_cls = registry.tool(capability, backend_name)
-                run = settings.scheduler.for_backend(backend_name, tool_cls.isolation, tool_cls.max_batch)
+                run = settings.scheduler.for_backend(backend_name, tool_cls.isolation, tool_cls.max_batch, tool_cls.workers)
                 options = backend_options(tool_cls, settings.tools.get(backend_name, {}))
                 routes[capability] = self.scheduler.add_backend(tool_cls, options, run)
             self.contexts[name] = FrameworkContext(self.scheduler, routes)

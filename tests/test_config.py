@@ -156,3 +156,19 @@ def test_train_table_is_accepted_and_validated(reg):
     with pytest.raises(ConfigError) as exc:
         load_settings({"train": {"max_stepz": 5}}, registry=reg, env={})
     assert "train.max_stepz" in errors(exc)
+
+
+def test_a_backend_s_own_worker_count_applies_unless_the_config_sets_one() -> None:
+    """``Tool.workers`` (z3's smt asks for 2) is the default; ``[scheduler] workers`` set by the user, or the
+    backend's own section, wins."""
+    from chil_plugin_z3.smt import Z3Smt
+
+    from chil_core.config import SchedulerSettings
+
+    assert Z3Smt.workers == 2
+    assert SchedulerSettings().for_backend("z3", "process", 64, Z3Smt.workers).workers == 2
+    assert SchedulerSettings().for_backend("clingo", "process", 64, None).workers == 1
+    assert SchedulerSettings(workers=1).for_backend("z3", "process", 64, Z3Smt.workers).workers == 1
+    assert SchedulerSettings(workers=3).for_backend("clingo", "process", 64, None).workers == 3
+    own = SchedulerSettings.model_validate({"workers": 1, "backends": {"z3": {"workers": 4}}})
+    assert own.for_backend("z3", "process", 64, Z3Smt.workers).workers == 4

@@ -214,6 +214,8 @@ def main() -> None:
     ap.add_argument("--framework-only", action="store_true", help="the framework alone: score() in one coroutine, no tools, "
                     "python vs native (the issue-15 >= 5x figure)")
     ap.add_argument("--rounds", type=int, default=3, help="--framework-only: alternating rounds per implementation")
+    ap.add_argument("--repeat", type=int, default=1, help="naive loop and cold Scorer run this many times, alternately, "
+                    "each Scorer fresh; the median of each is shown (steadier on a shared machine)")
     args = ap.parse_args()
     if args.framework_only:
         for workload in args.workloads.split(","):
@@ -230,17 +232,26 @@ def main() -> None:
         else:
             records = fact_records(args.records)
         tools, cfg = tools_for(workload)
-        dt, n, cpu = naive(records, tools, cfg)
+        scorer_cfg = {**cfg, "cache": {"enabled": True, "path": None}, "scheduler": {"max_batch": 256, "max_wait_ms": 1}}
+        variants = [("", scorer_cfg)]
+        if "smt" in tools and args.smt_process:  # Z3 in a worker process: no GIL shared with the parser
+            variants.append((", z3 in a process", {**scorer_cfg, "scheduler": {**scorer_cfg["scheduler"], "backends": {"z3": {"isolation": "process"}}}}))
+        naive_runs, colds = [], {suffix: [] for suffix, _ in variants}
+        repeat = max(1, args.repeat)
+        for k in range(repeat):  # naive and cold Scorer alternately: the same load on both
+            naive_runs.append(naive(records, tools, cfg))
+            for suffix, conf in variants:
+                with Scorer.from_config(conf, frameworks=["empirical"]) as scorer:
+                    scorer.score(records[:1] + WARM)  # start the backends (Z3's worker process too) outside the timing
+                    colds[suffix].append(scorer_run(scorer, records))
+                    if k == repeat - 1:
+                        colds[suffix].append(scorer_run(scorer, records))  # warm: the last Scorer again
+        dt, n, cpu = sorted(naive_runs)[len(naive_runs) // 2]  # the median run (by seconds)
         rows.append({"workload": workload, "arith": arith, "mode": "naive per-record loop", "records": len(records), "claims": n,
                      "claims/s": n / dt, "records/s": len(records) / dt, "claims/cpu-s": n / cpu})
-        cfg = {**cfg, "cache": {"enabled": True, "path": None}, "scheduler": {"max_batch": 256, "max_wait_ms": 1}}
-        variants = [("", cfg)]
-        if "smt" in tools and args.smt_process:  # Z3 in a worker process: no GIL shared with the parser
-            variants.append((", z3 in a process", {**cfg, "scheduler": {**cfg["scheduler"], "backends": {"z3": {"isolation": "process"}}}}))
         for suffix, conf in variants:
-            with Scorer.from_config(conf, frameworks=["empirical"]) as scorer:
-                scorer.score(records[:1] + WARM)  # start the backends (Z3's worker process too) outside the timing
-                runs = [scorer_run(scorer, records), scorer_run(scorer, records)]
+            cold_runs, warm_run = colds[suffix][:-1], colds[suffix][-1]
+            runs = [sorted(cold_runs)[len(cold_runs) // 2], warm_run]  # the median cold run (by seconds)
             with Scorer.from_config(conf, frameworks=["empirical"]) as scorer:
                 sample = records[: args.latency_sample]
                 lats = [latencies(scorer, sample), latencies(scorer, sample)]

@@ -90,6 +90,11 @@ class SchedulerSettings(_Strict):
     cpus: float = Field(default=1.0, gt=0, description="CPUs per Ray actor (a Ray resource request).")
     backends: dict[str, BackendRunSettings] = Field(default_factory=dict)
 
+    def for_tool(self, cls: Any, name: str) -> BackendRunSettings:
+        """:meth:`for_backend` for backend ``name`` of tool class ``cls``, whose own isolation, largest
+        batch and worker count are the defaults."""
+        return self.for_backend(name, cls.isolation, cls.max_batch, cls.workers)
+
     def for_backend(self, name: str, default_isolation: Isolation, default_max_batch: int,
                     default_workers: int | None = None) -> BackendRunSettings:
         """Effective settings of backend ``name`` (its own section over these defaults).  ``default_workers``

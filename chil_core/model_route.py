@@ -143,7 +143,7 @@ def build_routes(scheduler: Scheduler, settings: Settings, registry: Registry) -
         if route is None:
             continue
         cls = registry.tool(CAPABILITY, route.backend)
-        run = settings.scheduler.for_backend(route.backend, cls.isolation, cls.max_batch, cls.workers)
+        run = settings.scheduler.for_tool(cls, route.backend)
         run = run.model_copy(update={"timeout_s": max(run.timeout_s or 0.0, route.timeout_s)})
         options = backend_options(cls, settings.tools.get(route.backend, {}))
         out[name] = RouteRuntime(name, route, scheduler.add_backend(cls, options, run))

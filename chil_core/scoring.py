@@ -397,7 +397,7 @@ class Scorer:
             routes: dict[str, Backend] = {}
             for capability, backend_name in fs.tools.items():
                 tool_cls = registry.tool(capability, backend_name)
-                run = settings.scheduler.for_backend(backend_name, tool_cls.isolation, tool_cls.max_batch, tool_cls.workers)
+                run = settings.scheduler.for_tool(tool_cls, backend_name)
                 options = backend_options(tool_cls, settings.tools.get(backend_name, {}))
                 routes[capability] = self.scheduler.add_backend(tool_cls, options, run)
             self.contexts[name] = FrameworkContext(self.scheduler, routes)
@@ -472,21 +472,19 @@ class Scorer:
         try:
             async with asyncio.timeout(self.settings.scheduler.record_timeout_s):
                 result = await fw.score(record, ctx or self.contexts[name])
-        except TimeoutError:
-            return self._record_timeout(name)
         except Exception as exc:  # noqa: BLE001 - a framework bug is a status, never the caller's exception
-            log.warning("framework %s raised on record %r", name, record.id, exc_info=True)
-            return FrameworkResult(status="error", explanation=f"{name} raised {type(exc).__name__}: {exc}")
-        if not isinstance(result, FrameworkResult):
-            return FrameworkResult(status="error", explanation=f"{name} returned {type(result).__name__}, not FrameworkResult")
-        return result
+            return self._framework_raised(name, record, exc)
+        return self._framework_result(name, result)
 
-    def _framework_result(self, name: str, record: Record, result: Any) -> FrameworkResult:
+    @staticmethod
+    def _framework_result(name: str, result: Any) -> FrameworkResult:
+        """What a framework's ``score`` returned, as its result (anything else is an error status)."""
         if not isinstance(result, FrameworkResult):
             return FrameworkResult(status="error", explanation=f"{name} returned {type(result).__name__}, not FrameworkResult")
         return result
 
     def _framework_raised(self, name: str, record: Record, exc: Exception) -> FrameworkResult:
+        """What a framework's ``score`` raised, as its result: the record timeout, or an error status (logged)."""
         if isinstance(exc, TimeoutError):
             return self._record_timeout(name)
         log.warning("framework %s raised on record %r", name, record.id, exc_info=exc)
@@ -556,7 +554,7 @@ class Scorer:
                             coro = _awaited(coro)
                         yielded = coro.send(None)  # up to its first wait, here
                     except StopIteration as stop:
-                        result = self._framework_result(name, record, stop.value)
+                        result = self._framework_result(name, stop.value)
                     except Exception as exc:  # noqa: BLE001 - a framework bug is a status, never the caller's exception
                         result = self._framework_raised(name, record, exc)
                     else:
@@ -569,7 +567,7 @@ class Scorer:
                             spawn(want)
                         try:
                             async with asyncio.timeout_at(start + timeout_s):
-                                result = self._framework_result(name, record, await _resume(coro, yielded))
+                                result = self._framework_result(name, await _resume(coro, yielded))
                         except Exception as exc:  # noqa: BLE001 - (TimeoutError: the record timeout)
                             result = self._framework_raised(name, record, exc)
                     out[i] = result

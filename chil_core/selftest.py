@@ -504,7 +504,7 @@ def _run_tool(settings: Any, cls: type, backend_name: str, comp: ComponentReport
     from chil_core.config import backend_options
     from chil_core.scheduler import Backend
 
-    run = settings.scheduler.for_backend(backend_name, cls.isolation, cls.max_batch, cls.workers)
+    run = settings.scheduler.for_tool(cls, backend_name)
     configured = backend_options(cls, settings.tools.get(backend_name, {}))
     stateful = not getattr(cls, "cacheable", True)  # e.g. a text index: answers depend on earlier adds
 

@@ -173,7 +173,7 @@ class ToolConformance:
         calls = self.sample_calls()
         cache = Cache(tmp_path / "cache")
         sched = Scheduler(cache)
-        run = SchedulerSettings(timeout_s=60).for_backend(self.tool_class.name, self.tool_class.isolation, self.tool_class.max_batch, self.tool_class.workers)
+        run = SchedulerSettings(timeout_s=60).for_tool(self.tool_class, self.tool_class.name)
         backend = sched.add_backend(self.tool_class, self.tool_class.Options.model_validate(self.options).model_dump(mode="json"), run)
 
         async def go() -> tuple[list[ToolResult], list[ToolResult]]:

@@ -105,27 +105,26 @@ class PrologLogic(Tool):
         plan: list[tuple[int, list[int], dict[Literal, int]]] = []
         consts: dict[str, int] = {}  # every constant of the batch, numbered once
 
+        def lit(x: Any, numbers: dict[str, int], variables: dict[str, int] | None = None) -> list[Any]:
+            """[2 * predicate number (``numbers``: the theory's) + sign, argument numbers]; a rule's
+            variables ("?x") are -1, -2, ... (``variables``: the rule's)."""
+            return [2 * numbers.setdefault(x.pred, len(numbers)) + x.neg,
+                    [variables.setdefault(a, -1 - len(variables)) if variables is not None and a[:1] == "?"
+                     else consts.setdefault(a, len(consts)) for a in x.args]]
+
         for job in jobs:
             t = theories.get(id(job.theory))
             if t is None:
                 t = theories[id(job.theory)] = len(blocks)
                 numbers: dict[str, int] = {}
                 preds.append(numbers)
-
-                def lit(x: Any, variables: dict[str, int] | None = None,
-                        numbers: dict[str, int] = numbers) -> list[Any]:
-                    """[2 * predicate number + sign, argument numbers]; a rule's variables ("?x") are -1, -2, ..."""
-                    return [2 * numbers.setdefault(x.pred, len(numbers)) + x.neg,
-                            [variables.setdefault(a, -1 - len(variables)) if variables is not None and a[:1] == "?"
-                             else consts.setdefault(a, len(consts)) for a in x.args]]
-
                 th = job.theory
                 rules = []
                 for r in th.rules:
                     variables: dict[str, int] = {}
-                    body = [lit(b, variables) for b in r.body]
-                    rules.append([body, lit(r.head, variables)])
-                blocks.append([0, [lit(f) for f in th.facts], rules, [], []])
+                    body = [lit(b, numbers, variables) for b in r.body]
+                    rules.append([body, lit(r.head, numbers, variables)])
+                blocks.append([0, [lit(f, numbers) for f in th.facts], rules, [], []])
                 worlds.append({})
                 queries.append({})
             else:
@@ -136,8 +135,7 @@ class PrologLogic(Tool):
                 w = worlds[t].get(extra)
                 if w is None:
                     w = worlds[t][extra] = len(block[3])
-                    block[3].append([[2 * numbers.setdefault(x.pred, len(numbers)) + x.neg,
-                                      [consts.setdefault(a, len(consts)) for a in x.args]] for x in extra])
+                    block[3].append([lit(x, numbers) for x in extra])
                 ws.append(w)
             asked: dict[Literal, int] = {}
             for q in job.queries:
@@ -145,8 +143,7 @@ class PrologLogic(Tool):
                     k = queries[t].get(x)
                     if k is None:
                         k = queries[t][x] = len(block[4])
-                        block[4].append([ws[0], [2 * numbers.setdefault(x.pred, len(numbers)) + x.neg,
-                                                 [consts.setdefault(a, len(consts)) for a in x.args]]])
+                        block[4].append([ws[0], lit(x, numbers)])
                     asked[x] = k
             plan.append((t, ws, asked))
         for block, numbers in zip(blocks, preds, strict=True):

@@ -62,6 +62,15 @@ def _rule_clauses(rules: Any, constants: list[str], atom: Any, heads: set[Any]) 
             yield f"(=> {body[0] if len(body) == 1 else '(and ' + ' '.join(body) + ')'} {atom(hk)})"
 
 
+def _clash_candidates(world_heads: set[Any]) -> list[tuple[str, tuple[str, ...]]]:
+    """The ground atoms ``(pred, args)`` that occur among a world's ``(pred, args, neg)`` heads with both
+    signs, sorted: the only atoms it can derive both ways.  More than ``MAX_CLASH_CANDIDATES`` is an error."""
+    both = sorted((p, a) for p, a, neg in world_heads if not neg and (p, a, True) in world_heads)
+    if len(both) > MAX_CLASH_CANDIDATES:
+        raise ValueError(f"too many ground atoms to name the clashes (> {MAX_CLASH_CANDIDATES})")
+    return both
+
+
 class Z3Logic(Z3Tool):
     """Z3 as a ``logic_program`` backend: open-world decisions over controlled-English theories."""
 
@@ -190,11 +199,7 @@ class Z3Logic(Z3Tool):
         clauses.extend(_rule_clauses(job.theory.rules, constants, atom, heads))
 
         def text(facts: list[str], extra_clauses: list[str]) -> str:
-            # a solver's SMT-LIB declarations outlive pop(): a0, a1... are declared once per solver
-            declared = getattr(s, "_chil_declared", 0)
-            decls = "".join(f"(declare-const a{k} Bool)" for k in range(declared, len(ids)))
-            s._chil_declared = max(declared, len(ids))
-            return decls + "".join(f"(assert {f})" for f in facts) + "".join(f"(assert {c})" for c in extra_clauses)
+            return self._declare(s, 0, len(ids)) + "".join(f"(assert {f})" for f in facts) + "".join(f"(assert {c})" for c in extra_clauses)
 
         s.from_string(text(lines, clauses))
         boolean = z3.Bool
@@ -209,11 +214,9 @@ class Z3Logic(Z3Tool):
             return not r
 
         def clashes(world_heads: set[tuple[str, tuple[str, ...], bool]]) -> list[Literal]:
-            both = sorted((p, a) for p, a, neg in world_heads if not neg and (p, a, True) in world_heads)
+            both = _clash_candidates(world_heads)
             if not both:
                 return []
-            if len(both) > MAX_CLASH_CANDIDATES:
-                raise ValueError(f"too many ground atoms to name the clashes (> {MAX_CLASH_CANDIDATES})")
             s.push()
             try:
                 s.from_string("".join(f"(assert (not (and {atom((p, a, False))} {atom((p, a, True))})))" for p, a in both))
@@ -287,10 +290,7 @@ class Z3Logic(Z3Tool):
 
         def both(ids: dict[Key, int], world_heads: set[Key]) -> list[tuple[str, tuple[str, ...], int, int]]:
             """The atoms a world derives both ways when it derives every rule head: (pred, args, +id, -id)."""
-            pairs = sorted((p, a) for p, a, neg in world_heads if not neg and (p, a, True) in world_heads)
-            if len(pairs) > MAX_CLASH_CANDIDATES:
-                raise ValueError(f"too many ground atoms to name the clashes (> {MAX_CLASH_CANDIDATES})")
-            return [(p, a, ids[(p, a, False)], ids[(p, a, True)]) for p, a in pairs]
+            return [(p, a, ids[(p, a, False)], ids[(p, a, True)]) for p, a in _clash_candidates(world_heads)]
 
         s.push()
         try:
@@ -346,7 +346,8 @@ class Z3Logic(Z3Tool):
 
     @staticmethod
     def _declare(s: Any, start: int, end: int) -> str:
-        """Declarations of the atoms ``a{start}``..``a{end - 1}`` that ``s`` has not declared yet."""
+        """Declarations of the atoms ``a{start}``..``a{end - 1}`` that ``s`` has not declared yet (a
+        solver's SMT-LIB declarations outlive ``pop()``: each atom is declared once per solver)."""
         declared = getattr(s, "_chil_declared", 0)
         s._chil_declared = max(declared, end)
         return "".join(f"(declare-const a{k} Bool)" for k in range(max(declared, start), end))

@@ -7,7 +7,11 @@ Workloads (data from ../shared/data; GSM8K: MIT, OpenAI; Countries: ConvE repo, 
 
 * ``gsm8k``: GSM8K train gold solutions as written (calculator annotations + prose), reference answer;
 * ``gsm8k-model``: the same solutions without annotations, ending "The answer is N." (inline parsing);
-  both GSM8K workloads run with options ``facts = false, proofs = false`` on both paths (the Scorer would
+* ``gsm8k-group``: the GRPO shape: ``--records`` / 8 prompts, 8 completions each (ids differ), each drawn
+  (seeded) from three answers to its prompt: the gold solution, its model-style rewrite, and the rewrite
+  with a wrong final answer; a group holds ~2.9 distinct completions, which the Scorer scores once each
+  (record cache, in-batch duplicates) and the naive loop scores all;
+  the GSM8K workloads run with options ``facts = false, proofs = false`` on both paths (the Scorer would
   otherwise add its default fact store, DuckDB, and look up prose sentences the naive loop never does);
 * ``facts-<backend>``: three controlled sentences per record ("X is located in Y", "X borders Y"), half
   of them false, looked up in the countries_kg S1 store by DuckDB, SQLite and Oxigraph.
@@ -77,6 +81,20 @@ def gsm8k_records(n: int, model_style: bool) -> list[dict[str, Any]]:
     rows = [json.loads(line) for line in open(DATA / "gsm8k" / "train.jsonl", encoding="utf-8")][:n]
     return [{"id": f"g{i}", "prompt": r["question"], "completion": restyle(r["answer"]) if model_style else r["answer"],
              "reference": {"answer": gold_answer(r["answer"])}} for i, r in enumerate(rows)]
+
+
+def group_records(n: int, group: int = 8) -> list[dict[str, Any]]:
+    """``gsm8k-group``: n // group prompts, ``group`` completions each, drawn from three per prompt."""
+    gold, model = gsm8k_records(n // group, False), gsm8k_records(n // group, True)
+    rng = random.Random(11)
+    out = []
+    for g, m in zip(gold, model, strict=True):
+        answer = g["reference"]["answer"]
+        wrong = m["completion"].replace(f"The answer is {answer}.", f"The answer is {answer}1.")
+        for k in range(group):
+            out.append({**g, "id": f"{g['id']}-{k}", "group": g["id"],
+                        "completion": rng.choice((g["completion"], m["completion"], wrong))})
+    return out
 
 
 def fact_records(n: int) -> list[dict[str, Any]]:
@@ -209,7 +227,7 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=4000)
     ap.add_argument("--arith", choices=["both", "native", "python"], default="both")
     ap.add_argument("--latency-sample", type=int, default=300)
-    ap.add_argument("--workloads", default="gsm8k,gsm8k-model,facts-duckdb,facts-sqlite,facts-oxigraph")
+    ap.add_argument("--workloads", default="gsm8k,gsm8k-model,gsm8k-group,facts-duckdb,facts-sqlite,facts-oxigraph")
     ap.add_argument("--smt-process", action="store_true", help="also run with Z3 in a worker process")
     ap.add_argument("--framework-only", action="store_true", help="the framework alone: score() in one coroutine, no tools, "
                     "python vs native (the issue-15 >= 5x figure)")
@@ -228,7 +246,7 @@ def main() -> None:
     for workload, impl in runs_to_do:
         arith = set_arith(impl)
         if workload.startswith("gsm8k"):
-            records = gsm8k_records(args.records, workload == "gsm8k-model")
+            records = group_records(args.records) if workload == "gsm8k-group" else gsm8k_records(args.records, workload == "gsm8k-model")
         else:
             records = fact_records(args.records)
         tools, cfg = tools_for(workload)

@@ -304,6 +304,44 @@ class FrameworkConformance:
         if used_tools:
             assert after > before, "a second pass over the same records must be served by the cache"
 
+    def test_reads_names_every_field_a_result_depends_on(self, tmp_path: Path) -> None:
+        """``reads`` is the record cache's key: a record that differs from another only outside it (its
+        id, its group, an extra field, an undeclared standard field) must get the same result, since the
+        cache will give it that one.  The equal completions of a GRPO group (their ids differ) are then
+        scored once: one miss, the rest in-batch duplicates."""
+        from chil_core.scoring import Scorer
+
+        cls = self._framework_class()
+        if cls.sequential or not cls.cache_results:
+            pytest.skip(f"{cls.name}: results are not cached (sequential or cache_results = False)")
+        if cls.reads is None:
+            pytest.skip(f"{cls.name}: reads is None (the whole record, id included, is the key)")
+        outside = {"prompt": "A different prompt, 12 and 7.", "reference": {"answer": "zzz-unread"},
+                   "metadata": {"unread": 1}}
+        records = self.sample_records()
+        others = []
+        for raw in records:
+            other = dict(raw, id=f"{raw['id']}~other", group="another-group", unread_extra_field="x")
+            other.update({f: v for f, v in outside.items() if f not in cls.reads})
+            others.append(other)
+        cfg = self._config(tmp_path)
+        cfg["cache"]["enabled"] = False
+        with Scorer.from_config(cfg, frameworks=[self.framework_name]) as scorer:
+            got = scorer.score(records)
+            again = scorer.score(others)
+        for raw, a, b in zip(records, got, again, strict=True):
+            fa, fb = a.frameworks[self.framework_name], b.frameworks[self.framework_name]
+            assert (fa.status, fa.score, fa.verdict, fa.components, fa.explanation) == \
+                   (fb.status, fb.score, fb.verdict, fb.components, fb.explanation), (
+                f"record {raw['id']!r}: a field outside reads = {cls.reads} changed the result; declare it")
+        scored = next(r for r, g in zip(records, got, strict=True) if g.frameworks[self.framework_name].status == "scored")
+        group = [dict(scored, id=f"completion-{k}", group="q") for k in range(4)]
+        with Scorer.from_config(self._config(tmp_path / "group"), frameworks=[self.framework_name]) as scorer:
+            rewards = scorer.score(group)
+            st = scorer.stats()[f"records:{self.framework_name}"]
+        assert len({r.frameworks[self.framework_name].score for r in rewards}) == 1
+        assert (st["misses"], st["dedup_hits"]) == (1, 3), st
+
     def test_tool_failures_become_statuses(self) -> None:
         """A record whose tool calls all fail is never ``scored`` (a failed check must not pay, nor hide
         its penalty): ``timeout``/``error`` become a failure status; under ``unavailable`` a

@@ -25,6 +25,9 @@ class ExampleFramework(Framework):
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = "Fraction of reference.keywords the completion mentions (after stemming)."
     capabilities: ClassVar[dict[str, bool]] = {"stemmer": True}
+    #: the record fields a result depends on: the record cache's key (not the id, so that the equal
+    #: completions of a GRPO group are scored once); leave out a field and a change to it reuses a result
+    reads: ClassVar[tuple[str, ...]] = ("completion", "reference")
     Options = ExampleOptions
 
     def extract(self, record: Record) -> list[ToolCall]:

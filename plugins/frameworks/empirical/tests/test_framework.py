@@ -225,4 +225,10 @@ class TestEmpiricalConformance(FrameworkConformance):
     def sample_records(self) -> list[dict]:
         return [{"id": "1", "prompt": "p", "completion": "48/2 = <<48/2=24>>24. #### 24", "reference": {"answer": "24"}},
                 {"id": "2", "prompt": "p", "completion": "2x + 3 = 13, so x = 6. Zambia is located in Africa."},
-                {"id": "3", "prompt": "p", "completion": "Nothing to check here."}]
+                {"id": "3", "prompt": "p", "completion": "Nothing to check here."},
+                # what the prompt and the metadata decide (reads): a step grounded in the prompt's numbers,
+                # a claim the record's own triples settle
+                {"id": "4", "prompt": "Tom has 48 apples and gives half away. How many are left?",
+                 "completion": "48/2 = 24. 24 + 0 = 24. The answer is 24.", "reference": {"answer": "24"}},
+                {"id": "5", "prompt": "p", "completion": "Zambia is located in Europe.",
+                 "metadata": {"triples": [["Zambia", "locatedin", "Europe", "true"]]}}]

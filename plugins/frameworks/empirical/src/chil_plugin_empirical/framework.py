@@ -118,6 +118,9 @@ class EmpiricalFramework(Framework):
     default_tools: ClassVar[dict[str, str]] = {"smt": "z3", "fact_store": "duckdb", "theorem_prover": "lean"}
     eval_metrics: ClassVar[tuple[str, ...]] = ("answer_correct",)
     Options: ClassVar[type[BaseModel]] = EmpiricalOptions
+    #: what a result depends on (the record cache's key): not the id or the group, so that the equal
+    #: completions of a GRPO group are scored once (the prompt: a step is grounded in its numbers)
+    reads: ClassVar[tuple[str, ...]] = ("prompt", "completion", "reference", "metadata")
     options: EmpiricalOptions
     #: decide linear equations with variables here (exactly as the smt backend would); False: ask it for all
     linear_exact: ClassVar[bool] = True

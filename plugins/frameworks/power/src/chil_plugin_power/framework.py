@@ -145,6 +145,9 @@ class PowerFramework(Framework):
     capabilities: ClassVar[dict[str, bool]] = {"fairness": False, "graph": False, "voting": False, "stereotype": False}
     default_tools: ClassVar[dict[str, str]] = {"fairness": "rational", "graph": "networkx", "voting": "powerindex", "stereotype": "weat"}
     Options: ClassVar[type[BaseModel]] = PowerOptions
+    #: what a result depends on (the record cache's key): not the id or the group, so that the equal
+    #: completions of a GRPO group are scored once
+    reads: ClassVar[tuple[str, ...]] = ("completion", "reference", "metadata")
     options: PowerOptions
 
     async def score(self, record: Record, ctx: Any) -> FrameworkResult:

@@ -86,6 +86,9 @@ class UtilityFramework(Framework):
     capabilities: ClassVar[dict[str, bool]] = {"game": False, "solver": False, "predictor": False}
     default_tools: ClassVar[dict[str, str]] = {"game": "exact", "solver": "highs", "predictor": "xgboost"}
     Options: ClassVar[type[BaseModel]] = UtilityOptions
+    #: what a result depends on (the record cache's key): not the id or the group, so that the equal
+    #: completions of a GRPO group are scored once
+    reads: ClassVar[tuple[str, ...]] = ("completion", "reference", "metadata")
     options: UtilityOptions
 
     def __init__(self, options: BaseModel | None = None) -> None:

@@ -2,7 +2,7 @@
 naive per-record loop, in the same run.
 
     python benchmarks/bench_consistency.py [--data ../shared/data] [--backends clingo,prolog,z3] [--latency 200]
-                                           [--workloads prontoqa-cot,proofwriter,folio] [--repeat 3]
+                                           [--workloads prontoqa-cot,proofwriter,proofwriter-group,folio] [--repeat 3]
 
 Workloads (real data, read in place):
 
@@ -10,6 +10,9 @@ Workloads (real data, read in place):
   about 6 ground claims per record), judged against the theory: several claims, self-consistency.
 - ``proofwriter``: ProofWriter dev; the completion is the statement asked about (one claim).
 - ``folio``: FOLIO validation-dev with gold FOL (``smt`` backend z3; one claim).
+- ``proofwriter-group``: the GRPO shape: the first 75 ProofWriter dev questions, 8 completions each (ids
+  differ), each drawn (seeded) from the statement asked about and its negation: ~2 distinct a group,
+  which the Scorer scores once each (record cache, in-batch duplicates); the naive loop scores all 600.
 
 Modes: ``naive loop`` = the framework over each record in turn with the tools called directly, one
 call at a time, no scheduler, no cache (its theory cache off too); ``cold`` = one Scorer batch over
@@ -32,6 +35,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import statistics
 import sys
 import threading
@@ -48,7 +52,15 @@ def workloads(data: Path) -> dict[str, list[dict[str, Any]]]:
     pronto = json.loads((data / "prontoqa" / "dev-half.json").read_text(encoding="utf-8"))
     pw = json.loads((data / "proofwriter" / "dev.json").read_text(encoding="utf-8"))
     folio = [json.loads(x) for x in (data / "folio" / "folio-validation-dev.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+    rng = random.Random(5)
+    group = []
+    for k, r in enumerate(pw[:75]):
+        statement = r["question"].split("? ")[-1]
+        negated = statement.replace(" is not ", " is ") if " is not " in statement else statement.replace(" is ", " is not ", 1)
+        group += [{"id": f"{r['id']}-{j}", "group": r["id"], "prompt": r["context"], "completion": rng.choice((statement, negated))}
+                  for j in range(8)]
     return {
+        "proofwriter-group": group,
         "prontoqa-cot": [{"id": r["id"], "prompt": r["context"], "completion": " ".join(r["explanation"])} for r in pronto],
         "proofwriter": [{"id": r["id"], "prompt": r["context"], "completion": r["question"].split("? ")[-1]} for r in pw],
         "folio": [{"id": f"folio-{i}", "prompt": " ".join(r["premises"]), "completion": "",
@@ -177,14 +189,14 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--backends", default="clingo,prolog,z3", help="logic_program backends to measure")
     ap.add_argument("--latency", type=int, default=200, help="records timed one at a time per mode")
-    ap.add_argument("--workloads", default="prontoqa-cot,proofwriter,folio", help="workloads to run")
+    ap.add_argument("--workloads", default="prontoqa-cot,proofwriter,proofwriter-group,folio", help="workloads to run")
     ap.add_argument("--repeat", type=int, default=3, help="naive and cold runs per workload (the median is shown)")
     args = ap.parse_args()
     if not args.data.is_dir():
         sys.exit(f"data directory not found: {args.data}")
     loads = workloads(args.data)
     chosen = set(args.workloads.split(","))
-    plan = [(name, "logic_program", b) for name in ("prontoqa-cot", "proofwriter") for b in args.backends.split(",")
+    plan = [(name, "logic_program", b) for name in ("prontoqa-cot", "proofwriter", "proofwriter-group") for b in args.backends.split(",")
             if b and name in chosen]
     if "folio" in chosen:
         plan.append(("folio", "smt", "z3"))

@@ -77,6 +77,11 @@ class Framework:
     #: False when a result is not a function of the record's content, the options and the backends
     #: (it depends on time, chance or state): the scorer then neither caches nor deduplicates it.
     cache_results: ClassVar[bool] = True
+    #: capabilities whose answers depend on state (an episode memory, say) that this framework calls
+    #: only for records its :meth:`result_key` gives None: a backend for one of them, uncacheable as it
+    #: is, leaves the record cache on for the framework's other records (any other uncacheable backend
+    #: turns the record cache off for the framework)
+    stateful_capabilities: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, options: BaseModel | None = None) -> None:
         self.options = options if options is not None else self.Options()

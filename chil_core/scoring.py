@@ -430,8 +430,10 @@ class Scorer:
         if self.cache is None or not self.settings.cache.records or not cls.cache_results:
             return None
         routes = self.contexts[name].routes
-        if any(b.cache is None for b in routes.values()):
-            return None  # a backend that is not cacheable (or whose caching is off): results may depend on state
+        if any(b.cache is None for cap, b in routes.items() if cap not in cls.stateful_capabilities):
+            # a backend that is not cacheable (or whose caching is off): results may depend on state (one
+            # the framework declares stateful it calls only for records it does not key)
+            return None
         try:
             options = fw.options.model_dump(mode="json")
             backends = sorted([cap, b.name, b.cls.version, b.salt.hex(), b.timeout, b.run_settings.memory_mb]
@@ -506,7 +508,7 @@ class Scorer:
         if not records:
             return []
         if type(self.frameworks[name]).sequential:
-            return await self._score_ordered(name, records)
+            return await self._score_ordered(name, records, infra)
         if self._waiting.get(name, 0) % 8:  # (every eighth batch looks again)
             self._waiting[name] += 1
             return await self._score_pool(name, records, infra)
@@ -614,9 +616,10 @@ class Scorer:
         await asyncio.gather(*(worker() for _ in range(min(len(records), self.settings.scheduler.max_records_in_flight))))
         return out  # type: ignore[return-value]
 
-    async def _score_ordered(self, name: str, records: Sequence[Record]) -> list[FrameworkResult]:
+    async def _score_ordered(self, name: str, records: Sequence[Record], infra: list[bool] | None = None) -> list[FrameworkResult]:
         """:meth:`_score_each` for a ``sequential`` framework."""
         out: list[FrameworkResult | None] = [None] * len(records)
+        routes = self.contexts[name].routes
         indices = iter(range(len(records)))
         enter = self._turns.enter
         workers = min(len(records), self.settings.scheduler.max_records_in_flight)
@@ -636,13 +639,18 @@ class Scorer:
             if left == 0:
                 lock.release()
 
-        async def gated(record: Record) -> FrameworkResult:
+        async def gated(i: int) -> FrameworkResult:
             await enter()  # first come, first served: score() is still called in input order
-            return await self._score_framework(name, record)
+            if infra is None:
+                return await self._score_framework(name, records[i])
+            ctx = FrameworkContext(self.scheduler, routes)  # tracks this record's tool failures
+            result = await self._score_framework(name, records[i], ctx)
+            infra[i] = ctx.infra_failed
+            return result
 
         async def ordered_worker() -> None:
             for i in indices:
-                task = asyncio.ensure_future(gated(records[i]))
+                task = asyncio.ensure_future(gated(i))
                 # the task runs up to its first wait: its score() has been called, or it waits its
                 # turn (first come, first served: the next batch's records queue behind it)
                 await asyncio.sleep(0)

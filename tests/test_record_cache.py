@@ -116,7 +116,7 @@ def manager(*frameworks: type[Framework]) -> PluginManager:
     pm.load_entry_points()
     pm.add_plugin(types.SimpleNamespace(
         chil_register_frameworks=hookimpl(lambda register: [register(f) for f in frameworks]),
-        chil_register_tools=hookimpl(lambda register: [register(t) for t in (Upper, Upper2, Stateful, ChaosThreadTool)]),
+        chil_register_tools=hookimpl(lambda register: [register(t) for t in (Upper, Upper2, Stateful, Memo, ChaosThreadTool)]),
     ), "recordcache")
     return pm
 
@@ -274,3 +274,71 @@ def test_a_hit_calls_no_backend(tmp_path):
         calls = scorer.stats()["text:upper"]["calls"]
         scorer.score([rec(0)])
         assert scorer.stats()["text:upper"]["calls"] == calls == 1
+
+
+class Memo(Upper):
+    """Capability ``memory``, uncacheable: stands for an episode memory (its answers depend on state)."""
+
+    name: ClassVar[str] = "memo"
+    capability: ClassVar[str] = "memory"
+    cacheable: ClassVar[bool] = False
+
+
+class Remembering(Framework):
+    """Sequential, per-record path: a record of an episode (``metadata.episode``) also asks the stateful
+    ``memory`` backend, and is never keyed; any other record is keyed by its fields.  ``metadata.lenient``:
+    it asks a capability nobody serves and scores 0.5 anyway (an infrastructure failure it pays past)."""
+
+    name: ClassVar[str] = "remembering"
+    capabilities: ClassVar[dict[str, bool]] = {"text": False, "memory": False}
+    reads: ClassVar[tuple[str, ...] | None] = ("completion", "reference", "metadata")
+    sequential: ClassVar[bool] = True
+    stateful_capabilities: ClassVar[frozenset[str]] = frozenset({"memory"})
+    runs: ClassVar[list[str]] = []
+
+    def result_key(self, record):
+        return None if record.metadata.get("episode") else [getattr(record, f) for f in self.reads]
+
+    async def score(self, record, ctx):
+        Remembering.runs.append(record.id)
+        if record.metadata.get("lenient"):
+            res = await ctx.call("nothing", "up", {"text": record.completion})
+            return FrameworkResult.scored(0.5)
+        res = await ctx.call("text", "up", {"text": record.completion})
+        if record.metadata.get("episode"):
+            await ctx.call("memory", "up", {"text": record.completion})
+        return FrameworkResult.scored(1.0 if res.value == (record.reference or {}).get("answer") else 0.0)
+
+
+class Forgetful(Remembering):
+    """The same, without declaring ``memory`` stateful: its uncacheable backend turns the record cache off."""
+
+    name: ClassVar[str] = "forgetful"
+    stateful_capabilities: ClassVar[frozenset[str]] = frozenset()
+
+
+def test_a_declared_stateful_capability_leaves_unkeyed_records_out_and_caches_the_rest(tmp_path):
+    """A GRPO group outside any episode is scored once per distinct completion, and again never; records
+    of an episode are scored every time, in order; one an infrastructure failure touched is not stored."""
+    group = [rec(f"g{i}", completion=c) for i, c in enumerate(["forty two", "nope", "forty two", "forty two"])]
+    episode = [rec(f"e{i}", completion="forty two", metadata={"episode": "ep1"}) for i in range(2)]
+    lenient = [rec("l0", metadata={"lenient": True})]
+    records = group + episode + lenient
+    pm = manager(Remembering, Forgetful)
+    Remembering.runs.clear()
+    cfg = config(tmp_path, name="remembering")
+    cfg["frameworks"]["remembering"]["tools"] = {"text": "upper", "memory": "memo"}
+    out, st = score(pm, cfg, records, "remembering")
+    assert [r.score for r in out] == [1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.5]
+    assert Remembering.runs == ["g0", "g1", "e0", "e1", "l0"]  # in input order; g2, g3 share g0's result
+    assert (st["misses"], st["dedup_hits"], st["stored"], st["not_stored"]) == (5, 2, 2, 1)
+    Remembering.runs.clear()
+    out2, st = score(pm, cfg, records, "remembering")
+    assert out2 == out and Remembering.runs == ["e0", "e1", "l0"] and st["hits"] == 2
+    # undeclared: the uncacheable memory backend turns the record cache off for the whole framework
+    Remembering.runs.clear()
+    cfg = config(tmp_path, name="forgetful")
+    cfg["frameworks"]["forgetful"]["tools"] = {"text": "upper", "memory": "memo"}
+    for _ in range(2):
+        _out, st = score(pm, cfg, group, "forgetful")
+    assert st is None and len(Remembering.runs) == 8

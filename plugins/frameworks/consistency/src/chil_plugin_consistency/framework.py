@@ -113,6 +113,10 @@ class ConsistencyFramework(Framework):
 
     options: ConsistencyOptions
     sequential: ClassVar[bool] = True  # episode memory: a record sees the records of its episode before it
+    #: what a result depends on, for a record outside any episode (see :meth:`result_key`)
+    reads: ClassVar[tuple[str, ...]] = ("prompt", "completion", "reference", "metadata")
+    #: the episode memory: called only for a record with ``metadata.episode``, which is never keyed
+    stateful_capabilities: ClassVar[frozenset[str]] = frozenset({"text_index"})
 
     def __init__(self, options: BaseModel | None = None) -> None:
         super().__init__(options)
@@ -141,6 +145,14 @@ class ConsistencyFramework(Framework):
         if self._parser is None:
             self._parser = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="chil-consistency-parse")
         return await asyncio.wrap_future(self._parser.submit(build_job, record, self.options.max_claims, self.theories))
+
+    def result_key(self, record: Record) -> Any:
+        """A record of an episode (``metadata.episode``, memory on) depends on the records before it: not
+        cached.  Any other is judged on its own: keyed by :attr:`reads` (not the id, so that the equal
+        completions of a GRPO group are scored once)."""
+        if self.options.memory and _episode(record) is not None:
+            return None
+        return [getattr(record, f) for f in self.reads]
 
     async def score(self, record: Record, ctx: Any) -> FrameworkResult:
         episode = _episode(record) if self.options.memory and ctx.has("text_index") else None

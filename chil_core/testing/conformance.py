@@ -335,7 +335,9 @@ class FrameworkConformance:
             assert (fa.status, fa.score, fa.verdict, fa.components, fa.explanation) == \
                    (fb.status, fb.score, fb.verdict, fb.components, fb.explanation), (
                 f"record {raw['id']!r}: a field outside reads = {cls.reads} changed the result; declare it")
-        scored = next(r for r, g in zip(records, got, strict=True) if g.frameworks[self.framework_name].status == "scored")
+        scored = next((r for r, g in zip(records, got, strict=True) if g.frameworks[self.framework_name].status == "scored"), None)
+        if scored is None:
+            pytest.skip(f"{cls.name}: no cached sample record is scored (a group of one needs one)")
         group = [dict(scored, id=f"completion-{k}", group="q") for k in range(4)]
         with Scorer.from_config(self._config(tmp_path / "group"), frameworks=[self.framework_name]) as scorer:
             rewards = scorer.score(group)

@@ -341,7 +341,9 @@ class FrameworkConformance:
         group = [dict(scored, id=f"completion-{k}", group="q") for k in range(4)]
         with Scorer.from_config(self._config(tmp_path / "group"), frameworks=[self.framework_name]) as scorer:
             rewards = scorer.score(group)
-            st = scorer.stats()[f"records:{self.framework_name}"]
+            st = scorer.stats().get(f"records:{self.framework_name}")
+        if st is None:
+            pytest.skip(f"{cls.name}: the record cache is off in this config (a backend that is not cacheable)")
         assert len({r.frameworks[self.framework_name].score for r in rewards}) == 1
         assert (st["misses"], st["dedup_hits"]) == (1, 3), st
 

@@ -309,6 +309,10 @@ class PluginManager:
             if kind == "framework":
                 if not (isinstance(cls, type) and issubclass(cls, Framework)) or not getattr(cls, "name", None):
                     raise TypeError(f"register() expects a Framework subclass with a name, got {cls!r}")
+                problem = _reads_problem(cls)
+                if problem:
+                    self._fail(info, "error", f"framework {cls.name!r}: {problem}")
+                    return
                 if cls.name in reg.frameworks:
                     other = reg.owner[f"framework:{cls.name}"]
                     self._fail(info, "error", f"duplicate framework {cls.name!r} (already registered by plugin {other!r})")
@@ -332,6 +336,29 @@ class PluginManager:
                 info.unavailable[tool_id(cls)] = reason
 
         return register
+
+
+def _reads_problem(cls: type[Framework]) -> str | None:
+    """What is wrong with a framework's ``reads`` (the record cache's key), or None.  A name that is no
+    field of :class:`~chil_core.contracts.Record` is read from the record's extra fields: allowed, but
+    logged, as is a ``reads`` without the completion (a typo there makes different completions share
+    one cached result)."""
+    from chil_core.contracts import Record
+
+    reads = cls.reads
+    if reads is None:
+        return None
+    if not isinstance(reads, tuple | list) or not reads or not all(isinstance(f, str) and f.isidentifier() for f in reads):
+        return f"reads must be None or a non-empty tuple of record field names, got {reads!r:.120}"
+    unknown = [f for f in reads if f not in Record.model_fields]
+    if unknown:
+        log.warning("framework %r: reads names %s, not fields of Record (%s): read from the record's extra fields; "
+                    "a misspelt field makes records that differ in it share one cached result", cls.name,
+                    ", ".join(map(repr, unknown)), ", ".join(Record.model_fields))
+    if "completion" not in reads:
+        log.warning("framework %r: reads %s has no 'completion': every completion of a prompt gets one cached result",
+                    cls.name, tuple(reads))
+    return None
 
 
 _default: PluginManager | None = None

@@ -234,3 +234,47 @@ def test_installed_backends_declare_their_requirements():
                 custom[f"{capability}:{name}"] = "super().unavailable_reason()" in inspect.getsource(cls.unavailable_reason)
     assert {k for k, calls_super in custom.items() if not calls_super} <= {"text_index:sqlite"}, custom
     assert custom.get("nlp:spacy") is True and custom.get("text_index:sqlite") is False  # the scan sees overrides
+
+
+def test_a_malformed_reads_fails_its_plugin_and_a_doubtful_one_is_logged(caplog):
+    """``reads`` is the record cache's key: a malformed one is the plugin's error (named), so the framework
+    is not used; a field Record does not have (read from the extra fields: a misspelling?) or a ``reads``
+    without the completion loads, with a warning naming the framework and the field."""
+    import logging
+    from typing import ClassVar
+
+    from chil_core import Framework, FrameworkResult, hookimpl
+    from chil_core.plugins import PluginManager
+
+    def framework(name: str, reads: object) -> type[Framework]:
+        async def score(self, record, ctx):
+            return FrameworkResult.scored(1.0)
+
+        return type(name.title(), (Framework,), {"name": name, "version": "1", "reads": reads, "score": score,
+                                                  "__annotations__": {"name": ClassVar[str]}})
+
+    def plugin(cls: type[Framework]) -> object:
+        class Plugin:
+            @hookimpl
+            def chil_register_frameworks(self, register):
+                register(cls)
+
+        return Plugin()
+
+    pm = PluginManager(autoload=False)
+    pm.load_entry_points()
+    cases = {"notatuple": "completion", "empty": (), "notastr": ("completion", 3),
+             "typo": ("completions", "reference"), "nocompletion": ("prompt", "reference"), "fine": ("completion",)}
+    with caplog.at_level(logging.WARNING, logger="chil.plugins"):
+        for name, reads in cases.items():
+            pm.add_plugin(plugin(framework(name, reads)), f"p-{name}")
+    for name in ("notatuple", "empty", "notastr"):
+        info = pm.registry.plugins[f"p-{name}"]
+        assert info.status == "error" and f"framework {name!r}: reads must be" in info.error
+        assert name not in pm.registry.frameworks
+    for name in ("typo", "nocompletion", "fine"):
+        assert pm.registry.plugins[f"p-{name}"].status == "ok" and name in pm.registry.frameworks
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("'typo'" in m and "'completions'" in m and "not fields of Record" in m for m in logged)
+    assert any("'nocompletion'" in m and "no 'completion'" in m for m in logged)
+    assert not any("'fine'" in m for m in logged)

@@ -54,7 +54,7 @@ def workloads(data: Path) -> dict[str, list[dict[str, Any]]]:
     folio = [json.loads(x) for x in (data / "folio" / "folio-validation-dev.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
     rng = random.Random(5)
     group = []
-    for k, r in enumerate(pw[:75]):
+    for r in pw[:75]:
         statement = r["question"].split("? ")[-1]
         negated = statement.replace(" is not ", " is ") if " is not " in statement else statement.replace(" is ", " is not ", 1)
         group += [{"id": f"{r['id']}-{j}", "group": r["id"], "prompt": r["context"], "completion": rng.choice((statement, negated))}

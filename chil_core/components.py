@@ -95,6 +95,12 @@ class Framework:
         it to cache some records of a sequential framework (those outside any episode, say)."""
         if self.sequential or not self.cache_results:
             return None
+        return self.content_key(record)
+
+    def content_key(self, record: Record) -> list[Any]:
+        """The record's content :meth:`result_key` hashes: the :attr:`reads` fields (the whole record
+        when None).  For an override that keys some records only (a sequential framework's records
+        outside any episode, say)."""
         if self.reads is None:
             return [record.id, record.prompt, record.completion, record.group, record.reference, record.metadata,
                     record.__pydantic_extra__ or None]

@@ -478,6 +478,16 @@ class Scorer:
             return self._framework_raised(name, record, exc)
         return self._framework_result(name, result)
 
+    async def _score_tracked(self, name: str, records: Sequence[Record], i: int, infra: list[bool] | None) -> FrameworkResult:
+        """:meth:`_score_framework` on ``records[i]``; with ``infra``, in a context of its own that sets
+        ``infra[i]`` when one of the record's tool calls failed through the infrastructure."""
+        if infra is None:
+            return await self._score_framework(name, records[i])
+        ctx = FrameworkContext(self.scheduler, self.contexts[name].routes)
+        result = await self._score_framework(name, records[i], ctx)
+        infra[i] = ctx.infra_failed
+        return result
+
     @staticmethod
     def _framework_result(name: str, result: Any) -> FrameworkResult:
         """What a framework's ``score`` returned, as its result (anything else is an error status)."""
@@ -600,18 +610,12 @@ class Scorer:
         its own timeout; records start in input order, a few per turn of the event loop (:class:`_Turns`)."""
         out: list[FrameworkResult | None] = [None] * len(records)
         indices = iter(range(len(records)))
-        routes = self.contexts[name].routes
         enter = self._turns.enter
 
         async def worker() -> None:
             for i in indices:  # records start in input order
                 await enter()  # a few per turn of the event loop (see _Turns)
-                if infra is None:
-                    out[i] = await self._score_framework(name, records[i])
-                    continue
-                ctx = FrameworkContext(self.scheduler, routes)  # tracks this record's tool failures
-                out[i] = await self._score_framework(name, records[i], ctx)
-                infra[i] = ctx.infra_failed
+                out[i] = await self._score_tracked(name, records, i, infra)
 
         await asyncio.gather(*(worker() for _ in range(min(len(records), self.settings.scheduler.max_records_in_flight))))
         return out  # type: ignore[return-value]
@@ -619,7 +623,6 @@ class Scorer:
     async def _score_ordered(self, name: str, records: Sequence[Record], infra: list[bool] | None = None) -> list[FrameworkResult]:
         """:meth:`_score_each` for a ``sequential`` framework."""
         out: list[FrameworkResult | None] = [None] * len(records)
-        routes = self.contexts[name].routes
         indices = iter(range(len(records)))
         enter = self._turns.enter
         workers = min(len(records), self.settings.scheduler.max_records_in_flight)
@@ -641,12 +644,7 @@ class Scorer:
 
         async def gated(i: int) -> FrameworkResult:
             await enter()  # first come, first served: score() is still called in input order
-            if infra is None:
-                return await self._score_framework(name, records[i])
-            ctx = FrameworkContext(self.scheduler, routes)  # tracks this record's tool failures
-            result = await self._score_framework(name, records[i], ctx)
-            infra[i] = ctx.infra_failed
-            return result
+            return await self._score_tracked(name, records, i, infra)
 
         async def ordered_worker() -> None:
             for i in indices:

@@ -297,7 +297,7 @@ class Remembering(Framework):
     runs: ClassVar[list[str]] = []
 
     def result_key(self, record):
-        return None if record.metadata.get("episode") else [getattr(record, f) for f in self.reads]
+        return None if record.metadata.get("episode") else self.content_key(record)
 
     async def score(self, record, ctx):
         Remembering.runs.append(record.id)

@@ -152,7 +152,7 @@ class ConsistencyFramework(Framework):
         completions of a GRPO group are scored once)."""
         if self.options.memory and _episode(record) is not None:
             return None
-        return [getattr(record, f) for f in self.reads]
+        return self.content_key(record)
 
     async def score(self, record: Record, ctx: Any) -> FrameworkResult:
         episode = _episode(record) if self.options.memory and ctx.has("text_index") else None

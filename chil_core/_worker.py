@@ -73,3 +73,116 @@ def serve(conn: Any, tool_path: str, options: dict[str, Any], limits: dict[str, 
         tool.close()
     except Exception:  # noqa: BLE001
         logging.getLogger(__name__).warning("%s: close() raised in its worker", tool_path, exc_info=True)
+
+
+class _NeedsMain(Exception):  # noqa: N818 - a signal, not an error
+    """Raised into a framework that asks for a tool call in a framework worker: the record is scored
+    again in the main process, where the calls are batched, cached and timed out."""
+
+
+class _WorkerContext:
+    """The context a framework's ``score`` gets in a framework worker: ``has`` / ``backend`` answer as
+    the main process's do; any call (or wait) sends the record back to the main process.  ``wanted``
+    is set on a call, so that a framework that catches the exception still has its record sent back."""
+
+    infra_failed = False
+
+    def __init__(self, routes: dict[str, str]) -> None:
+        self.routes = routes
+        self.wanted = False
+
+    def has(self, capability: str) -> bool:
+        return capability in self.routes
+
+    def backend(self, capability: str) -> str | None:
+        return self.routes.get(capability)
+
+    def _want(self) -> Any:
+        self.wanted = True
+        raise _NeedsMain("a tool call: scored in the main process")
+
+    async def call(self, capability: str, op: str, payload: dict[str, Any]) -> Any:
+        return self._want()
+
+    def submit(self, capability: str, op: str, payload: dict[str, Any]) -> Any:
+        return self._want()
+
+    async def call_many(self, calls: Any) -> Any:
+        return [] if not calls else self._want()
+
+    def running_s(self, capability: str, op: str, payload: dict[str, Any]) -> float | None:
+        return self._want()
+
+
+def serve_framework(conn: Any) -> None:
+    """Body of a framework worker (:mod:`chil_core.offload`; ``python -m chil_core._worker FD``): read
+    ``(framework path, options, routes, sys.path)``, build the framework, say ready, then score chunks of
+    records until the pipe closes.
+
+    In: a pickled list of ``(id, prompt, completion, group, reference, metadata, extra)``.  Out: a
+    pickled list, per record, of its result as JSON bytes, or None when the record goes back to the main
+    process (it asked for a tool call, waited on something, raised, or returned something else than a
+    result: the main process scores it again, with its tools, timeouts and logging)."""
+    import pickle
+    import sys
+
+    try:
+        framework_path, options, routes, path = pickle.loads(conn.recv_bytes())
+        sys.path[:] = path  # the main process's: a framework it imported from a folder of its own is found
+        from chil_core.contracts import FrameworkResult, Record
+        from chil_core.plugins import load_object
+
+        cls = load_object(framework_path)
+        fw = cls(cls.Options.model_validate(options))
+        to_json = FrameworkResult.__pydantic_serializer__.to_json
+        construct = Record.model_construct
+    except BaseException as exc:  # noqa: BLE001 - report, then exit
+        conn.send_bytes(pickle.dumps(("fail", f"{type(exc).__name__}: {exc}")))
+        return
+    gc.freeze()
+    threshold = gc.get_threshold()
+    if 0 < threshold[0] < GC_THRESHOLD0:
+        gc.set_threshold(GC_THRESHOLD0, *threshold[1:])
+    ctx = _WorkerContext(routes)
+    conn.send_bytes(pickle.dumps(("ready", None)))
+    while True:
+        try:
+            msg = conn.recv_bytes()
+        except (EOFError, OSError):
+            break
+        if not msg:
+            break
+        out: list[bytes | None] = []
+        for rid, prompt, completion, group, reference, metadata, extra in pickle.loads(msg):
+            ctx.wanted = False
+            try:
+                record = construct(id=rid, prompt=prompt, completion=completion, group=group, reference=reference,
+                                   metadata=metadata, **(extra or {}))
+                coro = fw.score(record, ctx)
+                if not hasattr(coro, "send"):
+                    out.append(None)
+                    continue
+                try:
+                    coro.send(None)
+                except StopIteration as stop:
+                    result = stop.value
+                else:  # it waits on something: the main process scores it
+                    coro.close()
+                    out.append(None)
+                    continue
+            except Exception:  # noqa: BLE001 - _NeedsMain, or a framework bug the main process logs when it scores the record
+                out.append(None)
+                continue
+            out.append(None if ctx.wanted or not isinstance(result, FrameworkResult) else to_json(result))
+        conn.send_bytes(pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
+    try:
+        fw.close()
+    except Exception:  # noqa: BLE001
+        logging.getLogger(__name__).warning("%s: close() raised in its worker", framework_path, exc_info=True)
+
+
+if __name__ == "__main__":  # a framework worker, started by chil_core.offload with its end of a socket pair
+    import sys
+    from multiprocessing.connection import Connection
+
+    serve_framework(Connection(int(sys.argv[1])))

@@ -82,6 +82,12 @@ class Framework:
     #: is, leaves the record cache on for the framework's other records (any other uncacheable backend
     #: turns the record cache off for the framework)
     stateful_capabilities: ClassVar[frozenset[str]] = frozenset()
+    #: False when ``score`` cannot run in a framework worker process (``scheduler.framework_workers``):
+    #: it keeps state between records, or the instance holds something its options cannot rebuild.  A
+    #: worker builds the framework from its class and options and sends every record that asks for a
+    #: tool back to the main process, so a framework whose result is a function of the record (see
+    #: ``cache_results``) needs nothing more.
+    worker_safe: ClassVar[bool] = True
 
     def __init__(self, options: BaseModel | None = None) -> None:
         self.options = options if options is not None else self.Options()

@@ -84,6 +84,13 @@ class SchedulerSettings(_Strict):
     worker_max_calls: int = Field(default=0, ge=0, description="Replace a worker after this many calls (0 = never).")
     memory_mb: int | None = Field(default=None, ge=64, description="Address-space bound of each worker process (None = the backend's own).")
     max_records_in_flight: int = Field(default=4096, ge=1, description="Records scored concurrently.")
+    framework_workers: int | Literal["auto"] = Field(
+        default="auto", description="Worker processes that score a framework's records needing no tool call, beside "
+        "the event loop (frameworks whose result is a function of the record: cache_results, not sequential, "
+        "worker_safe); a record that asks for a tool is scored in the main process. 'auto': one per CPU, at most 4, "
+        "none on one CPU; 0: off.")
+    framework_workers_min_records: int = Field(default=64, ge=1, description="Records a batch must have left to score "
+                                               "(after the record cache) to go to the framework workers.")
     ray_address: str | None = Field(default=None, description="Ray cluster ('auto', 'ray://host:10001', 'local'): "
                                     "thread and process backends run as Ray actors (chil-core[ray]).")
     replicas: int = Field(default=1, ge=1, description="Ray actors per backend run on Ray.")

@@ -34,6 +34,7 @@ from chil_core.config import Settings, backend_options, load_settings
 from chil_core.contracts import CONTRACTS_VERSION, FrameworkResult, Record, RecordReward, ToolCall, ToolResult, canonical_json
 from chil_core.failures import failure_cause
 from chil_core.model_route import apply_routes, build_routes
+from chil_core.offload import FrameworkPool, default_workers, importable
 from chil_core.plugins import PluginManager, Registry, get_plugin_manager
 from chil_core.rewards import aggregate
 from chil_core.scheduler import Backend, Scheduler, _guarded_wrap, _Slot, wait_all
@@ -41,6 +42,7 @@ from chil_core.scheduler import Backend, Scheduler, _guarded_wrap, _Slot, wait_a
 log = logging.getLogger(__name__)
 _loads = orjson.loads
 _to_json = FrameworkResult.__pydantic_serializer__.to_json
+_from_json = FrameworkResult.model_validate_json
 
 #: completions (plus prompts) longer than this are extracted on a helper thread, off the event loop
 OFFLOAD_CHARS = 16_384
@@ -418,6 +420,10 @@ class Scorer:
         #: record-level result cache: per framework, the salt of its keys (None: not cached)
         self.record_salts: dict[str, bytes | None] = {n: self._record_salt(n) for n in self._names}
         self.record_stats: dict[str, RecordCacheStats] = {n: RecordCacheStats() for n in self._names}
+        #: framework workers (see chil_core.offload), per framework that may use them
+        self.pools: dict[str, FrameworkPool] = self._make_pools()
+        #: per framework: batches left that skip its workers (its records mostly came back last time)
+        self._pool_skip: dict[str, int] = {}
         if self.pm is not None:
             self.pm.notify("chil_startup", settings=settings)
 
@@ -445,6 +451,29 @@ class Scorer:
             log.warning("%s: options are not JSON-able; its results are not cached per record", name, exc_info=True)
             return None
         return make_salt(f"framework:{name}", cls.version, ident)
+
+    def _make_pools(self) -> dict[str, FrameworkPool]:
+        sched = self.settings.scheduler
+        n = default_workers() if sched.framework_workers == "auto" else int(sched.framework_workers)
+        pools: dict[str, FrameworkPool] = {}
+        if n <= 0:
+            return pools
+        for name, fw in self.frameworks.items():
+            cls = type(fw)
+            if self._bulk[name] or cls.sequential or not cls.cache_results or not cls.worker_safe or not importable(cls):
+                continue
+            try:
+                options = fw.options.model_dump(mode="json")
+            except (TypeError, ValueError):
+                log.info("%s: options are not JSON-able; its records are scored in the main process", name)
+                continue
+            pools[name] = FrameworkPool(name, cls, options, {c: b.name for c, b in self.contexts[name].routes.items()}, n)
+        return pools
+
+    def start_workers(self, timeout: float | None = 120.0) -> bool:
+        """Start the framework workers now and wait for them (they otherwise start at the first batch
+        that would use them, which the main process scores meanwhile).  True when every pool is up."""
+        return all([pool.wait_started(timeout) and not pool.failed for pool in self.pools.values()])
 
     def _record_timeout(self, name: str) -> FrameworkResult:
         return FrameworkResult(status="timeout", explanation=f"{name} exceeded {self.settings.scheduler.record_timeout_s:g}s on this record")
@@ -502,7 +531,8 @@ class Scorer:
         log.warning("framework %s raised on record %r", name, record.id, exc_info=exc)
         return FrameworkResult(status="error", explanation=f"{name} raised {type(exc).__name__}: {exc}")
 
-    async def _score_each(self, name: str, records: Sequence[Record], infra: list[bool] | None = None) -> list[FrameworkResult]:
+    async def _score_each(self, name: str, records: Sequence[Record], infra: list[bool] | None = None,
+                          pooled: bool = True, raw: list[bytes | None] | None = None) -> list[FrameworkResult]:
         """Frameworks with their own ``score``: one coroutine per record, with the record timeout.
 
         Records start in input order, at most :data:`PER_TURN` per turn of the event loop (:class:`_Turns`),
@@ -522,6 +552,12 @@ class Scorer:
         if self._waiting.get(name, 0) % 8:  # (every eighth batch looks again)
             self._waiting[name] += 1
             return await self._score_pool(name, records, infra)
+        if pooled and name in self.pools and len(records) >= self.settings.scheduler.framework_workers_min_records:
+            skip = self._pool_skip.get(name, 0)
+            if skip:
+                self._pool_skip[name] = skip - 1
+            elif self.pools[name].usable():
+                return await self._score_in_workers(name, records, infra, raw)
         out: list[FrameworkResult | None] = [None] * len(records)
         n = len(records)
         fw, shared, routes, scheduler = self.frameworks[name], self.contexts[name], self.contexts[name].routes, self.scheduler
@@ -601,6 +637,58 @@ class Scorer:
         # batches take the pool (a task and a timer a record, all started at once), which was ~4 % less
         # CPU for it (facts-sqlite); every eighth batch comes back here to look again
         self._waiting[name] = int(n >= 8 and 8 * state[2] > n)
+        return out  # type: ignore[return-value]
+
+    async def _score_in_workers(self, name: str, records: Sequence[Record], infra: list[bool] | None,
+                                raw: list[bytes | None] | None = None) -> list[FrameworkResult]:
+        """:meth:`_score_each` through the framework workers (:mod:`chil_core.offload`), this process
+        scoring chunks too while it waits; a record a worker sends back (a tool call, a wait, an error)
+        is scored here, by the per-record path, as soon as its chunk is in.  ``raw[i]`` gets the JSON a
+        worker sent for record i (what the record cache stores: not serialized again)."""
+        pool = self.pools[name]
+        out: list[FrameworkResult | None] = [None] * len(records)
+        loop = asyncio.get_running_loop()
+        later: list[asyncio.Task[None]] = []
+        back = 0
+
+        async def here(idx: list[int]) -> None:
+            sub = [False] * len(idx) if infra is not None else None
+            for j, result in enumerate(await self._score_each(name, [records[i] for i in idx], sub, pooled=False)):
+                out[idx[j]] = result
+                if infra is not None and sub is not None:
+                    infra[idx[j]] = sub[j]
+
+        def reply(idx: list[int], got: list[bytes | None]) -> None:
+            nonlocal back
+            if over:  # the batch was cancelled: nothing waits for these
+                return
+            rest = []
+            for i, data in zip(idx, got, strict=True):
+                if data is not None:
+                    try:
+                        out[i] = _from_json(data)
+                        if raw is not None:
+                            raw[i] = data
+                        continue
+                    except ValueError:
+                        log.warning("%s: a framework worker's result did not parse; scoring the record here", name, exc_info=True)
+                rest.append(i)
+            if rest:
+                back += len(rest)
+                later.append(loop.create_task(here(rest)))
+
+        over = False
+        try:
+            await pool.run(records, self.settings.scheduler.record_timeout_s, reply, here)
+            if later:
+                await asyncio.gather(*later)
+        finally:
+            over = True
+            for task in later:
+                task.cancel()
+        pool.returned += back
+        if 2 * back > len(records):  # most records need tools: the next batches stay in this process
+            self._pool_skip[name] = 7
         return out  # type: ignore[return-value]
 
     async def _score_pool(self, name: str, records: Sequence[Record], infra: list[bool] | None = None) -> list[FrameworkResult]:
@@ -813,7 +901,11 @@ class Scorer:
         st.misses += len(todo)
         if todo:
             infra = [False] * len(todo)
-            scored = await score(name, [records[i] for i in todo], infra)
+            raw: list[bytes | None] = [None] * len(todo)
+            if score == self._score_each:
+                scored = await score(name, [records[i] for i in todo], infra, raw=raw)
+            else:
+                scored = await score(name, [records[i] for i in todo], infra)
             store: list[tuple[bytes, bytes]] = []
             for j, (i, result) in enumerate(zip(todo, scored, strict=True)):
                 res[i] = result
@@ -823,7 +915,7 @@ class Scorer:
                 if infra[j] or not _storable(result):
                     st.not_stored += 1
                     continue
-                store.append((key, _to_json(result)))
+                store.append((key, raw[j] or _to_json(result)))
             if store:
                 try:
                     cache.put_many(store)
@@ -892,6 +984,8 @@ class Scorer:
         for name, salt in self.record_salts.items():
             if salt is not None:
                 out[f"records:{name}"] = self.record_stats[name].as_dict()
+        for name, pool in self.pools.items():
+            out[f"workers:{name}"] = pool.stats()
         return out
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -908,6 +1002,8 @@ class Scorer:
                 asyncio.run_coroutine_threadsafe(self._shutdown(timeout), self._loop).result(timeout=timeout + 10)
             except Exception:  # noqa: BLE001
                 log.warning("scorer shutdown did not finish cleanly", exc_info=True)
+        for pool in getattr(self, "pools", {}).values():
+            pool.close()
         for name, fw in self.frameworks.items():
             try:
                 fw.close()

@@ -232,3 +232,33 @@ class TestEmpiricalConformance(FrameworkConformance):
                  "completion": "48/2 = 24. 24 + 0 = 24. The answer is 24.", "reference": {"answer": "24"}},
                 {"id": "5", "prompt": "p", "completion": "Zambia is located in Europe.",
                  "metadata": {"triples": [["Zambia", "locatedin", "Europe", "true"]]}}]
+
+
+@pytest.mark.skipif(not GSM8K.is_file(), reason="GSM8K data not found under ../shared/data/gsm8k")
+def test_framework_workers_give_the_main_process_results(tmp_path) -> None:
+    """``scheduler.framework_workers``: GSM8K gold solutions, their one-number changes and statements with
+    variables (a Z3 call: those records come back to the main process) score the same in worker
+    processes as in the main process."""
+    rows = [json.loads(line) for line in GSM8K.read_text().splitlines()[:200]]
+    # the statements with variables first: the first chunk goes to a worker (the main process takes chunks
+    # from the back of the queue), which sends them back for their Z3 call
+    records = [rec(f"Let x be the side. x * x = {k * k}, so x = {k + (k % 3 == 0)}. The answer is {k}.", k)
+               for k in range(2, 14)]
+    records += [rec(r["answer"], r["answer"].split("####")[-1].strip()) for r in rows]
+    records += [rec(r["answer"].replace("=", "= 1", 1), r["answer"].split("####")[-1].strip()) for r in rows[:60]]
+    records = [{**r, "id": str(i)} for i, r in enumerate(records)]
+
+    def run(workers: int):
+        cfg = {"frameworks": {"empirical": {"tools": {"smt": "z3"}, "options": {"facts": False, "proofs": False}}},
+               "scheduler": {"framework_workers": workers, "framework_workers_min_records": 16},
+               "cache": {"path": str(tmp_path / f"cache{workers}.lmdb")}}
+        with Scorer.from_config(cfg, frameworks=["empirical"]) as scorer:
+            assert scorer.start_workers(120)
+            got = [r.frameworks["empirical"] for r in scorer.score(records)]
+            return got, scorer.stats().get("workers:empirical")
+
+    off, none = run(0)
+    on, stats = run(2)
+    assert none is None and stats["sent"] > 100 and stats["returned"] > 0 and stats["restarts"] == 0, stats
+    assert [r.model_dump() for r in on] == [r.model_dump() for r in off]
+    assert sum(r.components.get("arithmetic_errors", 0) > 0 for r in on) >= 50

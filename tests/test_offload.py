@@ -1,0 +1,244 @@
+"""Framework workers (``scheduler.framework_workers``, :mod:`chil_core.offload`), through the real Scorer
+and real worker processes.
+
+A record is scored in a worker unless it asks for a tool; its result is the one the main process would
+give; a worker that crashes or runs past the record timeout loses no record; batches in flight at once
+share the workers; small batches and frameworks that cannot run in a worker stay in the main process."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import textwrap
+import time
+import types
+from typing import ClassVar
+
+import pytest
+
+from chil_core import Framework, FrameworkResult, hookimpl
+from chil_core.plugins import PluginManager
+from chil_core.scoring import Scorer
+
+# the framework lives in a module a worker imports by its path (a test module is imported by pytest's
+# importlib mode and is not on sys.path); markers act only in a worker, so the main process, which
+# scores a record a worker lost, scores it normally
+PROBE = '''
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import ClassVar
+
+from chil_core import Framework, FrameworkResult
+
+
+def in_worker() -> bool:
+    main = sys.modules.get("__main__")
+    return getattr(getattr(main, "__spec__", None), "name", None) == "chil_core._worker"
+
+
+class Probe(Framework):
+    """len(completion) / 100; "tool:X" scores X as echoed by the noop tool."""
+
+    name: ClassVar[str] = "probe"
+    version: ClassVar[str] = "1"
+    capabilities: ClassVar[dict[str, bool]] = {"noop": False}
+    reads: ClassVar[tuple[str, ...]] = ("completion",)
+
+    async def score(self, record, ctx):
+        text = record.completion
+        if text.startswith("tool:"):
+            got = await ctx.call("noop", "echo", {"text": text[5:]})
+            text = got.value["text"]
+        elif text == "swallow":  # a framework that catches everything around a tool call
+            try:
+                await ctx.call("noop", "echo", {"text": "x"})
+            except Exception:
+                pass
+        elif text == "crash" and in_worker():
+            os._exit(3)
+        elif text == "hang" and in_worker():
+            time.sleep(60)
+        elif text == "raise":
+            raise ValueError("a framework bug")
+        return FrameworkResult.scored(min(len(text), 100) / 100, verdict="ok", explanation=text[:20],
+                                      components={"in_worker": float(in_worker()), "chars": float(len(text))})
+
+
+class Episodic(Probe):
+    name: ClassVar[str] = "episodic"
+    sequential: ClassVar[bool] = True
+
+
+class Unsafe(Probe):
+    name: ClassVar[str] = "unsafe"
+    worker_safe: ClassVar[bool] = False
+'''
+
+
+@pytest.fixture(scope="module")
+def module(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("probe")
+    (folder / "chil_offload_probe.py").write_text(textwrap.dedent(PROBE), encoding="utf-8")
+    sys.path.insert(0, str(folder))
+    try:
+        yield importlib.import_module("chil_offload_probe")
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("chil_offload_probe", None)
+
+
+@pytest.fixture
+def probe(module):
+    return module.Probe
+
+
+def manager(*frameworks: type[Framework]) -> PluginManager:
+    pm = PluginManager(autoload=False)
+    pm.load_entry_points()
+    pm.add_plugin(types.SimpleNamespace(
+        chil_register_frameworks=hookimpl(lambda register: [register(f) for f in frameworks])), "offload-test")
+    return pm
+
+
+def config(tmp_path, workers=2, min_records=16, **scheduler):
+    return {"frameworks": {"probe": {"tools": {"noop": "noop"}}},
+            "scheduler": {"framework_workers": workers, "framework_workers_min_records": min_records, **scheduler},
+            "cache": {"path": str(tmp_path / "cache.lmdb")}}
+
+
+def recs(texts, start=0):
+    return [{"id": f"r{start + i}", "prompt": "p", "completion": t} for i, t in enumerate(texts)]
+
+
+def texts(n, start=0):
+    return [("word " * (1 + (start + i) % 17)) + str(start + i) for i in range(n)]
+
+
+def results(scorer, records):
+    return [r.frameworks["probe"] for r in scorer.score(records)]
+
+
+def test_records_are_scored_in_the_workers_as_in_the_main_process(tmp_path, probe):
+    pm = manager(probe)
+    # the records that ask for a tool come first: the first chunk goes to a worker (this process takes
+    # chunks from the back of the queue), which sends them back
+    batch = recs([f"tool:echoed {i}" for i in range(10)] + ["swallow"] + texts(150))
+    with Scorer.from_config(config(tmp_path), plugin_manager=pm, frameworks=["probe"]) as scorer:
+        assert scorer.start_workers(60)
+        got = results(scorer, batch)
+        stats = scorer.stats()["workers:probe"]
+    with Scorer.from_config(config(tmp_path / "off", workers=0), plugin_manager=pm, frameworks=["probe"]) as scorer:
+        assert scorer.pools == {}
+        want = results(scorer, batch)
+
+    def visible(r):
+        return r.status, r.score, r.verdict, r.explanation, r.components["chars"]
+
+    assert [visible(r) for r in got] == [visible(r) for r in want]
+    in_worker = [r.components["in_worker"] for r in got]
+    assert sum(in_worker[11:]) >= 50, "most plain records are scored in the workers"
+    assert in_worker[:11] == [0.0] * 11, "a record that asks for a tool (or swallows the refusal) is scored here"
+    assert [r.score for r in got[:10]] == [len(f"echoed {i}") / 100 for i in range(10)]
+    assert stats["workers"] == 2 and stats["returned"] == 11 and stats["sent"] >= 50, stats
+
+
+def test_the_record_cache_stores_what_the_workers_sent(tmp_path, probe):
+    pm = manager(probe)
+    batch = recs(texts(100))
+    with Scorer.from_config(config(tmp_path), plugin_manager=pm, frameworks=["probe"]) as scorer:
+        assert scorer.start_workers(60)
+        first = results(scorer, batch)
+        assert scorer.stats()["workers:probe"]["sent"] > 0
+    with Scorer.from_config(config(tmp_path, workers=0), plugin_manager=pm, frameworks=["probe"]) as scorer:
+        again = results(scorer, batch)
+        assert scorer.stats()["records:probe"]["hits"] == 100
+    assert again == first
+
+
+def test_a_crashing_worker_loses_no_record(tmp_path, probe, caplog):
+    pm = manager(probe)
+    batch = recs(texts(60) + ["crash"] + texts(60, start=60))
+    with caplog.at_level(logging.WARNING, logger="chil_core.offload"), \
+            Scorer.from_config(config(tmp_path), plugin_manager=pm, frameworks=["probe"]) as scorer:
+        assert scorer.start_workers(60)
+        got = results(scorer, batch)
+        assert [r.status for r in got] == ["scored"] * len(batch)
+        assert got[60].components["in_worker"] == 0.0 and got[60].explanation == "crash"
+        stats = scorer.stats()["workers:probe"]
+        assert stats["restarts"] >= 1 and stats["returned"] >= 1
+        assert "died" in caplog.text or "closed its pipe" in caplog.text  # (seen on a read, or on a send)
+        # the next batch finds the pool whole again
+        assert scorer.start_workers(60)
+        more = results(scorer, recs(texts(80, start=500), start=500))
+        assert [r.status for r in more] == ["scored"] * 80
+        assert scorer.stats()["workers:probe"]["workers"] == 2
+
+
+def test_a_worker_past_the_record_timeout_is_killed_and_its_records_scored(tmp_path, probe, caplog):
+    pm = manager(probe)
+    batch = recs(texts(40) + ["hang"] + texts(40, start=40))
+    with caplog.at_level(logging.WARNING, logger="chil_core.offload"), \
+            Scorer.from_config(config(tmp_path, record_timeout_s=1.0), plugin_manager=pm, frameworks=["probe"]) as scorer:
+        assert scorer.start_workers(60)
+        t0 = time.monotonic()
+        got = results(scorer, batch)
+        elapsed = time.monotonic() - t0
+    assert [r.status for r in got] == ["scored"] * len(batch)
+    assert got[40].explanation == "hang" and got[40].components["in_worker"] == 0.0
+    assert elapsed < 10, elapsed
+    assert "past 1s" in caplog.text
+
+
+def test_a_framework_error_in_a_worker_is_scored_and_logged_here(tmp_path, probe, caplog):
+    pm = manager(probe)
+    batch = recs(texts(50) + ["raise"])
+    with caplog.at_level(logging.WARNING), \
+            Scorer.from_config(config(tmp_path), plugin_manager=pm, frameworks=["probe"]) as scorer:
+        assert scorer.start_workers(60)
+        got = results(scorer, batch)
+    assert got[-1].status == "error" and "ValueError: a framework bug" in got[-1].explanation
+    assert "probe raised on record 'r50'" in caplog.text
+    assert [r.status for r in got[:-1]] == ["scored"] * 50
+
+
+def test_batches_in_flight_at_once_share_the_workers(tmp_path, probe):
+    pm = manager(probe)
+    batches = [recs(texts(64, start=k * 64), start=k * 64) for k in range(5)]
+    with Scorer.from_config(config(tmp_path), plugin_manager=pm, frameworks=["probe"]) as scorer:
+        assert scorer.start_workers(60)
+        futures = [scorer.submit(b) for b in batches]
+        for batch, fut in zip(batches, futures, strict=True):
+            got = [r.frameworks["probe"] for r in fut.result(60)]
+            assert [r.score for r in got] == [min(len(d["completion"]), 100) / 100 for d in batch]
+            assert [r.explanation for r in got] == [d["completion"][:20] for d in batch]
+        assert scorer.stats()["workers:probe"]["sent"] > 0
+
+
+def test_small_batches_stay_in_the_main_process(tmp_path, probe):
+    pm = manager(probe)
+    with Scorer.from_config(config(tmp_path, min_records=32), plugin_manager=pm, frameworks=["probe"]) as scorer:
+        assert scorer.start_workers(60)
+        got = results(scorer, recs(texts(31)))
+        assert {r.components["in_worker"] for r in got} == {0.0}
+        assert scorer.stats()["workers:probe"]["sent"] == 0
+
+
+def test_frameworks_that_cannot_run_in_a_worker_get_no_pool(tmp_path, module):
+    class Local(Framework):  # defined in a function: a worker cannot import it
+        name: ClassVar[str] = "local"
+        version: ClassVar[str] = "1"
+
+        async def score(self, record, ctx):
+            return FrameworkResult.scored(1.0)
+
+    pm = manager(module.Probe, Local, module.Episodic, module.Unsafe)
+    cfg = {"frameworks": {n: {"tools": {"noop": "noop"}} if n != "local" else {} for n in ("probe", "local", "episodic", "unsafe")},
+           "scheduler": {"framework_workers": 2}, "cache": {"path": str(tmp_path / "c.lmdb")}}
+    with Scorer.from_config(cfg, plugin_manager=pm, frameworks=["probe", "local", "episodic", "unsafe"]) as scorer:
+        assert set(scorer.pools) == {"probe"}
+        got = scorer.score(recs(texts(100)))
+        assert all(r.frameworks["local"].score == 1.0 for r in got)

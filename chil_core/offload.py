@@ -234,7 +234,8 @@ class FrameworkPool:
             job.add(chunk, self.queue)
         try:
             while job.left:
-                self._feed(timeout)
+                if self._feed(timeout):
+                    await asyncio.sleep(0)  # the new drivers send their first chunks before this process takes one
                 # this process takes a chunk only when every worker being fed would still find one after
                 # it: the workers, which do nothing else, get the work first
                 if len(self.queue) > sum(1 for p in self.ready if p.driver is not None and not p.driver.done()):
@@ -256,13 +257,15 @@ class FrameworkPool:
                 for item in [item for item in self.queue if item[0] is job]:
                     self.queue.remove(item)
 
-    def _feed(self, timeout: float) -> None:
-        """A driver for every ready worker while chunks wait."""
-        if not self.queue:
-            return
-        for proc in list(self.ready):
-            if proc.driver is None or proc.driver.done():
-                proc.driver = asyncio.ensure_future(self._drive(proc, timeout))
+    def _feed(self, timeout: float) -> bool:
+        """A driver for every ready worker while chunks wait; True when one was started."""
+        started = False
+        if self.queue:
+            for proc in list(self.ready):
+                if proc.driver is None or proc.driver.done():
+                    proc.driver = asyncio.ensure_future(self._drive(proc, timeout))
+                    started = True
+        return started
 
     async def _drive(self, proc: _FwProc, timeout: float) -> None:
         """Feed one worker from the queue until it is empty: up to :data:`DEPTH` chunks in flight (the

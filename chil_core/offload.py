@@ -9,15 +9,16 @@ instead: a batch's records go to them in chunks, and the event loop does only it
 * Only a framework whose result is a function of the record (``cache_results``, not ``sequential``,
   ``worker_safe``), and only a batch of at least ``scheduler.framework_workers_min_records`` records
   to score: a single record (latency) never pays the round trip.
+* Workers start (in the background) once a batch that large was scored in the main process with
+  most of its records never waiting on a tool, so a framework whose records call tools (a fact lookup
+  each) never starts them; or at :meth:`Scorer.start_workers`.
 * A worker has no tools.  A record that asks for a tool call (or waits on anything, raises, or returns
   something else than a result) comes back as None and is scored in the main process, where its calls
   are batched, cached and timed out: a result never depends on where it was computed.  A framework
   whose records mostly come back is not sent to the workers for its next batches (every eighth looks
   again).
 * A worker that dies, or runs one chunk past ``record_timeout_s``, is killed; its records are scored in
-  the main process and a new worker is started for the next batch.  Workers start in the background
-  at the first batch that would use them (that batch is scored in the main process), or at
-  :meth:`Scorer.start_workers`.
+  the main process and a new worker is started for the next batch.
 """
 
 from __future__ import annotations
@@ -156,6 +157,9 @@ class FrameworkPool:
         self._lock = threading.Lock()
         self._starting = False
         self._started = threading.Event()
+        #: started once (Scorer.start_workers, or a batch that showed the framework's records need no
+        #: tool): from then on a lost worker is replaced
+        self.wanted = False
         self._closed = False
         self.sent = 0  # records sent to a worker
         self.returned = 0  # of them, scored in the main process after all (a tool call, a wait, an error, a lost worker)
@@ -164,6 +168,7 @@ class FrameworkPool:
     # -- start ------------------------------------------------------------------------------
     def start(self) -> None:
         """Start the missing workers in a helper thread (returns at once)."""
+        self.wanted = True
         with self._lock:
             if self._starting or self._closed or self.failed or len(self.ready) >= self.size:
                 return
@@ -198,8 +203,8 @@ class FrameworkPool:
         self._started.set()
 
     def usable(self) -> list[_FwProc]:
-        """The ready workers (starting the missing ones in the background)."""
-        if len(self.ready) < self.size and not self.failed:
+        """The ready workers (once started, a lost one is replaced in the background)."""
+        if self.wanted and len(self.ready) < self.size and not self.failed:
             self.start()
         return list(self.ready)
 

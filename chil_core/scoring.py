@@ -637,6 +637,10 @@ class Scorer:
         # batches take the pool (a task and a timer a record, all started at once), which was ~4 % less
         # CPU for it (facts-sqlite); every eighth batch comes back here to look again
         self._waiting[name] = int(n >= 8 and 8 * state[2] > n)
+        pool = self.pools.get(name)
+        if pool is not None and not pool.wanted and pooled and n >= self.settings.scheduler.framework_workers_min_records \
+                and 2 * state[2] <= n:
+            pool.start()  # most records of a batch this large never waited: workers will pay (chil_core.offload)
         return out  # type: ignore[return-value]
 
     async def _score_in_workers(self, name: str, records: Sequence[Record], infra: list[bool] | None,

@@ -242,3 +242,19 @@ def test_frameworks_that_cannot_run_in_a_worker_get_no_pool(tmp_path, module):
         assert set(scorer.pools) == {"probe"}
         got = scorer.score(recs(texts(100)))
         assert all(r.frameworks["local"].score == 1.0 for r in got)
+
+
+def test_workers_start_once_a_batch_shows_records_that_need_no_tool(tmp_path, probe):
+    pm = manager(probe)
+    with Scorer.from_config(config(tmp_path, min_records=32), plugin_manager=pm, frameworks=["probe"]) as scorer:
+        scorer.score(recs([f"tool:{i}" for i in range(64)]))  # every record waits on a tool: no workers
+        assert not scorer.pools["probe"].wanted and scorer.pools["probe"].ready == []
+    with Scorer.from_config(config(tmp_path, min_records=32), plugin_manager=pm, frameworks=["probe"]) as scorer:
+        pool = scorer.pools["probe"]
+        scorer.score(recs(texts(20)))  # too small a batch to tell
+        assert not pool.wanted and pool.ready == []
+        scorer.score(recs(texts(40, start=100), start=100))  # records that need no tool: workers start, in the background
+        assert pool.wanted and pool.wait_started(60) and len(pool.ready) == 2
+        got = results(scorer, recs(texts(100, start=200), start=200))
+        assert scorer.stats()["workers:probe"]["sent"] > 0
+        assert sum(r.components["in_worker"] for r in got) > 0

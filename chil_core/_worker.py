@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import traceback
 from typing import Any
 
@@ -124,8 +125,13 @@ def serve_framework(conn: Any) -> None:
     process (it asked for a tool call, waited on something, raised, or returned something else than a
     result: the main process scores it again, with its tools, timeouts and logging)."""
     import pickle
+    import signal
     import sys
 
+    # Ctrl-C reaches the whole process group: the main process stops this worker (or its pipe closes)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format=f"chil framework worker {os.getpid()}: %(levelname)s %(name)s: %(message)s")
     try:
         framework_path, options, routes, path = pickle.loads(conn.recv_bytes())
         sys.path[:] = path  # the main process's: a framework it imported from a folder of its own is found

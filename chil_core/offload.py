@@ -74,8 +74,9 @@ class _FwProc:
     def __init__(self, args: tuple[Any, ...]) -> None:
         parent, child = socket.socketpair()
         try:
+            # its stdout is this process's stderr: a framework's print() never lands in `chil score -o -`'s output
             self.proc = subprocess.Popen([sys.executable, "-m", "chil_core._worker", str(child.fileno())],
-                                         pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, close_fds=True)
+                                         pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, stdout=2, close_fds=True)
         except BaseException:
             parent.close()
             raise

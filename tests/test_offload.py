@@ -64,6 +64,8 @@ class Probe(Framework):
             time.sleep(60)
         elif text == "raise":
             raise ValueError("a framework bug")
+        elif text == "print" and in_worker():
+            print("noise from a worker", flush=True)
         return FrameworkResult.scored(min(len(text), 100) / 100, verdict="ok", explanation=text[:20],
                                       components={"in_worker": float(in_worker()), "chars": float(len(text))})
 
@@ -258,3 +260,13 @@ def test_workers_start_once_a_batch_shows_records_that_need_no_tool(tmp_path, pr
         got = results(scorer, recs(texts(100, start=200), start=200))
         assert scorer.stats()["workers:probe"]["sent"] > 0
         assert sum(r.components["in_worker"] for r in got) > 0
+
+
+def test_a_worker_never_writes_to_stdout(tmp_path, probe, capfd):
+    pm = manager(probe)
+    with Scorer.from_config(config(tmp_path), plugin_manager=pm, frameworks=["probe"]) as scorer:
+        assert scorer.start_workers(60)
+        got = results(scorer, recs(["print"] + texts(60)))  # the first chunk goes to a worker
+        assert got[0].components["in_worker"] == 1.0
+    out, err = capfd.readouterr()
+    assert "noise from a worker" not in out and "noise from a worker" in err

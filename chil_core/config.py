@@ -87,8 +87,8 @@ class SchedulerSettings(_Strict):
     framework_workers: int | Literal["auto"] = Field(
         default="auto", description="Worker processes that score a framework's records needing no tool call, beside "
         "the event loop (frameworks whose result is a function of the record: cache_results, not sequential, "
-        "worker_safe); a record that asks for a tool is scored in the main process. 'auto': one per CPU, at most 4, "
-        "none on one CPU; 0: off.")
+        "worker_safe); a record that asks for a tool is scored in the main process. 'auto': the CPUs divided among "
+        "the scoring processes sharing them (chil serve --workers, torchrun ranks), at most 4, none below 2; 0: off.")
     framework_workers_min_records: int = Field(default=64, ge=1, description="Records a batch must have left to score "
                                                "(after the record cache) to go to the framework workers.")
     ray_address: str | None = Field(default=None, description="Ray cluster ('auto', 'ray://host:10001', 'local'): "

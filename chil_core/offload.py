@@ -50,13 +50,27 @@ DEPTH = 8
 CHUNK_CHARS = 256_000
 
 
-def default_workers() -> int:
-    """``framework_workers = "auto"``: one per CPU this process may run on, at most 4; none on one CPU."""
+#: how many scoring processes share this machine's CPUs (``chil serve --workers N`` sets it; torchrun's
+#: ``LOCAL_WORLD_SIZE`` counts too): ``"auto"`` framework workers divide the CPUs among them
+SCORER_PROCESSES = "CHIL_SCORER_PROCESSES"
+
+
+def default_workers(env: dict[str, str] | None = None) -> int:
+    """``framework_workers = "auto"``: the CPUs this process may run on, divided among the scoring
+    processes sharing them, at most 4; none when that leaves fewer than 2."""
+    env = os.environ if env is None else env
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
-    return 0 if cpus < 2 else min(cpus, 4)
+    share = 1
+    for var in (SCORER_PROCESSES, "LOCAL_WORLD_SIZE"):
+        try:
+            share = max(share, int(env.get(var) or 1))
+        except ValueError:
+            log.warning("%s=%r is not a number; ignored", var, env.get(var))
+    n = min(cpus // share, 4)
+    return n if n >= 2 else 0
 
 
 def importable(cls: type) -> bool:

@@ -42,6 +42,8 @@ from chil_core.integrations.common import (
     split_query,
 )
 
+from chil_core.offload import SCORER_PROCESSES
+
 log = logging.getLogger(__name__)
 
 #: the options of a worker process started by uvicorn (``workers > 1``) travel in this variable
@@ -328,6 +330,7 @@ def serve(host: str, port: int, options: ServeOptions, *, workers: int = 1, log_
                   limit_concurrency=options.max_concurrency * 4 + 64, access_log=False)
     if workers > 1:
         os.environ[ENV_OPTIONS] = json.dumps(asdict(options))
+        os.environ.setdefault(SCORER_PROCESSES, str(workers))  # "auto" framework workers share the CPUs among them
         uvicorn.run("chil_core.serve:app_from_env", factory=True, workers=workers, **common)
     else:
         uvicorn.run(create_app(options), **common)

@@ -270,3 +270,16 @@ def test_a_worker_never_writes_to_stdout(tmp_path, probe, capfd):
         assert got[0].components["in_worker"] == 1.0
     out, err = capfd.readouterr()
     assert "noise from a worker" not in out and "noise from a worker" in err
+
+
+def test_auto_divides_the_cpus_among_the_scoring_processes(monkeypatch):
+    from chil_core import offload
+
+    monkeypatch.setattr(offload.os, "sched_getaffinity", lambda pid: set(range(16)))
+    assert offload.default_workers({}) == 4
+    assert offload.default_workers({"CHIL_SCORER_PROCESSES": "4"}) == 4  # chil serve --workers 4
+    assert offload.default_workers({"LOCAL_WORLD_SIZE": "8"}) == 2  # torchrun, 8 ranks on this host
+    assert offload.default_workers({"LOCAL_WORLD_SIZE": "16"}) == 0
+    assert offload.default_workers({"CHIL_SCORER_PROCESSES": "many"}) == 4  # logged, ignored
+    monkeypatch.setattr(offload.os, "sched_getaffinity", lambda pid: {0})
+    assert offload.default_workers({}) == 0

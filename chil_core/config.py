@@ -91,6 +91,10 @@ class SchedulerSettings(_Strict):
         "the scoring processes sharing them (chil serve --workers, torchrun ranks), at most 4, none below 2; 0: off.")
     framework_workers_min_records: int = Field(default=64, ge=1, description="Records a batch must have left to score "
                                                "(after the record cache) to go to the framework workers.")
+    framework_workers_start_after: int = Field(
+        default=2048, ge=0, description="Records of a framework scored in the main process, in batches of at least "
+        "framework_workers_min_records whose records mostly never waited on a tool, before its workers start "
+        "(their start-up, about half a second of CPU each, pays only over a longer run).")
     ray_address: str | None = Field(default=None, description="Ray cluster ('auto', 'ray://host:10001', 'local'): "
                                     "thread and process backends run as Ray actors (chil-core[ray]).")
     replicas: int = Field(default=1, ge=1, description="Ray actors per backend run on Ray.")

@@ -9,9 +9,10 @@ instead: a batch's records go to them in chunks, and the event loop does only it
 * Only a framework whose result is a function of the record (``cache_results``, not ``sequential``,
   ``worker_safe``), and only a batch of at least ``scheduler.framework_workers_min_records`` records
   to score: a single record (latency) never pays the round trip.
-* Workers start (in the background) once a batch that large was scored in the main process with
-  most of its records never waiting on a tool, so a framework whose records call tools (a fact lookup
-  each) never starts them; or at :meth:`Scorer.start_workers`.
+* Workers start (in the background) once ``scheduler.framework_workers_start_after`` records were
+  scored in the main process in batches that large whose records mostly never waited on a tool: a
+  framework whose records call tools (a fact lookup each) never starts them, and a short run does not
+  pay their start-up; or at :meth:`Scorer.start_workers`.
 * A worker has no tools.  A record that asks for a tool call (or waits on anything, raises, or returns
   something else than a result) comes back as None and is scored in the main process, where its calls
   are batched, cached and timed out: a result never depends on where it was computed.  A framework
@@ -175,6 +176,9 @@ class FrameworkPool:
         #: started once (Scorer.start_workers, or a batch that showed the framework's records need no
         #: tool): from then on a lost worker is replaced
         self.wanted = False
+        #: records scored in the main process in batches that would have used the workers (see
+        #: ``scheduler.framework_workers_start_after``)
+        self.inline_records = 0
         self._closed = False
         self.sent = 0  # records sent to a worker
         self.returned = 0  # of them, scored in the main process after all (a tool call, a wait, an error, a lost worker)

@@ -638,9 +638,12 @@ class Scorer:
         # CPU for it (facts-sqlite); every eighth batch comes back here to look again
         self._waiting[name] = int(n >= 8 and 8 * state[2] > n)
         pool = self.pools.get(name)
-        if pool is not None and not pool.wanted and pooled and n >= self.settings.scheduler.framework_workers_min_records \
-                and 2 * state[2] <= n:
-            pool.start()  # most records of a batch this large never waited: workers will pay (chil_core.offload)
+        sched = self.settings.scheduler
+        if pool is not None and not pool.wanted and pooled and n >= sched.framework_workers_min_records and 2 * state[2] <= n:
+            # most records of a batch this large never waited: once enough of them, workers pay (chil_core.offload)
+            pool.inline_records += n
+            if pool.inline_records >= sched.framework_workers_start_after:
+                pool.start()
         return out  # type: ignore[return-value]
 
     async def _score_in_workers(self, name: str, records: Sequence[Record], infra: list[bool] | None,

@@ -106,9 +106,10 @@ def manager(*frameworks: type[Framework]) -> PluginManager:
     return pm
 
 
-def config(tmp_path, workers=2, min_records=16, **scheduler):
+def config(tmp_path, workers=2, min_records=16, start_after=0, **scheduler):
     return {"frameworks": {"probe": {"tools": {"noop": "noop"}}},
-            "scheduler": {"framework_workers": workers, "framework_workers_min_records": min_records, **scheduler},
+            "scheduler": {"framework_workers": workers, "framework_workers_min_records": min_records,
+                          "framework_workers_start_after": start_after, **scheduler},
             "cache": {"path": str(tmp_path / "cache.lmdb")}}
 
 
@@ -251,13 +252,14 @@ def test_workers_start_once_a_batch_shows_records_that_need_no_tool(tmp_path, pr
     with Scorer.from_config(config(tmp_path, min_records=32), plugin_manager=pm, frameworks=["probe"]) as scorer:
         scorer.score(recs([f"tool:{i}" for i in range(64)]))  # every record waits on a tool: no workers
         assert not scorer.pools["probe"].wanted and scorer.pools["probe"].ready == []
-    with Scorer.from_config(config(tmp_path, min_records=32), plugin_manager=pm, frameworks=["probe"]) as scorer:
+    with Scorer.from_config(config(tmp_path, min_records=32, start_after=70), plugin_manager=pm, frameworks=["probe"]) as scorer:
         pool = scorer.pools["probe"]
         scorer.score(recs(texts(20)))  # too small a batch to tell
+        scorer.score(recs(texts(40, start=100), start=100))  # records that need no tool, but a short run so far
         assert not pool.wanted and pool.ready == []
-        scorer.score(recs(texts(40, start=100), start=100))  # records that need no tool: workers start, in the background
+        scorer.score(recs(texts(40, start=200), start=200))  # 80 such records: workers start, in the background
         assert pool.wanted and pool.wait_started(60) and len(pool.ready) == 2
-        got = results(scorer, recs(texts(100, start=200), start=200))
+        got = results(scorer, recs(texts(100, start=300), start=300))
         assert scorer.stats()["workers:probe"]["sent"] > 0
         assert sum(r.components["in_worker"] for r in got) > 0
 

@@ -27,8 +27,7 @@ A *claim* is one checked item: an arithmetic step, a final answer, a fact lookup
   "vs naive" ratios are lower;
 * Scorer cold cache: a fresh Scorer (in-memory cache; its framework workers, ``scheduler.framework_workers``,
   started before the timing, as the naive loop's framework is built before its own), records submitted in
-  batches of 256, each
-  batch's rewards awaited before the next is submitted (a GRPO step);
+  batches of 256, each batch's rewards awaited before the next is submitted (a GRPO step);
 * Scorer cold, streamed: the same, with the next batch submitted before this one's rewards are read, as
   ``chil score`` streams a file (``cli._score_stream``);
 * Scorer warm cache: the same records again on the same Scorer.
@@ -183,14 +182,20 @@ def scorer_run(scorer: Scorer, records: list[dict[str, Any]], ahead: int = 0) ->
     n_claims = failed = 0
     t0, c0 = time.perf_counter(), time.process_time()
     pending = []
-    for i in range(0, len(records) + ahead * BATCH, BATCH):
-        if i < len(records):
-            pending.append(scorer.submit(records[i : i + BATCH]))
-        if len(pending) > ahead or (i >= len(records) and pending):
-            for reward in pending.pop(0).result():
-                result = reward.frameworks["empirical"]
-                n_claims += claims(result)
-                failed += result.status in ("error", "timeout")
+
+    def read(future: Any) -> None:
+        nonlocal n_claims, failed
+        for reward in future.result():
+            result = reward.frameworks["empirical"]
+            n_claims += claims(result)
+            failed += result.status in ("error", "timeout")
+
+    for i in range(0, len(records), BATCH):
+        pending.append(scorer.submit(records[i : i + BATCH]))
+        if len(pending) > ahead:
+            read(pending.pop(0))
+    for future in pending:
+        read(future)
     return time.perf_counter() - t0, n_claims, failed, time.process_time() - c0
 
 

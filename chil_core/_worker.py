@@ -30,6 +30,15 @@ def _limit_memory(memory_mb: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
+def _tune_gc() -> None:
+    """Once a worker has built what it serves: what it loaded is never garbage (frozen: no collection
+    walks it again), and young collections wait for :data:`GC_THRESHOLD0` allocations."""
+    gc.freeze()
+    threshold = gc.get_threshold()
+    if 0 < threshold[0] < GC_THRESHOLD0:
+        gc.set_threshold(GC_THRESHOLD0, *threshold[1:])
+
+
 def serve(conn: Any, tool_path: str, options: dict[str, Any], limits: dict[str, Any] | None = None) -> None:
     """Build the tool, say ready, then answer batches until the pipe closes.
 
@@ -47,10 +56,7 @@ def serve(conn: Any, tool_path: str, options: dict[str, Any], limits: dict[str, 
     except BaseException as exc:  # noqa: BLE001 - report, then exit
         conn.send(("fail", f"{type(exc).__name__}: {exc}"))
         return
-    gc.freeze()  # what the backend loaded to start is never garbage: no collection walks it again
-    threshold = gc.get_threshold()
-    if 0 < threshold[0] < GC_THRESHOLD0:
-        gc.set_threshold(GC_THRESHOLD0, *threshold[1:])
+    _tune_gc()
     conn.send(("ready", None))
     while True:
         try:
@@ -145,10 +151,7 @@ def serve_framework(conn: Any) -> None:
     except BaseException as exc:  # noqa: BLE001 - report, then exit
         conn.send_bytes(pickle.dumps(("fail", f"{type(exc).__name__}: {exc}")))
         return
-    gc.freeze()
-    threshold = gc.get_threshold()
-    if 0 < threshold[0] < GC_THRESHOLD0:
-        gc.set_threshold(GC_THRESHOLD0, *threshold[1:])
+    _tune_gc()
     ctx = _WorkerContext(routes)
     conn.send_bytes(pickle.dumps(("ready", None)))
     while True:

@@ -301,9 +301,7 @@ class FrameworkPool:
         unsent = 0  # bytes of the chunks in flight: at most this much waits unread in the pipe
         try:
             while True:
-                # a fair share of what waits (queued or in flight), so that the first worker fed does
-                # not take a whole batch while the others idle
-                while queue and len(inflight) < min(DEPTH, max(2, -(-(len(queue) + self._inflight) // max(1, len(self.ready))))):
+                while queue and len(inflight) < self._share():
                     job, idx = queue[0]
                     data = self._payload(job.records, idx)
                     if inflight and len(data) + unsent > proc.send_room:
@@ -343,6 +341,11 @@ class FrameworkPool:
                     job.reply(idx, [None] * len(idx))
                 finally:
                     job.finish()
+
+    def _share(self) -> int:
+        """Chunks one worker may have in flight: a fair share of what waits (queued or in flight), so that
+        the first worker fed does not take a whole batch while the others idle; 2 to :data:`DEPTH`."""
+        return min(DEPTH, max(2, -(-(len(self.queue) + self._inflight) // max(1, len(self.ready)))))
 
     @staticmethod
     def _payload(records: Sequence[Record], idx: list[int]) -> bytes:

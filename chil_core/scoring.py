@@ -471,8 +471,8 @@ class Scorer:
         return pools
 
     def start_workers(self, timeout: float | None = 120.0) -> bool:
-        """Start the framework workers now and wait for them (they otherwise start at the first batch
-        that would use them, which the main process scores meanwhile).  True when every pool is up."""
+        """Start the framework workers now and wait for them (they otherwise start in the background once
+        ``scheduler.framework_workers_start_after`` records showed they would pay).  True when every pool is up."""
         return all([pool.wait_started(timeout) and not pool.failed for pool in self.pools.values()])
 
     def _record_timeout(self, name: str) -> FrameworkResult:

@@ -39,12 +39,25 @@ def _tune_gc() -> None:
         gc.set_threshold(GC_THRESHOLD0, *threshold[1:])
 
 
+#: a send that finds the pipe broken: the main process exited, or closed this worker's pipe (it killed
+#: or stopped it); there is nobody to answer, so the worker ends quietly instead of printing a
+#: traceback onto the main process's stderr (whose last line a failed ``chil score`` keeps for its error)
+_GONE = (BrokenPipeError, ConnectionResetError)
+
+
 def serve(conn: Any, tool_path: str, options: dict[str, Any], limits: dict[str, Any] | None = None) -> None:
-    """Build the tool, say ready, then answer batches until the pipe closes.
+    """Build the tool, say ready, then answer batches until the pipe closes (or breaks: :data:`_GONE`).
 
     Messages in: ``[(capability, op, payload), ...]``.  Out: ``("ok", [(status, value, error), ...])``
     or ``("raise", message)`` when ``run_batch`` raised.
     """
+    try:
+        _serve(conn, tool_path, options, limits)
+    except _GONE:
+        return
+
+
+def _serve(conn: Any, tool_path: str, options: dict[str, Any], limits: dict[str, Any] | None) -> None:
     from chil_core.contracts import ToolCall, ToolResult
     from chil_core.plugins import load_object
 
@@ -74,7 +87,9 @@ def serve(conn: Any, tool_path: str, options: dict[str, Any], limits: dict[str, 
                 else:
                     out.append(("ok", item, None))
             conn.send(("ok", out))
-        except BaseException as exc:  # noqa: BLE001
+        except _GONE:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - (a value that does not pickle, too)
             conn.send(("raise", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"))
     try:
         tool.close()
@@ -122,6 +137,14 @@ class _WorkerContext:
 
 
 def serve_framework(conn: Any) -> None:
+    """:func:`_serve_framework`, ending quietly when the pipe breaks (:data:`_GONE`)."""
+    try:
+        _serve_framework(conn)
+    except _GONE:
+        return
+
+
+def _serve_framework(conn: Any) -> None:
     """Body of a framework worker (:mod:`chil_core.offload`; ``python -m chil_core._worker FD``): read
     ``(framework path, options, routes, sys.path)``, build the framework, say ready, then score chunks of
     records until the pipe closes.

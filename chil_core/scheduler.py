@@ -407,7 +407,10 @@ class _Proc:
 
         parent, child = ctx.Pipe()
         self.conn = parent
-        self.proc = ctx.Process(target=_worker.serve, args=(child, tool_path, options, limits), daemon=True)
+        # a worker does not run the caller's main module again (see _keep_main_out), unless the tool
+        # class lives there
+        name = None if tool_path.startswith("__main__:") else _WORKER_NAME
+        self.proc = ctx.Process(target=_worker.serve, args=(child, tool_path, options, limits), daemon=True, name=name)
         self.proc.start()
         child.close()
         self.busy_since: float | None = None
@@ -482,6 +485,36 @@ class _Proc:
 
 _PRELOAD: set[str] = set()
 
+#: the name of a backend worker process whose start leaves the caller's main module out
+_WORKER_NAME = "chil-backend-worker"
+
+
+def _keep_main_out() -> None:
+    """Start backend workers without the caller's main module.
+
+    A ``spawn`` or ``forkserver`` child runs the parent's main script again (as ``__mp_main__``) before
+    it runs its target.  A user's script without ``if __name__ == "__main__":`` would then score its
+    data again in every worker, and fail there when it starts a worker of its own; a script fed on
+    stdin makes every worker print a ``FileNotFoundError``.  A worker needs nothing from that script: it
+    loads its tool by import path.  So the preparation data of a process named :data:`_WORKER_NAME`
+    leaves the main module out; every other process (the user's own) is started as before.  Installed
+    once, on the first pool."""
+    from multiprocessing import spawn
+
+    get = spawn.get_preparation_data
+    if getattr(get, "_chil_keeps_main_out", False):
+        return
+
+    def get_preparation_data(name: str) -> dict[str, Any]:
+        data = get(name)
+        if name == _WORKER_NAME:
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+        return data
+
+    get_preparation_data._chil_keeps_main_out = True  # type: ignore[attr-defined]
+    spawn.get_preparation_data = get_preparation_data
+
 
 class ProcessRunner:
     """An elastic pool of worker processes, fed one call at a time.
@@ -511,6 +544,7 @@ class ProcessRunner:
         self.start_timeout = start_timeout
         method = os.environ.get("CHIL_MP_START", "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
         self.ctx = multiprocessing.get_context(method)
+        _keep_main_out()
         if method == "forkserver":
             # imported once in the fork server, so that a worker starts in a fork (~0.1 s) instead of
             # re-importing the core (~1 s): what makes replacing a stalled worker cheap

@@ -241,3 +241,94 @@ def test_soak_memory_is_flat():
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "soak.py"), "--passes", "4", "--records", "2000"],
                           capture_output=True, text=True, timeout=1800, cwd=REPO)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+#: a user's script as people write them: no ``if __name__ == "__main__":``, a process-isolated backend
+NO_GUARD_SCRIPT = textwrap.dedent('''
+    import types
+    from chil_core import hookimpl
+    from chil_core.plugins import PluginManager
+    from chil_core.scoring import Scorer
+    from chil_core.testing.tools import ChaosTool
+    import tests.test_robustness as t
+
+    print("script body ran", flush=True)
+    pm = PluginManager(autoload=False); pm.load_entry_points()
+    pm.add_plugin(types.SimpleNamespace(chil_register_frameworks=hookimpl(lambda register: register(t.EchoFramework)),
+                                        chil_register_tools=hookimpl(lambda register: register(ChaosTool))), "x")
+    cfg = {"frameworks": {"echo": {"tools": {"chaos": "chaos"}}}, "cache": {"enabled": False}, "scheduler": {"workers": 2}}
+    with Scorer.from_config(cfg, plugin_manager=pm) as s:
+        print(*(r.reward for r in s.score([t.rec(i, op="sleep", payload={"s": 0.3}) for i in range(2)])))
+''')
+
+#: a tool class defined in the script itself (guarded): its workers need the main module, and get it
+MAIN_TOOL_SCRIPT = textwrap.dedent('''
+    import types
+    from chil_core import hookimpl
+    from chil_core.plugins import PluginManager
+    from chil_core.scoring import Scorer
+    from chil_core.testing.tools import ChaosTool
+    import tests.test_robustness as t
+
+    class MainChaos(ChaosTool):
+        name = "main-chaos"
+
+    if __name__ == "__main__":
+        pm = PluginManager(autoload=False); pm.load_entry_points()
+        pm.add_plugin(types.SimpleNamespace(chil_register_frameworks=hookimpl(lambda register: register(t.EchoFramework)),
+                                            chil_register_tools=hookimpl(lambda register: register(MainChaos))), "x")
+        cfg = {"frameworks": {"echo": {"tools": {"chaos": "main-chaos"}}}, "cache": {"enabled": False}}
+        with Scorer.from_config(cfg, plugin_manager=pm) as s:
+            print(s.score([t.rec(1)])[0].reward)
+''')
+
+
+def _run_script(tmp_path, text: str, stdin: bool = False) -> subprocess.CompletedProcess[str]:
+    from tests.conftest import REPO
+
+    script = tmp_path / "user_script.py"
+    script.write_text(text)
+    argv = [sys.executable, "-"] if stdin else [sys.executable, str(script)]
+    return subprocess.run(argv, input=text if stdin else None, capture_output=True, text=True, timeout=300, cwd=REPO,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+
+
+@pytest.mark.parametrize("stdin", [False, True], ids=["file", "stdin"])
+def test_backend_workers_do_not_run_the_callers_script_again(tmp_path, stdin):
+    """Before, every worker of a process-isolated backend ran the caller's main module again (as
+    ``__mp_main__``): a script without a main guard scored its data again in each worker and failed
+    there ("An attempt has been made to start a new process before the current process has finished
+    its bootstrapping phase", a traceback a call); one fed on stdin printed ``FileNotFoundError: <stdin>``."""
+    proc = _run_script(tmp_path, NO_GUARD_SCRIPT, stdin)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n") == ["script body ran", "1.0 1.0", ""]  # the body ran once: in this process
+    assert "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_a_tool_defined_in_the_main_module_still_runs_in_its_worker(tmp_path):
+    proc = _run_script(tmp_path, MAIN_TOOL_SCRIPT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1.0"]
+    assert "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_a_backend_worker_whose_scheduler_is_gone_ends_quietly(capfd):
+    """The main process exited (or closed the pipe) while a worker ran a batch: its answer finds the pipe
+    broken.  Before, the worker printed a BrokenPipeError traceback onto the main process's stderr
+    (after a failed ``chil score``'s one error line); now it ends, exit code 0, silently."""
+    import multiprocessing
+
+    from chil_core import _worker
+
+    ctx = multiprocessing.get_context("spawn")  # (a child of this process: its stderr is the captured one)
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_worker.serve, args=(child, "chil_core.testing.tools:ChaosTool", {}, None), daemon=True)
+    proc.start()
+    child.close()
+    assert parent.poll(60) and parent.recv() == ("ready", None)
+    parent.send([("chaos", "sleep", {"s": 0.5})])
+    parent.close()  # gone before the answer
+    proc.join(30)
+    assert proc.exitcode == 0
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err

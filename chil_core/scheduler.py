@@ -561,6 +561,7 @@ class ProcessRunner:
         self.restarts = 0  # workers killed (timeout, crash) and replaced
         self.recycled = 0  # workers retired after max_calls
         self.surges = 0  # workers started because others were stalled
+        self.messages = 0  # calls or batches handed to a worker (one message each): calls / messages is the batching
         self._per_call_s: float | None = None  # recent seconds per call of a worker batch (call_batch)
         self._waiters: list[asyncio.Future[None]] = []
         self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"chil-{self.name}-start")
@@ -703,6 +704,7 @@ class ProcessRunner:
         try:
             if sent is None:
                 proc.conn.send([(call.capability, call.op, call.payload)])
+                self.messages += 1
             watch = _RunnableWatch(task)
             end = started + timeout
             step = min(1.0, max(0.02, timeout / 16))  # the watch's samples: two small /proc reads each
@@ -767,6 +769,7 @@ class ProcessRunner:
                 return None
             try:
                 behind.conn.send_bytes(buf)
+                self.messages += 1
             except Exception:  # noqa: BLE001 - a broken pipe: the batch it runs finds out, this one waits for a worker
                 log.debug("%s: could not queue a batch behind a busy worker", self.name, exc_info=True)
                 return None
@@ -780,6 +783,7 @@ class ProcessRunner:
         proc.sched_at_send = _sched(f"/proc/{proc.proc.pid}")
         try:
             proc.conn.send(msg)
+            self.messages += 1
         except Exception:  # noqa: BLE001 - a pipe that broke, a payload that does not pickle: the usual path reports it
             log.debug("%s: could not hand a batch to an idle worker; it waits for one instead", self.name, exc_info=True)
             proc.kill()
@@ -854,6 +858,7 @@ class ProcessRunner:
             if sent is None:
                 proc.sched_at_send = _sched(f"/proc/{proc.proc.pid}")
                 proc.conn.send([(c.capability, c.op, c.payload) for c in calls])
+                self.messages += 1
             wait_s = deadline
             while True:
                 try:
@@ -928,6 +933,12 @@ class ProcessRunner:
 # -- backends -----------------------------------------------------------------------------------
 @dataclass
 class BackendStats:
+    """One backend's counters (``Scorer.stats()["<capability>:<backend>"]``).  ``busy_s`` sums the time
+    of every batch, or of every call of a process-isolated backend fed one call a message, from sent to
+    answered: calls that run at once (several workers, a batch's calls in flight together) each count,
+    so it can exceed the wall time.  ``mean_batch`` is calls a scheduler batch; with process isolation,
+    ``worker_messages`` (:class:`ProcessRunner`) says how many messages the workers were handed for them."""
+
     calls: int = 0
     dedup_hits: int = 0
     cache_hits: int = 0
@@ -1408,7 +1419,7 @@ class Backend:
     def stats_dict(self) -> dict[str, Any]:
         d = self.stats.as_dict()
         r = self._runner
-        for attr in ("restarts", "surges", "recycled", "abandoned"):
+        for attr in ("restarts", "surges", "recycled", "messages", "abandoned"):
             if r is not None and hasattr(r, attr):
                 d[f"worker_{attr}" if attr != "abandoned" else "abandoned_threads"] = getattr(r, attr)
         return d

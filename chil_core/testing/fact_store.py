@@ -195,6 +195,36 @@ class FactStoreConformance(ToolConformance):
         held_out = len(_rows(DATA / "countries_kg" / "countries_S1" / "test.txt"))
         assert verdicts[:held_out] == ["supported"] * held_out  # held-out regions follow by transitivity
 
+    def test_a_process_isolated_pool_takes_whole_batches(self) -> None:
+        """``isolation = "process"``: the answers of the direct calls (errors too), in whole batches
+        (one worker message a batch, not one a call)."""
+        self._skip_if_unavailable()
+        import asyncio
+
+        from chil_core.config import SchedulerSettings
+        from chil_core.scheduler import Scheduler
+
+        calls = [call for call, _ in SEMANTICS + HOSTILE if call.op == "lookup"]  # (the scheduler answers an unknown op)
+        calls += [lookup(f"e{i}", "in", "b") for i in range(100)]
+        options = {**self.backend_options, **SEMANTICS_OPTIONS}
+        sched = Scheduler(None)
+        name = self.tool_class.name
+        run = SchedulerSettings(timeout_s=60, max_wait_ms=50, backends={name: {"isolation": "process"}}).for_tool(self.tool_class, name)
+        backend = sched.add_backend(self.tool_class, self.tool_class.Options.model_validate(options).model_dump(mode="json"), run)
+
+        async def go() -> list[Any]:
+            return list(await asyncio.gather(*(backend.call(c) for c in calls)))
+
+        try:
+            got = [outcome(r) for r in asyncio.run(go())]
+            stats = backend.stats_dict()
+        finally:
+            sched.close()
+        want = self.answers(options, calls)
+        differ = [(c.payload, g, w) for c, g, w in zip(calls, got, want, strict=True) if g != w]
+        assert not differ, f"through a worker / direct: {differ[:3]}"
+        assert stats["batched_calls"] == len(calls) and stats["worker_messages"] <= 3, f"{stats}"
+
     @pytest.mark.slow
     def test_agrees_with_the_reference_on_wn18rr(self) -> None:
         self._skip_if_unavailable()

@@ -16,10 +16,14 @@ instead: a batch's records go to them in chunks, and the event loop does only it
 * A worker has no tools.  A record that asks for a tool call (or waits on anything, raises, or returns
   something else than a result) comes back as None and is scored in the main process, where its calls
   are batched, cached and timed out: a result never depends on where it was computed.  A framework
-  whose records mostly come back is not sent to the workers for its next batches (every eighth looks
-  again).
-* A worker that dies, or runs one chunk past ``record_timeout_s``, is killed; its records are scored in
-  the main process and a new worker is started for the next batch.
+  whose records mostly come back is not sent to the workers for its next 7 batches that take the
+  per-record path; its records mostly wait, so that path is one batch in eight (the rest take
+  ``Scorer._score_pool``), and the workers are tried again about one batch in 64.
+* A worker that dies is killed (and replaced); its records are scored in the main process.  One that
+  runs a chunk past ``record_timeout_s`` is killed too, and that chunk's records are run again one a message in the
+  other workers (never in the main process, where a framework stuck in Python could not be stopped):
+  the record that overruns alone is a ``timeout`` (its chunk-mates are scored), and the chunks queued
+  behind it are sent again.  A new worker replaces the one killed.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
-from chil_core.contracts import Record
+from chil_core.contracts import FrameworkResult, Record
 from chil_core.scheduler import _readable, _widen_send_buffer
 
 log = logging.getLogger(__name__)
@@ -168,6 +172,8 @@ class FrameworkPool:
         self.ready: list[_FwProc] = []
         #: chunks of every batch in flight, waiting for a worker (or for the main process)
         self.queue: deque[tuple[_Job, list[int]]] = deque()
+        #: records of a chunk that ran past the timeout, one a chunk: for the workers only (see _drive)
+        self.suspects: deque[tuple[_Job, list[int]]] = deque()
         self._inflight = 0  # chunks sent to a worker and not answered yet
         self.failed: str | None = None  # a worker could not start: the pool stays off
         self._lock = threading.Lock()
@@ -183,6 +189,7 @@ class FrameworkPool:
         self.sent = 0  # records sent to a worker
         self.returned = 0  # of them, scored in the main process after all (a tool call, a wait, an error, a lost worker)
         self.restarts = 0  # workers killed (died, or ran a chunk past the timeout)
+        self.timeouts = 0  # records that ran past the timeout alone in a worker: a timeout result
 
     # -- start ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -228,13 +235,15 @@ class FrameworkPool:
         return list(self.ready)
 
     # -- scoring ----------------------------------------------------------------------------
-    def _drop(self, proc: _FwProc, why: str) -> None:
+    def _drop(self, proc: _FwProc, why: str, where: str = "its records are scored in the main process") -> None:
         with self._lock:
             if proc in self.ready:
                 self.ready.remove(proc)
         proc.kill()
         self.restarts += 1
-        log.warning("%s: a framework worker %s; its records are scored in the main process", self.name, why)
+        log.warning("%s: a framework worker %s; %s", self.name, why, where)
+        if self.wanted:
+            self.start()  # its replacement, in the background
 
     async def run(self, records: Sequence[Record], timeout: float, reply: Callable[[list[int], list[bytes | None]], None],
                   here: Callable[[list[int]], Awaitable[None]]) -> None:
@@ -258,6 +267,10 @@ class FrameworkPool:
             job.add(chunk, self.queue)
         try:
             while job.left:
+                if self.suspects and not self.ready and not self._starting:
+                    # no worker is left to run them, and none is starting: the main process does
+                    self.queue.extendleft(reversed(self.suspects))
+                    self.suspects.clear()
                 if self._feed(timeout):
                     await asyncio.sleep(0)  # the new drivers send their first chunks before this process takes one
                 # this process takes a chunk only when every worker being fed would still find one after
@@ -277,14 +290,15 @@ class FrameworkPool:
                     # lost, or one started, meanwhile)
                     await asyncio.wait((job.done,), timeout=0.05)
         finally:
-            if job.left:  # cancelled: its chunks leave the queue (in place: the drivers hold it)
-                for item in [item for item in self.queue if item[0] is job]:
-                    self.queue.remove(item)
+            if job.left:  # cancelled: its chunks leave the queues (in place: the drivers hold them)
+                for queue in (self.queue, self.suspects):
+                    for item in [item for item in queue if item[0] is job]:
+                        queue.remove(item)
 
     def _feed(self, timeout: float) -> bool:
         """A driver for every ready worker while chunks wait; True when one was started."""
         started = False
-        if self.queue:
+        if self.queue or self.suspects:
             for proc in list(self.ready):
                 if proc.driver is None or proc.driver.done():
                     proc.driver = asyncio.ensure_future(self._drive(proc, timeout))
@@ -297,17 +311,18 @@ class FrameworkPool:
         another only when all of them surely fit in the pipe's buffer unread (a send never blocks the
         event loop)."""
         inflight: deque[tuple[_Job, list[int], int]] = deque()  # (batch, its records, bytes sent)
-        queue = self.queue
+        queue, suspects = self.queue, self.suspects
         unsent = 0  # bytes of the chunks in flight: at most this much waits unread in the pipe
         try:
             while True:
-                while queue and len(inflight) < self._share():
-                    job, idx = queue[0]
+                while (suspects or queue) and len(inflight) < self._share():
+                    source = suspects or queue  # a record to clear (or time out) first
+                    job, idx = source[0]
                     data = self._payload(job.records, idx)
                     if inflight and len(data) + unsent > proc.send_room:
                         break
                     unsent += len(data)
-                    queue.popleft()
+                    source.popleft()
                     inflight.append((job, idx, len(data)))
                     self._inflight += 1
                     self.sent += len(idx)
@@ -322,7 +337,7 @@ class FrameworkPool:
                     await _readable(proc.conn, timeout)
                     got = pickle.loads(proc.conn.recv_bytes())
                 except TimeoutError:
-                    self._drop(proc, f"ran a chunk of {len(inflight[0][1])} records past {timeout:g}s")
+                    self._overran(proc, inflight, timeout)
                     return
                 except (EOFError, OSError, pickle.UnpicklingError) as exc:
                     self._drop(proc, f"died ({type(exc).__name__}, exit code {proc.exitcode})")
@@ -342,10 +357,36 @@ class FrameworkPool:
                 finally:
                     job.finish()
 
+    def _overran(self, proc: _FwProc, inflight: deque[tuple[_Job, list[int], int]], timeout: float) -> None:
+        """``proc`` ran the first chunk it was sent past ``timeout``: kill it.  A chunk of one record is
+        that record's ``timeout``; a larger one goes back to the workers one record a chunk
+        (:attr:`suspects`), to find the one that overruns without holding up the rest; the chunks
+        behind it, never started, are queued again.  ``inflight`` is emptied."""
+        job, idx, _ = inflight.popleft()
+        self._inflight -= 1 + len(inflight)
+        for item in reversed(inflight):  # never started: back to the front of the queue, in order
+            self.queue.appendleft(item[:2])
+        inflight.clear()
+        if len(idx) > 1:
+            self.suspects.extend((job, [i]) for i in idx)
+            job.left += len(idx) - 1
+            self._drop(proc, f"ran a chunk of {len(idx)} records past {timeout:g}s",
+                       "they are run again one by one in the other workers")
+            return
+        self.timeouts += 1
+        self._drop(proc, f"ran record {job.records[idx[0]].id!r} alone past {timeout:g}s", "that record is a timeout")
+        result = FrameworkResult(status="timeout", explanation=f"{self.name} exceeded {timeout:g}s on this record "
+                                 "(in a framework worker, which was stopped)")
+        try:
+            job.reply(idx, [result.model_dump_json().encode()])
+        finally:
+            job.finish()
+
     def _share(self) -> int:
         """Chunks one worker may have in flight: a fair share of what waits (queued or in flight), so that
         the first worker fed does not take a whole batch while the others idle; 2 to :data:`DEPTH`."""
-        return min(DEPTH, max(2, -(-(len(self.queue) + self._inflight) // max(1, len(self.ready)))))
+        waiting = len(self.queue) + len(self.suspects) + self._inflight
+        return min(DEPTH, max(2, -(-waiting // max(1, len(self.ready)))))
 
     @staticmethod
     def _payload(records: Sequence[Record], idx: list[int]) -> bytes:
@@ -356,8 +397,8 @@ class FrameworkPool:
         return pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
 
     def stats(self) -> dict[str, Any]:
-        return {"workers": len(self.ready), "sent": self.sent, "returned": self.returned,
-                "restarts": self.restarts, **({"failed": self.failed} if self.failed else {})}
+        return {"workers": len(self.ready), "sent": self.sent, "returned": self.returned, "restarts": self.restarts,
+                "timeouts": self.timeouts, **({"failed": self.failed} if self.failed else {})}
 
     def close(self) -> None:
         self._closed = True

@@ -62,6 +62,8 @@ class Probe(Framework):
             os._exit(3)
         elif text == "hang" and in_worker():
             time.sleep(60)
+        elif text == "slow" and in_worker():
+            time.sleep(0.5)
         elif text == "raise":
             raise ValueError("a framework bug")
         elif text == "print" and in_worker():
@@ -181,19 +183,29 @@ def test_a_crashing_worker_loses_no_record(tmp_path, probe, caplog):
         assert scorer.stats()["workers:probe"]["workers"] == 2
 
 
-def test_a_worker_past_the_record_timeout_is_killed_and_its_records_scored(tmp_path, probe, caplog):
+@pytest.mark.parametrize("workers", [2, 1])
+def test_a_record_that_hangs_a_worker_is_a_timeout_and_its_chunk_mates_are_scored(tmp_path, probe, caplog, workers):
+    """The chunk that ran past the record timeout goes back to the workers one record a message (never to
+    the main process, where a framework stuck in Python could not be stopped): the record that hangs
+    alone is a timeout, the others are scored, in workers; the chunks behind it are sent again.  With one
+    worker, they wait for its replacement."""
     pm = manager(probe)
     batch = recs(texts(40) + ["hang"] + texts(40, start=40))
     with caplog.at_level(logging.WARNING, logger="chil_core.offload"), \
-            Scorer.from_config(config(tmp_path, record_timeout_s=1.0), plugin_manager=pm, frameworks=["probe"]) as scorer:
+            Scorer.from_config(config(tmp_path, workers=workers, record_timeout_s=1.0), plugin_manager=pm, frameworks=["probe"]) as scorer:
         assert scorer.start_workers(60)
         t0 = time.monotonic()
         got = results(scorer, batch)
         elapsed = time.monotonic() - t0
-    assert [r.status for r in got] == ["scored"] * len(batch)
-    assert got[40].explanation == "hang" and got[40].components["in_worker"] == 0.0
+        stats, cached = scorer.stats()["workers:probe"], scorer.stats()["records:probe"]
+        assert scorer.pools["probe"].wait_started(60) and len(scorer.pools["probe"].ready) == workers  # replaced
+    assert got[40].status == "timeout" and "exceeded 1s" in got[40].explanation
+    assert [r.status for i, r in enumerate(got) if i != 40] == ["scored"] * (len(batch) - 1)
+    assert [r.explanation for i, r in enumerate(got) if i != 40] == [t[:20] for t in texts(40) + texts(40, start=40)]
+    assert stats["timeouts"] == 1 and stats["restarts"] == 2 and stats["returned"] == 0, stats
     assert elapsed < 10, elapsed
-    assert "past 1s" in caplog.text
+    assert "past 1s" in caplog.text and "alone past 1s" in caplog.text
+    assert cached["stored"] == len(batch) - 1 and cached["not_stored"] == 1, cached  # a timeout is not kept
 
 
 def test_a_framework_error_in_a_worker_is_scored_and_logged_here(tmp_path, probe, caplog):
@@ -285,3 +297,25 @@ def test_auto_divides_the_cpus_among_the_scoring_processes(monkeypatch):
     assert offload.default_workers({"CHIL_SCORER_PROCESSES": "many"}) == 4  # logged, ignored
     monkeypatch.setattr(offload.os, "sched_getaffinity", lambda pid: {0})
     assert offload.default_workers({}) == 0
+
+
+
+def test_a_framework_worker_whose_scorer_is_gone_ends_quietly(probe, capfd):
+    """A worker still scoring a chunk when the main process closed its pipe (an exiting ``chil score``)
+    ends, exit code 0, silently: before, its answer's BrokenPipeError traceback landed on the main
+    process's stderr."""
+    from chil_core.contracts import Record
+    from chil_core.offload import FrameworkPool
+
+    pool = FrameworkPool("probe", probe, {}, {"noop": "noop"}, workers=1)
+    try:
+        assert pool.wait_started(60) and len(pool.ready) == 1
+        proc = pool.ready[0]
+        proc.conn.send_bytes(pool._payload([Record(id="a", prompt="p", completion="slow")], [0]))
+        time.sleep(0.1)
+        proc.conn.close()  # gone before the answer (the worker sleeps 0.5 s on "slow")
+        assert proc.proc.wait(30) == 0
+    finally:
+        pool.close()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err

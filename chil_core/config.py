@@ -78,7 +78,7 @@ class SchedulerSettings(_Strict):
     timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one backend call (one batch).")
     record_timeout_s: float = Field(default=60.0, gt=0, description="Timeout of one framework on one record.")
     concurrency: int = Field(default=2, ge=1, description="Batches in flight per backend.")
-    workers: int = Field(default=1, ge=1, description="Worker processes per process-isolated backend (unset: 1, or the backend's own default: z3 2).")
+    workers: int = Field(default=1, ge=1, description="Worker processes per process-isolated backend (unset: 1, or the backend's own default: z3 and clingo 2).")
     spare_workers: int = Field(default=2, ge=0, description="Extra workers started while others are stalled on a slow call.")
     stall_s: float = Field(default=0.25, gt=0, description="A worker busy this long on one call is stalled: its queued neighbours move on.")
     worker_max_calls: int = Field(default=0, ge=0, description="Replace a worker after this many calls (0 = never).")

@@ -83,6 +83,12 @@ class ClingoLogic(Tool):
     worker_batch: ClassVar[bool] = True
     max_batch: ClassVar[int] = 64
     priority: ClassVar[int] = 8
+    #: its worker spends more CPU a record than the event loop (ProofWriter: ~0.6 against ~0.45 ms): a
+    #: second one decides the next batch meanwhile (2 cores, benchmarks/bench_consistency.py, cold,
+    #: alternating runs: ProofWriter 1,439 / 1,315 -> 1,589 / 1,508 records/s, ProntoQA 946 / 955 ->
+    #: 1,200 / 1,263).  Elastic: it starts only when a batch waits for the first.  (Prolog's worker
+    #: costs what the event loop does; a second one was slower there: 1,834 / 1,532 -> 1,414 / 1,369.)
+    workers: ClassVar[int | None] = 2
 
     requires_modules: ClassVar[dict[str, str]] = {"clingo": "clingo"}
 

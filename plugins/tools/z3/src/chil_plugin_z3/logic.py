@@ -82,6 +82,11 @@ class Z3Logic(Z3Tool):
     max_batch: ClassVar[int] = 64
     priority: ClassVar[int] = 5
     worker_batch: ClassVar[bool] = True
+    #: its worker spends twice the event loop's CPU a record (ProofWriter: ~1.1 against ~0.45 ms): a
+    #: second one decides the next batch meanwhile (2 cores, benchmarks/bench_consistency.py, cold,
+    #: alternating runs: ProofWriter 824 / 717 -> 1,131 / 1,187 records/s, ProntoQA 748 / 778 ->
+    #: 915 / 986).  Elastic: it starts only when a batch waits for the first.
+    workers: ClassVar[int | None] = 2
 
     def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
         """Every call of the batch with one solver: the ground-mode theories in groups decided

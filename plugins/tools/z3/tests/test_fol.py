@@ -149,3 +149,42 @@ class TestZ3SmtConformance(SmtConformance):
         return [ToolCall(capability="smt", op="fol", payload={"premises": [deep], "claims": []}),
                 ToolCall(capability="smt", op="fol", payload={"premises": [["atom", "P) (exit", [["const", "'\"\\"]]]], "claims": "x"}),
                 ToolCall(capability="smt", op="fol", payload={"premises": _pigeonhole(12), "claims": []})]
+
+
+def test_a_calls_cores_do_not_depend_on_the_calls_before_it() -> None:
+    """The evidence (a minimal unsat core) is a function of the call: before, every call shared the
+    worker's Z3 context, and FOLIO row 50's contradiction got core [2, 3, 4] or [2, 3, 5] depending on
+    which calls that worker had served (a cached result then named other premises than a fresh one)."""
+    import json
+    import os
+    import random
+    from pathlib import Path
+
+    data = Path(os.environ.get("CHIL_DATA", Path(__file__).resolve().parents[4].parent / "shared" / "data"))
+    path = data / "folio" / "folio-validation-dev.jsonl"
+    if not path.exists():
+        pytest.skip(f"development data {path} is absent (set CHIL_DATA to the shared data folder)")
+    rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+    def payload(i: int) -> dict:
+        r = rows[i % len(rows)]
+        return {"premises": [parse_fol(p).ast for p in [*r["premises-FOL"], f"Seen(r{i})"]],
+                "claims": [parse_fol(r["conclusion-FOL"]).ast], "joint": False}
+
+    def answer(tool: Z3Smt, i: int):
+        return tool.run_batch([ToolCall(capability="smt", op="fol", payload=payload(i))])[0]
+
+    seen = []
+    for seed in range(-1, 6):  # -1: a worker's first call
+        tool = Z3Smt()
+        tool.start()
+        try:
+            others = list(range(75))
+            random.Random(seed).shuffle(others)
+            for i in others[:40] if seed >= 0 else []:
+                answer(tool, i)
+            seen.append(json.dumps(answer(tool, 50), sort_keys=True))
+        finally:
+            tool.close()
+    assert len(set(seen)) == 1, set(seen)
+    assert json.loads(seen[0])["claims"][0]["verdict"] == "contradicted"

@@ -80,10 +80,11 @@ class Z3Tool(Tool):
 
             arith.reset_context()
 
-    def solver(self, *, minimal_cores: bool) -> Any:
-        """A solver with this tool's limits; ``minimal_cores`` when its unsat cores are shown as
-        evidence (core minimisation costs on every unsat check)."""
-        s = self.z3.Solver(ctx=self.ctx)
+    def solver(self, *, minimal_cores: bool, ctx: Any = None) -> Any:
+        """A solver with this tool's limits, in ``ctx`` (default: the tool's shared context);
+        ``minimal_cores`` when its unsat cores are shown as evidence (core minimisation costs on every
+        unsat check)."""
+        s = self.z3.Solver(ctx=self.ctx if ctx is None else ctx)
         s.set("timeout", self.options.timeout_ms)
         if self.options.rlimit:
             s.set("rlimit", self.options.rlimit)

@@ -138,16 +138,21 @@ def decide_fol(tool: Any, payload: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(claims, list):
         raise AstError("payload.claims must be a list of formulas")
     z3 = tool.z3
-    tr = Translator(z3, tool.ctx, tool.options.max_nodes)
-    s = tool.solver(minimal_cores=True)
+    # a context of its own: the unsat cores (the evidence) are then a function of the call, not of the
+    # calls this worker served before (in the shared context, f50 of benchmarks/faults.py's FOLIO
+    # records got core [2, 3, 4] or [2, 3, 5] depending on them, so a cached result and a fresh one
+    # named different premises); ~3 ms a call (FOLIO's take ~17 ms)
+    ctx = z3.Context()
+    tr = Translator(z3, ctx, tool.options.max_nodes)
+    s = tool.solver(minimal_cores=True, ctx=ctx)
     p_lits, c_lits, n_lits = [], [], []
     for i, ast in enumerate(premises):
-        lit = z3.Bool(f"p{i}", tool.ctx)
+        lit = z3.Bool(f"p{i}", ctx)
         s.add(z3.Implies(lit, tr.formula(ast, {}, f"premises[{i}]")))
         p_lits.append(lit)
     for j, ast in enumerate(claims):
         f = tr.formula(ast, {}, f"claims[{j}]")
-        c, n = z3.Bool(f"c{j}", tool.ctx), z3.Bool(f"n{j}", tool.ctx)
+        c, n = z3.Bool(f"c{j}", ctx), z3.Bool(f"n{j}", ctx)
         s.add(z3.Implies(c, f), z3.Implies(n, z3.Not(f)))
         c_lits.append(c)
         n_lits.append(n)

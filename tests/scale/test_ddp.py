@@ -146,7 +146,9 @@ def test_fsdp_checkpoint_has_the_one_process_format_and_resumes_exactly(tmp_path
         assert a["model"].keys() == b["model"].keys()
         for k, v in a["model"].items():
             assert type(b["model"][k]) is torch.Tensor and b["model"][k].shape == v.shape
-            assert torch.allclose(b["model"][k], v, atol=1e-6), k
+            # 1e-5: float32 sums in another order (FSDP's reduction, the CPU's kernels) move an Adam step
+            # (lr 3e-3) by ~1e-6 on some machines; a missing or doubled update moves it by ~3e-3
+            assert torch.allclose(b["model"][k], v, atol=1e-5), (k, (b["model"][k] - v).abs().max().item())
         assert a["optimizer"]["param_groups"] == b["optimizer"]["param_groups"]
         assert a["optimizer"]["state"].keys() == b["optimizer"]["state"].keys() and a["optimizer"]["state"]
         for i, st in a["optimizer"]["state"].items():

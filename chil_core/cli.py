@@ -400,7 +400,8 @@ def _make_scorer(settings: Any) -> Any:
 
 @cli.command()
 @click.argument("input_path", metavar="INPUT.jsonl", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output JSONL (written atomically); default stdout.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Output JSONL (written atomically); default, or '-': stdout.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
 @click.option("--frameworks", help="Comma-separated frameworks to enable (default: the config's, else all installed).")
 @click.option("--batch-size", default=512, show_default=True, type=click.IntRange(min=1), help="Records handed to the scorer at a time.")
@@ -415,6 +416,8 @@ def score(input_path: str, output: str | None, config_path: str | None, framewor
     Ends with a summary on stderr: records, statuses per framework, mean reward, time."""
     from tqdm import tqdm
 
+    if output == "-":  # the usual spelling of stdout (a file named "-" is ./-)
+        output = None
     settings = _settings(config_path, frameworks)
     if ray_address:
         settings.scheduler.ray_address = ray_address

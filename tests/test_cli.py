@@ -54,6 +54,21 @@ def test_score_reports_bad_lines_and_writes_the_rest_atomically(chil, fake_dists
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".chil-score-")], "no temp file left behind"
 
 
+def test_score_output_dash_is_stdout(chil, fake_dists, tmp_path):
+    """``-o -`` writes the rows to stdout, as no ``-o`` does; ``-o ./-`` is a file named "-"."""
+    fake_dists("length", FW)
+    inp = tmp_path / "in.jsonl"
+    inp.write_text('{"id": "a", "prompt": "p", "completion": "0123456789xyz"}\n{"id": "b", "prompt": "p", "completion": "abc"}\n')
+    dash = chil("score", str(inp), "-o", "-", pythonpath=fake_dists.path, cwd=tmp_path)
+    plain = chil("score", str(inp), pythonpath=fake_dists.path, cwd=tmp_path)
+    assert dash.returncode == 0 and plain.returncode == 0, dash.stderr
+    assert [json.loads(x)["id"] for x in dash.stdout.splitlines()] == ["a", "b"]
+    assert [json.loads(x)["reward"] for x in dash.stdout.splitlines()] == [json.loads(x)["reward"] for x in plain.stdout.splitlines()]
+    assert not (tmp_path / "-").exists()
+    named = chil("score", str(inp), "-o", "./-", pythonpath=fake_dists.path, cwd=tmp_path)
+    assert named.returncode == 0 and not named.stdout and len((tmp_path / "-").read_text().splitlines()) == 2
+
+
 def test_score_with_unknown_framework_fails_before_work(chil, tmp_path):
     inp = tmp_path / "in.jsonl"
     inp.write_text('{"id": "a", "prompt": "p", "completion": "c"}\n')

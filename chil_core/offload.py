@@ -160,6 +160,13 @@ class _Job:
             self.done.set_result(None)
 
 
+
+def record_timeout(name: str, timeout: float, where: str = "") -> FrameworkResult:
+    """The result of a record that framework ``name`` did not finish within ``timeout`` seconds (the
+    Scorer's, and a framework worker's: ``where`` says which)."""
+    return FrameworkResult(status="timeout", explanation=f"{name} exceeded {timeout:g}s on this record{where}")
+
+
 class FrameworkPool:
     """``workers`` processes that score framework ``name``'s records which need no tool call."""
 
@@ -375,8 +382,7 @@ class FrameworkPool:
             return
         self.timeouts += 1
         self._drop(proc, f"ran record {job.records[idx[0]].id!r} alone past {timeout:g}s", "that record is a timeout")
-        result = FrameworkResult(status="timeout", explanation=f"{self.name} exceeded {timeout:g}s on this record "
-                                 "(in a framework worker, which was stopped)")
+        result = record_timeout(self.name, timeout, " (in a framework worker, which was stopped)")
         try:
             job.reply(idx, [result.model_dump_json().encode()])
         finally:

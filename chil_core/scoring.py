@@ -34,7 +34,7 @@ from chil_core.config import Settings, backend_options, load_settings
 from chil_core.contracts import CONTRACTS_VERSION, FrameworkResult, Record, RecordReward, ToolCall, ToolResult, canonical_json
 from chil_core.failures import failure_cause
 from chil_core.model_route import apply_routes, build_routes
-from chil_core.offload import FrameworkPool, default_workers, importable
+from chil_core.offload import FrameworkPool, default_workers, importable, record_timeout
 from chil_core.plugins import PluginManager, Registry, get_plugin_manager
 from chil_core.rewards import aggregate
 from chil_core.scheduler import Backend, Scheduler, _guarded_wrap, _Slot, wait_all
@@ -476,7 +476,7 @@ class Scorer:
         return all([pool.wait_started(timeout) and not pool.failed for pool in self.pools.values()])
 
     def _record_timeout(self, name: str) -> FrameworkResult:
-        return FrameworkResult(status="timeout", explanation=f"{name} exceeded {self.settings.scheduler.record_timeout_s:g}s on this record")
+        return record_timeout(name, self.settings.scheduler.record_timeout_s)
 
     @staticmethod
     def _oversize(name: str, size: int, bound: int) -> FrameworkResult:

@@ -21,7 +21,8 @@ instead: a batch's records go to them in chunks, and the event loop does only it
   ``Scorer._score_pool``), and the workers are tried again about one batch in 64.
 * A worker that dies is killed (and replaced); its records are scored in the main process.  One that
   runs a chunk past ``record_timeout_s`` is killed too, and that chunk's records are run again one a message in the
-  other workers (never in the main process, where a framework stuck in Python could not be stopped):
+  other workers (not in the main process, where a framework stuck in Python could not be stopped,
+  unless no worker is left or starting):
   the record that overruns alone is a ``timeout`` (its chunk-mates are scored), and the chunks queued
   behind it are sent again.  A new worker replaces the one killed.
 """
@@ -160,7 +161,6 @@ class _Job:
             self.done.set_result(None)
 
 
-
 def record_timeout(name: str, timeout: float, where: str = "") -> FrameworkResult:
     """The result of a record that framework ``name`` did not finish within ``timeout`` seconds (the
     Scorer's, and a framework worker's: ``where`` says which)."""
@@ -179,7 +179,8 @@ class FrameworkPool:
         self.ready: list[_FwProc] = []
         #: chunks of every batch in flight, waiting for a worker (or for the main process)
         self.queue: deque[tuple[_Job, list[int]]] = deque()
-        #: records of a chunk that ran past the timeout, one a chunk: for the workers only (see _drive)
+        #: records of a chunk that ran past the timeout, one a chunk, for the workers (_drive); the main
+        #: process takes them only when no worker is left or starting (run)
         self.suspects: deque[tuple[_Job, list[int]]] = deque()
         self._inflight = 0  # chunks sent to a worker and not answered yet
         self.failed: str | None = None  # a worker could not start: the pool stays off

@@ -299,7 +299,6 @@ def test_auto_divides_the_cpus_among_the_scoring_processes(monkeypatch):
     assert offload.default_workers({}) == 0
 
 
-
 def test_a_framework_worker_whose_scorer_is_gone_ends_quietly(probe, capfd):
     """A worker still scoring a chunk when the main process closed its pipe (an exiting ``chil score``)
     ends, exit code 0, silently: before, its answer's BrokenPipeError traceback landed on the main

@@ -25,11 +25,13 @@ A *claim* is one checked item: an arithmetic step, a final answer, a fact lookup
   loop's, not the framework's, so older "naive" figures are lower; until 2026-12-03 it was handed
   records read beforehand and made no reward (~5 µs a record less than the Scorer's work), so older
   "vs naive" ratios are lower;
-* Scorer cold cache: a fresh Scorer (in-memory cache; on the GSM8K workloads its framework workers,
-  ``scheduler.framework_workers``, started before the timing, as the naive loop's framework is built
-  before its own; not on the fact workloads, where every record asks for a tool and the Scorer never
-  starts them: until 2026-12-03 they were started there too, and the first batch went to them and came
-  back, 13 % of the facts-sqlite Scorer's time), records submitted in
+* Scorer cold cache: a fresh Scorer (in-memory cache; its framework workers, ``scheduler.framework_workers``,
+  started before the timing, as the naive loop's framework is built before its own, on the workloads
+  where a long run starts them: GSM8K, and facts-sqlite, whose workers look facts up in their own copy
+  of the store (``Tool.replicable``, since 2026-12-03; before, its records were scored in the main
+  process only); not facts-duckdb or facts-oxigraph, whose records all ask for a tool the workers have
+  no copy of, so that the Scorer never starts them: until 2026-12-03 they were started there too, and
+  the first batch went to them and came back, 13 % of the facts-sqlite Scorer's time), records submitted in
   batches of 256, each batch's rewards awaited before the next is submitted (a GRPO step);
 * Scorer cold, streamed: the same, with the next batch submitted before this one's rewards are read, as
   ``chil score`` streams a file (``cli._score_stream``);
@@ -202,6 +204,13 @@ def scorer_run(scorer: Scorer, records: list[dict[str, Any]], ahead: int = 0) ->
     return time.perf_counter() - t0, n_claims, failed, time.process_time() - c0
 
 
+def uses_workers(workload: str, scorer: Scorer) -> bool:
+    """Whether the Scorer starts its framework workers on this workload in a long run: GSM8K (no tool
+    call), or a fact store its workers copy (``Tool.replicable``: SQLite); not DuckDB or Oxigraph, whose
+    records would all come back to the main process for their lookups."""
+    return workload.startswith("gsm8k") or any(pool.local for pool in scorer.pools.values())
+
+
 def latencies(scorer: Scorer, records: list[dict[str, Any]]) -> list[float]:
     out = []
     for rec in records:
@@ -293,13 +302,13 @@ def main() -> None:
             for suffix, conf in variants:
                 with Scorer.from_config(conf, frameworks=["empirical"]) as scorer:
                     scorer.score(records[:1] + WARM)  # start the backends (Z3's worker process too) outside the timing
-                    if workload.startswith("gsm8k"):  # and the framework workers (chil_core.offload), where the Scorer
-                        scorer.start_workers()  # starts them itself, as the naive loop's framework is built before
+                    if uses_workers(workload, scorer):  # and the framework workers (chil_core.offload), where the
+                        scorer.start_workers()  # Scorer starts them itself, as the naive loop's framework is built before
                     colds[suffix].append(scorer_run(scorer, records))
                     if not suffix:
                         with Scorer.from_config(conf, frameworks=["empirical"]) as fresh:
                             fresh.score(records[:1] + WARM)
-                            if workload.startswith("gsm8k"):
+                            if uses_workers(workload, fresh):
                                 fresh.start_workers()
                             streamed.append(scorer_run(fresh, records, ahead=1))
                     if k == repeat - 1:

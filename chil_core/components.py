@@ -166,6 +166,16 @@ class Tool:
         self.options = options if options is not None else self.Options()
 
     @classmethod
+    def replicable(cls, options: BaseModel) -> bool:
+        """Whether a framework worker (:mod:`chil_core.offload`) may build its own instance with these
+        options and call it directly, instead of sending the record back to the main process: True only
+        for a backend whose answers are a function of its options and the call (read-only data, no state
+        kept between calls), that opens in a moment, and that cannot hang on a call (each worker holds a
+        copy: its memory, its start-up).  A call that fails or takes past the backend's timeout there
+        still sends its record back, to be scored in the main process.  Default: False."""
+        return False
+
+    @classmethod
     def unavailable_reason(cls) -> str | None:
         """Why this backend cannot run here (missing binary or library), or None when it can.
 

@@ -85,15 +85,17 @@ class SchedulerSettings(_Strict):
     memory_mb: int | None = Field(default=None, ge=64, description="Address-space bound of each worker process (None = the backend's own).")
     max_records_in_flight: int = Field(default=4096, ge=1, description="Records scored concurrently.")
     framework_workers: int | Literal["auto"] = Field(
-        default="auto", description="Worker processes that score a framework's records needing no tool call, beside "
-        "the event loop (frameworks whose result is a function of the record: cache_results, not sequential, "
-        "worker_safe); a record that asks for a tool is scored in the main process. 'auto': the CPUs divided among "
+        default="auto", description="Worker processes that score a framework's records beside the event loop "
+        "(frameworks whose result is a function of the record: cache_results, not sequential, worker_safe); a "
+        "worker calls its own copy of a replicable backend (an in-memory or read-only SQLite fact store), and a "
+        "record that asks for another tool is scored in the main process. 'auto': the CPUs divided among "
         "the scoring processes sharing them (chil serve --workers, torchrun ranks), at most 4, none below 2; 0: off.")
     framework_workers_min_records: int = Field(default=64, ge=1, description="Records a batch must have left to score "
                                                "(after the record cache) to go to the framework workers.")
     framework_workers_start_after: int = Field(
         default=2048, ge=0, description="Records of a framework scored in the main process, in batches of at least "
-        "framework_workers_min_records whose records mostly never waited on a tool, before its workers start "
+        "framework_workers_min_records whose records mostly never waited on a tool (any such batch when its "
+        "workers copy one of its backends), before its workers start "
         "(their start-up, about half a second of CPU each, pays only over a longer run).")
     ray_address: str | None = Field(default=None, description="Ray cluster ('auto', 'ray://host:10001', 'local'): "
                                     "thread and process backends run as Ray actors (chil-core[ray]).")

@@ -13,9 +13,14 @@ instead: a batch's records go to them in chunks, and the event loop does only it
   scored in the main process in batches that large whose records mostly never waited on a tool: a
   framework whose records call tools (a fact lookup each) never starts them, and a short run does not
   pay their start-up; or at :meth:`Scorer.start_workers`.
-* A worker has no tools.  A record that asks for a tool call (or waits on anything, raises, or returns
-  something else than a result) comes back as None and is scored in the main process, where its calls
-  are batched, cached and timed out: a result never depends on where it was computed.  A framework
+* A worker has no tools but its own copies of the framework's replicable ones (``Tool.replicable``: a
+  read-only fact store, say), which it calls directly, a chunk's calls in one batch per tool.  A record
+  that asks for another tool (or waits on anything else, raises, returns something else than a result,
+  or whose call to a copy failed or took past the backend's timeout) comes back as None and is scored
+  in the main process, where its calls are batched, cached and timed out: a result never depends on
+  where it was computed.  (What a worker's copy answers is not in the main process's tool-call cache;
+  the record's result is, in the record cache.)  A framework with such a copy starts its workers after
+  ``framework_workers_start_after`` records in large batches, whether they waited on a tool or not.  A framework
   whose records mostly come back is not sent to the workers for its next 7 batches that take the
   per-record path; its records mostly wait, so that path is one batch in eight (the rest take
   ``Scorer._score_pool``), and the workers are tried again about one batch in 64.
@@ -168,14 +173,18 @@ def record_timeout(name: str, timeout: float, where: str = "") -> FrameworkResul
 
 
 class FrameworkPool:
-    """``workers`` processes that score framework ``name``'s records which need no tool call."""
+    """``workers`` processes that score framework ``name``'s records which call no tool but those the
+    workers have copies of (``local``)."""
 
     def __init__(self, name: str, cls: type, options: dict[str, Any], routes: dict[str, str], workers: int,
-                 start_timeout: float = 120.0) -> None:
+                 start_timeout: float = 120.0, local: dict[str, tuple[str, dict[str, Any], float, int]] | None = None) -> None:
         self.name = name
         self.size = workers
         self.start_timeout = start_timeout
-        self.args = (f"{cls.__module__}:{cls.__qualname__}", options, routes)
+        #: the tools each worker builds a copy of and calls itself (``capability -> (class path, options,
+        #: timeout, max batch)``, :meth:`Tool.replicable`): a record that calls only those is scored there
+        self.local = dict(local or {})
+        self.args = (f"{cls.__module__}:{cls.__qualname__}", options, routes, self.local)
         self.ready: list[_FwProc] = []
         #: chunks of every batch in flight, waiting for a worker (or for the main process)
         self.queue: deque[tuple[_Job, list[int]]] = deque()

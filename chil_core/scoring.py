@@ -467,8 +467,28 @@ class Scorer:
             except (TypeError, ValueError):
                 log.info("%s: options are not JSON-able; its records are scored in the main process", name)
                 continue
-            pools[name] = FrameworkPool(name, cls, options, {c: b.name for c, b in self.contexts[name].routes.items()}, n)
+            routes = self.contexts[name].routes
+            pools[name] = FrameworkPool(name, cls, options, {c: b.name for c, b in routes.items()}, n,
+                                        local=self._replicable(name, routes))
         return pools
+
+    def _replicable(self, name: str, routes: dict[str, Backend]) -> dict[str, tuple[str, dict[str, Any], float, int]]:
+        """The backends of framework ``name`` its workers may build copies of and call themselves
+        (:meth:`Tool.replicable`; not one it calls statefully, nor one run on Ray or under a memory bound)."""
+        stateful = type(self.frameworks[name]).stateful_capabilities
+        local = {}
+        for capability, b in routes.items():
+            run = b.run_settings
+            if capability in stateful or b.isolation == "ray" or run.memory_mb or not importable(b.cls):
+                continue
+            try:
+                ok = b.cls.replicable(b.cls.Options.model_validate(b.options))
+            except Exception:  # noqa: BLE001 - a backend's check that fails: no copy
+                log.warning("%s: %s.replicable() raised; its calls stay in the main process", name, b.name, exc_info=True)
+                ok = False
+            if ok:
+                local[capability] = (f"{b.cls.__module__}:{b.cls.__qualname__}", b.options, b.timeout, b.max_batch)
+        return local
 
     def start_workers(self, timeout: float | None = 120.0) -> bool:
         """Start the framework workers now and wait for them (they otherwise start in the background once
@@ -549,15 +569,22 @@ class Scorer:
             return []
         if type(self.frameworks[name]).sequential:
             return await self._score_ordered(name, records, infra)
-        if self._waiting.get(name, 0) % 8:  # (every eighth batch looks again)
-            self._waiting[name] += 1
-            return await self._score_pool(name, records, infra)
-        if pooled and name in self.pools and len(records) >= self.settings.scheduler.framework_workers_min_records:
+        sched = self.settings.scheduler
+        pool = self.pools.get(name) if pooled and len(records) >= sched.framework_workers_min_records else None
+        # (a framework whose workers call its tools too takes them whether its records wait or not)
+        if pool is not None and (pool.local or not self._waiting.get(name, 0) % 8):
             skip = self._pool_skip.get(name, 0)
             if skip:
                 self._pool_skip[name] = skip - 1
-            elif self.pools[name].usable():
+            elif pool.usable():
                 return await self._score_in_workers(name, records, infra, raw)
+            elif pool.local and not pool.wanted:
+                pool.inline_records += len(records)
+                if pool.inline_records >= sched.framework_workers_start_after:
+                    pool.start()
+        if self._waiting.get(name, 0) % 8:  # (every eighth batch looks again)
+            self._waiting[name] += 1
+            return await self._score_pool(name, records, infra)
         out: list[FrameworkResult | None] = [None] * len(records)
         n = len(records)
         fw, shared, routes, scheduler = self.frameworks[name], self.contexts[name], self.contexts[name].routes, self.scheduler
@@ -637,9 +664,7 @@ class Scorer:
         # batches take the pool (a task and a timer a record, all started at once), which was ~4 % less
         # CPU for it (facts-sqlite); every eighth batch comes back here to look again
         self._waiting[name] = int(n >= 8 and 8 * state[2] > n)
-        pool = self.pools.get(name)
-        sched = self.settings.scheduler
-        if pool is not None and not pool.wanted and pooled and n >= sched.framework_workers_min_records and 2 * state[2] <= n:
+        if pool is not None and not pool.wanted and not pool.local and 2 * state[2] <= n:
             # most records of a batch this large never waited: once enough of them, workers pay (chil_core.offload)
             pool.inline_records += n
             if pool.inline_records >= sched.framework_workers_start_after:

@@ -32,7 +32,8 @@ import sys
 import time
 from typing import ClassVar
 
-from chil_core import Framework, FrameworkResult
+from chil_core import Framework, FrameworkResult, Tool
+from chil_core.contracts import ToolCall, ToolResult
 
 
 def in_worker() -> bool:
@@ -80,6 +81,57 @@ class Episodic(Probe):
 class Unsafe(Probe):
     name: ClassVar[str] = "unsafe"
     worker_safe: ClassVar[bool] = False
+
+
+class Copyable(Tool):
+    """Capability ``copyable`` (a worker may build its own): answers {"text", "pid"}; "fail" is an error
+    status, "boom" makes the batch raise, "slow" takes 0.3 s (past a 0.2 s backend timeout)."""
+
+    name: ClassVar[str] = "copyable"
+    capability: ClassVar[str] = "copyable"
+    ops: ClassVar[frozenset[str]] = frozenset({"echo"})
+    batches: ClassVar[list[int]] = []
+
+    @classmethod
+    def replicable(cls, options):
+        return True
+
+    def run_batch(self, calls):
+        type(self).batches.append(len(calls))
+        out = []
+        for call in calls:
+            text = call.payload["text"]
+            if text == "boom":
+                raise RuntimeError("a backend bug")
+            if text == "slow":
+                time.sleep(0.3)
+            out.append(ToolResult.failure("refused") if text == "fail" else {"text": text, "pid": os.getpid()})
+        return out
+
+
+class LocalProbe(Framework):
+    """"look:A|B|C": one call_many of an echo per part; the score is the characters echoed / 100, with
+    the pids that answered (their own copy of the tool in a worker, the main process's backend here)."""
+
+    name: ClassVar[str] = "localprobe"
+    version: ClassVar[str] = "1"
+    capabilities: ClassVar[dict[str, bool]] = {"copyable": False, "noop": False}
+    reads: ClassVar[tuple[str, ...]] = ("completion",)
+
+    async def score(self, record, ctx):
+        text = record.completion
+        if text.startswith("look:"):
+            parts = text[5:].split("|")
+            got = await ctx.call_many([ToolCall("copyable", "echo", {"text": p}) for p in parts])
+            if not all(g.ok for g in got):
+                return FrameworkResult.scored(0.0, verdict="failed", explanation="; ".join(g.error or "" for g in got),
+                                              components={"in_worker": float(in_worker())})
+            again = await ctx.call("copyable", "echo", {"text": parts[0]})  # a second wait on the copy
+            text = "".join(g.value["text"] for g in got) + again.value["text"]
+        elif text.startswith("noop:"):  # a tool the workers have no copy of
+            text = (await ctx.call("noop", "echo", {"text": text[5:]})).value["text"]
+        return FrameworkResult.scored(min(len(text), 100) / 100, verdict="ok", explanation=text[:40],
+                                      components={"in_worker": float(in_worker())})
 '''
 
 
@@ -318,3 +370,59 @@ def test_a_framework_worker_whose_scorer_is_gone_ends_quietly(probe, capfd):
         pool.close()
     err = capfd.readouterr().err
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def local_manager(module):
+    pm = manager(module.LocalProbe)
+    pm.add_plugin(types.SimpleNamespace(chil_register_tools=hookimpl(lambda register: register(module.Copyable))),
+                  "offload-test-tools")
+    return pm
+
+
+def local_config(tmp_path, workers=2, timeout_s=10.0):
+    return {"frameworks": {"localprobe": {"tools": {"copyable": "copyable", "noop": "noop"}}},
+            "scheduler": {"framework_workers": workers, "framework_workers_min_records": 16,
+                          "framework_workers_start_after": 0, "backends": {"copyable": {"timeout_s": timeout_s}}},
+            "cache": {"path": str(tmp_path / "cache.lmdb")}}
+
+
+def test_workers_call_their_own_copy_of_a_replicable_tool_as_the_main_process_would(tmp_path, module):
+    pm = local_manager(module)
+    plain = [f"look:{'ab' * (i % 5)}|c{i}|d" for i in range(150)]
+    odd = ["look:fail|x", "look:boom|y", "noop:via main", "look:z|fail"]
+    batch = recs(odd + plain + odd)
+
+    def visible(r):
+        return r.status, r.score, r.verdict, r.explanation
+
+    with Scorer.from_config(local_config(tmp_path), plugin_manager=pm, frameworks=["localprobe"]) as scorer:
+        pool = scorer.pools["localprobe"]
+        assert set(pool.local) == {"copyable"}, "noop is not replicable: only copyable is copied"
+        assert scorer.start_workers(60)
+        got = [r.frameworks["localprobe"] for r in scorer.score(batch)]
+        stats = scorer.stats()
+        main_calls = scorer.scheduler.backend("copyable", "copyable").stats.calls
+    with Scorer.from_config(local_config(tmp_path / "off", workers=0), plugin_manager=pm, frameworks=["localprobe"]) as scorer:
+        want = [r.frameworks["localprobe"] for r in scorer.score(batch)]
+    assert [visible(r) for r in got] == [visible(r) for r in want]
+    assert [r.verdict for r in want[:4]] == ["failed", "failed", "ok", "failed"], "the odd ones fail in the main process too"
+    in_worker = [r.components["in_worker"] for r in got]
+    assert sum(in_worker[4:-4]) >= 75, "records that call only the copied tool are scored in the workers"
+    assert in_worker[:4] == in_worker[-4:] == [0.0] * 4, "a failed call, or a call to another tool: scored here"
+    pool_stats = stats["workers:localprobe"]
+    assert pool_stats["returned"] >= 8 and pool_stats["sent"] >= 75, pool_stats
+    # the workers' calls never reached the main process's backend: only the records scored here did
+    assert main_calls <= 3 * (150 - sum(in_worker[4:-4])) + 8 * 3, main_calls
+
+
+def test_a_call_past_its_backends_timeout_in_a_worker_sends_its_record_back(tmp_path, module):
+    pm = local_manager(module)
+    batch = recs([f"look:q{i}" for i in range(40)] + ["look:slow"] + [f"look:r{i}" for i in range(40)])
+    with Scorer.from_config(local_config(tmp_path, timeout_s=0.2), plugin_manager=pm, frameworks=["localprobe"]) as scorer:
+        assert scorer.start_workers(60)
+        got = [r.frameworks["localprobe"] for r in scorer.score(batch)]
+        assert scorer.stats()["workers:localprobe"]["returned"] >= 1
+    slow = got[40]
+    assert slow.components["in_worker"] == 0.0, "its batch ran past 0.2 s in the worker: the main process scored it"
+    assert slow.verdict == "failed" and "exceeded 0.2s" in slow.explanation, slow  # the main process's timeout
+    assert all(r.verdict == "ok" for i, r in enumerate(got) if i != 40)

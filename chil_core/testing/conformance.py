@@ -151,6 +151,27 @@ class ToolConformance:
             wire = json.loads(json.dumps(a.to_dict()))  # what the cache and the worker pipe carry
             assert ToolResult.from_dict(wire).to_dict() == wire, "results must round-trip through JSON"
 
+    def test_a_replicable_backend_answers_the_same_from_every_copy(self) -> None:
+        """A backend a framework worker may copy (:meth:`Tool.replicable`) answers every call the same from
+        two copies open at once, and is cacheable (its answers depend on the call alone)."""
+        self._skip_if_unavailable()
+        options = self.tool_class.Options.model_validate(self.options)
+        t0 = time.perf_counter()
+        replicable = self.tool_class.replicable(options)
+        assert isinstance(replicable, bool) and time.perf_counter() - t0 < 0.5, "replicable() is a cheap bool"
+        if not replicable:
+            return
+        assert self.tool_class.cacheable, "a replicable backend's answers depend on the call alone: cacheable"
+        calls = self.sample_calls() + self.hostile_calls()
+        first, second = self.make_tool(), self.make_tool()
+        try:
+            a = [_norm(x) for x in first.run_batch(calls)]
+            b = [_norm(x) for x in second.run_batch(calls)]
+        finally:
+            first.close()
+            second.close()
+        assert [(x.status, canonical_json(x.value)) for x in a] == [(x.status, canonical_json(x.value)) for x in b]
+
     def test_hostile_calls_are_answered_not_raised(self) -> None:
         self._skip_if_unavailable()
         calls = self.hostile_calls()

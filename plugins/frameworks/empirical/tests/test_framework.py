@@ -262,3 +262,35 @@ def test_framework_workers_give_the_main_process_results(tmp_path) -> None:
     assert none is None and stats["sent"] > 100 and stats["returned"] > 0 and stats["restarts"] == 0, stats
     assert [r.model_dump() for r in on] == [r.model_dump() for r in off]
     assert sum(r.components.get("arithmetic_errors", 0) > 0 for r in on) >= 50
+
+
+def test_framework_workers_answer_lookups_from_their_own_copy_as_the_main_process_does(tmp_path: Path) -> None:
+    """The empirical framework's fact lookups, through the Scorer, with the framework workers' own copies
+    of the store and with none: the same results, the lookups made in the workers."""
+    import itertools
+
+    places = ["Zambia is located in Africa.", "Zambia is located in Asia.", "Angola borders Zambia.", "Palau borders Fiji.",
+              "Eastern Africa is located in Africa.", "Zambia borders Angola."]
+    texts = [" ".join(p) for n in (1, 2, 3) for p in itertools.permutations(places, n)]  # 156 distinct
+    records = [{"id": f"r{i}", "prompt": "Tell me about a country.", "completion": t} for i, t in enumerate(texts)]
+
+    def run(workers: int) -> tuple[list, dict, int]:
+        cfg = {"frameworks": {"empirical": {"tools": {"fact_store": "sqlite"}}},
+               "tools": {"sqlite": STORE},
+               "scheduler": {"framework_workers": workers, "framework_workers_min_records": 16},
+               "cache": {"path": str(tmp_path / f"cache-{workers}.lmdb")}}
+        with Scorer.from_config(cfg, frameworks=["empirical"]) as scorer:
+            if workers:
+                assert set(scorer.pools["empirical"].local) == {"fact_store"}
+                assert scorer.start_workers(60)
+            got = [r.frameworks["empirical"] for r in scorer.score(records)]
+            stats = scorer.stats()
+            return got, stats.get("workers:empirical", {}), scorer.scheduler.backend("fact_store", "sqlite").stats.calls
+
+    pooled, pool_stats, main_calls = run(2)
+    inline, _, inline_calls = run(0)
+    assert [r.model_dump() for r in pooled] == [r.model_dump() for r in inline]
+    assert sum(r.components.get("facts_refuted", 0) > 0 for r in inline) >= 50
+    assert sum(r.components.get("facts_supported", 0) > 0 for r in inline) >= 50
+    assert pool_stats["sent"] >= 100 and pool_stats["returned"] == 0, pool_stats
+    assert main_calls < inline_calls / 2, (main_calls, inline_calls)

@@ -67,3 +67,12 @@ class TestSqliteFactStoreConformance(FactStoreConformance):
 
     def hostile_calls(self) -> list[ToolCall]:
         return [lookup(h, "locatedin", h) for h in ["x'); DROP TABLE facts;--", "' OR 1=1 --"]] + [ToolCall(capability="fact_store", op="lookup", payload={"subject": 1})]
+
+
+def test_a_framework_worker_may_copy_it_unless_the_copy_would_rebuild_a_file(tmp_path: Path) -> None:
+    opts = SqliteFactStore.Options
+    db = str(tmp_path / "facts.sqlite")
+    assert SqliteFactStore.replicable(opts(triples=TRIPLES))  # in memory: each copy builds its own
+    assert SqliteFactStore.replicable(opts(database=db))  # a file opened read-only
+    assert not SqliteFactStore.replicable(opts(database=db, triples=TRIPLES))  # each copy would rebuild the file
+

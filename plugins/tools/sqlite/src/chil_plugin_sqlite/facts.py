@@ -32,6 +32,13 @@ class SqliteFactStore(SqlFactStore):
     priority: ClassVar[int] = 10
     options: SqliteFactOptions
 
+    @classmethod
+    def replicable(cls, options: BaseModel) -> bool:
+        """A framework worker may open its own copy: an in-memory store (built from the same triples: its
+        memory once more per worker) or a file opened read-only; not a file it would rebuild at start."""
+        opts = options if isinstance(options, SqliteFactOptions) else SqliteFactOptions.model_validate(options)
+        return opts.database == ":memory:" or not (opts.path or opts.triples)
+
     def start(self) -> None:
         opts = self.options
         if opts.database != ":memory:" and not (opts.path or opts.triples):

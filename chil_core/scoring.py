@@ -479,7 +479,8 @@ class Scorer:
         local = {}
         for capability, b in routes.items():
             run = b.run_settings
-            if capability in stateful or b.isolation == "ray" or run.memory_mb or not importable(b.cls):
+            if (capability in stateful or b.isolation == "ray" or run.memory_mb or getattr(b.cls, "memory_mb", None)
+                    or not importable(b.cls)):
                 continue
             try:
                 ok = b.cls.replicable(b.cls.Options.model_validate(b.options))

@@ -426,3 +426,15 @@ def test_a_call_past_its_backends_timeout_in_a_worker_sends_its_record_back(tmp_
     assert slow.components["in_worker"] == 0.0, "its batch ran past 0.2 s in the worker: the main process scored it"
     assert slow.verdict == "failed" and "exceeded 0.2s" in slow.explanation, slow  # the main process's timeout
     assert all(r.verdict == "ok" for i, r in enumerate(got) if i != 40)
+
+
+def test_a_backend_under_a_memory_bound_is_not_copied(tmp_path, module):
+    """A memory bound (``[scheduler.backends.<name>] memory_mb``) holds only where the backend runs: its
+    calls stay with it, in the main process's scheduler."""
+    pm = local_manager(module)
+    cfg = local_config(tmp_path)
+    cfg["scheduler"]["backends"]["copyable"]["memory_mb"] = 512
+    with Scorer.from_config(cfg, plugin_manager=pm, frameworks=["localprobe"]) as scorer:
+        assert scorer.pools["localprobe"].local == {}
+    with Scorer.from_config(local_config(tmp_path / "b"), plugin_manager=pm, frameworks=["localprobe"]) as scorer:
+        assert set(scorer.pools["localprobe"].local) == {"copyable"}

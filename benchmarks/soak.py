@@ -24,7 +24,10 @@ After each pass (and, with ``--trim``, after ``malloc_trim(0)`` hands freed heap
 OS, so that RSS measures live memory rather than the high-water mark of the records in flight): the
 RSS of this process and the total RSS of this process plus the backends' worker
 processes (Z3, clingo... run in workers), from /proc.  Printed: one row per pass and the drift of each
-after the first pass, ``(max - min) / min`` over passes 2..N.  Exit status 1 when a drift exceeds 2 %.
+after the warm-up (``--warmup`` passes, 1 by default), ``(max - min) / min`` over the passes after it.
+Exit status 1 when a drift exceeds 2 %.  A short run needs a longer warm-up: at ``--records 2000`` the
+main process still grows ~1 MB from pass 2 to pass 3 (bounded caches filling), then stays within 0.3 %
+up to pass 8 (2026-12-03), so the test runs ``--passes 5 --warmup 2``.
 """
 
 from __future__ import annotations
@@ -224,7 +227,8 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=10)
     ap.add_argument("--records", type=int, default=20_000)
     ap.add_argument("--batch", type=int, default=512)
-    ap.add_argument("--bound", type=float, default=0.02, help="allowed drift after the first pass")
+    ap.add_argument("--bound", type=float, default=0.02, help="allowed drift after the warm-up")
+    ap.add_argument("--warmup", type=int, default=1, help="passes before the drift is measured")
     ap.add_argument("--trim", action="store_true", help="malloc_trim(0) before each RSS reading (glibc)")
     args = ap.parse_args()
     if args.minutes is not None:
@@ -261,11 +265,15 @@ def main() -> None:
     print(table(rows))
     ok = True
     for col in ("main RSS MB", "total RSS MB"):
-        tail = [r[col] for r in rows[1:]]
-        if len(tail) >= 2:
+        warm = max(1, args.warmup)
+        tail = [r[col] for r in rows[warm:]]
+        if len(tail) < 2:
+            print(f"{col}: fewer than 2 passes after a warm-up of {warm}: no drift measured", file=sys.stderr)
+            ok = False
+        else:
             drift = (max(tail) - min(tail)) / min(tail)
             ok &= drift <= args.bound
-            print(f"{col}: {min(tail):.1f}..{max(tail):.1f} MB over passes 2..{len(rows)}: drift {drift:.2%} "
+            print(f"{col}: {min(tail):.1f}..{max(tail):.1f} MB over passes {warm + 1}..{len(rows)}: drift {drift:.2%} "
                   f"(bound {args.bound:.0%})")
     sys.exit(0 if ok else 1)
 

@@ -235,10 +235,14 @@ def test_grounding_bomb_does_not_stall_ordinary_records():
 
 @pytest.mark.slow
 def test_soak_memory_is_flat():
-    """benchmarks/soak.py at a reduced size (the full 10 x 20k is a benchmark, not a test)."""
+    """benchmarks/soak.py at a reduced size (the full 10 x 20k is a benchmark, not a test).  At 2,000
+    records a pass the main process still grows ~1 MB from pass 2 to 3 (bounded caches filling), which
+    put the drift over passes 2..4 at 0.8-2.2 % against the 2 % bound, so the drift is measured over
+    passes 3..5 (0.3 % up to pass 8 on this workload)."""
     from tests.conftest import REPO
 
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "soak.py"), "--passes", "4", "--records", "2000"],
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "soak.py"), "--passes", "5", "--warmup", "2",
+                           "--records", "2000"],
                           capture_output=True, text=True, timeout=1800, cwd=REPO)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

@@ -264,8 +264,8 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
     print(table(rows))
     ok = True
+    warm = max(1, args.warmup)
     for col in ("main RSS MB", "total RSS MB"):
-        warm = max(1, args.warmup)
         tail = [r[col] for r in rows[warm:]]
         if len(tail) < 2:
             print(f"{col}: fewer than 2 passes after a warm-up of {warm}: no drift measured", file=sys.stderr)

@@ -204,7 +204,7 @@ def _answer(parked: list[tuple[int, Any, Any, _Calls]], local: dict[str, _Local]
     scores those, so that a result never depends on where it was computed."""
     import time
 
-    from chil_core.contracts import ToolResult
+    from chil_core.scheduler import _as_result
 
     failed: set[int] = set()
     by_tool: dict[str, list[tuple[int, int]]] = {}
@@ -235,14 +235,10 @@ def _answer(parked: list[tuple[int, Any, Any, _Calls]], local: dict[str, _Local]
                 continue
             slow = time.perf_counter() - t0 > tool.timeout
             for (k, j), value in zip(part, values, strict=True):
-                if isinstance(value, ToolResult):
-                    if value.backend is None:
-                        value.backend = tool.name
-                else:
-                    value = ToolResult("ok", value, None, tool.name)
-                if slow or value.status != "ok":
+                result = _as_result(value, tool.name)  # as the main process's scheduler makes it
+                if slow or result.status != "ok":
                     failed.add(k)
-                parked[k][3].results[j] = value  # type: ignore[index]
+                parked[k][3].results[j] = result  # type: ignore[index]
     return failed
 
 
@@ -250,7 +246,7 @@ def _score_chunk(fw: Any, rows: list[tuple[Any, ...]], routes: dict[str, str], l
                  construct: Any, to_json: Any, result_type: type) -> list[bytes | None]:
     """Score a chunk's records in a framework worker: each run up to its first wait; those that wait on
     the worker's own tools (:class:`_Calls`) are answered together, one batch per tool, and resumed, until
-    none waits.  A result's JSON per record, or None where the main process is to score it (a call to
+    none waits (a worker with no copies: each record runs to its end or goes back at its first wait).  A result's JSON per record, or None where the main process is to score it (a call to
     another tool, another wait, a failed call, an exception, something else than a result)."""
     out: list[bytes | None] = [None] * len(rows)
     parked: list[tuple[int, Any, Any, _Calls]] = []
@@ -331,7 +327,6 @@ def _serve_framework(conn: Any) -> None:
         conn.send_bytes(pickle.dumps(("fail", f"{type(exc).__name__}: {exc}")))
         return
     _tune_gc()
-    ctx = _WorkerContext(routes)
     conn.send_bytes(pickle.dumps(("ready", None)))
     while True:
         try:
@@ -340,33 +335,7 @@ def _serve_framework(conn: Any) -> None:
             break
         if not msg:
             break
-        rows = pickle.loads(msg)
-        if local:
-            out = _score_chunk(fw, rows, routes, local, construct, to_json, FrameworkResult)
-            conn.send_bytes(pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
-            continue
-        out = []
-        for rid, prompt, completion, group, reference, metadata, extra in rows:
-            ctx.wanted = False
-            try:
-                record = construct(id=rid, prompt=prompt, completion=completion, group=group, reference=reference,
-                                   metadata=metadata, **(extra or {}))
-                coro = fw.score(record, ctx)
-                if not hasattr(coro, "send"):
-                    out.append(None)
-                    continue
-                try:
-                    coro.send(None)
-                except StopIteration as stop:
-                    result = stop.value
-                else:  # it waits on something: the main process scores it
-                    coro.close()
-                    out.append(None)
-                    continue
-            except Exception:  # noqa: BLE001 - _NeedsMain, or a framework bug the main process logs when it scores the record
-                out.append(None)
-                continue
-            out.append(None if ctx.wanted or not isinstance(result, FrameworkResult) else to_json(result))
+        out = _score_chunk(fw, pickle.loads(msg), routes, local, construct, to_json, FrameworkResult)
         conn.send_bytes(pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
     for own in local.values():
         try:

@@ -20,8 +20,8 @@ instead: a batch's records go to them in chunks, and the event loop does only it
   in the main process, where its calls are batched, cached and timed out: a result never depends on
   where it was computed.  (What a worker's copy answers is not in the main process's tool-call cache;
   the record's result is, in the record cache.)  A framework with such a copy starts its workers after
-  ``framework_workers_start_after`` records in large batches, whether they waited on a tool or not.  A framework
-  whose records mostly come back is not sent to the workers for its next 7 batches that take the
+  ``framework_workers_start_after`` records in large batches, whether they waited on a tool or not.
+  A framework whose records mostly come back is not sent to the workers for its next 7 batches that take the
   per-record path; its records mostly wait, so that path is one batch in eight (the rest take
   ``Scorer._score_pool``), and the workers are tried again about one batch in 64.
 * A worker that dies is killed (and replaced); its records are scored in the main process.  One that

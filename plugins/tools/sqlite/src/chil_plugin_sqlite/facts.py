@@ -22,6 +22,11 @@ class SqliteFactOptions(FactStoreOptions):
     )
 
 
+def _read_only(opts: SqliteFactOptions) -> bool:
+    """A database file and nothing to build it from: opened read-only."""
+    return opts.database != ":memory:" and not (opts.path or opts.triples)
+
+
 class SqliteFactStore(SqlFactStore):
     """``fact_store`` on SQLite: tables ``facts(s, r, o, truth)`` and ``paths(s, r, o)``, indexed for the
     lookup joins; a batch of lookups travels as one VALUES list in one query."""
@@ -37,11 +42,11 @@ class SqliteFactStore(SqlFactStore):
         """A framework worker may open its own copy: an in-memory store (built from the same triples: its
         memory once more per worker) or a file opened read-only; not a file it would rebuild at start."""
         opts = options if isinstance(options, SqliteFactOptions) else SqliteFactOptions.model_validate(options)
-        return opts.database == ":memory:" or not (opts.path or opts.triples)
+        return opts.database == ":memory:" or _read_only(opts)
 
     def start(self) -> None:
         opts = self.options
-        if opts.database != ":memory:" and not (opts.path or opts.triples):
+        if _read_only(opts):
             if not Path(opts.database).is_file():
                 raise FileNotFoundError(f"tools.sqlite.database: {opts.database!r} does not exist and no path/triples to build it from")
             self.con = sqlite3.connect(f"file:{quote(opts.database)}?mode=ro", uri=True, check_same_thread=False)

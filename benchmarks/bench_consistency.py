@@ -18,9 +18,16 @@ Modes: ``naive loop`` = the framework over each record in turn, in one coroutine
 called directly, one call at a time, no scheduler, no cache, from the Scorer's input to its output (the
 record read, its reward made); until 2026-12-03 it started an event loop per record (``asyncio.run``)
 with its theory cache off and read the records beforehand, 13-45 % slower, so older ``x naive`` figures
-are higher; ``cold`` = one Scorer batch over
-all records with an empty cache, in a fresh Scorer (nothing parsed yet); ``warm`` = the same batch
-again (every tool answer cached).  Naive and cold are the median of ``--repeat`` runs; ``x naive`` is
+are higher; ``in-process batches`` = the same work with no scheduler at all: every record read and
+scored at once in one process, the tool calls decided in-process in batches of the backend's
+``max_batch``, no cache, no worker, no IPC; its CPU a record is the least any scheduler can spend on
+this work, so ``2 / that`` (its ``cpu-bound rec/s``; ``x naive (cpu)`` against the naive loop's) is
+the most two cores allow: the ceiling for ``x naive`` on this machine; ``cold`` = one Scorer batch
+over all records with an empty cache, in a fresh Scorer (nothing parsed yet); ``warm`` = the same
+batch again (every tool answer cached).  Every timed run starts with the process's memos emptied
+(:func:`forget`: parsed sentences, validated theories); until 2026-12-03 16:30 the runs after the
+first inherited them, so the naive loop's later repeats and every cold Scorer run read the sentences
+parsed already (ProofWriter cold ~10-20 % faster than with nothing parsed).  Naive and cold are the median of ``--repeat`` runs; ``x naive`` is
 records/s over the naive loop's, measured in the same run.  Latency is one record at a time
 (``scorer.score([record])``) on a sample, cold then warm; p50/p99 in milliseconds.  The load average
 is printed before and after: this is a shared 2-core machine, compare ratios, not absolute rates.
@@ -70,6 +77,18 @@ def workloads(data: Path) -> dict[str, list[dict[str, Any]]]:
                    "metadata": {"premises_fol": r["premises-FOL"], "conclusion_fol": r["conclusion-FOL"]}}
                   for i, r in enumerate(folio)],
     }
+
+
+def forget() -> None:
+    """Empty the per-process memos a run would otherwise inherit from the one before it (the parsed
+    sentences, the validated theories), so that every timed run, naive or not, starts cold: the
+    Scorer's workers are fresh processes, and its event loop shares this one."""
+    from chil_plugin_consistency.english import parse_sentence
+
+    from chil_core.capabilities import logic_program
+
+    parse_sentence.cache_clear()
+    logic_program._THEORIES.clear()
 
 
 def direct_tool(capability: str, backend: str) -> Any:
@@ -122,6 +141,7 @@ def naive(records: list[dict[str, Any]], capability: str, backend: str) -> tuple
         return claims
 
     loop = asyncio.new_event_loop()
+    forget()
     t0, c0 = time.perf_counter(), time.process_time()
     try:
         claims = loop.run_until_complete(each())
@@ -129,6 +149,85 @@ def naive(records: list[dict[str, Any]], capability: str, backend: str) -> tuple
         loop.close()
         ctx.close()
     return time.perf_counter() - t0, lat, claims, time.process_time() - c0
+
+
+class _BatchContext:
+    """A context that decides the calls of every record waiting at once in batches of the backend's
+    ``max_batch``, in this process: no scheduler, no cache, no worker, no IPC."""
+
+    def __init__(self, tools: dict[str, Any]) -> None:
+        self.tools = tools
+        for tool in tools.values():
+            tool.start()
+        self.pending: list[tuple[Any, asyncio.Future[Any]]] = []
+        self.handle: asyncio.Handle | None = None
+
+    def has(self, capability: str) -> bool:
+        return capability in self.tools
+
+    def backend(self, capability: str) -> str | None:
+        return self.tools[capability].name if capability in self.tools else None
+
+    async def call(self, capability: str, op: str, payload: dict[str, Any]) -> Any:
+        from chil_core import ToolCall
+
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self.pending.append((ToolCall(capability=capability, op=op, payload=payload), fut))
+        if self.handle is None:  # after every record now ready has made its call
+            self.handle = loop.call_soon(self.flush)
+        return await fut
+
+    def flush(self) -> None:
+        from chil_core import ToolResult
+
+        self.handle = None
+        pending, self.pending = self.pending, []
+        by_tool: dict[str, list[tuple[Any, asyncio.Future[Any]]]] = {}
+        for call, fut in pending:
+            by_tool.setdefault(call.capability, []).append((call, fut))
+        for capability, items in by_tool.items():
+            tool = self.tools[capability]
+            for k in range(0, len(items), tool.max_batch):
+                part = items[k : k + tool.max_batch]
+                for (_, fut), value in zip(part, tool.run_batch([c for c, _ in part]), strict=True):
+                    fut.set_result(value if isinstance(value, ToolResult) else ToolResult.success(value))
+
+    def close(self) -> None:
+        for tool in self.tools.values():
+            tool.close()
+
+
+def in_process_batches(records: list[dict[str, Any]], capability: str, backend: str) -> tuple[float, float]:
+    """The Scorer's work without the Scorer: every record read and scored at once in one process, the
+    tool calls decided in batches of the backend's ``max_batch`` in this process, the rewards made.
+    What it costs (CPU seconds) is the least any scheduler pays for this work: on two cores, no
+    pipeline of it can beat 2 / (its CPU a record) records/s.  Returns (seconds, CPU seconds)."""
+    from chil_plugin_consistency.framework import ConsistencyFramework
+
+    from chil_core.rewards import aggregate
+    from chil_core.scoring import to_record
+
+    fw = ConsistencyFramework()
+    ctx = _BatchContext({capability: direct_tool(capability, backend)})
+    weights = {"consistency": ConsistencyFramework.default_weight}
+
+    async def one(i: int, data: dict[str, Any]) -> None:
+        r = to_record(data, i)
+        aggregate(r.id, {"consistency": await fw.score(r, ctx)}, weights)
+
+    async def every() -> None:
+        await asyncio.gather(*(one(i, data) for i, data in enumerate(records)))
+
+    loop = asyncio.new_event_loop()
+    forget()
+    t0, c0 = time.perf_counter(), time.process_time()
+    try:
+        loop.run_until_complete(every())
+    finally:
+        loop.close()
+        ctx.close()
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def scorer_runs(records: list[dict[str, Any]], tools: dict[str, str], latency_n: int, repeat: int = 1) -> list[dict[str, Any]]:
@@ -154,6 +253,7 @@ def scorer_runs(records: list[dict[str, Any]], tools: dict[str, str], latency_n:
 
                 sampler = threading.Thread(target=sample, daemon=True)
                 sampler.start()
+                forget()
                 t0, c0 = time.perf_counter(), time.process_time()
                 rewards = scorer.score(records)
                 colds.append((time.perf_counter() - t0, rewards))
@@ -183,6 +283,7 @@ def scorer_runs(records: list[dict[str, Any]], tools: dict[str, str], latency_n:
         sample = records[:latency_n]
         with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
             scorer.score([{"id": "warmup", "prompt": "Bob is big.", "completion": "Bob is big. Bob is red."}])
+            forget()
             for row in rows:  # the cold pass fills the cache the warm pass reads
                 lat = []
                 for rec in sample:
@@ -229,6 +330,12 @@ def main() -> None:
         rows.append({**base, "mode": "naive loop", "seconds": dt, "records/s": len(records) / dt, "claims/s": claims / dt,
                      "x naive": 1.0, "p50 ms": 1000 * percentile(lat, 50), "p99 ms": 1000 * percentile(lat, 99), "statuses": "",
                      "cpu ms/rec": f"{1000 * naive_cpu / len(records):.2f}", "cpu-bound rec/s": naive_bound, "x naive (cpu)": 1.0})
+        batched = [in_process_batches(records, capability, backend) for _ in range(args.repeat)]
+        b_cpu = statistics.median(c for _, c in batched)
+        rows.append({**base, "mode": "in-process batches", "seconds": statistics.median(t for t, _ in batched),
+                     "records/s": len(records) / statistics.median(t for t, _ in batched), "x naive": dt / statistics.median(t for t, _ in batched),
+                     "cpu ms/rec": f"{1000 * b_cpu / len(records):.2f}", "cpu-bound rec/s": 2 * len(records) / b_cpu,
+                     "x naive (cpu)": 2 * len(records) / b_cpu / naive_bound, "statuses": ""})
         for row in scorer_runs(records, {capability: backend}, args.latency, args.repeat):
             extra = {"x naive (cpu)": row["cpu-bound rec/s"] / naive_bound} if "cpu-bound rec/s" in row else {}
             rows.append({**base, **row, "x naive": dt / row["seconds"], **extra})

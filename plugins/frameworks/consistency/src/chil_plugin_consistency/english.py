@@ -104,47 +104,57 @@ def _content(word: str) -> bool:
     return word not in _FUNCTION_WORDS and word.isalpha()
 
 
-@dataclass(frozen=True, slots=True)
 class _Tokens:
-    words: tuple[str, ...]  # lower case
-    caps: tuple[bool, ...]  # originally capitalised (a name), first word of the sentence excepted
+    """A sentence's words, lower case (``words``), and as written (``raw``: a capitalised word is a
+    name, the first word of the sentence excepted).  Not a dataclass: slices of it are made in the
+    parser's inner loops, and a frozen dataclass's ``__init__`` costs several times a plain one's."""
+
+    __slots__ = ("words", "raw")
+
+    def __init__(self, words: tuple[str, ...], raw: tuple[str, ...]) -> None:
+        self.words = words
+        self.raw = raw
 
     @classmethod
     def of(cls, text: str) -> _Tokens:
-        raw = _WORD.findall(text)
-        return cls(tuple(w.lower() for w in raw), tuple(w[0].isupper() for w in raw))
+        raw = tuple(_WORD.findall(text))
+        return cls(tuple(w.lower() for w in raw), raw)
+
+    def capitalised(self) -> bool:
+        """Whether the first word was written with a capital."""
+        return self.raw[0][0].isupper()
 
     def __len__(self) -> int:
         return len(self.words)
 
     def __getitem__(self, s: slice) -> _Tokens:
-        return _Tokens(self.words[s], self.caps[s])
+        return _Tokens(self.words[s], self.raw[s])
 
 
 # -- noun phrases and verb phrases ------------------------------------------------------------
 def _subjects(t: _Tokens, first: bool) -> Iterator[tuple[str, bool, int]]:
     """Possible subjects at the start of ``t``: (term, plural, tokens used)."""
-    if not len(t):
+    if not len(t.words):
         return
     w = t.words[0]
     if w in _PRONOUNS:
         yield VAR, w in _PLURAL_PRONOUNS, 1
     elif w == "the":
-        for n in range(1, min(_MAX_THE_WORDS, len(t) - 1) + 1):
+        for n in range(1, min(_MAX_THE_WORDS, len(t.words) - 1) + 1):
             words = t.words[1 : 1 + n]
             if all(_content(x) for x in words):
                 yield "_".join(words), False, 1 + n
-    elif (t.caps[0] or first) and _content(w):
+    elif (first or t.capitalised()) and _content(w):
         yield w, False, 1
 
 
 def _object(t: _Tokens) -> str | None:
     """The whole of ``t`` as an object: a name, "the ..." or a pronoun."""
-    if len(t) == 1 and t.words[0] in _PRONOUNS:
+    if len(t.words) == 1 and t.words[0] in _PRONOUNS:
         return VAR
-    if len(t) == 1 and t.caps[0] and _content(t.words[0]):
+    if len(t.words) == 1 and t.capitalised() and _content(t.words[0]):
         return t.words[0]
-    if 2 <= len(t) <= _MAX_THE_WORDS + 1 and t.words[0] == "the" and all(_content(x) for x in t.words[1:]):
+    if 2 <= len(t.words) <= _MAX_THE_WORDS + 1 and t.words[0] == "the" and all(_content(x) for x in t.words[1:]):
         return "_".join(t.words[1:])
     return None
 
@@ -165,17 +175,17 @@ def _complement(t: _Tokens, subject: str, plural: bool, neg: bool) -> Literal | 
 
 def _verb_phrase(t: _Tokens, subject: str, plural: bool) -> Literal | None:
     """``is [not] [a] word`` | ``does not verb obj`` | ``verb obj``, agreeing with the subject's number."""
-    if not len(t):
+    if not len(t.words):
         return None
     w = t.words[0]
     if w in _COPULA:
         return _complement(t[1:], subject, plural, False) if _COPULA[w] == plural else None
     if w in ("does", "do"):
-        if (w == "do") != plural or len(t) < 3 or t.words[1] != "not" or not _content(t.words[2]):
+        if (w == "do") != plural or len(t.words) < 3 or t.words[1] != "not" or not _content(t.words[2]):
             return None
         obj = _object(t[3:])
         return Literal(t.words[2], (subject, obj), True) if obj else None
-    if _content(w) and len(t) >= 2:
+    if _content(w) and len(t.words) >= 2:
         obj = _object(t[1:])
         if obj is not None:
             return Literal(w if plural else verb_base(w), (subject, obj), False)
@@ -210,7 +220,7 @@ def _conjunction(t: _Tokens, first: bool) -> list[Literal] | None:
     out: list[Literal] = []
     subject, plural = None, False
     for k, part in enumerate(_split(t, _AND)):
-        if not len(part):
+        if not len(part.words):
             return None
         full = _clause(part, first and k == 0)
         if full is not None:
@@ -283,13 +293,14 @@ def _conditional(t: _Tokens) -> list[Rule] | None:
         return None
     k = t.words.index("then")
     cond, concl = t[1:k], t[k + 1 :]
-    if len(cond) and cond.words[-1] == ",":
+    if len(cond.words) and cond.words[-1] == ",":
         cond = cond[:-1]
     body, heads = _conjunction(cond, False), _conjunction(concl, False)
     if not body or not heads:
         return None
-    bound = set().union(*(b.variables() for b in body))
-    if any(not h.variables() <= bound for h in heads):
+    # the grammar's one variable is VAR (no word it reads can start with "?"): a head may use it
+    # only when the body binds it
+    if not any(VAR in b.args for b in body) and any(VAR in h.args for h in heads):
         return None
     return [Rule(tuple(body), h) for h in heads]
 
@@ -300,14 +311,14 @@ def parse_sentence(text: str) -> tuple[tuple[Literal, ...], tuple[Rule, ...]] | 
 
     Memoised: prompts repeat across the completions of a group, and sentences across prompts."""
     t = _Tokens.of(text)
-    if not len(t):
+    if not len(t.words):
         return None
     first = t.words[0]
     if first == "if":
         rules = _conditional(t)
         return ((), tuple(rules)) if rules else None
     facts = _conjunction(t, True) if first not in _QUANTIFIERS | {"no"} else None
-    if facts and all(not f.variables() for f in facts):
+    if facts and all(VAR not in f.args for f in facts):
         return tuple(facts), ()
     rules = _universal(t)
     return ((), tuple(rules)) if rules else None

@@ -4,6 +4,7 @@ dodged by breaking the verifier, or changed by how the input was batched."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -169,6 +170,72 @@ def test_failure_cause_is_decided_by_checking_the_premises_alone(smt) -> None:
     assert (mine.status, mine.cause) == ("timeout", "completion") and reward(mine) == 0.0
     theirs = one(record, {"smt": _Failing(smt, always=True)})
     assert (theirs.status, theirs.cause) == ("timeout", "infrastructure") and reward(theirs) is None
+
+
+class _SlowContext:
+    """A scheduler-like context whose ``decide`` call with the completion's claims runs ``main_s`` and
+    then times out (a theory the claims blow up), reporting ``running_s`` as a scheduler does: None
+    while the call still waits for a worker (``queued_s``), then the time a worker has run it.  Every
+    other call (the premises alone) goes to a real backend; when it began is recorded."""
+
+    def __init__(self, tool, main_s: float, queued_s: float | None) -> None:
+        self.tool, self.main_s, self.queued_s = tool, main_s, queued_s
+        self.premises_at: list[float] = []
+        self.t0 = 0.0
+
+    def has(self, capability: str) -> bool:
+        return capability == "logic_program"
+
+    def backend(self, capability: str) -> str:
+        return self.tool.name
+
+    def submit(self, capability, op, payload):
+        import asyncio
+
+        from chil_core import ToolResult
+
+        loop = asyncio.get_running_loop()
+        self.t0 = loop.time()
+        fut = loop.create_future()
+        loop.call_later(self.main_s, fut.set_result, ToolResult.failure("exceeded its time limit", "timeout"))
+        return fut
+
+    def running_s(self, capability, op, payload):
+        import asyncio
+
+        now = asyncio.get_running_loop().time() - self.t0
+        if self.queued_s is None:
+            return math.inf
+        return None if now < self.queued_s else now - self.queued_s
+
+    async def call(self, capability, op, payload):
+        import asyncio
+
+        from chil_core import ToolCall, ToolResult
+
+        self.premises_at.append(asyncio.get_running_loop().time() - self.t0)
+        value = self.tool.run_batch([ToolCall(capability=capability, op=op, payload=payload)])[0]
+        return value if isinstance(value, ToolResult) else ToolResult.success(value)
+
+
+@pytest.mark.parametrize(("queued_s", "earliest", "latest"), [(None, 0.2, 1.0), (0.3, 0.5, 1.0)])
+def test_a_long_call_starts_its_premises_check_beside_it(monkeypatch, backends, queued_s, earliest, latest) -> None:
+    """A decide call a worker has run for SPECULATE_S starts the premises-only call beside it, so a
+    theory the completion blows up costs one timeout, not two in a row; time queued for a worker does
+    not count (queued until 0.3 s: looked at 0.2 s, queued; at 0.4 s, run 0.1 s; at 0.5 s, run 0.2 s:
+    the premises check starts then, while the call still runs until 1.0 s)."""
+    import asyncio
+
+    from chil_plugin_consistency import framework as fw_module
+
+    from chil_core.scoring import to_record
+
+    monkeypatch.setattr(fw_module, "SPECULATE_S", 0.2)
+    ctx = _SlowContext(backends["clingo"], main_s=1.0, queued_s=queued_s)
+    fw = ConsistencyFramework()
+    res = asyncio.run(fw.score(to_record({"id": "r", "prompt": THEORY, "completion": "Bob is red."}, 0), ctx))
+    assert (res.status, res.cause) == ("timeout", "completion"), res.explanation  # the premises alone pass
+    assert len(ctx.premises_at) == 1 and earliest - 0.05 <= ctx.premises_at[0] < latest, ctx.premises_at
 
 
 # -- 4. padding --------------------------------------------------------------------------------

@@ -392,22 +392,31 @@ class ConsistencyFramework(Framework):
         else:
             main = asyncio.ensure_future(ctx.call(call.capability, call.op, call.payload))
         running_s = getattr(ctx, "running_s", None)
-        wait, spare = SPECULATE_S, None
-        while True:
-            done, _ = await asyncio.wait({main}, timeout=wait)
-            if done:
-                break
+        loop = asyncio.get_running_loop()
+        spare: asyncio.Future[ToolResult] | None = None
+        timer: asyncio.TimerHandle | None = None
+
+        def look() -> None:  # a timer, not asyncio.wait: most calls are answered long before it fires
+            nonlocal spare, timer
+            timer = None
+            if main.done():
+                return
             ran = math.inf if running_s is None else running_s(call.capability, call.op, call.payload)
             if ran is not None and ran >= SPECULATE_S:
                 spare = asyncio.ensure_future(ctx.call(premises.capability, premises.op, premises.payload))
-                break
-            wait = SPECULATE_S if ran is None else SPECULATE_S - ran  # still queued: look again later
+            else:  # still queued: look again later
+                timer = loop.call_later(SPECULATE_S if ran is None else SPECULATE_S - ran, look)
+
+        timer = loop.call_later(SPECULATE_S, look)
         try:
             res = await main
         except BaseException:
             if spare is not None:
                 spare.cancel()
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
         if res.ok:
             if spare is not None:
                 spare.cancel()

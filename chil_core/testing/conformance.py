@@ -51,6 +51,9 @@ def answers_of(tool_class: type[Tool], options: dict[str, Any], calls: list[Tool
         tool.close()
 
 
+_UNCOPIED = object()
+
+
 class ToolConformance:
     """Contract tests for a Tool backend."""
 
@@ -133,6 +136,30 @@ class ToolConformance:
         for b, s, r in zip(batched, single, reversed_, strict=True):
             assert (b.status, b.value) == (s.status, s.value), "a call's answer must not depend on its batch"
             assert (b.status, b.value) == (r.status, r.value), "a call's answer must not depend on its position"
+
+    def test_payloads_are_read_not_changed(self) -> None:
+        """A backend only reads its calls: frameworks share parts of payloads between calls (the
+        consistency framework's facts and rules, built once per parsed sentence), and an inline or
+        thread backend gets the very objects."""
+        import copy
+
+        self._skip_if_unavailable()
+        calls = self.sample_calls() + self.hostile_calls()
+        before: list[Any] = []
+        for c in calls:
+            try:
+                before.append(copy.deepcopy(c.payload))
+            except RecursionError:  # a hostile payload nested past Python's recursion limit: not compared
+                before.append(_UNCOPIED)
+        tool = self.make_tool()
+        try:
+            tool.run_batch(calls)
+            tool.run_batch(calls[:1])
+        finally:
+            tool.close()
+        for call, payload in zip(calls, before, strict=True):
+            if payload is not _UNCOPIED:
+                assert call.payload == payload, f"run_batch changed the payload of a {call.op!r} call"
 
     def test_results_are_json_and_deterministic(self) -> None:
         """Cacheable results must round-trip through JSON and be equal for equal calls (cache keys)."""

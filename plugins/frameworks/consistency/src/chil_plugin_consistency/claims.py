@@ -68,7 +68,8 @@ class Job:
     notes: list[str] = field(default_factory=list)
     premises_skipped: int = 0
     question: Question | None = None
-    #: ``theory.to_json()``, shared with every job of the same premises (read-only)
+    #: ``theory.to_json()``, shared with every job of the same premises and, fact by fact and rule by
+    #: rule, with other theories (read-only: :func:`json_of`)
     theory_json: dict[str, Any] | None = None
 
 
@@ -99,10 +100,35 @@ class Premises:
     theory_json: dict[str, Any]  # theory.to_json(), built once; never mutated
 
 
+#: the JSON of facts, rules and literals, by the identity of the object (each entry keeps its object
+#: alive, so an id is never another object's while its entry exists).  The parser's sentence memo
+#: hands the same objects to every theory that repeats a sentence (three in four ProntoQA sentences
+#: in a first pass), so their JSON is built once and shared: read-only, as payloads are.
+_JSON: dict[int, tuple[Any, dict[str, Any]]] = {}
+_JSON_MAX = 1 << 16
+
+
+def json_of(x: Any) -> dict[str, Any]:
+    """``x.to_json()`` of a parsed literal or rule, built once per object (shared: never mutate it)."""
+    entry = _JSON.get(id(x))
+    if entry is not None and entry[0] is x:
+        return entry[1]
+    out = x.to_json()
+    if len(_JSON) >= _JSON_MAX:
+        _JSON.clear()
+    _JSON[id(x)] = (x, out)
+    return out
+
+
+def theory_json(theory: Theory) -> dict[str, Any]:
+    """``theory.to_json()``, its facts' and rules' JSON shared with other theories (:func:`json_of`)."""
+    return {"facts": [json_of(f) for f in theory.facts], "rules": [json_of(r) for r in theory.rules]}
+
+
 def parse_premises(text: str) -> Premises:
     parsed = parse_theory(text)
     theory = parsed.theory()
-    return Premises(theory, tuple(s for s, _ in parsed.statements), len(parsed.skipped), theory.to_json())
+    return Premises(theory, tuple(s for s, _ in parsed.statements), len(parsed.skipped), theory_json(theory))
 
 
 class TheoryCache:

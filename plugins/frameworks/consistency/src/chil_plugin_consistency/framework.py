@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from chil_core import Evidence, Framework, FrameworkResult, Record, ToolCall, ToolResult
 from chil_core.capabilities.logic_program import Literal as Lit
 from chil_core.failures import tool_failure
-from chil_plugin_consistency.claims import Claim, Job, Problem, TheoryCache, build_job, english_source, render
+from chil_plugin_consistency.claims import Claim, Job, Problem, TheoryCache, build_job, english_source, json_of, render
 from chil_plugin_consistency.labels import DEFAULT_LABELS, LABEL_NAMES, find_label
 
 _VERDICTS = ("entailed", "contradicted", "undetermined")
@@ -459,9 +459,9 @@ def _lit(data: dict[str, Any]) -> Lit:
 def _decide(job: Job, queries: list[Lit], assume: list[list[Lit]] | None = None) -> ToolCall:
     """The ``decide`` call over the job's premises (their JSON is built once per theory and shared)."""
     theory = job.theory_json if job.theory_json is not None else job.theory.to_json()  # type: ignore[union-attr]
-    payload: dict[str, Any] = {"theory": theory, "queries": [q.to_json() for q in queries]}
+    payload: dict[str, Any] = {"theory": theory, "queries": [json_of(q) for q in queries]}
     if assume is not None:
-        payload["assume"] = [[lit.to_json() for lit in group] for group in assume]
+        payload["assume"] = [[json_of(lit) for lit in group] for group in assume]
     return ToolCall(capability="logic_program", op="decide", payload=payload)
 
 

@@ -246,8 +246,9 @@ def _score_chunk(fw: Any, rows: list[tuple[Any, ...]], routes: dict[str, str], l
                  construct: Any, to_json: Any, result_type: type) -> list[bytes | None]:
     """Score a chunk's records in a framework worker: each run up to its first wait; those that wait on
     the worker's own tools (:class:`_Calls`) are answered together, one batch per tool, and resumed, until
-    none waits (a worker with no copies: each record runs to its end or goes back at its first wait).  A result's JSON per record, or None where the main process is to score it (a call to
-    another tool, another wait, a failed call, an exception, something else than a result)."""
+    none waits (a worker with no copies: each record runs to its end or goes back at its first wait).
+    A result's JSON per record, or None where the main process is to score it (a call to another tool,
+    another wait, a failed call, an exception, something else than a result)."""
     out: list[bytes | None] = [None] * len(rows)
     parked: list[tuple[int, Any, Any, _Calls]] = []
 

@@ -219,6 +219,15 @@ class FrameworkPool:
             self._started.clear()
         threading.Thread(target=self._start_missing, name=f"chil-{self.name}-workers", daemon=True).start()
 
+    def count_inline(self, n: int, start_after: int) -> None:
+        """``n`` more records scored in the main process in a batch that would have used the workers:
+        once ``start_after`` of them (``scheduler.framework_workers_start_after``), start the workers."""
+        if self.wanted:
+            return
+        self.inline_records += n
+        if self.inline_records >= start_after:
+            self.start()
+
     def wait_started(self, timeout: float | None = None) -> bool:
         self.start()
         return self._started.wait(timeout)

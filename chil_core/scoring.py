@@ -579,10 +579,8 @@ class Scorer:
                 self._pool_skip[name] = skip - 1
             elif pool.usable():
                 return await self._score_in_workers(name, records, infra, raw)
-            elif pool.local and not pool.wanted:
-                pool.inline_records += len(records)
-                if pool.inline_records >= sched.framework_workers_start_after:
-                    pool.start()
+            elif pool.local:
+                pool.count_inline(len(records), sched.framework_workers_start_after)
         if self._waiting.get(name, 0) % 8:  # (every eighth batch looks again)
             self._waiting[name] += 1
             return await self._score_pool(name, records, infra)
@@ -665,11 +663,9 @@ class Scorer:
         # batches take the pool (a task and a timer a record, all started at once), which was ~4 % less
         # CPU for it (facts-sqlite); every eighth batch comes back here to look again
         self._waiting[name] = int(n >= 8 and 8 * state[2] > n)
-        if pool is not None and not pool.wanted and not pool.local and 2 * state[2] <= n:
+        if pool is not None and not pool.local and 2 * state[2] <= n:
             # most records of a batch this large never waited: once enough of them, workers pay (chil_core.offload)
-            pool.inline_records += n
-            if pool.inline_records >= sched.framework_workers_start_after:
-                pool.start()
+            pool.count_inline(n, sched.framework_workers_start_after)
         return out  # type: ignore[return-value]
 
     async def _score_in_workers(self, name: str, records: Sequence[Record], infra: list[bool] | None,

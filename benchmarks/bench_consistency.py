@@ -24,7 +24,7 @@ scored at once in one process, the tool calls decided in-process in batches of t
 this work, so ``2 / that`` (its ``cpu-bound rec/s``; ``x naive (cpu)`` against the naive loop's) is
 the most two cores allow: the ceiling for ``x naive`` on this machine.  It runs the cyclic garbage
 collector as the Scorer does while it scores a batch (first threshold ``GC_THRESHOLD0``); until
-2026-12-03 19:30 it ran at the interpreter's default, which made its CPU a record 20-40 % higher and
+2026-12-03 19:00 it ran at the interpreter's default, which made its CPU a record 20-40 % higher and
 the ceilings it gave (2.2-3.0x for prolog and for clingo on ProntoQA) too low.  The naive loop runs at
 the default, as a loop written without the Scorer would (at the raised threshold it is 0-25 % faster,
 varying from run to run).  ``solver ms/rec``: the CPU a record spends in the tool's ``run_batch``, less
@@ -325,7 +325,7 @@ def in_process_rows(data: Path, name: str, capability: str, backend: str, repeat
     fresh process per workload and backend.  In one process, a backend's state carried over to the next
     one measured there: after SWI-Prolog had decided ProofWriter in this process, z3's naive loop ran
     15-25 % (ProofWriter, ProntoQA) to 2x (FOLIO) slower, while z3 in the Scorer, in its own worker
-    processes, did not, which inflated z3's ``x naive`` (until 2026-12-03 19:30)."""
+    processes, did not, which inflated z3's ``x naive`` (until 2026-12-03 19:10)."""
     records = workloads(data)[name]
     naive_runs = [naive(records, capability, backend) for _ in range(repeat)]
     batched = [in_process_batches(records, capability, backend) for _ in range(repeat)]

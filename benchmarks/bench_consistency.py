@@ -324,7 +324,7 @@ def in_process_rows(data: Path, name: str, capability: str, backend: str, repeat
     """The naive loop and the in-process batches, ``repeat`` runs each: what :func:`main` runs in a
     fresh process per workload and backend.  In one process, a backend's state carried over to the next
     one measured there: after SWI-Prolog had decided ProofWriter in this process, z3's naive loop ran
-    15-25 % (ProofWriter, ProntoQA) to 2x (FOLIO) slower, while z3 in the Scorer, in its own worker
+    14-23 % (ProofWriter, ProntoQA) to 2x (FOLIO) slower, while z3 in the Scorer, in its own worker
     processes, did not, which inflated z3's ``x naive`` (until 2026-12-03 19:10)."""
     records = workloads(data)[name]
     naive_runs = [naive(records, capability, backend) for _ in range(repeat)]

@@ -279,12 +279,10 @@ def in_process_batches(records: list[dict[str, Any]], capability: str, backend: 
     does while the Scorer scores a batch (its first threshold raised to ``GC_THRESHOLD0``).  Returns
     (seconds, CPU seconds, for prolog the CPU seconds of SWI-Prolog's own evaluation within them, else
     None, and the solver's CPU seconds: :class:`_ToolClock`)."""
-    import gc
-
     from chil_plugin_consistency.framework import ConsistencyFramework
 
     from chil_core.rewards import aggregate
-    from chil_core.scoring import GC_THRESHOLD0, to_record
+    from chil_core.scoring import _gc_raise, _gc_restore, to_record
 
     fw = ConsistencyFramework()
     tool = direct_tool(capability, backend)
@@ -306,27 +304,25 @@ def in_process_batches(records: list[dict[str, Any]], capability: str, backend: 
 
     loop = asyncio.new_event_loop()
     forget()
-    threshold = gc.get_threshold()
-    gc.set_threshold(max(threshold[0], GC_THRESHOLD0), *threshold[1:])
+    _gc_raise()  # the Scorer's own mechanism, as while it scores a batch
     t0, c0 = time.perf_counter(), time.process_time()
     try:
         loop.run_until_complete(every())
     finally:
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-        gc.set_threshold(*threshold)
+        _gc_restore()
         loop.close()
         ctx.close()
         clock.close()
     return dt, cpu, (_TimedQuery.cpu if timed else None), clock.solver_s
 
 
-def in_process_rows(data: Path, name: str, capability: str, backend: str, repeat: int) -> tuple[list[Any], list[Any]]:
+def in_process_rows(records: list[dict[str, Any]], capability: str, backend: str, repeat: int) -> tuple[list[Any], list[Any]]:
     """The naive loop and the in-process batches, ``repeat`` runs each: what :func:`main` runs in a
     fresh process per workload and backend.  In one process, a backend's state carried over to the next
     one measured there: after SWI-Prolog had decided ProofWriter in this process, z3's naive loop ran
     14-23 % (ProofWriter, ProntoQA) to 2x (FOLIO) slower, while z3 in the Scorer, in its own worker
     processes, did not, which inflated z3's ``x naive`` (until 2026-12-03 19:10)."""
-    records = workloads(data)[name]
     naive_runs = [naive(records, capability, backend) for _ in range(repeat)]
     batched = [in_process_batches(records, capability, backend) for _ in range(repeat)]
     return naive_runs, batched
@@ -427,7 +423,7 @@ def main() -> None:
         # naive and in-process runs call the tools in-process: a fresh process for each backend (see
         # in_process_rows); the Scorer's tools run in its worker processes
         with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-            naive_runs, batched = pool.submit(in_process_rows, args.data, name, capability, backend, args.repeat).result()
+            naive_runs, batched = pool.submit(in_process_rows, records, capability, backend, args.repeat).result()
         dt = statistics.median(r[0] for r in naive_runs)
         naive_cpu = statistics.median(r[3] for r in naive_runs)
         naive_solver = statistics.median(r[4] for r in naive_runs)
@@ -443,7 +439,7 @@ def main() -> None:
         b_solver = statistics.median(b[3] for b in batched)
         # the most x naive can be were everything but the solver free (parsing, validating, scheduling,
         # rewards: work a record needs batched or not) and two cores perfectly shared
-        note = f"all but the solver free: {2 * naive_solver / b_solver:.2f}x"
+        note = f"all but the solver free: {2 * naive_solver / max(b_solver, 1e-9):.2f}x"
         if batched[0][2] is not None:  # prolog: the ceiling were SWI-Prolog's own evaluation free
             swi = statistics.median(b[2] for b in batched)
             note += f"; swi {1000 * swi / len(records):.2f} ms/rec, ceiling without it {2 * len(records) / (b_cpu - swi) / naive_bound:.2f}x"

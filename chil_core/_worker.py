@@ -139,6 +139,9 @@ class _WorkerContext:
     such a call, so that a framework that catches the exception still has its record sent back."""
 
     infra_failed = False
+    #: a framework may ``await call(...)`` each of a record's calls as it goes: the chunk's calls are
+    #: answered together, and one that fails sends the record back (no fallback, timer or future here)
+    answers_together = True
 
     def __init__(self, routes: dict[str, str], local: dict[str, _Local] | None = None) -> None:
         self.routes = routes
@@ -182,11 +185,14 @@ def _build_local(specs: dict[str, Any]) -> dict[str, _Local]:
     max batch)``); one that cannot be built is left out (logged): its records go back to the main process."""
     from chil_core.plugins import load_object
 
+    if specs:
+        import chil_core.scheduler  # noqa: F401 - what _answer uses: imported now, not in the first chunk's time
     local: dict[str, _Local] = {}
     for capability, (tool_path, options, timeout, max_batch) in (specs or {}).items():
         try:
             cls = load_object(tool_path)
             tool = cls(cls.Options.model_validate(options))
+            tool.replica = True  # its own budget (Tool.replicable), set before start()
             tool.start()
         except Exception:  # noqa: BLE001 - the main process scores the records that call it
             logging.getLogger(__name__).warning("%s: could not build a copy of %s in this framework worker; records "

@@ -162,6 +162,9 @@ class Tool:
     #: maps a binary to how to get it; a tuple of names works too.
     requires_binaries: ClassVar[Mapping[str, str] | tuple[str, ...]] = ()
 
+    #: True in a framework worker's own copy of this backend (see :meth:`replicable`), set before ``start``.
+    replica: bool = False
+
     def __init__(self, options: BaseModel | None = None) -> None:
         self.options = options if options is not None else self.Options()
 
@@ -172,7 +175,12 @@ class Tool:
         for a backend whose answers are a function of its options and the call (read-only data, no state
         kept between calls), that opens in a moment, and that cannot hang on a call (each worker holds a
         copy: its memory, its start-up).  A call that fails or takes past the backend's timeout there
-        still sends its record back, to be scored in the main process.  Default: False."""
+        still sends its record back, to be scored in the main process.  A copy is built with
+        :attr:`replica` set (before ``start``): a backend whose calls can run long (a solver) gives its
+        copies a tight budget of their own and answers a call past it with a failure, which sends the
+        record back to the main process, where the call runs isolated under the backend's full limits;
+        one hostile call then holds up the rest of its worker's chunk for that budget at most.
+        Default: False."""
         return False
 
     @classmethod

@@ -86,9 +86,11 @@ class SchedulerSettings(_Strict):
     max_records_in_flight: int = Field(default=4096, ge=1, description="Records scored concurrently.")
     framework_workers: int | Literal["auto"] = Field(
         default="auto", description="Worker processes that score a framework's records beside the event loop "
-        "(frameworks whose result is a function of the record: cache_results, not sequential, worker_safe); a "
-        "worker calls its own copy of a replicable backend (an in-memory or read-only SQLite fact store), and a "
-        "record that asks for another tool is scored in the main process. 'auto': the CPUs divided among "
+        "(frameworks whose result is a function of the record: cache_results, worker_safe, not sequential; a "
+        "sequential one sends only the records it keys, those outside an episode, and only to workers that copy "
+        "its tools); a worker calls its own copy of a replicable backend (an in-memory or read-only SQLite fact "
+        "store; clingo and SWI-Prolog, each on a budget of its own), and a record that asks for another tool, or "
+        "past a copy's budget, is scored in the main process. 'auto': the CPUs divided among "
         "the scoring processes sharing them (chil serve --workers, torchrun ranks), at most 4, none below 2; 0: off.")
     framework_workers_min_records: int = Field(default=64, ge=1, description="Records a batch must have left to score "
                                                "(after the record cache) to go to the framework workers.")

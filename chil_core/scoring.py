@@ -460,7 +460,12 @@ class Scorer:
             return pools
         for name, fw in self.frameworks.items():
             cls = type(fw)
-            if self._bulk[name] or cls.sequential or not cls.cache_results or not cls.worker_safe or not importable(cls):
+            # a sequential framework may send the records it keys (its own result_key: those outside any
+            # episode, say) to workers that have copies of its tools; the rest stay in order here
+            keyed_only = cls.sequential
+            if keyed_only and cls.result_key is Framework.result_key:
+                continue
+            if self._bulk[name] or not cls.cache_results or not cls.worker_safe or not importable(cls):
                 continue
             try:
                 options = fw.options.model_dump(mode="json")
@@ -468,8 +473,10 @@ class Scorer:
                 log.info("%s: options are not JSON-able; its records are scored in the main process", name)
                 continue
             routes = self.contexts[name].routes
-            pools[name] = FrameworkPool(name, cls, options, {c: b.name for c, b in routes.items()}, n,
-                                        local=self._replicable(name, routes))
+            local = self._replicable(name, routes)
+            if keyed_only and not local:
+                continue
+            pools[name] = FrameworkPool(name, cls, options, {c: b.name for c, b in routes.items()}, n, local=local)
         return pools
 
     def _replicable(self, name: str, routes: dict[str, Backend]) -> dict[str, tuple[str, dict[str, Any], float, int]]:
@@ -569,7 +576,7 @@ class Scorer:
         if not records:
             return []
         if type(self.frameworks[name]).sequential:
-            return await self._score_ordered(name, records, infra)
+            return await self._score_sequential(name, records, infra, pooled, raw)
         sched = self.settings.scheduler
         pool = self.pools.get(name) if pooled and len(records) >= sched.framework_workers_min_records else None
         # (a framework whose workers call its tools too takes them whether its records wait or not)
@@ -666,6 +673,55 @@ class Scorer:
         if pool is not None and not pool.local and 2 * state[2] <= n:
             # most records of a batch this large never waited: once enough of them, workers pay (chil_core.offload)
             pool.count_inline(n, sched.framework_workers_start_after)
+        return out  # type: ignore[return-value]
+
+    async def _score_sequential(self, name: str, records: Sequence[Record], infra: list[bool] | None,
+                                pooled: bool, raw: list[bytes | None] | None) -> list[FrameworkResult]:
+        """:meth:`_score_each` for a ``sequential`` framework.  Its records are scored in input order
+        (:meth:`_score_ordered`), but for those it keys (``result_key`` not None: a function of the
+        record alone, not of the records before it), which may take its framework workers when they
+        have copies of its tools (``Tool.replicable``): a batch with at least
+        ``framework_workers_min_records`` of them sends them there, beside the others scored here in
+        order.  (The consistency framework: every record outside an episode.)"""
+        pool = self.pools.get(name) if pooled else None
+        sched = self.settings.scheduler
+        if pool is None or len(records) < sched.framework_workers_min_records:
+            return await self._score_ordered(name, records, infra)
+        fw = self.frameworks[name]
+        free: list[int] = []
+        for i, r in enumerate(records):
+            try:
+                if fw.result_key(r) is not None:
+                    free.append(i)
+            except Exception:  # noqa: BLE001 - a result_key that raises: scored here, in order
+                log.debug("%s.result_key raised on record %r; scored in the main process", name, r.id, exc_info=True)
+        if len(free) < sched.framework_workers_min_records:
+            return await self._score_ordered(name, records, infra)
+        skip = self._pool_skip.get(name, 0)
+        if skip:  # most records came back from the workers lately
+            self._pool_skip[name] = skip - 1
+            return await self._score_ordered(name, records, infra)
+        if not pool.usable():
+            pool.count_inline(len(free), sched.framework_workers_start_after)
+            return await self._score_ordered(name, records, infra)
+        if len(free) == len(records):
+            return await self._score_in_workers(name, records, infra, raw)
+        out: list[FrameworkResult | None] = [None] * len(records)
+        rest = sorted(set(range(len(records))).difference(free))
+        parts: list[tuple[list[int], list[bool] | None, list[bytes | None] | None]] = [
+            (free, [False] * len(free) if infra is not None else None, [None] * len(free) if raw is not None else None),
+            (rest, [False] * len(rest) if infra is not None else None, None)]
+        done = await asyncio.gather(
+            self._score_in_workers(name, [records[i] for i in free], parts[0][1], parts[0][2]),
+            self._score_ordered(name, [records[i] for i in rest], parts[1][1]))
+        for (idx, sub_infra, sub_raw), results in zip(parts, done, strict=True):
+            for j, result in enumerate(results):
+                i = idx[j]
+                out[i] = result
+                if infra is not None and sub_infra is not None:
+                    infra[i] = sub_infra[j]
+                if raw is not None and sub_raw is not None:
+                    raw[i] = sub_raw[j]
         return out  # type: ignore[return-value]
 
     async def _score_in_workers(self, name: str, records: Sequence[Record], infra: list[bool] | None,

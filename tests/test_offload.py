@@ -105,7 +105,8 @@ class Copyable(Tool):
                 raise RuntimeError("a backend bug")
             if text == "slow":
                 time.sleep(0.3)
-            out.append(ToolResult.failure("refused") if text == "fail" else {"text": text, "pid": os.getpid()})
+            out.append(ToolResult.failure("refused") if text == "fail"
+                       else {"text": text, "pid": os.getpid(), "replica": self.replica})
         return out
 
 
@@ -132,6 +133,35 @@ class LocalProbe(Framework):
             text = (await ctx.call("noop", "echo", {"text": text[5:]})).value["text"]
         return FrameworkResult.scored(min(len(text), 100) / 100, verdict="ok", explanation=text[:40],
                                       components={"in_worker": float(in_worker())})
+
+
+class OrderedProbe(Framework):
+    """A sequential framework that keys the records outside an "episode": "ep:X" records are judged in
+    order (each sees the count of those before it: ``seen``), any other ("look:X") by one call to the
+    copyable tool, a function of the record alone."""
+
+    name: ClassVar[str] = "orderedprobe"
+    version: ClassVar[str] = "1"
+    capabilities: ClassVar[dict[str, bool]] = {"copyable": False}
+    reads: ClassVar[tuple[str, ...]] = ("completion",)
+    sequential: ClassVar[bool] = True
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        self.episode = []
+
+    def result_key(self, record):
+        return None if record.completion.startswith("ep:") else self.content_key(record)
+
+    async def score(self, record, ctx):
+        text = record.completion
+        if text.startswith("ep:"):
+            self.episode.append(text)
+            return FrameworkResult.scored(0.5, verdict="ep", explanation=f"{text} after {len(self.episode) - 1}",
+                                          components={"in_worker": float(in_worker()), "seen": float(len(self.episode) - 1)})
+        got = await ctx.call("copyable", "echo", {"text": text})
+        return FrameworkResult.scored(min(len(text), 100) / 100, verdict="ok", explanation=got.value["text"][:40],
+                                      components={"in_worker": float(in_worker()), "replica": float(got.value["replica"])})
 '''
 
 
@@ -438,3 +468,55 @@ def test_a_backend_under_a_memory_bound_is_not_copied(tmp_path, module):
         assert scorer.pools["localprobe"].local == {}
     with Scorer.from_config(local_config(tmp_path / "b"), plugin_manager=pm, frameworks=["localprobe"]) as scorer:
         assert set(scorer.pools["localprobe"].local) == {"copyable"}
+
+
+def ordered_manager(module):
+    pm = manager(module.OrderedProbe)
+    pm.add_plugin(types.SimpleNamespace(chil_register_tools=hookimpl(lambda register: register(module.Copyable))),
+                  "offload-test-tools")
+    return pm
+
+
+def ordered_config(tmp_path, workers=2):
+    return {"frameworks": {"orderedprobe": {"tools": {"copyable": "copyable"}}},
+            "scheduler": {"framework_workers": workers, "framework_workers_min_records": 16,
+                          "framework_workers_start_after": 0},
+            "cache": {"path": str(tmp_path / "cache.lmdb")}}
+
+
+def test_a_sequential_framework_sends_the_records_it_keys_to_workers_and_keeps_the_rest_in_order(tmp_path, module):
+    """A ``sequential`` framework that keys some records (its own ``result_key``): those are scored in
+    its workers, by their own copy of its tool (``Tool.replica`` set there, not here); the others are
+    scored here, in input order, each seeing exactly the ones before it, as with no workers."""
+    pm = ordered_manager(module)
+    texts_in = []
+    for i in range(120):
+        texts_in.append(f"look:{'xy' * (i % 7)}{i}")
+        if i % 10 == 3:
+            texts_in.append(f"ep:{i}")
+    batch = recs(texts_in)
+    with Scorer.from_config(ordered_config(tmp_path), plugin_manager=pm, frameworks=["orderedprobe"]) as scorer:
+        assert set(scorer.pools["orderedprobe"].local) == {"copyable"}
+        assert scorer.start_workers(60)
+        got = [r.frameworks["orderedprobe"] for r in scorer.score(batch)]
+        pool_stats = scorer.stats()["workers:orderedprobe"]
+    with Scorer.from_config(ordered_config(tmp_path / "off", workers=0), plugin_manager=pm,
+                            frameworks=["orderedprobe"]) as scorer:
+        assert scorer.pools == {}
+        want = [r.frameworks["orderedprobe"] for r in scorer.score(batch)]
+    assert [(r.status, r.score, r.verdict, r.explanation) for r in got] == [(r.status, r.score, r.verdict, r.explanation) for r in want]
+    eps = [r for r in got if r.verdict == "ep"]
+    assert [r.components["seen"] for r in eps] == [float(k) for k in range(12)], "in input order, each after the ones before"
+    assert all(r.components["in_worker"] == 0.0 for r in eps), "records it does not key never leave the main process"
+    keyed = [r for r in got if r.verdict == "ok"]
+    assert pool_stats["sent"] == 120 and pool_stats["returned"] == 0, pool_stats
+    assert all(r.components["in_worker"] == 1.0 and r.components["replica"] == 1.0 for r in keyed)
+    assert all(r.components["replica"] == 0.0 for r in want if r.verdict == "ok"), "the main process's backend is no copy"
+
+
+def test_a_sequential_framework_gets_no_pool_when_its_tools_are_not_copied(tmp_path, module):
+    pm = ordered_manager(module)
+    cfg = ordered_config(tmp_path)
+    cfg["scheduler"]["backends"] = {"copyable": {"memory_mb": 512}}  # not copied: its records would all come back
+    with Scorer.from_config(cfg, plugin_manager=pm, frameworks=["orderedprobe"]) as scorer:
+        assert scorer.pools == {}

@@ -296,19 +296,63 @@ def load_decide_call(payload: Any) -> Decide:
     return Decide(theory, queries, tuple(sets))
 
 
+#: ground rule instances a framework worker's copy of a logic_program backend (``Tool.replica``)
+#: decides in one batch at most (:func:`groundings`, each distinct theory counted once): a call past it
+#: is refused there, and its record is scored in the main process, where the call runs isolated under
+#: the backend's full limits.  A ProofWriter or ProntoQA theory is a few hundred; a batch of 64, tens
+#: of thousands at most.  What that many instances cost a solver is milliseconds.
+REPLICA_GROUNDINGS = 200_000
+
+
+class ReplicaBudget(RuntimeError):
+    """A call past a framework worker copy's budget (:data:`REPLICA_GROUNDINGS`): decided in the main process."""
+
+
+def groundings(job: Decide) -> int:
+    """An upper bound of the ground rule instances of deciding ``job``: per rule, (the constants of the
+    theory and of the assumed sets) ** (its variables), summed; at least 1."""
+    rules = job.theory.rules
+    if not rules:
+        return 1
+    consts = job.theory.constants()
+    for extra in job.assume or ():
+        consts.update(a for lit in extra for a in lit.args)
+    n = max(len(consts), 1)
+    total = 1
+    for r in rules:
+        total += n ** len({a for lit in r.body for a in lit.args if a[:1] == "?"})
+    return total
+
+
 def decide_batch(calls: Sequence[Any], decide_many: Callable[[list[Decide]], list[Any]],
-                 failure: Callable[[BaseException], Any], what: str) -> list[Any]:
+                 failure: Callable[[BaseException], Any], what: str, budget: int | None = None) -> list[Any]:
     """``run_batch`` of a backend that decides many theories in one solver run (``decide_many``):
     the batch's valid calls go in together, a malformed call is ``failure(exc)`` of its own; should
     the joint run fail, each call is decided alone, so one call's failure is never its neighbours'.
-    ``what`` names the joint run in the log (e.g. "clingo: a joint program")."""
+    ``what`` names the joint run in the log (e.g. "clingo: a joint program").  ``budget``: ground rule
+    instances (:func:`groundings`) the batch may cost at most; a call that would take it past is
+    ``failure(ReplicaBudget)`` (a framework worker's copy: :data:`REPLICA_GROUNDINGS`)."""
     out: list[Any] = [None] * len(calls)
     jobs: list[tuple[int, Decide]] = []
+    seen: set[tuple[int, Any]] = set()  # distinct (theory, assumed sets) counted
+    spent = 0
     for i, call in enumerate(calls):
         try:
-            jobs.append((i, load_decide_call(call.payload)))
+            job = load_decide_call(call.payload)
         except Exception as exc:  # noqa: BLE001 - a bad payload is a status of its own
             out[i] = failure(exc)
+            continue
+        if budget is not None:
+            key = (id(job.theory), job.assume)
+            if key not in seen:
+                cost = groundings(job)
+                if cost + spent > budget:
+                    out[i] = failure(ReplicaBudget(f"up to {cost:,} ground rule instances: past a framework worker's "
+                                                   f"budget of {budget:,} a batch; decided in the main process"))
+                    continue
+                seen.add(key)
+                spent += cost
+        jobs.append((i, job))
     if len(jobs) > 1:
         try:
             for (i, _), value in zip(jobs, decide_many([j for _, j in jobs]), strict=True):

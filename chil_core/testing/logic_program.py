@@ -11,7 +11,9 @@ Every backend answers the shared :data:`CASES` exactly as written, and agrees wi
 :func:`reference_decide` (a plain forward-chaining closure, the semantics the contract states) on
 random theories; so any two backends that pass agree with each other.  The contract's batching rule is
 checked too: a batch (repeated theories, assumed sets, a malformed call among them) is answered call
-for call exactly as each call alone (:func:`assert_batch_equals_one_by_one`).
+for call exactly as each call alone (:func:`assert_batch_equals_one_by_one`).  A backend a framework
+worker may copy (``Tool.replicable``) is checked as a copy too (``Tool.replica``): the same answers, and
+a call past the copy's budget (``REPLICA_GROUNDINGS``) refused unevaluated, its batch-mates answered.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ import itertools
 import random
 from typing import Any, ClassVar
 
-from chil_core.capabilities.logic_program import Literal, Theory, answer, is_var, load_decide_call, with_facts
+from chil_core.capabilities.logic_program import (
+    REPLICA_GROUNDINGS,
+    Literal,
+    Theory,
+    answer,
+    groundings,
+    is_var,
+    load_decide_call,
+    with_facts,
+)
 from chil_core.contracts import ToolCall, ToolResult
 from chil_core.testing.conformance import ToolConformance, _norm
 
@@ -309,3 +320,40 @@ class LogicProgramConformance(ToolConformance):
             tool.close()
         for (_, fragment), res in zip(HOSTILE, out, strict=True):
             assert res.status == "error" and fragment in (res.error or ""), f"{fragment!r}: {res}"
+
+    def test_a_copy_answers_as_the_original_and_refuses_what_is_past_its_budget(self) -> None:
+        """A backend a framework worker may copy (:meth:`Tool.replicable`), built as the worker builds its
+        copy (``replica`` set before ``start``): the shared cases and random theories answered as the
+        reference answers them; a theory whose grounding bound (:func:`groundings`) is past
+        ``REPLICA_GROUNDINGS`` is an error naming the budget, given at once (never grounded), and the
+        calls beside it in its batch are answered."""
+        self._skip_if_unavailable()
+        import time
+
+        import pytest
+
+        tool_options = self.tool_class.Options.model_validate(self.options)
+        if not self.tool_class.replicable(tool_options):
+            pytest.skip(f"{self.tool_class.name} is not copied into framework workers")
+        constants = [f"c{i}" for i in range(int(REPLICA_GROUNDINGS ** (1 / 4)) + 2)]
+        body = [lit("thing", v) for v in ("?a", "?b", "?c", "?d")]
+        bomb = decide_call([lit("thing", c) for c in constants], [rule(body, lit("rel", "?a", "?b", "?c", "?d"))],
+                           [lit("rel", "c0", "c1", "c2", "c3")])
+        assert groundings(load_decide_call(bomb.payload)) > REPLICA_GROUNDINGS
+        rng = random.Random(20260103)
+        payloads = [call.payload for _, call, _ in CASES] + [random_payload(rng) for _ in range(self.random_theories)]
+        calls = [ToolCall(capability="logic_program", op="decide", payload=p) for p in payloads]
+        tool = self.tool_class(tool_options)
+        tool.replica = True
+        tool.start()
+        try:
+            t0 = time.perf_counter()
+            out = [_norm(x) for x in tool.run_batch([*calls[:3], bomb, *calls[3:]])]
+            took = time.perf_counter() - t0
+        finally:
+            tool.close()
+        refused = out.pop(3)
+        assert refused.status == "error" and "budget" in (refused.error or ""), refused
+        assert took < 5.0, f"the copy took {took:.1f} s: the theory past its budget was evaluated"
+        for payload, got in zip(payloads, out, strict=True):
+            self.assert_same_answer(got, reference_decide(payload), f"a copy, {payload['theory']}")

@@ -142,6 +142,61 @@ def test_a_hanging_worker_is_killed_and_replaced() -> None:
     assert os.getpid()  # the test process itself was never at risk
 
 
+def replica() -> PrologLogic:
+    """The backend as a framework worker builds its own copy (``replica`` set before ``start``)."""
+    tool = PrologLogic()
+    tool.replica = True
+    tool.start()
+    return tool
+
+
+def test_a_copy_gives_a_theory_its_own_short_time_limit_and_answers_the_rest() -> None:
+    """A framework worker's copy: a theory past ``REPLICA_THEORY_MS`` is a ``timeout`` naming the copy
+    (its record goes back to the main process), given within a fraction of a second; the ordinary call
+    beside it is answered.  The same theory in the main process's backend is decided in full."""
+    import time
+
+    from chil_plugin_prolog import tool as prolog_tool
+
+    heavy = {"theory": heavy_theory(20), "queries": [L("q", "bob")]}
+    plain = {"theory": {"facts": [L("kind", "bob")], "rules": [R([L("kind", "?x")], L("red", "?x"))]},
+             "queries": [L("red", "bob")]}
+    copy = replica()
+    try:
+        t0 = time.perf_counter()
+        got = copy.run_batch([ToolCall(capability="logic_program", op="decide", payload=p) for p in (heavy, plain)])
+        took = time.perf_counter() - t0
+    finally:
+        copy.close()
+    assert isinstance(got[0], ToolResult) and got[0].status == "timeout", got[0]
+    assert f"{prolog_tool.REPLICA_THEORY_MS} ms" in got[0].error and "framework worker's copy" in got[0].error
+    assert got[1]["answers"] == ["entailed"]
+    assert took < 1.5, took
+    full = PrologLogic()
+    full.start()
+    try:
+        alone = full.run_batch([ToolCall(capability="logic_program", op="decide", payload=heavy)])[0]
+    finally:
+        full.close()
+    assert alone["answers"] == ["entailed"], "the main process's backend, under its own limit, decides it"
+
+
+def test_a_copys_batch_has_a_deadline_of_its_own(monkeypatch) -> None:
+    """Past ``REPLICA_BATCH_MS`` since the batch began, every theory left answers ``timeout``
+    unevaluated (here the deadline is 0: none is evaluated)."""
+    from chil_plugin_prolog import tool as prolog_tool
+
+    monkeypatch.setattr(prolog_tool, "REPLICA_BATCH_MS", 0)
+    copy = replica()
+    try:
+        got = copy.run_batch([ToolCall(capability="logic_program", op="decide",
+                                       payload={"theory": {"facts": [L("kind", f"c{i}")]}, "queries": [L("kind", "c0")]})
+                              for i in range(3)])
+    finally:
+        copy.close()
+    assert [g.status for g in got] == ["timeout"] * 3, got
+
+
 class TestPrologConformance(LogicProgramConformance):
     tool_class = PrologLogic
 

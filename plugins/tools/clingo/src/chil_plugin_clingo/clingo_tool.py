@@ -92,6 +92,16 @@ class ClingoLogic(Tool):
 
     requires_modules: ClassVar[dict[str, str]] = {"clingo": "clingo"}
 
+    @classmethod
+    def replicable(cls, options: Any) -> bool:
+        """A framework worker may decide its records' theories with its own copy (a function of the
+        call, nothing kept between calls).  Grounding cannot be interrupted in-process, so a copy
+        grounds a batch of at most ``REPLICA_GROUNDINGS`` ground rule instances (the bound of
+        :func:`~chil_core.capabilities.logic_program.groundings`, counted before anything is
+        grounded): a call past it is refused unevaluated and decided in the main process's isolated
+        workers, under the backend's timeout."""
+        return True
+
     def start(self) -> None:
         import clingo
 
@@ -101,9 +111,10 @@ class ClingoLogic(Tool):
         """Every valid call of the batch in one program, grounded once (see :meth:`decide_many`); a
         malformed call is an error of its own.  Should the joint program fail, each call is decided
         alone, so one call's failure is never its neighbours'."""
-        from chil_core.capabilities.logic_program import decide_batch
+        from chil_core.capabilities.logic_program import REPLICA_GROUNDINGS, decide_batch
 
-        return decide_batch(calls, self.decide_many, self.failure, "clingo: a joint program")
+        return decide_batch(calls, self.decide_many, self.failure, "clingo: a joint program",
+                            REPLICA_GROUNDINGS if self.replica else None)
 
     def decide(self, payload: Any) -> dict[str, Any]:
         """One ``decide`` payload alone."""

@@ -22,6 +22,11 @@
       time limit), so one theory's failure or timeout is its result alone; a batch whose text cannot
       be read at all answers {"error": Message}.  decide_batch_terms/3 always succeeds.
 
+    decide_batch_terms(+Text, +Milliseconds, +BatchMilliseconds, -Answer)
+      The same, the whole batch also bounded: a theory gets at most what is left of
+      BatchMilliseconds since the call began (its own limit still applies), and once none is left
+      every theory after it answers "time_limit_exceeded" unevaluated.
+
     Evaluation is bottom-up and semi-naive.  A theory's atoms, of all its worlds at once, are terms
     Key-Args in a trie of its own (Key = World * Stride + 2 * Pred + Sign: one integer; trie_insert/2
     both tests and adds); each rule becomes one clause per body literal i,
@@ -35,7 +40,7 @@
     in the module chil_theory and are retracted, and the trie destroyed, before and after each theory
     (also on a timeout), under call_with_time_limit/2 and a bound on the atoms (set_atom_limit/1).
 */
-:- module(chil_decide, [decide_batch_terms/3, set_atom_limit/1]).
+:- module(chil_decide, [decide_batch_terms/3, decide_batch_terms/4, set_atom_limit/1]).
 
 :- use_module(library(http/json)).
 :- use_module(library(time)).
@@ -63,6 +68,27 @@ decide_batch(Text, Seconds, Answer) :-
     must_be(list, Theories),
     maplist(decide_theory(Seconds), Theories, Results),
     with_output_to(string(Answer), write_results(Results)).
+
+decide_batch_terms(Text, Milliseconds, BatchMilliseconds, Answer) :-
+    Seconds is Milliseconds / 1000,
+    get_time(Now),
+    Deadline is Now + BatchMilliseconds / 1000,
+    catch(decide_batch_until(Text, Seconds, Deadline, Answer), Error,
+          ( failure(Error, Message), with_output_to(string(Answer), json_write(current_output, json([error=Message]))) )).
+
+decide_batch_until(Text, Seconds, Deadline, Answer) :-
+    term_string(Theories, Text),
+    must_be(list, Theories),
+    maplist(decide_theory_until(Seconds, Deadline), Theories, Results),
+    with_output_to(string(Answer), write_results(Results)).
+
+decide_theory_until(Seconds, Deadline, Theory, Result) :-
+    get_time(Now),
+    Left is min(Seconds, Deadline - Now),
+    (   Left =< 0
+    ->  Result = "time_limit_exceeded"
+    ;   decide_theory(Left, Theory, Result)
+    ).
 
 decide_theory(Seconds, Theory, Result) :-
     catch(call_with_time_limit(Seconds, setup_call_cleanup(new_theory(Trie), solve(Theory, Trie, Result), clear_theory(Trie))),

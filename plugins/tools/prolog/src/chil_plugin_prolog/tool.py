@@ -27,6 +27,11 @@ from chil_core import Tool, ToolCall, ToolResult
 
 PROGRAM = Path(__file__).with_name("decide.pl")
 ATOM_BYTES = 512  # what one derived atom may cost SWI-Prolog (a Key-Args entry of a trie: ~440 bytes when it shares no prefix)
+#: a framework worker's copy (``Tool.replica``): a theory's time limit, the batch's, and a theory's atoms
+#: at most (ProofWriter and ProntoQA theories take well under a millisecond and derive tens of atoms)
+REPLICA_THEORY_MS = 200
+REPLICA_BATCH_MS = 500
+REPLICA_ATOMS = 100_000
 log = logging.getLogger(__name__)
 
 
@@ -60,6 +65,16 @@ class PrologLogic(Tool):
     requires_modules: ClassVar[dict[str, str]] = {"pyswip": "pyswip"}
     requires_binaries: ClassVar[dict[str, str]] = {"swipl": "SWI-Prolog: apt-get install swi-prolog-nox"}
 
+    @classmethod
+    def replicable(cls, options: BaseModel) -> bool:
+        """A framework worker may decide its records' theories with its own copy (a function of the
+        call, nothing kept between calls), on a budget of its own: a batch of at most
+        ``REPLICA_GROUNDINGS`` ground rule instances (a call past it is refused unevaluated), a theory
+        at most :data:`REPLICA_THEORY_MS` and the batch :data:`REPLICA_BATCH_MS`, and
+        :data:`REPLICA_ATOMS` derived atoms a theory; a call past any of them, or one that fails, is
+        decided in the main process's isolated workers, under the full limits."""
+        return True
+
     def start(self) -> None:
         from pyswip import Functor, Prolog, Query, Variable
 
@@ -67,8 +82,11 @@ class PrologLogic(Tool):
         Prolog()  # initialises the embedded engine once per process
         self._once(Functor("set_prolog_flag", 2)("stack_limit", self.options.stack_limit_mb * 1024 * 1024))
         self._once(Functor("use_module", 1)(str(PROGRAM)))
-        self._once(Functor("set_atom_limit", 1)(self.options.table_space_mb * 1024 * 1024 // ATOM_BYTES))
+        atoms = self.options.table_space_mb * 1024 * 1024 // ATOM_BYTES
+        self._once(Functor("set_atom_limit", 1)(min(atoms, REPLICA_ATOMS) if self.replica else atoms))
         self._decide = Functor("decide_batch_terms", 3)
+        self._decide_until = Functor("decide_batch_terms", 4)
+        self._time_limit_ms = min(self.options.time_limit_ms, REPLICA_THEORY_MS) if self.replica else self.options.time_limit_ms
 
     def _once(self, goal: Any) -> bool:
         q = self._Query(goal)
@@ -80,9 +98,10 @@ class PrologLogic(Tool):
     def run_batch(self, calls: list[ToolCall]) -> list[ToolResult | Any]:
         """The batch's valid calls in one Prolog goal (:meth:`decide_many`); a malformed call is an
         error of its own.  Should the joint goal fail, each call is decided alone."""
-        from chil_core.capabilities.logic_program import decide_batch
+        from chil_core.capabilities.logic_program import REPLICA_GROUNDINGS, decide_batch
 
-        return decide_batch(calls, self.decide_many, self.failure, "prolog: a joint goal")
+        return decide_batch(calls, self.decide_many, self.failure, "prolog: a joint goal",
+                            REPLICA_GROUNDINGS if self.replica else None)
 
     def decide(self, payload: Any) -> dict[str, Any] | ToolResult:
         """One ``decide`` payload alone."""
@@ -150,7 +169,10 @@ class PrologLogic(Tool):
             block[0] = 2 * max(len(numbers), 1)
         text = orjson.dumps(blocks).decode()  # integers and brackets only
         result = self._Variable()
-        q = self._Query(self._decide(text, self.options.time_limit_ms, result))
+        if self.replica:
+            q = self._Query(self._decide_until(text, self._time_limit_ms, REPLICA_BATCH_MS, result))
+        else:
+            q = self._Query(self._decide(text, self._time_limit_ms, result))
         try:
             if not q.nextSolution():
                 raise RuntimeError("decide_batch_terms/3 failed")
@@ -176,7 +198,8 @@ class PrologLogic(Tool):
             res = data[t]
             if isinstance(res, str):
                 if res == "time_limit_exceeded":
-                    out.append(ToolResult.failure(f"prolog exceeded its {self.options.time_limit_ms} ms time limit", "timeout"))
+                    out.append(ToolResult.failure(f"prolog exceeded its {self._time_limit_ms} ms time limit"
+                                                  + (" (a framework worker's copy)" if self.replica else ""), "timeout"))
                 else:
                     log.warning("prolog: a theory failed: %s", res[:500])
                     out.append(ToolResult.failure(f"prolog: {res[:500]}"))

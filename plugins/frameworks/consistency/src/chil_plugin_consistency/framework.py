@@ -386,6 +386,10 @@ class ConsistencyFramework(Framework):
         prompt: deduplicated and cached).  Time queued for a worker does not count (a context
         without ``running_s`` counts from now).  The call is queued before this first waits (a
         context's ``submit``), so a batch fills, and goes to a worker, while later records are parsed."""
+        if getattr(ctx, "answers_together", False):
+            # a framework worker's context: its driver answers the calls of a chunk's records together;
+            # a call that fails there sends the record back to the main process, which runs this again
+            return await ctx.call(call.capability, call.op, call.payload)
         submit = getattr(ctx, "submit", None)
         if submit is not None:
             main = submit(call.capability, call.op, call.payload)

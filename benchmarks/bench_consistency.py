@@ -42,10 +42,20 @@ records/s over the naive loop's, measured in the same run.  Latency is one recor
 is printed before and after: this is a shared 2-core machine, compare ratios, not absolute rates.
 
 CPU columns (what a busy machine cannot distort as much as wall time): ``cpu ms/rec`` is CPU time per
-record, for the Scorer the event-loop process + its worker processes (read from /proc every 10 ms,
-so a worker retired or killed meanwhile counts up to its last reading); ``cpu-bound
-rec/s`` is the rate those CPU costs allow on two idle cores (naive: 1 / its CPU per record; the Scorer:
-1 / the larger of the two, parent and workers running in parallel); ``x naive (cpu)`` compares those.
+record, for the Scorer the event-loop process + its worker processes, the framework workers and the
+backend's (read from /proc every 10 ms, so a worker retired or killed meanwhile counts up to its last
+reading); ``cpu-bound rec/s`` is the rate those CPU costs allow on two idle cores (naive: 1 / its CPU
+per record; the Scorer: 1 / the larger of the event loop's CPU, which one core runs, and half of all of
+it; until 2026-12-04 the larger of the event loop's and the workers', which assumed one worker at a
+time); ``x naive (cpu)`` compares those.
+
+The Scorer's framework workers (``scheduler.framework_workers``, 2 on two cores) are started before
+the timed runs (``Scorer.start_workers``), as its backend's workers are by the warm-up record: a
+training run starts them once ``framework_workers_start_after`` records (2,048) were scored in large
+batches, and keeps them.  Since 2026-12-04 the consistency framework's records outside an episode go
+to them, and each worker decides their theories with its own copy of clingo or SWI-Prolog (z3 is
+not copied: it runs under a memory bound), so the event loop parses nothing; before, every record
+was parsed and judged on the event loop and its theory sent to the backend's one worker process.
 """
 
 from __future__ import annotations
@@ -161,6 +171,8 @@ def _worker_pids(scorer: Any) -> set[int]:
     for backend in scorer.scheduler.backends.values():
         for proc in getattr(backend._runner, "live", ()):
             pids.add(proc.proc.pid)
+    for pool in scorer.pools.values():
+        pids.update(proc.proc.pid for proc in pool.ready)
     return pids
 
 
@@ -339,6 +351,7 @@ def scorer_runs(records: list[dict[str, Any]], tools: dict[str, str], latency_n:
             config = {"frameworks": {"consistency": {"tools": tools}}, "cache": {"path": str(Path(tmp) / f"cache{k}")}}
             with Scorer.from_config(config, frameworks=["consistency"]) as scorer:
                 scorer.score([{"id": "warmup", "prompt": "Bob is big.", "completion": "Bob is big. Bob is red."}])
+                scorer.start_workers()  # the framework workers (see the docstring)
                 before = {pid: _proc_cpu(pid) for pid in _worker_pids(scorer)}
                 seen = dict(before)  # last CPU reading of every worker seen (spares come and go)
                 stop = threading.Event()
@@ -374,7 +387,9 @@ def scorer_runs(records: list[dict[str, Any]], tools: dict[str, str], latency_n:
                    "claims/s": claims / dt, "statuses": _statuses(rewards)}
             if mode == "cold":
                 row["cpu ms/rec"] = f"{1000 * parent_cpu / len(records):.2f}+{1000 * worker_cpu / len(records):.2f}"
-                row["cpu-bound rec/s"] = len(records) / max(parent_cpu, worker_cpu, 1e-9)
+                # two cores: the event loop runs on one at most, and all of it (the event loop, the
+                # framework workers, the backend's workers) shares two
+                row["cpu-bound rec/s"] = len(records) / max(parent_cpu, (parent_cpu + worker_cpu) / 2, 1e-9)
             rows.append(row)
         # latency: one record at a time, on a fresh cache (cold), then again (warm)
         config = {"frameworks": {"consistency": {"tools": tools}}, "cache": {"path": str(Path(tmp) / "latency")}}

@@ -62,14 +62,15 @@ def test_workers_judge_dev_records_as_the_main_process_does(tmp_path, backend, p
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_theory_past_a_copys_budget_is_decided_in_the_main_process(tmp_path, backend, proofwriter) -> None:
     """A structured theory whose grounding bound is past ``REPLICA_GROUNDINGS`` (60 constants, a
-    3-variable rule: 216,000 instances) among ordinary records: the worker's copy refuses it unevaluated,
-    the main process's isolated backend decides it; every result is the one given with no workers."""
+    3-variable rule: 216,000 instances by the bound; none fires, ``far`` has no facts, so the main
+    process decides it at once) among ordinary records: the worker's copy refuses it unevaluated, the
+    main process's isolated backend decides it; every result is the one given with no workers."""
     from chil_core.capabilities.logic_program import REPLICA_GROUNDINGS
 
     n = 60
     assert n**3 > REPLICA_GROUNDINGS
     facts = [{"pred": "thing", "args": [f"c{i}"], "neg": False} for i in range(n)]
-    body = [{"pred": "thing", "args": [v], "neg": False} for v in ("?a", "?b", "?c")]
+    body = [{"pred": p, "args": [v], "neg": False} for p, v in (("thing", "?a"), ("thing", "?b"), ("far", "?c"))]
     big = {"id": "big", "prompt": "Is c1 near c2?", "completion": "C1 is big.",
            "metadata": {"theory": {"facts": facts, "rules": [{"if": body, "then": {"pred": "near", "args": ["?a", "?b", "?c"],
                                                                                     "neg": False}}]}}}

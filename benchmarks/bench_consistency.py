@@ -21,8 +21,10 @@ with its theory cache off and read the records beforehand, 13-45 % slower, so ol
 are higher; ``in-process batches`` = the same work with no scheduler at all: every record read and
 scored at once in one process, the tool calls decided in-process in batches of the backend's
 ``max_batch``, no cache, no worker, no IPC; its CPU a record is the least any scheduler can spend on
-this work, so ``2 / that`` (its ``cpu-bound rec/s``; ``x naive (cpu)`` against the naive loop's) is
-the most two cores allow: the ceiling for ``x naive`` on this machine.  It runs the cyclic garbage
+this work in input order, so ``2 / that`` (its ``cpu-bound rec/s``; ``x naive (cpu)`` against the
+naive loop's) is the most two cores allow for it: the ceiling for ``x naive`` on this machine (the
+Scorer's framework workers take a batch in prompt order, so that the questions on one theory share a
+chunk, which this row does not: on ProofWriter they beat it).  It runs the cyclic garbage
 collector as the Scorer does while it scores a batch (first threshold ``GC_THRESHOLD0``); until
 2026-12-03 19:00 it ran at the interpreter's default, which made its CPU a record 20-40 % higher and
 the ceilings it gave (2.2-3.0x for prolog and for clingo on ProntoQA) too low.  The naive loop runs at
@@ -46,13 +48,13 @@ record, for the Scorer the event-loop process + its worker processes, the framew
 backend's (read from /proc every 10 ms, so a worker retired or killed meanwhile counts up to its last
 reading); ``cpu-bound rec/s`` is the rate those CPU costs allow on two idle cores (naive: 1 / its CPU
 per record; the Scorer: 1 / the larger of the event loop's CPU, which one core runs, and half of all of
-it; until 2026-12-04 the larger of the event loop's and the workers', which assumed one worker at a
+it; until 2026-12-03 22:50 the larger of the event loop's and the workers', which assumed one worker at a
 time); ``x naive (cpu)`` compares those.
 
 The Scorer's framework workers (``scheduler.framework_workers``, 2 on two cores) are started before
 the timed runs (``Scorer.start_workers``), as its backend's workers are by the warm-up record: a
 training run starts them once ``framework_workers_start_after`` records (2,048) were scored in large
-batches, and keeps them.  Since 2026-12-04 the consistency framework's records outside an episode go
+batches, and keeps them.  Since 2026-12-03 22:50 the consistency framework's records outside an episode go
 to them, and each worker decides their theories with its own copy of clingo or SWI-Prolog (z3 is
 not copied: it runs under a memory bound), so the event loop parses nothing; before, every record
 was parsed and judged on the event loop and its theory sent to the backend's one worker process.

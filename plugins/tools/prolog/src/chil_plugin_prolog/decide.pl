@@ -59,29 +59,28 @@ set_atom_limit(N) :-
     assertz(atom_limit(N)).
 
 decide_batch_terms(Text, Milliseconds, Answer) :-
-    Seconds is Milliseconds / 1000,
-    catch(decide_batch(Text, Seconds, Answer), Error,
-          ( failure(Error, Message), with_output_to(string(Answer), json_write(current_output, json([error=Message]))) )).
-
-decide_batch(Text, Seconds, Answer) :-
-    term_string(Theories, Text),
-    must_be(list, Theories),
-    maplist(decide_theory(Seconds), Theories, Results),
-    with_output_to(string(Answer), write_results(Results)).
+    decide_batch_terms_(Text, Milliseconds, none, Answer).
 
 decide_batch_terms(Text, Milliseconds, BatchMilliseconds, Answer) :-
-    Seconds is Milliseconds / 1000,
     get_time(Now),
     Deadline is Now + BatchMilliseconds / 1000,
-    catch(decide_batch_until(Text, Seconds, Deadline, Answer), Error,
+    decide_batch_terms_(Text, Milliseconds, Deadline, Answer).
+
+decide_batch_terms_(Text, Milliseconds, Deadline, Answer) :-
+    Seconds is Milliseconds / 1000,
+    catch(decide_batch(Text, Seconds, Deadline, Answer), Error,
           ( failure(Error, Message), with_output_to(string(Answer), json_write(current_output, json([error=Message]))) )).
 
-decide_batch_until(Text, Seconds, Deadline, Answer) :-
+decide_batch(Text, Seconds, Deadline, Answer) :-
     term_string(Theories, Text),
     must_be(list, Theories),
     maplist(decide_theory_until(Seconds, Deadline), Theories, Results),
     with_output_to(string(Answer), write_results(Results)).
 
+%   A theory's own time limit, cut to what is left before the batch's Deadline (none: no deadline).
+decide_theory_until(Seconds, none, Theory, Result) :-
+    !,
+    decide_theory(Seconds, Theory, Result).
 decide_theory_until(Seconds, Deadline, Theory, Result) :-
     get_time(Now),
     Left is min(Seconds, Deadline - Now),

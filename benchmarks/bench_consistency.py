@@ -141,10 +141,10 @@ class _ToolClock:
             finally:
                 self.tool_s += time.process_time() - c0
 
-        def timed_load(payload: Any) -> Any:
+        def timed_load(payload: Any, *args: Any) -> Any:
             c0 = time.process_time()
             try:
-                return load(payload)
+                return load(payload, *args)
             finally:
                 self.validate_s += time.process_time() - c0
 

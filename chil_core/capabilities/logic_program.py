@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,9 @@ class Rule:
 class Theory:
     facts: tuple[Literal, ...]
     rules: tuple[Rule, ...]
+    #: what :func:`load_theory` found while checking it: its constants and each rule's variables
+    #: (read by :func:`groundings`; None for a theory built otherwise, which then counts them itself)
+    shape: tuple[frozenset[str], tuple[int, ...]] | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"facts": [f.to_json() for f in self.facts], "rules": [r.to_json() for r in self.rules]}
@@ -191,7 +194,10 @@ def literal(data: Any, where: str, *, ground: bool) -> Literal:
 _LITERAL_FIELDS = frozenset({"pred", "args", "neg"})
 
 
-def load_theory(data: Any, where: str = "theory") -> Theory:
+def load_theory(data: Any, where: str = "theory", memo: dict[int, tuple[Any, Any, int]] | None = None) -> Theory:
+    """Validate a theory ``{facts, rules}``.  ``memo`` (one batch's, :func:`decide_batch`): the facts and
+    rules already checked in this batch, by the identity of their dicts (a framework hands the same
+    dict to every theory that repeats a statement), each checked once a batch."""
     if not isinstance(data, dict):
         raise TheoryError(f"{where} must be an object {{facts, rules}}")
     facts_in, rules_in = data.get("facts", []), data.get("rules", [])
@@ -199,34 +205,58 @@ def load_theory(data: Any, where: str = "theory") -> Theory:
         raise TheoryError(f"{where}.facts and {where}.rules must be lists")
     if len(facts_in) + len(rules_in) > MAX_STATEMENTS:
         raise TheoryError(f"{where} has more than {MAX_STATEMENTS} facts and rules")
-    facts = tuple(_fast_literal(f, True) or literal(f, f"{where}.facts[{i}]", ground=True) for i, f in enumerate(facts_in))
+    if memo is None:
+        memo = {}
+    facts = []
+    for i, f in enumerate(facts_in):
+        hit = memo.get(id(f))
+        if hit is not None and hit[0] is f and hit[2] < 0:  # (-1: a fact; a rule's is its variables)
+            facts.append(hit[1])
+            continue
+        lit = _fast_literal(f, True) or literal(f, f"{where}.facts[{i}]", ground=True)
+        memo[id(f)] = (f, lit, -1)
+        facts.append(lit)
     rules = []
     widths = []  # variables of each rule
     for i, r in enumerate(rules_in):
-        if not isinstance(r, dict) or len(r) != 2 or "if" not in r or "then" not in r:
-            raise TheoryError(f"{where}.rules[{i}] must be an object with exactly the fields 'if' and 'then'")
-        body_in = r["if"]
-        if not isinstance(body_in, list) or not 1 <= len(body_in) <= MAX_BODY:
-            raise TheoryError(f"{where}.rules[{i}].if must be a list of 1 to {MAX_BODY} literals")
-        body = tuple(_fast_literal(b, False) or literal(b, f"{where}.rules[{i}].if[{k}]", ground=False)
-                     for k, b in enumerate(body_in))
-        head = _fast_literal(r["then"], False) or literal(r["then"], f"{where}.rules[{i}].then", ground=False)
-        bound = {a for b in body for a in b.args if a[:1] == "?"}
-        loose = {a for a in head.args if a[:1] == "?"} - bound
-        if loose:
-            raise TheoryError(f"{where}.rules[{i}]: head variable(s) {sorted(loose)} do not occur in the body")
-        if len(bound) > MAX_RULE_VARIABLES:
-            raise TheoryError(f"{where}.rules[{i}] has {len(bound)} variables; at most {MAX_RULE_VARIABLES} are allowed")
-        rules.append(Rule(body, head))
-        widths.append(len(bound))
-    theory = Theory(facts, tuple(rules))
-    if rules:
-        n = len(theory.constants())
-        for i, k in enumerate(widths):
-            if n**k > MAX_GROUNDINGS:
-                raise TheoryError(f"{where}.rules[{i}]: {k} variables over {n} constants may ground {n}**{k} instances; "
-                                  f"at most {MAX_GROUNDINGS} are allowed")
-    return theory
+        hit = memo.get(id(r))
+        if hit is not None and hit[0] is r and hit[2] >= 0:
+            rules.append(hit[1])
+            widths.append(hit[2])
+            continue
+        rule, width = _rule(r, f"{where}.rules[{i}]")
+        memo[id(r)] = (r, rule, width)
+        rules.append(rule)
+        widths.append(width)
+    consts = {a for f in facts for a in f.args}
+    for rule in rules:
+        for lit in rule.body:
+            consts.update(a for a in lit.args if a[:1] != "?")
+        consts.update(a for a in rule.head.args if a[:1] != "?")
+    n = len(consts)
+    for i, k in enumerate(widths):
+        if n**k > MAX_GROUNDINGS:
+            raise TheoryError(f"{where}.rules[{i}]: {k} variables over {n} constants may ground {n}**{k} instances; "
+                              f"at most {MAX_GROUNDINGS} are allowed")
+    return Theory(tuple(facts), tuple(rules), (frozenset(consts), tuple(widths)))
+
+
+def _rule(r: Any, where: str) -> tuple[Rule, int]:
+    """One rule dict checked: the rule, and how many variables it has."""
+    if not isinstance(r, dict) or len(r) != 2 or "if" not in r or "then" not in r:
+        raise TheoryError(f"{where} must be an object with exactly the fields 'if' and 'then'")
+    body_in = r["if"]
+    if not isinstance(body_in, list) or not 1 <= len(body_in) <= MAX_BODY:
+        raise TheoryError(f"{where}.if must be a list of 1 to {MAX_BODY} literals")
+    body = tuple(_fast_literal(b, False) or literal(b, f"{where}.if[{k}]", ground=False) for k, b in enumerate(body_in))
+    head = _fast_literal(r["then"], False) or literal(r["then"], f"{where}.then", ground=False)
+    bound = {a for b in body for a in b.args if a[:1] == "?"}
+    loose = {a for a in head.args if a[:1] == "?"} - bound
+    if loose:
+        raise TheoryError(f"{where}: head variable(s) {sorted(loose)} do not occur in the body")
+    if len(bound) > MAX_RULE_VARIABLES:
+        raise TheoryError(f"{where} has {len(bound)} variables; at most {MAX_RULE_VARIABLES} are allowed")
+    return Rule(body, head), len(bound)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,16 +278,16 @@ _THEORIES: dict[bytes, Theory] = {}
 _THEORY_CACHE = 2048
 
 
-def _theory_cached(data: Any, where: str) -> Theory:
+def _theory_cached(data: Any, where: str, memo: dict[int, tuple[Any, Any, int]] | None = None) -> Theory:
     import orjson
 
     try:
         key = orjson.dumps(data)
     except TypeError:  # not JSON (a set, an object...): the validator names the field
-        return load_theory(data, where)
+        return load_theory(data, where, memo)
     theory = _THEORIES.get(key)
     if theory is None:
-        theory = load_theory(data, where)
+        theory = load_theory(data, where, memo)
         if len(_THEORIES) >= _THEORY_CACHE:
             try:
                 _THEORIES.pop(next(iter(_THEORIES)), None)  # oldest first (insertion order)
@@ -267,14 +297,15 @@ def _theory_cached(data: Any, where: str) -> Theory:
     return theory
 
 
-def load_decide_call(payload: Any) -> Decide:
-    """Validate a ``decide`` payload (theory, ground queries, optional assumed sets)."""
+def load_decide_call(payload: Any, memo: dict[int, tuple[Any, Any, int]] | None = None) -> Decide:
+    """Validate a ``decide`` payload (theory, ground queries, optional assumed sets); ``memo``: see
+    :func:`load_theory`."""
     if not isinstance(payload, dict):
         raise TheoryError("payload must be an object {theory, queries}")
     unknown = set(payload) - {"theory", "queries", "assume"}
     if unknown:
         raise TheoryError(f"payload has unknown field(s) {sorted(unknown)}")
-    theory = _theory_cached(payload.get("theory"), "payload.theory")
+    theory = _theory_cached(payload.get("theory"), "payload.theory", memo)
     queries_in = payload.get("queries", [])
     if not isinstance(queries_in, list) or len(queries_in) > MAX_STATEMENTS:
         raise TheoryError(f"payload.queries must be a list of at most {MAX_STATEMENTS} literals")
@@ -314,14 +345,17 @@ def groundings(job: Decide) -> int:
     rules = job.theory.rules
     if not rules:
         return 1
-    consts = job.theory.constants()
-    for extra in job.assume or ():
-        consts.update(a for lit in extra for a in lit.args)
-    n = max(len(consts), 1)
-    total = 1
-    for r in rules:
-        total += n ** len({a for lit in r.body for a in lit.args if a[:1] == "?"})
-    return total
+    shape = job.theory.shape
+    if shape is None:
+        consts: frozenset[str] | set[str] = job.theory.constants()
+        widths = tuple(len({a for lit in r.body for a in lit.args if a[:1] == "?"}) for r in rules)
+    else:
+        consts, widths = shape
+    n = len(consts)
+    if job.assume:
+        n += len({a for extra in job.assume for lit in extra for a in lit.args if a not in consts})
+    n = max(n, 1)
+    return 1 + sum(n**k for k in widths)
 
 
 def decide_batch(calls: Sequence[Any], decide_many: Callable[[list[Decide]], list[Any]],
@@ -336,9 +370,10 @@ def decide_batch(calls: Sequence[Any], decide_many: Callable[[list[Decide]], lis
     jobs: list[tuple[int, Decide]] = []
     seen: set[tuple[int, Any]] = set()  # distinct (theory, assumed sets) counted
     spent = 0
+    memo: dict[int, tuple[Any, Any, int]] = {}  # the batch's facts and rules checked (load_theory)
     for i, call in enumerate(calls):
         try:
-            job = load_decide_call(call.payload)
+            job = load_decide_call(call.payload, memo)
         except Exception as exc:  # noqa: BLE001 - a bad payload is a status of its own
             out[i] = failure(exc)
             continue

@@ -311,6 +311,34 @@ class LogicProgramConformance(ToolConformance):
             assert isinstance(res, ToolResult) and res.status == "error", f"{name}: {res}"
             assert fragment in (res.error or ""), f"{name}: {res.error!r} does not name {fragment!r}"
 
+    def test_statements_shared_by_the_theories_of_a_batch_are_answered_for_each(self) -> None:
+        """A framework hands one dict to every theory that repeats a statement (a batch's theories share
+        most of their rules): each call is answered as the reference answers it, and a dict that is a
+        fact in one theory and stands as a rule in another is an error there, naming the field."""
+        self._skip_if_unavailable()
+        rng = random.Random(20261204)
+        pool = [random_payload(rng) for _ in range(12)]
+        shared_rules = [r for p in pool for r in p["theory"]["rules"]]
+        shared_facts = [f for p in pool for f in p["theory"]["facts"]]
+        payloads = []
+        for _ in range(60):  # the same dict objects, in many theories, in other company
+            theory = {"facts": rng.sample(shared_facts, k=rng.randint(1, 6)),
+                      "rules": rng.sample(shared_rules, k=rng.randint(0, 6))}
+            payloads.append({**rng.choice(pool), "theory": theory})
+        fact = shared_facts[0]
+        calls = [ToolCall(capability="logic_program", op="decide", payload=p) for p in payloads]
+        calls.insert(30, ToolCall(capability="logic_program", op="decide",
+                                  payload={"theory": {"facts": [fact], "rules": [fact]}, "queries": []}))
+        tool = self.make_tool()
+        try:
+            out = [_norm(x) for x in tool.run_batch(calls)]
+        finally:
+            tool.close()
+        wrong = out.pop(30)
+        assert wrong.status == "error" and "rules[0]" in (wrong.error or ""), wrong
+        for payload, got in zip(payloads, out, strict=True):
+            self.assert_same_answer(got, reference_decide(payload), f"shared statements, {payload['theory']}")
+
     def test_refuses_oversized_and_malformed_theories(self) -> None:
         self._skip_if_unavailable()
         tool = self.make_tool()

@@ -305,6 +305,43 @@ def _conditional(t: _Tokens) -> list[Rule] | None:
     return [Rule(tuple(body), h) for h in heads]
 
 
+def _copular(words: tuple[str, ...]) -> tuple[tuple[Literal, ...], tuple[Rule, ...]] | None:
+    """The copular sentences that make up most theories (every ProntoQA sentence), read directly: what
+    :func:`parse_sentence`'s grammar makes of them, in a fraction of its time (a test holds the two
+    equal on every dev sentence and on generated ones).  ``S is [not] [a|an] W`` (a fact about the
+    name S), ``(every|each|all|any) N (is|are) [not] [a|an] W`` and ``Ns are [not] [a|an] W`` (N a
+    plural noun): a rule on ``?x``.  None for anything else, which the grammar reads."""
+    n = len(words)
+    if not 3 <= n <= 6:
+        return None
+    w0 = words[0]
+    quantified = w0 in _QUANTIFIERS
+    k = 2 if quantified else 1  # the copula's position
+    if k + 1 >= n or not _content(words[k - 1]):
+        return None
+    copula = words[k]
+    if copula not in _COPULA:
+        return None
+    rest = words[k + 1 :]
+    neg = rest[0] == "not"
+    if neg:
+        rest = rest[1:]
+    article = len(rest) == 2 and rest[0] in _ARTICLES
+    if len(rest) != 1 + article or not _content(rest[-1]):
+        return None
+    word = rest[-1]
+    subject = words[k - 1]
+    plural = _COPULA[copula]
+    if not quantified:
+        if not plural:  # a fact about a name
+            return (Literal(word, (subject,), neg),), ()
+        if singular(subject) == subject:  # "Tumpus are ...": not a bare universal
+            return None
+    if plural and not article:
+        word = singular(word)
+    return (), (Rule((Literal(singular(subject), (VAR,)),), Literal(word, (VAR,), neg)),)
+
+
 @lru_cache(maxsize=1 << 16)
 def parse_sentence(text: str) -> tuple[tuple[Literal, ...], tuple[Rule, ...]] | None:
     """One sentence → (ground facts, rules), or None when the grammar does not cover it.
@@ -313,6 +350,11 @@ def parse_sentence(text: str) -> tuple[tuple[Literal, ...], tuple[Rule, ...]] | 
     t = _Tokens.of(text)
     if not len(t.words):
         return None
+    return _copular(t.words) or _grammar(t)
+
+
+def _grammar(t: _Tokens) -> tuple[tuple[Literal, ...], tuple[Rule, ...]] | None:
+    """:func:`parse_sentence` by the whole grammar (``t`` not empty)."""
     first = t.words[0]
     if first == "if":
         rules = _conditional(t)

@@ -88,6 +88,12 @@ class Framework:
     #: tool back to the main process, so a framework whose result is a function of the record (see
     #: ``cache_results``) needs nothing more.
     worker_safe: ClassVar[bool] = True
+    #: records (dicts of ``prompt``, ``completion``, ``metadata``...) a framework worker scores once as it
+    #: starts, before it says ready, their results thrown away: the first chunk of real records then
+    #: finds the code it runs warm (the tool copies' first call, the framework's first parse), which a
+    #: fresh worker otherwise pays inside it.  Use words no real record has: what a warm-up leaves in
+    #: a memo must not make a real record's score look faster than it is.
+    warmup: ClassVar[tuple[dict[str, Any], ...]] = ()
 
     def __init__(self, options: BaseModel | None = None) -> None:
         self.options = options if options is not None else self.Options()

@@ -78,6 +78,26 @@ class Episodic(Probe):
     sequential: ClassVar[bool] = True
 
 
+class Warmed(Framework):
+    """Declares a warm-up record ("warm" marks it); each result says how many warm-ups this process had
+    scored before the record, and how many records in all."""
+
+    name: ClassVar[str] = "warmed"
+    version: ClassVar[str] = "1"
+    reads: ClassVar[tuple[str, ...]] = ("completion",)
+    warmup: ClassVar[tuple[dict, ...]] = ({"prompt": "p", "completion": "warm"},)
+    counts: ClassVar[dict[str, int]] = {"warm": 0, "all": 0}
+
+    async def score(self, record, ctx):
+        counts = type(self).counts
+        counts["all"] += 1
+        if record.completion == "warm":
+            counts["warm"] += 1
+        return FrameworkResult.scored(0.5, verdict="ok", explanation=record.id,
+                                      components={"in_worker": float(in_worker()), "warmed": float(counts["warm"]),
+                                                  "before": float(counts["all"] - 1)})
+
+
 class Unsafe(Probe):
     name: ClassVar[str] = "unsafe"
     worker_safe: ClassVar[bool] = False
@@ -231,6 +251,23 @@ def test_records_are_scored_in_the_workers_as_in_the_main_process(tmp_path, prob
     assert in_worker[:11] == [0.0] * 11, "a record that asks for a tool (or swallows the refusal) is scored here"
     assert [r.score for r in got[:10]] == [len(f"echoed {i}") / 100 for i in range(10)]
     assert stats["workers"] == 2 and stats["returned"] == 11 and stats["sent"] >= 50, stats
+
+
+def test_a_worker_scores_its_frameworks_warm_up_records_before_any_real_one(tmp_path, module):
+    pm = manager(module.Warmed)
+    cfg = config(tmp_path)
+    cfg["frameworks"] = {"warmed": {}}
+    with Scorer.from_config(cfg, plugin_manager=pm, frameworks=["warmed"]) as scorer:
+        assert scorer.start_workers(60)
+        got = [r.frameworks["warmed"] for r in scorer.score(recs(texts(200)))]
+    assert [r.explanation for r in got] == [f"r{i}" for i in range(200)], "the warm-up results are not among them"
+    here = [r for r in got if not r.components["in_worker"]]
+    there = [r for r in got if r.components["in_worker"]]
+    assert len(there) >= 100
+    # in each worker, the warm-up came first: one scored before any real record, and only one
+    assert all(r.components["warmed"] == 1.0 for r in there)
+    assert min(r.components["before"] for r in there) == 1.0
+    assert all(r.components["warmed"] == 0.0 for r in here), "the main process scores no warm-up"
 
 
 def test_the_record_cache_stores_what_the_workers_sent(tmp_path, probe):

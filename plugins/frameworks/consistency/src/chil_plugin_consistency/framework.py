@@ -117,6 +117,15 @@ class ConsistencyFramework(Framework):
     reads: ClassVar[tuple[str, ...]] = ("prompt", "completion", "reference", "metadata")
     #: the episode memory: called only for a record with ``metadata.episode``, which is never keyed
     stateful_capabilities: ClassVar[frozenset[str]] = frozenset({"text_index"})
+    #: a framework worker's warm-up (Framework.warmup): each sentence form, a rule chain, a relation, a
+    #: claim entailed, one contradicted, one restated, in words no dataset has (nothing a real record
+    #: reads is parsed by it)
+    warmup: ClassVar[tuple[dict[str, Any], ...]] = tuple(
+        {"prompt": "Quorbl is a zindle. Every zindle is a plemf. Plemfs are not grint. Each plemf is vorp. "
+                   "If something is vorp and not grint then it blicks the snarf. The snarf does not blick the quorbl.",
+         "completion": completion}
+        for completion in ("Quorbl is a zindle. Quorbl is a plemf. Quorbl is vorp, so Quorbl blicks the snarf.",
+                           "Quorbl is grint. Quorbl is not vorp."))
 
     def __init__(self, options: BaseModel | None = None) -> None:
         super().__init__(options)

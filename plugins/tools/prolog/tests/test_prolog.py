@@ -88,6 +88,35 @@ def test_time_limit_is_a_timeout_status() -> None:
     assert after["answers"] == ["undetermined", "undetermined", "entailed"]
 
 
+def test_each_theory_of_a_batch_has_its_own_time_limit(caplog) -> None:
+    """A batch's theories share one alarm (decide.pl: ``limit_struck``), yet each stops at its own start
+    plus the limit: eight theories of ~50 ms under a 150 ms limit (400 ms together) are all decided, the
+    one past the limit among them stops alone at about 150 ms, and the engine answers the next batch."""
+    import time
+
+    tool = PrologLogic(PrologOptions(time_limit_ms=150))
+    tool.start()
+    try:
+        def ok(i: int) -> dict:  # a distinct theory each (a batch decides a repeated theory once)
+            theory = heavy_theory(14)
+            return {"theory": {**theory, "facts": [*theory["facts"], L("tag", f"t{i}")]}, "queries": [L("q", "bob"), L("tag", f"t{i}")]}
+
+        slow = {"theory": heavy_theory(30, rules=20), "queries": [L("q", "bob"), L("tag", "t")]}
+        calls = [ToolCall(capability="logic_program", op="decide", payload=p)
+                 for p in [ok(i) for i in range(4)] + [slow] + [ok(i) for i in range(4, 8)]]
+        t0 = time.perf_counter()
+        got = tool.run_batch(calls)
+        took = time.perf_counter() - t0
+        assert [g.status if isinstance(g, ToolResult) else g["answers"] for g in got] == (
+            [["entailed", "entailed"]] * 4 + ["timeout"] + [["entailed", "entailed"]] * 4)
+        assert 0.4 < took < 2.0, took
+        assert "deciding each alone" not in caplog.text, "decided in one goal, not one by one after it failed"
+        again = tool.run_batch(calls[:2])
+        assert [g["answers"] for g in again] == [["entailed", "entailed"]] * 2
+    finally:
+        tool.close()
+
+
 def test_joins_and_deep_chains_reach_the_least_model(prolog: PrologLogic) -> None:
     # a non-linear transitive closure (two derived literals in one body) and a 2,000-rule chain
     nodes = [f"n{i}" for i in range(12)]

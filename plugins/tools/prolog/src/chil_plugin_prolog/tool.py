@@ -8,8 +8,9 @@ name from a payload ever reaches Prolog.  Prolog decides each distinct theory on
 and semi-naive (its atoms ``Key-Args`` for every world at once in a trie of its own, each rule one
 clause per body literal fired by the atoms new in the last round; the trie destroyed and every
 clause retracted before the next theory;
-world 0 is the theory alone, the others add an assumed set's facts), under its own
-``call_with_time_limit/2`` and a bound on its atoms.  Clashes come back as numbers and are named
+world 0 is the theory alone, the others add an assumed set's facts), under its own time limit (a
+batch's theories share one alarm, armed again for each theory's end only when it strikes) and a
+bound on its atoms.  Clashes come back as numbers and are named
 here.  The backend runs process-isolated: the scheduler kills and replaces a worker that overruns
 its timeout or dies.
 """
@@ -40,7 +41,7 @@ class PrologOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    time_limit_ms: int = Field(default=2_000, ge=1, le=600_000, description="call_with_time_limit per call.")
+    time_limit_ms: int = Field(default=2_000, ge=1, le=600_000, description="Time limit per theory (each theory of a batch has its own).")
     stack_limit_mb: int = Field(default=512, ge=16, description="SWI-Prolog stack_limit of the worker.")
     table_space_mb: int = Field(default=1_024, ge=16, description=(
         "Memory for one theory's derived atoms: at most table_space_mb MiB / 512 bytes atoms, then an error."))
@@ -126,10 +127,23 @@ class PrologLogic(Tool):
 
         def lit(x: Any, numbers: dict[str, int], variables: dict[str, int] | None = None) -> list[Any]:
             """[2 * predicate number (``numbers``: the theory's) + sign, argument numbers]; a rule's
-            variables ("?x") are -1, -2, ... (``variables``: the rule's)."""
-            return [2 * numbers.setdefault(x.pred, len(numbers)) + x.neg,
-                    [variables.setdefault(a, -1 - len(variables)) if variables is not None and a[:1] == "?"
-                     else consts.setdefault(a, len(consts)) for a in x.args]]
+            variables ("?x") are -1, -2, ... (``variables``: the rule's).  (Written out for speed: a
+            theory's literals are most of a batch's encoding time.)"""
+            key = numbers.get(x.pred)
+            if key is None:
+                key = numbers[x.pred] = len(numbers)
+            codes = []
+            for a in x.args:
+                if variables is not None and a[0] == "?":
+                    v = variables.get(a)
+                    if v is None:
+                        v = variables[a] = -1 - len(variables)
+                else:
+                    v = consts.get(a)
+                    if v is None:
+                        v = consts[a] = len(consts)
+                codes.append(v)
+            return [2 * key + x.neg, codes]
 
         for job in jobs:
             t = theories.get(id(job.theory))

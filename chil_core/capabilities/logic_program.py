@@ -194,7 +194,7 @@ def literal(data: Any, where: str, *, ground: bool) -> Literal:
 _LITERAL_FIELDS = frozenset({"pred", "args", "neg"})
 
 
-def load_theory(data: Any, where: str = "theory", memo: dict[int, tuple[Any, Any, int]] | None = None) -> Theory:
+def load_theory(data: Any, where: str = "theory", memo: dict[int, tuple[Any, ...]] | None = None) -> Theory:
     """Validate a theory ``{facts, rules}``.  ``memo`` (one batch's, :func:`decide_batch`): the facts and
     rules already checked in this batch, by the identity of their dicts (a framework hands the same
     dict to every theory that repeats a statement), each checked once a batch."""
@@ -208,31 +208,29 @@ def load_theory(data: Any, where: str = "theory", memo: dict[int, tuple[Any, Any
     if memo is None:
         memo = {}
     facts = []
+    consts: set[str] = set()
     for i, f in enumerate(facts_in):
         hit = memo.get(id(f))
         if hit is not None and hit[0] is f and hit[2] < 0:  # (-1: a fact; a rule's is its variables)
-            facts.append(hit[1])
-            continue
-        lit = _fast_literal(f, True) or literal(f, f"{where}.facts[{i}]", ground=True)
-        memo[id(f)] = (f, lit, -1)
+            lit = hit[1]
+        else:
+            lit = _fast_literal(f, True) or literal(f, f"{where}.facts[{i}]", ground=True)
+            memo[id(f)] = (f, lit, -1)
         facts.append(lit)
+        consts.update(lit.args)
     rules = []
     widths = []  # variables of each rule
     for i, r in enumerate(rules_in):
         hit = memo.get(id(r))
         if hit is not None and hit[0] is r and hit[2] >= 0:
-            rules.append(hit[1])
-            widths.append(hit[2])
-            continue
-        rule, width = _rule(r, f"{where}.rules[{i}]")
-        memo[id(r)] = (r, rule, width)
+            _, rule, width, named = hit
+        else:
+            rule, width, named = _rule(r, where, i)
+            memo[id(r)] = (r, rule, width, named)
         rules.append(rule)
         widths.append(width)
-    consts = {a for f in facts for a in f.args}
-    for rule in rules:
-        for lit in rule.body:
-            consts.update(a for a in lit.args if a[:1] != "?")
-        consts.update(a for a in rule.head.args if a[:1] != "?")
+        if named:
+            consts.update(named)
     n = len(consts)
     for i, k in enumerate(widths):
         if n**k > MAX_GROUNDINGS:
@@ -241,22 +239,35 @@ def load_theory(data: Any, where: str = "theory", memo: dict[int, tuple[Any, Any
     return Theory(tuple(facts), tuple(rules), (frozenset(consts), tuple(widths)))
 
 
-def _rule(r: Any, where: str) -> tuple[Rule, int]:
-    """One rule dict checked: the rule, and how many variables it has."""
+def _rule(r: Any, where: str, i: int) -> tuple[Rule, int, tuple[str, ...]]:
+    """Rule ``i`` of a theory checked: the rule, how many variables it has, and its constants (``where``
+    names the theory in an error; the field's name is only formatted for one)."""
     if not isinstance(r, dict) or len(r) != 2 or "if" not in r or "then" not in r:
-        raise TheoryError(f"{where} must be an object with exactly the fields 'if' and 'then'")
+        raise TheoryError(f"{where}.rules[{i}] must be an object with exactly the fields 'if' and 'then'")
     body_in = r["if"]
     if not isinstance(body_in, list) or not 1 <= len(body_in) <= MAX_BODY:
-        raise TheoryError(f"{where}.if must be a list of 1 to {MAX_BODY} literals")
-    body = tuple(_fast_literal(b, False) or literal(b, f"{where}.if[{k}]", ground=False) for k, b in enumerate(body_in))
-    head = _fast_literal(r["then"], False) or literal(r["then"], f"{where}.then", ground=False)
-    bound = {a for b in body for a in b.args if a[:1] == "?"}
-    loose = {a for a in head.args if a[:1] == "?"} - bound
-    if loose:
-        raise TheoryError(f"{where}: head variable(s) {sorted(loose)} do not occur in the body")
+        raise TheoryError(f"{where}.rules[{i}].if must be a list of 1 to {MAX_BODY} literals")
+    body = []
+    bound: set[str] = set()
+    consts: list[str] = []
+    for k, b in enumerate(body_in):
+        x = _fast_literal(b, False) or literal(b, f"{where}.rules[{i}].if[{k}]", ground=False)
+        body.append(x)
+        for a in x.args:
+            if a[0] == "?":
+                bound.add(a)
+            else:
+                consts.append(a)
+    head = _fast_literal(r["then"], False) or literal(r["then"], f"{where}.rules[{i}].then", ground=False)
+    for a in head.args:
+        if a[0] != "?":
+            consts.append(a)
+        elif a not in bound:
+            loose = sorted({a for a in head.args if a[:1] == "?"} - bound)
+            raise TheoryError(f"{where}.rules[{i}]: head variable(s) {loose} do not occur in the body")
     if len(bound) > MAX_RULE_VARIABLES:
-        raise TheoryError(f"{where} has {len(bound)} variables; at most {MAX_RULE_VARIABLES} are allowed")
-    return Rule(body, head), len(bound)
+        raise TheoryError(f"{where}.rules[{i}] has {len(bound)} variables; at most {MAX_RULE_VARIABLES} are allowed")
+    return Rule(tuple(body), head), len(bound), tuple(consts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +289,7 @@ _THEORIES: dict[bytes, Theory] = {}
 _THEORY_CACHE = 2048
 
 
-def _theory_cached(data: Any, where: str, memo: dict[int, tuple[Any, Any, int]] | None = None) -> Theory:
+def _theory_cached(data: Any, where: str, memo: dict[int, tuple[Any, ...]] | None = None) -> Theory:
     import orjson
 
     try:
@@ -297,7 +308,7 @@ def _theory_cached(data: Any, where: str, memo: dict[int, tuple[Any, Any, int]] 
     return theory
 
 
-def load_decide_call(payload: Any, memo: dict[int, tuple[Any, Any, int]] | None = None) -> Decide:
+def load_decide_call(payload: Any, memo: dict[int, tuple[Any, ...]] | None = None) -> Decide:
     """Validate a ``decide`` payload (theory, ground queries, optional assumed sets); ``memo``: see
     :func:`load_theory`."""
     if not isinstance(payload, dict):
@@ -370,7 +381,7 @@ def decide_batch(calls: Sequence[Any], decide_many: Callable[[list[Decide]], lis
     jobs: list[tuple[int, Decide]] = []
     seen: set[tuple[int, Any]] = set()  # distinct (theory, assumed sets) counted
     spent = 0
-    memo: dict[int, tuple[Any, Any, int]] = {}  # the batch's facts and rules checked (load_theory)
+    memo: dict[int, tuple[Any, ...]] = {}  # the batch's facts and rules checked (load_theory)
     for i, call in enumerate(calls):
         try:
             job = load_decide_call(call.payload, memo)

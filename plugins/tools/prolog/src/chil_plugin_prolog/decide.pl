@@ -111,8 +111,8 @@ decide_theory_until(Seconds, Deadline, Theory, Result) :-
 decide_theory(Seconds, Theory, Result) :-
     get_time(Now),
     End is Now + Seconds,
+    nb_setval(chil_theory_end, End),  % before arming: the alarm, should it strike now, sees this end
     limit_arm(Seconds),
-    nb_setval(chil_theory_end, End),
     catch(( once(setup_call_cleanup(new_theory(Trie), solve(Theory, Trie, Result), clear_theory(Trie))),
             nb_setval(chil_theory_end, none) ),
           Error,

@@ -112,6 +112,10 @@ def main() -> None:
                     "own copies of the backend (0: one submit a record, the backend in its isolated workers)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.batch < 0 or (args.batch and args.batch > args.ordinary):
+        # the bomb's own batch is answered whole, with it: at least one other batch must be left to time
+        ap.error(f"--batch must be 0, or 1 to --ordinary ({args.ordinary}): a batch of the bomb and every "
+                 "ordinary record leaves no neighbour to measure")
     if args.child:
         print(json.dumps(run(args.ordinary, args.timeout, args.constants, rules=args.rules, backend=args.backend,
                              batch=args.batch)), flush=True)

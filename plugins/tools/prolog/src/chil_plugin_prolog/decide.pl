@@ -77,14 +77,17 @@ decide_batch(Text, Seconds, Deadline, Answer) :-
     must_be(list, Theories),
     (   Theories = [Theory]  % one theory: call_with_time_limit/2 (no alarm to share)
     ->  Results = [Result],
-        decide_alone(Seconds, Deadline, Theory, Result)
+        decide_until(decide_alone, Seconds, Deadline, Theory, Result)
     ;   setup_call_cleanup(limits_start,
-                           maplist(decide_theory_until(Seconds, Deadline), Theories, Results),
+                           maplist(decide_until(decide_theory, Seconds, Deadline), Theories, Results),
                            limits_stop)
     ),
     with_output_to(string(Answer), write_results(Results)).
 
-decide_alone(Seconds, Deadline, Theory, Result) :-
+%   decide_until(+How, +Seconds, +Deadline, +Theory, -Result): call(How, Left, Theory, Result) with the
+%   theory's own limit cut to what is left before the batch's Deadline (none: no deadline); none left:
+%   time_limit_exceeded, unevaluated.
+decide_until(How, Seconds, Deadline, Theory, Result) :-
     (   Deadline == none
     ->  Left = Seconds
     ;   get_time(Now),
@@ -92,21 +95,12 @@ decide_alone(Seconds, Deadline, Theory, Result) :-
     ),
     (   Left =< 0
     ->  Result = "time_limit_exceeded"
-    ;   catch(call_with_time_limit(Left, setup_call_cleanup(new_theory(Trie), solve(Theory, Trie, Result), clear_theory(Trie))),
-              Error, failure(Error, Result))
+    ;   call(How, Left, Theory, Result)
     ).
 
-%   A theory's own time limit, cut to what is left before the batch's Deadline (none: no deadline).
-decide_theory_until(Seconds, none, Theory, Result) :-
-    !,
-    decide_theory(Seconds, Theory, Result).
-decide_theory_until(Seconds, Deadline, Theory, Result) :-
-    get_time(Now),
-    Left is min(Seconds, Deadline - Now),
-    (   Left =< 0
-    ->  Result = "time_limit_exceeded"
-    ;   decide_theory(Left, Theory, Result)
-    ).
+decide_alone(Seconds, Theory, Result) :-
+    catch(call_with_time_limit(Seconds, setup_call_cleanup(new_theory(Trie), solve(Theory, Trie, Result), clear_theory(Trie))),
+          Error, failure(Error, Result)).
 
 decide_theory(Seconds, Theory, Result) :-
     get_time(Now),

@@ -560,7 +560,8 @@ class Scorer:
         return FrameworkResult(status="error", explanation=f"{name} raised {type(exc).__name__}: {exc}")
 
     async def _score_each(self, name: str, records: Sequence[Record], infra: list[bool] | None = None,
-                          pooled: bool = True, raw: list[bytes | None] | None = None) -> list[FrameworkResult]:
+                          pooled: bool = True, raw: list[bytes | None] | None = None,
+                          keyed: list[bool] | None = None) -> list[FrameworkResult]:
         """Frameworks with their own ``score``: one coroutine per record, with the record timeout.
 
         Records start in input order, at most :data:`PER_TURN` per turn of the event loop (:class:`_Turns`),
@@ -572,11 +573,12 @@ class Scorer:
         wait (over one in eight so far: a lookup each, say), pullers for all the rest start together, so
         that they queue their calls in one turn (one batch to the backend) as before, and the framework's
         next batches take :meth:`_score_pool`.  ``infra[i]`` is set when a tool call of record i failed
-        through the infrastructure."""
+        through the infrastructure.  ``keyed[i]``: whether the record cache keyed record i (a sequential
+        framework's records that are: see :meth:`_score_sequential`)."""
         if not records:
             return []
         if type(self.frameworks[name]).sequential:
-            return await self._score_sequential(name, records, infra, pooled, raw)
+            return await self._score_sequential(name, records, infra, pooled, raw, keyed)
         sched = self.settings.scheduler
         pool = self.pools.get(name) if pooled and len(records) >= sched.framework_workers_min_records else None
         # (a framework whose workers call its tools too takes them whether its records wait or not)
@@ -676,25 +678,30 @@ class Scorer:
         return out  # type: ignore[return-value]
 
     async def _score_sequential(self, name: str, records: Sequence[Record], infra: list[bool] | None,
-                                pooled: bool, raw: list[bytes | None] | None) -> list[FrameworkResult]:
+                                pooled: bool, raw: list[bytes | None] | None,
+                                keyed: list[bool] | None = None) -> list[FrameworkResult]:
         """:meth:`_score_each` for a ``sequential`` framework.  Its records are scored in input order
         (:meth:`_score_ordered`), but for those it keys (``result_key`` not None: a function of the
         record alone, not of the records before it), which may take its framework workers when they
         have copies of its tools (``Tool.replicable``): a batch with at least
         ``framework_workers_min_records`` of them sends them there, beside the others scored here in
-        order.  (The consistency framework: every record outside an episode.)"""
+        order.  (The consistency framework: every record outside an episode.)  ``keyed``: which records
+        the record cache keyed (it has asked ``result_key`` already); None: ask it here."""
         pool = self.pools.get(name) if pooled else None
         sched = self.settings.scheduler
         if pool is None or len(records) < sched.framework_workers_min_records:
             return await self._score_ordered(name, records, infra)
-        fw = self.frameworks[name]
-        free: list[int] = []
-        for i, r in enumerate(records):
-            try:
-                if fw.result_key(r) is not None:
-                    free.append(i)
-            except Exception:  # noqa: BLE001 - a result_key that raises: scored here, in order
-                log.debug("%s.result_key raised on record %r; scored in the main process", name, r.id, exc_info=True)
+        if keyed is not None:
+            free = [i for i, k in enumerate(keyed) if k]
+        else:
+            fw = self.frameworks[name]
+            free = []
+            for i, r in enumerate(records):
+                try:
+                    if fw.result_key(r) is not None:
+                        free.append(i)
+                except Exception:  # noqa: BLE001 - a result_key that raises: scored here, in order
+                    log.debug("%s.result_key raised on record %r; scored in the main process", name, r.id, exc_info=True)
         if len(free) < sched.framework_workers_min_records:
             return await self._score_ordered(name, records, infra)
         skip = self._pool_skip.get(name, 0)
@@ -988,7 +995,7 @@ class Scorer:
             infra = [False] * len(todo)
             raw: list[bytes | None] = [None] * len(todo)
             if score == self._score_each:
-                scored = await score(name, [records[i] for i in todo], infra, raw=raw)
+                scored = await score(name, [records[i] for i in todo], infra, raw=raw, keyed=[i in keys for i in todo])
             else:
                 scored = await score(name, [records[i] for i in todo], infra)
             store: list[tuple[bytes, bytes]] = []

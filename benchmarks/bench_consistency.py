@@ -109,11 +109,12 @@ def forget() -> None:
     """Empty the per-process memos a run would otherwise inherit from the one before it (the parsed
     sentences, the validated theories), so that every timed run, naive or not, starts cold: the
     Scorer's workers are fresh processes, and its event loop shares this one."""
-    from chil_plugin_consistency.english import parse_sentence
+    from chil_plugin_consistency.english import claim_parts, parse_sentence
 
     from chil_core.capabilities import logic_program
 
     parse_sentence.cache_clear()
+    claim_parts.cache_clear()
     logic_program._THEORIES.clear()
 
 

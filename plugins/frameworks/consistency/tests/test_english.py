@@ -85,6 +85,24 @@ def test_claims_split_on_discourse_words_and_skip_hypotheticals() -> None:
     assert claims.facts == [lit("cold", "bob"), lit("red", "bob"), lit("big", "cat"), lit("chase", "cat", "dog")]
 
 
+def test_a_sentence_read_before_reads_the_same_and_its_claims_are_a_copy() -> None:
+    """Claims are read once a sentence (``claim_parts``, memoised): a second completion that repeats a
+    sentence gets the same claims and skips, as new lists, so that changing one reading (a caller
+    appending to its statements) changes no later one."""
+    text = "Bob is cold, so Bob is red. Maybe Dave is blue. Bob is cold."
+    first = parse_claims(text)
+    assert first.facts == [lit("cold", "bob"), lit("red", "bob"), lit("cold", "bob")]
+    assert first.skipped == ["Maybe Dave is blue."]
+    first.facts.append(lit("big", "erin"))
+    first.statements[0][1].append(lit("big", "erin"))
+    first.skipped.append("changed")
+    again = parse_claims(text)
+    assert again.facts == [lit("cold", "bob"), lit("red", "bob"), lit("cold", "bob")]
+    assert again.statements == [("Bob is cold", [lit("cold", "bob")]), ("Bob is red.", [lit("red", "bob")]),
+                                ("Bob is cold.", [lit("cold", "bob")])]
+    assert again.skipped == ["Maybe Dave is blue."]
+
+
 def test_every_proofwriter_and_prontoqa_sentence_parses(proofwriter: list[dict], prontoqa: list[dict]) -> None:
     for row in [*proofwriter, *prontoqa]:
         parsed = parse_theory(row["context"] + " " + row["question"])

@@ -280,7 +280,7 @@ def grouped_game_records(n: int, group: int = 8, seed: int = 3) -> list[dict[str
         gj = random_game(rng, m, c)
         game = G.load_game(gj)
         eqs, _ = extreme_equilibria(game, time.monotonic() + 10)
-        for k in range(group):
+        for _ in range(group):
             claimed = [eqs[rng.randrange(len(eqs))] if rng.random() < 0.6 else G.pure_profile(game, (rng.randrange(m), rng.randrange(c)))
                        for _ in range(rng.randint(1, 3))]
             claim = {"equilibria": [{"row": [str(x) for x in p], "col": [str(x) for x in q]} for p, q in claimed], "all": True}

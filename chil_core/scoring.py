@@ -31,7 +31,15 @@ from pydantic import ValidationError
 from chil_core.cache import Cache, make_key, make_salt
 from chil_core.components import Framework
 from chil_core.config import Settings, backend_options, load_settings
-from chil_core.contracts import CONTRACTS_VERSION, FrameworkResult, Record, RecordReward, ToolCall, ToolResult, canonical_json
+from chil_core.contracts import (
+    CONTRACTS_VERSION,
+    FrameworkResult,
+    Record,
+    RecordReward,
+    ToolCall,
+    ToolResult,
+    canonical_json,
+)
 from chil_core.failures import failure_cause
 from chil_core.model_route import apply_routes, build_routes
 from chil_core.offload import FrameworkPool, default_workers, importable, record_timeout

@@ -41,7 +41,6 @@ from chil_core.integrations.common import (
     reward_value,
     split_query,
 )
-
 from chil_core.offload import SCORER_PROCESSES
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ import sys
 import time
 
 import pytest
-
 from click.testing import CliRunner
 
 from chil_core.cli import cli

@@ -167,7 +167,7 @@ def scheduling_pairs(n: int, seed: int) -> list[dict[str, Any]]:
         inst = rec["metadata"]["scheduling"]
         d, jobs, machines = inst["durations"], inst["jobs"], inst["machines"]
 
-        def span(combo: tuple[int, ...]) -> int:
+        def span(combo: tuple[int, ...], d: list[int] = d, machines: list[str] = machines) -> int:
             loads = [0] * len(machines)
             for dur, m in zip(d, combo, strict=True):
                 loads[m] += dur
@@ -178,7 +178,7 @@ def scheduling_pairs(n: int, seed: int) -> list[dict[str, Any]]:
         assert str(span(best)) == rec["reference"]["answer"]
         worse = next(c for c in combos if span(c) > span(best))
 
-        def claim(c: tuple[int, ...]) -> str:
+        def claim(c: tuple[int, ...], d: list[int] = d, jobs: list[str] = jobs, machines: list[str] = machines) -> str:
             return block({"schedule": {mach: [jobs[j] for j in range(len(d)) if c[j] == m] for m, mach in enumerate(machines)},
                           "makespan": span(c)})
 

@@ -347,19 +347,19 @@ def _check_bimatrix(game: Game, profile: Profile) -> ProfileCheck:
     vr = []
     for row in pay:
         acc = 0
-        for c, y in zip(row, qn):
+        for c, y in zip(row, qn, strict=True):
             if y:
                 a = c[0]
                 acc += (a.numerator * (la // a.denominator)) * y
         vr.append(acc)
     vc = [0] * len(q)
-    for row, x in zip(pay, pn):
+    for row, x in zip(pay, pn, strict=True):
         if x:
             for j, c in enumerate(row):
                 b = c[1]
                 vc[j] += (b.numerator * (lb // b.denominator)) * x
-    own_r = sum(v * x for v, x in zip(vr, pn) if x)  # over la * dq * dp
-    own_c = sum(v * y for v, y in zip(vc, qn) if y)  # over lb * dp * dq
+    own_r = sum(v * x for v, x in zip(vr, pn, strict=True) if x)  # over la * dq * dp
+    own_c = sum(v * y for v, y in zip(vc, qn, strict=True) if y)  # over lb * dp * dq
     scale_r, scale_c = la * dq * dp, lb * dp * dq
     best_dev = None
     for player, values, own, dmine, scale in ((0, vr, own_r, dp, scale_r), (1, vc, own_c, dq, scale_c)):

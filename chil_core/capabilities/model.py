@@ -133,10 +133,9 @@ def read_card(directory: str | Path) -> dict[str, Any]:
                                      and len(set(labels)) == len(labels)):
         raise ModelDirError(f"{p}: 'labels' must list at least two distinct label names for a classifier")
     scores = card.get("label_scores")
-    if scores is not None:
-        if not isinstance(scores, dict) or not all(k in (labels or []) and isinstance(v, int | float) and math.isfinite(v)
-                                                   for k, v in scores.items()):
-            raise ModelDirError(f"{p}: 'label_scores' must map label names of 'labels' to finite numbers")
+    if scores is not None and not (isinstance(scores, dict) and all(
+            k in (labels or []) and isinstance(v, int | float) and math.isfinite(v) for k, v in scores.items())):
+        raise ModelDirError(f"{p}: 'label_scores' must map label names of 'labels' to finite numbers")
     return card
 
 

@@ -279,10 +279,10 @@ def test_pure_equilibria_by_best_responses_equal_the_cell_by_cell_check():
         cells = list(itertools.product(*(range(k) for k in shape)))
         table = {c: [rng.randint(0, 3) for _ in shape] for c in cells}
 
-        def nest(prefix, depth):
+        def nest(prefix, depth, shape=shape, table=table):
             if depth == len(shape):
                 return table[tuple(prefix)]
-            return [nest([*prefix, i], depth + 1) for i in range(shape[depth])]
+            return [nest([*prefix, i], depth + 1, shape, table) for i in range(shape[depth])]
 
         game = G.load_game({"strategies": shape, "payoffs": nest([], 0)}) if len(shape) > 2 else \
             G.load_game({"row_payoffs": [[table[(i, j)][0] for j in range(shape[1])] for i in range(shape[0])],

@@ -65,9 +65,8 @@ def test_export_refuses_and_writes_nothing(model_dir: Path, tmp_path: Path) -> N
 
 
 def test_export_command_reports_bad_sample_lines(model_dir: Path, tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
     from chil_plugin_onnx.export import export
+    from click.testing import CliRunner
 
     d = tmp_path / "m"
     shutil.copytree(model_dir, d)

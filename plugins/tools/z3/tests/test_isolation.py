@@ -7,10 +7,11 @@ import threading
 import time
 from pathlib import Path
 
+from chil_plugin_z3.smt import Z3Smt
+
 from chil_core.config import SchedulerSettings
 from chil_core.contracts import ToolCall
 from chil_core.scheduler import Scheduler
-from chil_plugin_z3.smt import Z3Smt
 
 
 def var(n):

@@ -47,7 +47,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from chil_core import Evidence, Framework, FrameworkResult, Record, ToolCall, ToolResult
 from chil_core.capabilities.logic_program import Literal as Lit
 from chil_core.failures import tool_failure
-from chil_plugin_consistency.claims import Claim, Job, Problem, TheoryCache, build_job, english_source, json_of, render
+from chil_plugin_consistency.claims import (
+    Claim,
+    Job,
+    Problem,
+    TheoryCache,
+    build_job,
+    english_source,
+    json_of,
+    render,
+)
 from chil_plugin_consistency.labels import DEFAULT_LABELS, LABEL_NAMES, find_label
 
 _VERDICTS = ("entailed", "contradicted", "undetermined")

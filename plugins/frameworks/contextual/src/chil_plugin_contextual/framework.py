@@ -49,8 +49,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chil_core import Evidence, Framework, FrameworkResult, Record, ToolCall, ToolResult
 from chil_core.failures import tool_failure
-from chil_plugin_contextual.text import (PassageFacts, Reading, content_words, grounding_items, normalized_sources,
-                                         read_completion)
+from chil_plugin_contextual.text import (
+    PassageFacts,
+    Reading,
+    content_words,
+    grounding_items,
+    normalized_sources,
+    read_completion,
+)
 
 LABELS = ("positive", "negative", "neutral")
 

@@ -120,7 +120,7 @@ def answers_match(got: Answer, ref: Answer) -> bool:
     if ref.value is not None:
         if got.value is None:
             return False
-        # any of the two readings equal (compared pairwise: hashing a Fraction costs more than == here)
+        # any of the two readings equal (compared pairwise, by ==: hashing a Fraction costs more)
         a, b, c, d = got.value, got.as_written, ref.value, ref.as_written
-        return a == c or a == d or b == c or b == d
+        return a in (c, d) or b in (c, d)
     return bool(normalize_term(got.text)) and normalize_term(got.text) == normalize_term(ref.text)

@@ -21,10 +21,10 @@ checked against the extreme equilibria the ``game`` backend enumerates: every on
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from itertools import product
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
+from itertools import product
 from typing import Any
 
 from chil_plugin_empirical.expr import Limits

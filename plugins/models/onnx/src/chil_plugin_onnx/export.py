@@ -129,7 +129,6 @@ def run_export(directory: Path, samples: Path | None = None, min_agreement: floa
     """Export, check, write; returns the card's ``onnx`` section.  :class:`ExportError` otherwise."""
     try:
         import torch
-
         from chil_plugin_transformers.backend import load_tokenizer
     except ImportError as exc:
         raise ExportError(f"export needs torch and chil-plugin-transformers (pip install 'chil-plugin-onnx[export]'): {exc}") from None

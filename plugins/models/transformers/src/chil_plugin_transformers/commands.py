@@ -52,7 +52,15 @@ def _train_and_save(output: Path, texts: list[str], names: list[str], labels: li
     """Train the student on a split, measure it on the held-out part, save the directory."""
     import torch
 
-    from chil_plugin_transformers.student import StudentShape, predict, save_model, split, student_tokenizer, tiny_classifier, train_classifier
+    from chil_plugin_transformers.student import (
+        StudentShape,
+        predict,
+        save_model,
+        split,
+        student_tokenizer,
+        tiny_classifier,
+        train_classifier,
+    )
 
     torch.set_num_threads(shape_kw["threads"])
     index = {x: i for i, x in enumerate(names)}
